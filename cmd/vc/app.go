@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"golang.org/x/term"
+
+	"github.com/virtual-company/vc/client"
+)
+
+// app is the CLI's shared state: streams, environment, the global flags and
+// the config, loaded lazily so that `vc version` never touches the disk.
+type app struct {
+	in     io.Reader
+	out    io.Writer
+	errOut io.Writer
+	getenv func(string) string
+
+	// stdinFd is the descriptor of stdin when it is a file (for no-echo
+	// prompts), else -1.
+	stdinFd   int
+	stdinTTY  bool
+	stdoutTTY bool
+	stderrTTY bool
+
+	// Global flags.
+	profileFlag string
+	serverFlag  string
+
+	cfg    *configStore
+	tokens *tokenStore
+}
+
+// newApp returns the app of a real process: os streams and environment.
+func newApp() *app {
+	return &app{
+		in:        os.Stdin,
+		out:       os.Stdout,
+		errOut:    os.Stderr,
+		getenv:    os.Getenv,
+		stdinFd:   int(os.Stdin.Fd()),
+		stdinTTY:  term.IsTerminal(int(os.Stdin.Fd())),
+		stdoutTTY: term.IsTerminal(int(os.Stdout.Fd())),
+		stderrTTY: term.IsTerminal(int(os.Stderr.Fd())),
+	}
+}
+
+// config loads the config file once.
+func (a *app) config() (*configStore, error) {
+	if a.cfg != nil {
+		return a.cfg, nil
+	}
+	dir, err := configDir(a.getenv)
+	if err != nil {
+		return nil, err
+	}
+	c, err := loadConfig(dir)
+	if err != nil {
+		return nil, err
+	}
+	a.cfg = c
+	a.tokens = newTokenStore(dir, a.getenv)
+	return c, nil
+}
+
+// profile returns the selected profile: --profile, VC_PROFILE, the config's
+// current_profile, else "default".
+func (a *app) profile() (string, error) {
+	name := a.profileFlag
+	if name == "" {
+		name = a.getenv("VC_PROFILE")
+	}
+	if name == "" {
+		cfg, err := a.config()
+		if err != nil {
+			return "", err
+		}
+		name = cfg.currentProfile()
+	}
+	if name == "" {
+		name = defaultProfile
+	}
+	name = strings.ToLower(name)
+	if err := validProfileName(name); err != nil {
+		return "", err
+	}
+	return name, nil
+}
+
+// server returns the server of the selected profile: --server, VC_SERVER,
+// the profile's server, else vcd's default address.
+func (a *app) server() (string, error) {
+	if a.serverFlag != "" {
+		return a.serverFlag, nil
+	}
+	if s := a.getenv("VC_SERVER"); s != "" {
+		return s, nil
+	}
+	p, err := a.profile()
+	if err != nil {
+		return "", err
+	}
+	cfg, err := a.config()
+	if err != nil {
+		return "", err
+	}
+	if s := cfg.profileGet(p, pkServer); s != "" {
+		return s, nil
+	}
+	return defaultServer, nil
+}
+
+// anonClient returns a client without credentials (register, login).
+func (a *app) anonClient() (*client.Client, error) {
+	srv, err := a.server()
+	if err != nil {
+		return nil, err
+	}
+	return client.New(srv, client.WithUserAgent("vc/"+version))
+}
+
+// token returns the token of the selected profile and where it came from:
+// VC_TOKEN first, then the keyring or the token file. It returns "" when
+// there is none.
+func (a *app) token(ctx context.Context) (tok, source string, err error) {
+	if t := strings.TrimSpace(a.getenv("VC_TOKEN")); t != "" {
+		return t, storeEnv, nil
+	}
+	p, err := a.profile()
+	if err != nil {
+		return "", "", err
+	}
+	cfg, err := a.config()
+	if err != nil {
+		return "", "", err
+	}
+	where := cfg.profileGet(p, pkTokenStore)
+	if where == "" && !cfg.hasProfile(p) {
+		return "", "", nil
+	}
+	tok, err = a.tokens.load(ctx, p, where)
+	if err != nil {
+		return "", "", err
+	}
+	if where == "" {
+		where = storeFile
+	}
+	return tok, where, nil
+}
+
+// client returns an authenticated client for the selected profile, or an
+// exit-code-4 error when there is no token.
+func (a *app) client(ctx context.Context) (*client.Client, error) {
+	tok, _, err := a.token(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if tok == "" {
+		p, _ := a.profile()
+		return nil, &authError{msg: fmt.Sprintf("not logged in (profile %q): run `vc login`, or set VC_TOKEN", p)}
+	}
+	c, err := a.anonClient()
+	if err != nil {
+		return nil, err
+	}
+	c.SetToken(tok)
+	return c, nil
+}

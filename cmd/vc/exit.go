@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/virtual-company/vc/client"
+)
+
+// Exit codes, as gh: scripts rely on them.
+const (
+	exitOK        = 0
+	exitError     = 1
+	exitCancelled = 2
+	exitAuth      = 4
+)
+
+// errCancelled reports that the user cancelled (Ctrl-C, or declined a
+// confirmation).
+var errCancelled = errors.New("cancelled")
+
+// authError means the command needs credentials that are missing or were
+// rejected; it exits with code 4.
+type authError struct {
+	msg string
+	err error
+}
+
+func (e *authError) Error() string {
+	if e.err != nil {
+		return e.msg + ": " + e.err.Error()
+	}
+	return e.msg
+}
+
+func (e *authError) Unwrap() error { return e.err }
+
+// silentError exits with code without printing anything more (the command
+// already said what happened).
+type silentError struct{ code int }
+
+func (e *silentError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+// exitCode maps an error returned by a command to the process exit code.
+func exitCode(ctx context.Context, err error) int {
+	var se *silentError
+	var ae *authError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &se):
+		return se.code
+	case errors.Is(err, errCancelled), errors.Is(err, context.Canceled), ctx.Err() != nil:
+		return exitCancelled
+	case errors.As(err, &ae), client.IsUnauthorized(err):
+		return exitAuth
+	default:
+		return exitError
+	}
+}
+
+// errorLine is the one line printed to stderr for err.
+func errorLine(ctx context.Context, err error) string {
+	var ce *client.Error
+	switch {
+	case exitCode(ctx, err) == exitCancelled:
+		return "cancelled"
+	case client.IsUnauthorized(err) && errors.As(err, &ce):
+		return fmt.Sprintf("authentication required: %s (run `vc login`, or set VC_TOKEN)", ce.Error())
+	}
+	return err.Error()
+}

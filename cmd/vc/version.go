@@ -1,0 +1,58 @@
+package main
+
+import (
+	"fmt"
+	"runtime"
+	"runtime/debug"
+
+	"github.com/spf13/cobra"
+)
+
+// version is set at build time: -ldflags "-X main.version=v1.2.3".
+var version = "dev"
+
+// versionInfo is what `vc version --json` prints.
+type versionInfo struct {
+	Version string `json:"version"`
+	Commit  string `json:"commit,omitempty"`
+	Go      string `json:"go"`
+	OS      string `json:"os"`
+	Arch    string `json:"arch"`
+}
+
+func currentVersion() versionInfo {
+	v := versionInfo{Version: version, Go: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				v.Commit = s.Value[:12]
+			}
+		}
+	}
+	return v
+}
+
+func newVersionCmd(a *app) *cobra.Command {
+	var o outputFlags
+	cmd := &cobra.Command{
+		Use:   "version",
+		Short: "Print vc's version",
+		Example: `  vc version
+  vc version --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			v := currentVersion()
+			if o.enabled() {
+				return a.writeJSON(&o, v, false)
+			}
+			commit := ""
+			if v.Commit != "" {
+				commit = " " + v.Commit
+			}
+			_, err := fmt.Fprintf(a.out, "vc %s%s (%s %s/%s)\n", v.Version, commit, v.Go, v.OS, v.Arch)
+			return err
+		},
+	}
+	addOutputFlags(cmd, &o, versionInfo{})
+	return cmd
+}
