@@ -33,8 +33,8 @@ type Response struct {
 	Status int
 	// ErrorMessage is the message inside the error body.
 	ErrorMessage string
-	// RetryAfter is sent as Retry-After-Ms with Status 429 (default 1 ms, so
-	// SDK retries are fast).
+	// RetryAfter is sent as Retry-After-Ms with Status 429 and 5xx (default
+	// 1 ms, so SDK retries are fast).
 	RetryAfter time.Duration
 	// Tokens are streamed one per event. When empty, Text is split into
 	// words (each keeping its trailing space), else TokenCount tokens
@@ -272,7 +272,7 @@ func (s *Server) writeError(w http.ResponseWriter, status int, msg string, retry
 	if msg == "" {
 		msg = http.StatusText(status)
 	}
-	if status == http.StatusTooManyRequests {
+	if status == http.StatusTooManyRequests || status >= 500 {
 		if retry <= 0 {
 			retry = time.Millisecond
 		}
