@@ -30,6 +30,8 @@ const (
 	TypeMembers = "members"
 	// TypeCall tells a room that its voice call started, changed or ended.
 	TypeCall = "call"
+	// TypePong answers a client "ping" frame (an application-level keepalive).
+	TypePong = "pong"
 )
 
 // Chat frame types sent by the client. A frame without type is a message
