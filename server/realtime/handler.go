@@ -1,0 +1,383 @@
+package realtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gofiber/contrib/websocket"
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/virtual-company/vc/pkg/api"
+	"github.com/virtual-company/vc/pkg/wsproto"
+	"github.com/virtual-company/vc/server/service"
+)
+
+// HandlerConfig wires the chat socket handler.
+type HandlerConfig struct {
+	Auth     Authenticator
+	Rooms    RoomGuard
+	Messages MessageService
+	// Canceller handles ai_cancel frames; nil answers them with an error event.
+	Canceller AICanceller
+	Bus       Bus
+	Options   Options
+	Logger    *slog.Logger
+}
+
+// Handler serves /ws/chat/{room_id}.
+type Handler struct {
+	auth     Authenticator
+	rooms    RoomGuard
+	msgs     MessageService
+	cancel   AICanceller
+	bus      Bus
+	opts     Options
+	log      *slog.Logger
+	ws       fiber.Handler
+	base     context.Context
+	stopBase context.CancelFunc
+}
+
+// NewHandler returns the chat socket handler.
+func NewHandler(cfg HandlerConfig) *Handler {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	base, stop := context.WithCancel(context.Background())
+	h := &Handler{
+		auth: cfg.Auth, rooms: cfg.Rooms, msgs: cfg.Messages, cancel: cfg.Canceller,
+		bus: cfg.Bus, opts: cfg.Options.withDefaults(), log: log.With("component", "chat_ws"),
+		base: base, stopBase: stop,
+	}
+	// Write buffers come from a pool and are held only during a write, so
+	// an idle socket costs its read buffer and two goroutine stacks.
+	h.ws = websocket.New(h.serve, websocket.Config{
+		ReadBufferSize:  h.opts.ReadBufferSize,
+		WriteBufferSize: h.opts.WriteBufferSize,
+		WriteBufferPool: &sync.Pool{},
+		RecoverHandler:  h.recover,
+	})
+	return h
+}
+
+// Handler returns the Fiber handler for GET /ws/chat/:room_id; plain HTTP
+// requests get 426 Upgrade Required.
+func (h *Handler) Handler() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if !websocket.IsWebSocketUpgrade(c) {
+			return fiber.ErrUpgradeRequired
+		}
+		return h.ws(c)
+	}
+}
+
+// Close cancels the work of open sockets (pending service calls). The hub
+// closes the sockets themselves.
+func (h *Handler) Close() { h.stopBase() }
+
+func (h *Handler) recover(c *websocket.Conn) {
+	if r := recover(); r != nil {
+		h.log.Error("chat socket panic", "panic", r)
+		h.refuse(c, 1011, "internal error")
+	}
+}
+
+// refuse closes a socket that was never subscribed, letting the peer read
+// the close frame before the connection goes.
+func (h *Handler) refuse(c *websocket.Conn, code int, reason string) {
+	deadline := time.Now().Add(h.opts.CloseGrace)
+	_ = c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), deadline)
+	_ = c.SetReadDeadline(deadline)
+	for {
+		if _, _, err := c.ReadMessage(); err != nil {
+			return
+		}
+	}
+}
+
+func bearer(c *websocket.Conn) string {
+	if t := c.Query("token"); t != "" {
+		return t
+	}
+	a := c.Headers("Authorization")
+	if len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
+		return strings.TrimSpace(a[7:])
+	}
+	return ""
+}
+
+// serve runs one socket: authenticate, subscribe, replay, then read frames
+// while a writer goroutine drains the subscription.
+func (h *Handler) serve(c *websocket.Conn) {
+	ctx, cancel := context.WithCancel(h.base)
+	defer cancel()
+	c.SetReadLimit(h.opts.MaxFrameBytes)
+
+	roomID, err := strconv.ParseInt(c.Params("room_id"), 10, 64)
+	if err != nil || roomID <= 0 {
+		h.refuse(c, wsproto.ClosePolicy, "not found: room not found")
+		return
+	}
+	user, err := h.auth.Authenticate(ctx, bearer(c))
+	if err != nil {
+		if !errors.Is(err, service.ErrUnauthorized) {
+			h.log.Error("authenticate chat socket", "room_id", roomID, "err", err)
+		}
+		h.refuse(c, wsproto.ClosePolicy, "unauthorized: invalid or expired token")
+		return
+	}
+	room, err := h.rooms.RequireMember(ctx, roomID, user.ID)
+	if err != nil {
+		if errors.Is(err, service.ErrNotFound) || errors.Is(err, service.ErrForbidden) {
+			h.refuse(c, wsproto.ClosePolicy, "not found: room not found or you are not a member")
+		} else {
+			h.log.Error("check chat membership", "room_id", roomID, "user_id", user.ID, "err", err)
+			h.refuse(c, 1011, "internal error")
+		}
+		return
+	}
+	resume, after := false, int64(0)
+	if s := c.Query("after"); s != "" {
+		after, err = strconv.ParseInt(s, 10, 64)
+		if err != nil || after < 0 {
+			h.refuse(c, wsproto.ClosePolicy, "bad request: after must be a non-negative integer")
+			return
+		}
+		resume = true
+	}
+
+	sub, err := h.bus.Subscribe(roomID, user, room.LastSeq)
+	switch {
+	case errors.Is(err, ErrTooManySockets):
+		h.refuse(c, wsproto.CloseTooMany, "too many sockets for this user")
+		return
+	case err != nil:
+		h.refuse(c, wsproto.CloseGoingAway, "server shutting down")
+		return
+	}
+	defer h.bus.Unsubscribe(sub)
+	netConn := c.NetConn()
+	sub.OnClose(func() { _ = netConn.Close() })
+
+	// Live events queue up in sub from here on; replay what the client
+	// missed, then let the writer skip what the replay already sent.
+	last := room.LastSeq
+	if resume {
+		last, err = h.replay(ctx, c, roomID, after)
+		if err != nil {
+			h.log.Debug("replay", "room_id", roomID, "user_id", user.ID, "err", err)
+			sub.Close(1011, "replay failed")
+		}
+	}
+	sub.SkipThrough(last)
+	presence, _ := json.Marshal(wsproto.Event{Type: wsproto.TypePresence, RoomID: roomID, Online: h.bus.Online(roomID), Seq: last})
+	if err == nil {
+		if werr := h.write(c, presence); werr != nil {
+			sub.Close(CloseNormal, "")
+		}
+	}
+
+	writerDone := make(chan struct{})
+	go h.writeLoop(c, sub, writerDone)
+	h.readLoop(ctx, c, sub, user)
+	sub.Close(CloseNormal, "")
+	<-writerDone
+}
+
+// replay sends the stored messages after seq `after`, page by page, and
+// returns the seq of the last one sent.
+func (h *Handler) replay(ctx context.Context, c *websocket.Conn, roomID, after int64) (int64, error) {
+	last := after
+	for {
+		msgs, err := h.msgs.After(ctx, roomID, last, h.opts.ReplayPage)
+		if err != nil {
+			return last, err
+		}
+		for _, m := range msgs {
+			b, err := json.Marshal(service.MessageEvent(m))
+			if err != nil {
+				return last, err
+			}
+			if err := h.write(c, b); err != nil {
+				return last, err
+			}
+			last = m.Seq
+		}
+		if len(msgs) < h.opts.ReplayPage {
+			return last, nil
+		}
+	}
+}
+
+func (h *Handler) write(c *websocket.Conn, b []byte) error {
+	if err := c.SetWriteDeadline(time.Now().Add(h.opts.WriteTimeout)); err != nil {
+		return err
+	}
+	return c.WriteMessage(websocket.TextMessage, b)
+}
+
+// writeLoop is the socket's only writer after the replay: queued events,
+// pings, and the close frame.
+func (h *Handler) writeLoop(c *websocket.Conn, sub *Subscription, done chan<- struct{}) {
+	defer close(done)
+	ping := time.NewTicker(h.opts.PingInterval)
+	defer ping.Stop()
+	var buf [][]byte
+	for {
+		select {
+		case <-sub.Wake():
+		case <-ping.C:
+			if err := c.WriteControl(websocket.PingMessage, nil, time.Now().Add(h.opts.WriteTimeout)); err != nil {
+				sub.Close(CloseNormal, "")
+				_ = c.NetConn().Close()
+				return
+			}
+			continue
+		}
+		out, closing, code, reason := sub.Take(buf)
+		for _, b := range out {
+			if err := h.write(c, b); err != nil {
+				sub.Close(CloseNormal, "")
+				_ = c.NetConn().Close()
+				return
+			}
+		}
+		clear(out)
+		buf = out[:0]
+		if closing {
+			deadline := time.Now().Add(h.opts.CloseGrace)
+			_ = c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), deadline)
+			// The reader waits for the peer's close reply, not longer.
+			_ = c.SetReadDeadline(deadline)
+			return
+		}
+	}
+}
+
+// readLoop handles client frames until the socket fails or closes.
+func (h *Handler) readLoop(ctx context.Context, c *websocket.Conn, sub *Subscription, user api.User) {
+	extend := func() { _ = c.SetReadDeadline(time.Now().Add(h.opts.PongWait)) }
+	extend()
+	c.SetPongHandler(func(string) error { extend(); return nil })
+	var lastTyping time.Time
+	for {
+		_, data, err := c.ReadMessage()
+		if err != nil {
+			if errors.Is(err, websocket.ErrReadLimit) {
+				// The library already sent 1009; do not send another close.
+				sub.Close(wsproto.CloseTooBig, "frame too big")
+			}
+			return
+		}
+		extend()
+		h.handleFrame(ctx, sub, user, data, &lastTyping)
+	}
+}
+
+func (h *Handler) handleFrame(ctx context.Context, sub *Subscription, user api.User, data []byte, lastTyping *time.Time) {
+	var f wsproto.ClientFrame
+	if err := json.Unmarshal(data, &f); err != nil {
+		h.sendError(sub, "", api.CodeInvalidJSON, "frame is not valid JSON")
+		return
+	}
+	switch f.Type {
+	case "", wsproto.ClientMessage:
+		msg, _, err := h.msgs.Create(ctx, user.ID, sub.RoomID, api.CreateMessageRequest{
+			Content: f.Content, RoleID: f.RoleID, MessageType: f.MessageType,
+			ClientID: f.ClientID, Model: f.Model, APIKey: f.APIKey,
+		})
+		if err != nil {
+			code, detail := errorCode(err)
+			if code == api.CodeInternal {
+				h.log.Error("create message from socket", "room_id", sub.RoomID, "user_id", user.ID, "err", err)
+			}
+			h.sendError(sub, f.ClientID, code, detail)
+			return
+		}
+		if f.ClientID != "" {
+			h.send(sub, wsproto.Event{Type: wsproto.TypeAck, RoomID: sub.RoomID, ClientID: f.ClientID, ID: msg.ID, Seq: msg.Seq})
+		}
+	case wsproto.ClientTyping:
+		now := time.Now()
+		if now.Sub(*lastTyping) < h.opts.TypingInterval {
+			return // throttled
+		}
+		*lastTyping = now
+		uid := user.ID
+		h.bus.PublishExcept(sub.RoomID, wsproto.Event{Type: wsproto.TypeTyping, RoomID: sub.RoomID, User: user.Username, UserID: &uid}, sub)
+	case wsproto.ClientAICancel:
+		if f.StreamID == "" {
+			h.sendError(sub, "", api.CodeValidation, "stream_id: required")
+			return
+		}
+		if h.cancel == nil {
+			h.sendError(sub, "", api.CodeNotFound, "no such AI reply")
+			return
+		}
+		if err := h.cancel.Cancel(ctx, user.ID, sub.RoomID, f.StreamID); err != nil {
+			code, detail := errorCode(err)
+			h.sendError(sub, "", code, detail)
+		}
+	case wsproto.ClientPing:
+		h.send(sub, wsproto.Event{Type: wsproto.TypePong, RoomID: sub.RoomID})
+	default:
+		h.sendError(sub, f.ClientID, api.CodeBadRequest, "unknown frame type "+strconv.Quote(f.Type))
+	}
+}
+
+func (h *Handler) send(sub *Subscription, ev wsproto.Event) {
+	b, err := json.Marshal(ev)
+	if err != nil {
+		h.log.Error("encode event", "type", ev.Type, "err", err)
+		return
+	}
+	sub.Send(b)
+}
+
+func (h *Handler) sendError(sub *Subscription, clientID, code, detail string) {
+	h.send(sub, wsproto.Event{Type: wsproto.TypeError, RoomID: sub.RoomID, ClientID: clientID, Code: code, Detail: detail})
+}
+
+// errorCode maps a service error to the code and detail of an error event.
+func errorCode(err error) (code, detail string) {
+	var ve *service.ValidationError
+	var rl *service.RateLimitError
+	var se *service.Error
+	switch {
+	case errors.As(err, &ve):
+		return api.CodeValidation, ve.Error()
+	case errors.As(err, &rl):
+		return api.CodeRateLimited, rl.Error()
+	case errors.As(err, &se):
+		code := se.Code
+		if code == "" {
+			code = kindCode(se.Kind)
+		}
+		return code, se.Detail
+	case errors.Is(err, service.ErrNotFound), errors.Is(err, service.ErrForbidden),
+		errors.Is(err, service.ErrBadRequest), errors.Is(err, service.ErrConflict):
+		return kindCode(err), err.Error()
+	}
+	return api.CodeInternal, "internal error"
+}
+
+func kindCode(err error) string {
+	switch {
+	case errors.Is(err, service.ErrNotFound):
+		return api.CodeNotFound
+	case errors.Is(err, service.ErrForbidden):
+		return api.CodeForbidden
+	case errors.Is(err, service.ErrConflict):
+		return api.CodeConflict
+	case errors.Is(err, service.ErrUnauthorized):
+		return api.CodeUnauthorized
+	}
+	return api.CodeBadRequest
+}

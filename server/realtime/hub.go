@@ -1,0 +1,429 @@
+package realtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/virtual-company/vc/pkg/api"
+	"github.com/virtual-company/vc/pkg/wsproto"
+	"github.com/virtual-company/vc/server/service"
+)
+
+// Bus is what the chat socket needs from a hub: publish to a room and
+// subscribe to it. Hub is the in-process implementation; an implementation
+// spanning several vcd instances (over PostgreSQL LISTEN/NOTIFY or a broker)
+// can replace it without touching the socket handler.
+type Bus interface {
+	// Publish sends ev to every subscriber of the room.
+	Publish(roomID int64, ev wsproto.Event)
+	// Subscribe registers a socket of user in the room. lastSeq is the
+	// room's newest seq the caller knows of (used to order message events).
+	Subscribe(roomID int64, user api.User, lastSeq int64) (*Subscription, error)
+	// Unsubscribe removes a subscription (idempotent).
+	Unsubscribe(s *Subscription)
+	// Online lists the users with a socket in the room.
+	Online(roomID int64) []wsproto.PresenceUser
+	// PublishExcept is Publish that skips one subscription (typing relays).
+	PublishExcept(roomID int64, ev wsproto.Event, except *Subscription)
+}
+
+// Errors returned by Subscribe.
+var (
+	// ErrTooManySockets means the user reached the socket cap.
+	ErrTooManySockets = errors.New("too many sockets for this user")
+	// ErrHubClosed means the hub is shutting down.
+	ErrHubClosed = errors.New("hub closed")
+)
+
+// Backfill loads stored messages after afterSeq, oldest first
+// (service.Messages.After). The hub uses it to fill a gap in the seq order
+// when a publish is lost or very late.
+type Backfill func(ctx context.Context, roomID, afterSeq int64, limit int) ([]api.Message, error)
+
+// Hub fans chat events out to the sockets of each room, in process. Each
+// event is encoded once and the same bytes are queued for every socket;
+// a socket whose queue is full is dropped (close 4008), so Publish never
+// blocks on a slow client. Message events leave the hub in seq order per
+// room even when the services publish them out of order.
+type Hub struct {
+	log      *slog.Logger
+	opts     Options
+	backfill Backfill
+
+	mu      sync.RWMutex
+	rooms   map[int64]*hubRoom
+	sockets map[int64]int // sockets per user, all rooms
+	closed  bool
+}
+
+// hubRoom is the subscribers and ordering state of one room.
+type hubRoom struct {
+	id   int64
+	mu   sync.Mutex
+	subs map[*Subscription]struct{}
+	// online counts the sockets per user.
+	online map[int64]int
+	names  map[int64]string
+
+	// last is the newest seq sent out; held keeps events behind a gap.
+	last     int64
+	held     []queued
+	gapTimer *time.Timer
+}
+
+// queued is one encoded event; seq is set for message events.
+type queued struct {
+	data []byte
+	seq  int64
+}
+
+// NewHub returns an in-process hub. backfill may be nil (gaps are then
+// skipped after Options.ReorderWait).
+func NewHub(opts Options, backfill Backfill, logger *slog.Logger) *Hub {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Hub{
+		log:      logger.With("component", "hub"),
+		opts:     opts.withDefaults(),
+		backfill: backfill,
+		rooms:    make(map[int64]*hubRoom),
+		sockets:  make(map[int64]int),
+	}
+}
+
+// Publish implements service.Notifier: it sends ev to every socket in the
+// room. Message events (Seq > 0) are delivered in seq order.
+func (h *Hub) Publish(roomID int64, ev wsproto.Event) { h.publish(roomID, ev, nil) }
+
+// PublishExcept sends ev to every socket in the room but except.
+func (h *Hub) PublishExcept(roomID int64, ev wsproto.Event, except *Subscription) {
+	h.publish(roomID, ev, except)
+}
+
+func (h *Hub) publish(roomID int64, ev wsproto.Event, except *Subscription) {
+	h.mu.RLock()
+	r := h.rooms[roomID]
+	h.mu.RUnlock()
+	if r == nil {
+		return // nobody listens
+	}
+	if ev.RoomID == 0 {
+		ev.RoomID = roomID
+	}
+	data, err := json.Marshal(ev)
+	if err != nil {
+		h.log.Error("encode event", "type", ev.Type, "room_id", roomID, "err", err)
+		return
+	}
+	var seq int64
+	if ev.Type == wsproto.TypeMessage {
+		seq = ev.Seq
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if except != nil {
+		// Relays (typing) carry no seq and need no ordering.
+		r.fanout(queued{data: data}, except)
+		return
+	}
+	h.ordered(r, queued{data: data, seq: seq})
+}
+
+// ordered delivers q now, or holds it while an earlier seq is missing.
+// Called with r.mu held.
+func (h *Hub) ordered(r *hubRoom, q queued) {
+	if len(r.held) == 0 {
+		switch {
+		case q.seq == 0:
+			r.fanout(q, nil)
+			return
+		case q.seq <= r.last:
+			return // already sent (a late or repeated publish)
+		case q.seq == r.last+1:
+			r.last = q.seq
+			r.fanout(q, nil)
+			return
+		}
+	}
+	r.hold(q)
+	r.flush()
+	if len(r.held) > 0 && r.gapTimer == nil {
+		r.gapTimer = time.AfterFunc(h.opts.ReorderWait, func() { h.fillGap(r) })
+	}
+}
+
+// hold inserts q into the held events: messages by seq, other events in
+// arrival order.
+func (r *hubRoom) hold(q queued) {
+	if q.seq == 0 {
+		r.held = append(r.held, q)
+		return
+	}
+	for i, x := range r.held {
+		if x.seq == q.seq {
+			return
+		}
+		if x.seq > q.seq {
+			r.held = slices.Insert(r.held, i, q)
+			return
+		}
+	}
+	r.held = append(r.held, q)
+}
+
+// flush sends the held events up to the next gap.
+func (r *hubRoom) flush() {
+	n := 0
+	for _, q := range r.held {
+		if q.seq > 0 {
+			if q.seq <= r.last {
+				n++
+				continue
+			}
+			if q.seq != r.last+1 {
+				break
+			}
+			r.last = q.seq
+		}
+		r.fanout(q, nil)
+		n++
+	}
+	r.held = slices.Delete(r.held, 0, n)
+	if len(r.held) == 0 {
+		r.held = nil
+		if r.gapTimer != nil {
+			r.gapTimer.Stop()
+			r.gapTimer = nil
+		}
+	}
+}
+
+// fillGap runs when a gap outlived ReorderWait: the missing messages are
+// committed (seqs are assigned in commit order), so they are loaded from
+// the store; if that fails the gap is skipped so the room keeps flowing.
+func (h *Hub) fillGap(r *hubRoom) {
+	r.mu.Lock()
+	r.gapTimer = nil
+	if len(r.held) == 0 {
+		r.mu.Unlock()
+		return
+	}
+	from, to := r.last, r.held[0].seq
+	r.mu.Unlock()
+
+	var fetched []api.Message
+	if h.backfill != nil && to > from+1 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		msgs, err := h.backfill(ctx, r.id, from, int(to-from-1))
+		cancel()
+		if err != nil {
+			h.log.Warn("backfill gap", "room_id", r.id, "after_seq", from, "err", err)
+		}
+		fetched = msgs
+	}
+
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, m := range fetched {
+		if m.Seq <= r.last {
+			continue
+		}
+		data, err := json.Marshal(service.MessageEvent(m))
+		if err != nil {
+			continue
+		}
+		r.hold(queued{data: data, seq: m.Seq})
+	}
+	r.flush()
+	if len(r.held) > 0 {
+		// Still missing: skip the gap rather than stall the room.
+		for _, q := range r.held {
+			if q.seq > 0 {
+				h.log.Warn("skipping seq gap", "room_id", r.id, "after_seq", r.last, "next_seq", q.seq)
+				r.last = q.seq - 1
+				break
+			}
+		}
+		r.flush()
+	}
+}
+
+// fanout queues q for every subscriber but except. Called with r.mu held.
+func (r *hubRoom) fanout(q queued, except *Subscription) {
+	for s := range r.subs {
+		if s != except {
+			s.enqueue(q)
+		}
+	}
+}
+
+// Subscribe registers a socket of user in the room and announces the user
+// (join) when it is their first socket there.
+func (h *Hub) Subscribe(roomID int64, user api.User, lastSeq int64) (*Subscription, error) {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil, ErrHubClosed
+	}
+	if h.opts.MaxSocketsPerUser > 0 && h.sockets[user.ID] >= h.opts.MaxSocketsPerUser {
+		h.mu.Unlock()
+		return nil, ErrTooManySockets
+	}
+	h.sockets[user.ID]++
+	r := h.rooms[roomID]
+	if r == nil {
+		r = &hubRoom{id: roomID, subs: make(map[*Subscription]struct{}), online: make(map[int64]int),
+			names: make(map[int64]string), last: lastSeq}
+		h.rooms[roomID] = r
+	}
+	s := newSubscription(h, roomID, user, h.opts.SendQueue)
+	r.mu.Lock()
+	h.mu.Unlock()
+	r.subs[s] = struct{}{}
+	r.online[user.ID]++
+	r.names[user.ID] = user.Username
+	first := r.online[user.ID] == 1
+	r.mu.Unlock()
+	if first {
+		uid := user.ID
+		h.Publish(roomID, wsproto.Event{Type: wsproto.TypeJoin, RoomID: roomID, User: user.Username, UserID: &uid})
+	}
+	return s, nil
+}
+
+// Unsubscribe removes s and announces the user's leave when it was their
+// last socket in the room. It is idempotent.
+func (h *Hub) Unsubscribe(s *Subscription) {
+	h.mu.Lock()
+	r := h.rooms[s.RoomID]
+	if r == nil {
+		h.mu.Unlock()
+		return
+	}
+	r.mu.Lock()
+	if _, ok := r.subs[s]; !ok {
+		r.mu.Unlock()
+		h.mu.Unlock()
+		return
+	}
+	delete(r.subs, s)
+	if h.sockets[s.UserID]--; h.sockets[s.UserID] <= 0 {
+		delete(h.sockets, s.UserID)
+	}
+	r.online[s.UserID]--
+	last := r.online[s.UserID] <= 0
+	if last {
+		delete(r.online, s.UserID)
+		delete(r.names, s.UserID)
+	}
+	if len(r.subs) == 0 {
+		if r.gapTimer != nil {
+			r.gapTimer.Stop()
+			r.gapTimer = nil
+		}
+		delete(h.rooms, s.RoomID)
+	}
+	r.mu.Unlock()
+	h.mu.Unlock()
+	s.Close(CloseNormal, "")
+	if last {
+		uid := s.UserID
+		h.Publish(s.RoomID, wsproto.Event{Type: wsproto.TypeLeave, RoomID: s.RoomID, User: s.Username, UserID: &uid})
+	}
+}
+
+// Online lists the users with a socket in the room, by user id.
+func (h *Hub) Online(roomID int64) []wsproto.PresenceUser {
+	h.mu.RLock()
+	r := h.rooms[roomID]
+	h.mu.RUnlock()
+	if r == nil {
+		return []wsproto.PresenceUser{}
+	}
+	r.mu.Lock()
+	out := make([]wsproto.PresenceUser, 0, len(r.names))
+	for id, name := range r.names {
+		out = append(out, wsproto.PresenceUser{UserID: id, Username: name})
+	}
+	r.mu.Unlock()
+	slices.SortFunc(out, func(a, b wsproto.PresenceUser) int { return int(a.UserID - b.UserID) })
+	return out
+}
+
+// IsOnline reports whether the user has a socket open in the room.
+func (h *Hub) IsOnline(roomID, userID int64) bool {
+	h.mu.RLock()
+	r := h.rooms[roomID]
+	h.mu.RUnlock()
+	if r == nil {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.online[userID] > 0
+}
+
+// MemberRemoved implements service.Notifier: it closes the user's sockets
+// in the room (close 4003).
+func (h *Hub) MemberRemoved(roomID, userID int64) {
+	h.closeWhere(roomID, func(s *Subscription) bool { return s.UserID == userID },
+		wsproto.CloseRemoved, "removed from the room")
+}
+
+// RoomDeleted implements service.Notifier: it closes every socket in the
+// room (close 4003).
+func (h *Hub) RoomDeleted(roomID int64) {
+	h.closeWhere(roomID, func(*Subscription) bool { return true }, wsproto.CloseRemoved, "room deleted")
+}
+
+func (h *Hub) closeWhere(roomID int64, match func(*Subscription) bool, code int, reason string) {
+	h.mu.RLock()
+	r := h.rooms[roomID]
+	h.mu.RUnlock()
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for s := range r.subs {
+		if match(s) {
+			s.Close(code, reason)
+		}
+	}
+}
+
+// Close refuses new subscriptions and closes every socket with 1001 after
+// sending what is already queued. Call it after the HTTP server drained.
+func (h *Hub) Close() {
+	h.mu.Lock()
+	h.closed = true
+	rooms := make([]*hubRoom, 0, len(h.rooms))
+	for _, r := range h.rooms {
+		rooms = append(rooms, r)
+	}
+	h.mu.Unlock()
+	for _, r := range rooms {
+		r.mu.Lock()
+		for s := range r.subs {
+			s.closeDrain(wsproto.CloseGoingAway, "server shutting down")
+		}
+		r.mu.Unlock()
+	}
+}
+
+// Sockets returns the number of open subscriptions (for metrics and tests).
+func (h *Hub) Sockets() int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	n := 0
+	for _, c := range h.sockets {
+		n += c
+	}
+	return n
+}

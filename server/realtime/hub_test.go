@@ -1,0 +1,261 @@
+package realtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/virtual-company/vc/pkg/api"
+	"github.com/virtual-company/vc/pkg/wsproto"
+)
+
+func user(id int64, name string) api.User { return api.User{ID: id, Username: name} }
+
+func msgEvent(room, seq int64) wsproto.Event {
+	return wsproto.Event{Type: wsproto.TypeMessage, RoomID: room, ID: seq, Seq: seq, Content: "m"}
+}
+
+// drain decodes what is queued for s.
+func drain(t *testing.T, s *Subscription) (evs []wsproto.Event, closing bool, code int) {
+	t.Helper()
+	select {
+	case <-s.Wake():
+	default:
+	}
+	out, closing, code, _ := s.Take(nil)
+	for _, b := range out {
+		var ev wsproto.Event
+		require.NoError(t, json.Unmarshal(b, &ev))
+		evs = append(evs, ev)
+	}
+	return evs, closing, code
+}
+
+func seqs(evs []wsproto.Event) []int64 {
+	var out []int64
+	for _, ev := range evs {
+		if ev.Type == wsproto.TypeMessage {
+			out = append(out, ev.Seq)
+		}
+	}
+	return out
+}
+
+func TestHub_JoinLeavePresence(t *testing.T) {
+	h := NewHub(Options{}, nil, nil)
+	a, err := h.Subscribe(1, user(1, "alice"), 0)
+	require.NoError(t, err)
+	evs, _, _ := drain(t, a)
+	require.Len(t, evs, 1)
+	require.Equal(t, wsproto.TypeJoin, evs[0].Type)
+	require.Equal(t, "alice", evs[0].User)
+
+	b, err := h.Subscribe(1, user(2, "bob"), 0)
+	require.NoError(t, err)
+	evs, _, _ = drain(t, a)
+	require.Equal(t, []string{wsproto.TypeJoin}, types(evs))
+	require.Equal(t, "bob", evs[0].User)
+	require.Equal(t, []wsproto.PresenceUser{{UserID: 1, Username: "alice"}, {UserID: 2, Username: "bob"}}, h.Online(1))
+
+	// A second socket of bob is no new join; closing one of two is no leave.
+	b2, err := h.Subscribe(1, user(2, "bob"), 0)
+	require.NoError(t, err)
+	h.Unsubscribe(b2)
+	evs, _, _ = drain(t, a)
+	require.Empty(t, evs)
+
+	h.Unsubscribe(b)
+	evs, _, _ = drain(t, a)
+	require.Equal(t, []string{wsproto.TypeLeave}, types(evs))
+	require.Equal(t, "bob", evs[0].User)
+	require.False(t, h.IsOnline(1, 2))
+	require.True(t, h.IsOnline(1, 1))
+}
+
+func types(evs []wsproto.Event) []string {
+	var out []string
+	for _, ev := range evs {
+		out = append(out, ev.Type)
+	}
+	return out
+}
+
+func TestHub_OrdersOutOfOrderPublishes(t *testing.T) {
+	h := NewHub(Options{ReorderWait: time.Hour}, nil, nil)
+	s, err := h.Subscribe(1, user(1, "alice"), 10)
+	require.NoError(t, err)
+	drain(t, s)
+	h.Publish(1, msgEvent(1, 13))
+	h.Publish(1, wsproto.Event{Type: wsproto.TypeAIDone, StreamID: "x"})
+	h.Publish(1, msgEvent(1, 12))
+	evs, _, _ := drain(t, s)
+	require.Empty(t, evs, "held behind the missing seq 11")
+	h.Publish(1, msgEvent(1, 11))
+	h.Publish(1, msgEvent(1, 12)) // repeated: dropped
+	h.Publish(1, msgEvent(1, 14))
+	evs, _, _ = drain(t, s)
+	require.Equal(t, []int64{11, 12, 13, 14}, seqs(evs))
+	require.Equal(t, wsproto.TypeAIDone, evs[3].Type, "non-message events keep their place after earlier messages")
+}
+
+func TestHub_FillsGapFromStore(t *testing.T) {
+	backfill := func(_ context.Context, roomID, after int64, limit int) ([]api.Message, error) {
+		var out []api.Message
+		for seq := after + 1; seq <= after+int64(limit); seq++ {
+			out = append(out, api.Message{ID: seq, RoomID: roomID, Seq: seq, Content: "stored"})
+		}
+		return out, nil
+	}
+	h := NewHub(Options{ReorderWait: time.Millisecond}, backfill, nil)
+	s, err := h.Subscribe(1, user(1, "alice"), 0)
+	require.NoError(t, err)
+	drain(t, s)
+	h.Publish(1, msgEvent(1, 4)) // 1..3 were never published
+	var got []int64
+	deadline := time.After(10 * time.Second)
+	for len(got) < 4 {
+		select {
+		case <-s.Wake():
+		case <-deadline:
+			t.Fatalf("got %v, want 1..4", got)
+		}
+		evs, _, _ := drain(t, s)
+		got = append(got, seqs(evs)...)
+	}
+	require.Equal(t, []int64{1, 2, 3, 4}, got)
+}
+
+func TestHub_SkipsGapWithoutStore(t *testing.T) {
+	h := NewHub(Options{ReorderWait: time.Millisecond}, func(context.Context, int64, int64, int) ([]api.Message, error) {
+		return nil, errors.New("store down")
+	}, nil)
+	s, err := h.Subscribe(1, user(1, "alice"), 0)
+	require.NoError(t, err)
+	drain(t, s)
+	h.Publish(1, msgEvent(1, 3))
+	select {
+	case <-s.Wake():
+	case <-time.After(10 * time.Second):
+		t.Fatal("gap never skipped")
+	}
+	evs, _, _ := drain(t, s)
+	require.Equal(t, []int64{3}, seqs(evs))
+	h.Publish(1, msgEvent(1, 4))
+	evs, _, _ = drain(t, s)
+	require.Equal(t, []int64{4}, seqs(evs))
+}
+
+func TestHub_SlowConsumerDropped(t *testing.T) {
+	h := NewHub(Options{SendQueue: 8}, nil, nil)
+	slow, err := h.Subscribe(1, user(1, "slow"), 0)
+	require.NoError(t, err)
+	fast, err := h.Subscribe(1, user(2, "fast"), 0)
+	require.NoError(t, err)
+	drain(t, fast)
+	var got []int64
+	for seq := int64(1); seq <= 100; seq++ {
+		h.Publish(1, msgEvent(1, seq)) // never blocks
+		evs, _, _ := drain(t, fast)
+		got = append(got, seqs(evs)...)
+	}
+	require.Len(t, got, 100)
+	evs, closing, code := drain(t, slow)
+	require.True(t, closing)
+	require.Equal(t, wsproto.CloseSlowConsumer, code)
+	require.Empty(t, evs, "a dropped socket gets nothing more")
+}
+
+func TestHub_SharedBytes(t *testing.T) {
+	h := NewHub(Options{}, nil, nil)
+	a, _ := h.Subscribe(1, user(1, "a"), 0)
+	b, _ := h.Subscribe(1, user(2, "b"), 0)
+	drain(t, a)
+	drain(t, b)
+	h.Publish(1, msgEvent(1, 1))
+	oa, _, _, _ := a.Take(nil)
+	ob, _, _, _ := b.Take(nil)
+	require.Len(t, oa, 1)
+	require.Len(t, ob, 1)
+	require.Same(t, &oa[0][0], &ob[0][0], "encoded once, shared by every socket")
+}
+
+func TestHub_SocketCapAndClose(t *testing.T) {
+	h := NewHub(Options{MaxSocketsPerUser: 2}, nil, nil)
+	s1, err := h.Subscribe(1, user(1, "a"), 0)
+	require.NoError(t, err)
+	_, err = h.Subscribe(2, user(1, "a"), 0)
+	require.NoError(t, err)
+	_, err = h.Subscribe(3, user(1, "a"), 0)
+	require.ErrorIs(t, err, ErrTooManySockets)
+	h.Unsubscribe(s1)
+	h.Unsubscribe(s1) // idempotent
+	_, err = h.Subscribe(3, user(1, "a"), 0)
+	require.NoError(t, err)
+	require.Equal(t, 2, h.Sockets())
+
+	h.Close()
+	_, err = h.Subscribe(4, user(2, "b"), 0)
+	require.ErrorIs(t, err, ErrHubClosed)
+}
+
+func TestHub_MemberRemovedAndRoomDeleted(t *testing.T) {
+	h := NewHub(Options{}, nil, nil)
+	a, _ := h.Subscribe(1, user(1, "a"), 0)
+	b, _ := h.Subscribe(1, user(2, "b"), 0)
+	other, _ := h.Subscribe(2, user(2, "b"), 0)
+	h.MemberRemoved(1, 2)
+	_, closing, code := drain(t, b)
+	require.True(t, closing)
+	require.Equal(t, wsproto.CloseRemoved, code)
+	_, closing, _ = drain(t, a)
+	require.False(t, closing)
+	_, closing, _ = drain(t, other)
+	require.False(t, closing, "only the room the member left")
+
+	h.RoomDeleted(1)
+	_, closing, code = drain(t, a)
+	require.True(t, closing)
+	require.Equal(t, wsproto.CloseRemoved, code)
+}
+
+func TestHub_CloseDrainsQueue(t *testing.T) {
+	h := NewHub(Options{}, nil, nil)
+	a, _ := h.Subscribe(1, user(1, "a"), 0)
+	drain(t, a)
+	h.Publish(1, msgEvent(1, 1))
+	h.Close()
+	evs, closing, code := drain(t, a)
+	require.True(t, closing)
+	require.Equal(t, wsproto.CloseGoingAway, code)
+	require.Equal(t, []int64{1}, seqs(evs))
+}
+
+func TestHub_ConcurrentPublishInOrder(t *testing.T) {
+	h := NewHub(Options{ReorderWait: time.Hour, SendQueue: 4096}, nil, nil)
+	s, _ := h.Subscribe(1, user(1, "a"), 0)
+	drain(t, s)
+	const n = 2000
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for seq := int64(w + 1); seq <= n; seq += 8 {
+				h.Publish(1, msgEvent(1, seq))
+			}
+		}()
+	}
+	wg.Wait()
+	evs, closing, _ := drain(t, s)
+	require.False(t, closing)
+	got := seqs(evs)
+	require.Len(t, got, n)
+	for i, seq := range got {
+		require.Equal(t, int64(i+1), seq)
+	}
+}
