@@ -1,0 +1,730 @@
+package tui
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/textinput"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/google/uuid"
+
+	"github.com/virtual-company/vc/client"
+	"github.com/virtual-company/vc/pkg/api"
+	"github.com/virtual-company/vc/pkg/wsproto"
+)
+
+// typingTTL is how long a "typing" event from someone else is shown.
+const typingTTL = 6 * time.Second
+
+// typingEvery throttles our own typing notifications.
+const typingEvery = 3 * time.Second
+
+// focusArea is the part of the chat screen that receives keys.
+type focusArea int
+
+const (
+	focusInput focusArea = iota
+	focusTimeline
+	focusRooms
+	focusMembers
+)
+
+// overlayKind is what is drawn over the panels.
+type overlayKind int
+
+const (
+	overlayNone overlayKind = iota
+	overlayHelp
+	overlaySwitcher
+)
+
+// roomItem is a room of the room list with its read state.
+type roomItem struct {
+	room     api.Room
+	lastRead int64
+}
+
+// connState is what the status line says about the socket.
+type connState struct {
+	state   client.StreamState
+	attempt int
+	retryIn time.Duration
+	err     string
+	open    bool // a stream exists
+}
+
+// chatScreen is the main screen: rooms, messages, members, input, status.
+type chatScreen struct {
+	sh *shared
+	w  int
+	h  int
+
+	rooms  []roomItem
+	cur    int // index into rooms, -1 when none
+	sel    int // selection in the room list
+	loaded bool
+
+	gen    int // bumped on every room switch
+	stream Stream
+	conn   connState
+
+	env     *renderEnv
+	tl      *timeline
+	members []api.Member
+	online  map[string]bool
+	roles   []api.Role
+	typing  map[string]time.Time
+	ticking bool
+
+	input       composer
+	focus       focusArea
+	overlay     overlayKind
+	switcher    switcher
+	memberSel   int
+	membersFlip bool // the user toggled the members panel (/members)
+
+	searching bool // the search prompt is open
+	search    textinput.Model
+	hits      []*entry
+	hitIdx    int
+	query     string
+
+	target     *api.Role // /role: the role the next message goes to
+	notice     string
+	noticeErr  bool
+	noticeAt   time.Time
+	lastTyping time.Time
+
+	call CallPanel
+}
+
+func newChatScreen(sh *shared) *chatScreen {
+	env := &renderEnv{st: sh.st, md: sh.md, loc: sh.opts.Location, roles: map[int64]api.Role{}}
+	si := textinput.New()
+	si.Prompt = "/ "
+	si.Placeholder = "search loaded messages"
+	c := &chatScreen{
+		sh: sh, cur: -1, env: env, tl: newTimeline(env),
+		online: map[string]bool{}, typing: map[string]time.Time{},
+		input: newComposer(sh.st, sh.keys), search: si,
+		call: sh.opts.CallPanel,
+	}
+	return c
+}
+
+func (c *chatScreen) Init() tea.Cmd {
+	return c.sh.roomsCmd()
+}
+
+func (c *chatScreen) KeyBindings() []key.Binding {
+	k := c.sh.keys
+	return []key.Binding{k.Send, k.Switcher, k.FocusNext, k.Help, k.Quit}
+}
+
+func (c *chatScreen) curRoom() (api.Room, bool) {
+	if c.cur < 0 || c.cur >= len(c.rooms) {
+		return api.Room{}, false
+	}
+	return c.rooms[c.cur].room, true
+}
+
+func (c *chatScreen) now() time.Time { return c.sh.opts.Now() }
+
+func (c *chatScreen) setNotice(text string, isErr bool) {
+	c.notice, c.noticeErr, c.noticeAt = text, isErr, c.now()
+}
+
+// Update handles one message.
+func (c *chatScreen) Update(msg tea.Msg) tea.Cmd {
+	if c.call != nil {
+		if _, isKey := msg.(tea.KeyMsg); !isKey || c.focus != focusInput {
+			if handled, cmd := c.call.Update(msg); handled {
+				return cmd
+			}
+		}
+	}
+	switch msg := msg.(type) {
+	case tea.KeyMsg:
+		return c.handleKey(msg)
+	case tea.MouseMsg:
+		return c.handleMouse(msg)
+	case roomsMsg:
+		return c.onRooms(msg)
+	case roomsTickMsg:
+		return c.sh.roomsCmd()
+	case roomOpenedMsg:
+		return c.onRoomOpened(msg)
+	case olderMsg:
+		return c.onOlder(msg)
+	case streamMsg:
+		return c.onStream(msg)
+	case sendResultMsg:
+		if msg.gen == c.gen && msg.err != nil {
+			if p := c.tl.pending(msg.clientID); p != nil {
+				p.failed = errText(msg.err)
+				p.invalidate()
+			}
+		}
+	case peopleMsg:
+		if msg.gen == c.gen && msg.err == nil {
+			c.setPeople(msg.members, msg.roles)
+		}
+	case roomCreatedMsg:
+		if msg.err != nil {
+			c.setNotice("create room: "+errText(msg.err), true)
+			return nil
+		}
+		c.rooms = append(c.rooms, roomItem{room: msg.room, lastRead: msg.room.LastSeq})
+		c.setNotice("created "+roomLabel(msg.room), false)
+		return c.switchTo(len(c.rooms) - 1)
+	case roleSeatedMsg:
+		if msg.err != nil {
+			c.setNotice("seat: "+errText(msg.err), true)
+			return nil
+		}
+		c.setNotice("seated "+msg.role.Name+" (@"+roleHandle(msg.role)+")", false)
+		if r, ok := c.curRoom(); ok && msg.gen == c.gen {
+			return c.sh.peopleCmd(c.gen, r.ID)
+		}
+	case noticeMsg:
+		c.setNotice(msg.text, msg.err)
+	case tickMsg:
+		c.ticking = false
+		c.pruneTyping()
+		if len(c.typing) > 0 {
+			c.ticking = true
+			return tickCmd()
+		}
+	}
+	return nil
+}
+
+// ---- rooms ----
+
+func (c *chatScreen) onRooms(msg roomsMsg) tea.Cmd {
+	next := roomsTickCmd(c.sh.opts.RoomsRefresh)
+	if msg.err != nil {
+		if !c.loaded {
+			c.setNotice("could not list rooms: "+errText(msg.err), true)
+		}
+		return next
+	}
+	known := make(map[int64]int64, len(c.rooms))
+	for _, r := range c.rooms {
+		known[r.room.ID] = r.lastRead
+	}
+	var curID int64
+	if r, ok := c.curRoom(); ok {
+		curID = r.ID
+	}
+	items := make([]roomItem, 0, len(msg.rooms))
+	c.cur = -1
+	for _, r := range msg.rooms {
+		last, ok := known[r.ID]
+		if !ok {
+			last = r.LastSeq // unknown so far: nothing counts as unread
+		}
+		if r.ID == curID {
+			c.cur = len(items)
+			last = max(last, r.LastSeq)
+		}
+		items = append(items, roomItem{room: r, lastRead: last})
+	}
+	c.rooms = items
+	c.sel = min(max(c.sel, 0), max(len(items)-1, 0))
+	if c.loaded {
+		if curID != 0 && c.cur < 0 {
+			// Removed from the room, or it was deleted.
+			c.leaveRoom()
+			c.setNotice("you are no longer in that room", true)
+		}
+		return next
+	}
+	c.loaded = true
+	if len(items) == 0 {
+		c.setNotice("no rooms yet: /create NAME", false)
+		return next
+	}
+	idx := 0
+	if want := c.sh.opts.Room; want != "" {
+		i, ok := c.findRoom(want)
+		if !ok {
+			c.setNotice("no room "+strconv.Quote(want)+"; /create "+want+" makes it", true)
+		} else {
+			idx = i
+		}
+	}
+	return tea.Batch(next, c.switchTo(idx))
+}
+
+// findRoom finds a room by id or name (with or without '#').
+func (c *chatScreen) findRoom(s string) (int, bool) {
+	s = strings.TrimPrefix(strings.TrimSpace(s), "#")
+	for i, r := range c.rooms {
+		if strings.EqualFold(r.room.Name, s) {
+			return i, true
+		}
+	}
+	if id, err := strconv.ParseInt(s, 10, 64); err == nil {
+		for i, r := range c.rooms {
+			if r.room.ID == id {
+				return i, true
+			}
+		}
+	}
+	return 0, false
+}
+
+// leaveRoom closes the current room's stream and clears its state.
+func (c *chatScreen) leaveRoom() tea.Cmd {
+	var cmd tea.Cmd
+	if c.stream != nil {
+		cmd = closeStreamCmd(c.stream)
+		c.stream = nil
+	}
+	c.gen++
+	c.conn = connState{}
+	c.tl.reset()
+	c.members, c.roles = nil, nil
+	c.online = map[string]bool{}
+	c.typing = map[string]time.Time{}
+	c.target = nil
+	c.hits, c.query = nil, ""
+	return cmd
+}
+
+// switchTo opens room i.
+func (c *chatScreen) switchTo(i int) tea.Cmd {
+	if i < 0 || i >= len(c.rooms) {
+		return nil
+	}
+	closeCmd := c.leaveRoom()
+	c.cur, c.sel = i, i
+	r := &c.rooms[i]
+	r.lastRead = max(r.lastRead, r.room.LastSeq)
+	c.env.room = roomLabel(r.room)
+	c.tl.loadingOlder = true
+	c.conn = connState{state: client.StateConnecting}
+	return tea.Batch(closeCmd, c.sh.openRoomCmd(c.gen, r.room))
+}
+
+func (c *chatScreen) reconnect() tea.Cmd {
+	if c.cur < 0 {
+		return c.sh.roomsCmd()
+	}
+	return c.switchTo(c.cur)
+}
+
+func (c *chatScreen) onRoomOpened(msg roomOpenedMsg) tea.Cmd {
+	if msg.gen != c.gen {
+		if msg.stream != nil {
+			return closeStreamCmd(msg.stream)
+		}
+		return nil
+	}
+	c.tl.loadingOlder = false
+	if msg.err != nil {
+		c.conn = connState{state: client.StateGaveUp, err: errText(msg.err)}
+		c.setNotice(errText(msg.err)+" (ctrl+r retries)", true)
+		return nil
+	}
+	c.setPeople(msg.members, msg.roles)
+	for _, m := range msg.msgs {
+		c.tl.addMessage(m)
+	}
+	c.tl.complete = len(msg.msgs) < c.sh.opts.HistoryPage
+	c.tl.toBottom()
+	c.markRead()
+	if msg.streamErr != nil {
+		c.conn = connState{state: client.StateGaveUp, err: errText(msg.streamErr)}
+		return nil
+	}
+	c.stream = msg.stream
+	c.conn = connState{state: client.StateConnected, open: true}
+	return waitStream(c.gen, c.stream)
+}
+
+func (c *chatScreen) markRead() {
+	if c.cur < 0 {
+		return
+	}
+	r := &c.rooms[c.cur]
+	if s := c.tl.newestSeq(); s > r.room.LastSeq {
+		r.room.LastSeq = s
+	}
+	r.lastRead = r.room.LastSeq
+}
+
+func (c *chatScreen) unread(i int) int {
+	if i == c.cur {
+		return 0
+	}
+	r := c.rooms[i]
+	return int(max(0, r.room.LastSeq-r.lastRead))
+}
+
+func (c *chatScreen) onOlder(msg olderMsg) tea.Cmd {
+	if msg.gen != c.gen {
+		return nil
+	}
+	c.tl.loadingOlder = false
+	if msg.err != nil {
+		c.setNotice("older messages: "+errText(msg.err), true)
+		return nil
+	}
+	c.tl.prepend(msg.msgs)
+	if len(msg.msgs) < c.sh.opts.HistoryPage {
+		c.tl.complete = true
+	}
+	return nil
+}
+
+// loadOlder asks for the page before the oldest loaded message.
+func (c *chatScreen) loadOlder() tea.Cmd {
+	r, ok := c.curRoom()
+	if !ok || c.tl.complete || c.tl.loadingOlder {
+		return nil
+	}
+	before := c.tl.oldestSeq()
+	if before == 0 {
+		c.tl.complete = true
+		return nil
+	}
+	c.tl.loadingOlder = true
+	return c.sh.olderCmd(c.gen, r.ID, before)
+}
+
+// ---- people ----
+
+func (c *chatScreen) setPeople(members []api.Member, roles []api.Role) {
+	c.members, c.roles = members, roles
+	c.online = make(map[string]bool, len(members))
+	for _, m := range members {
+		if m.Online {
+			c.online[m.Username] = true
+		}
+	}
+	for _, r := range roles {
+		c.env.roles[r.ID] = r
+	}
+	c.memberSel = min(c.memberSel, max(len(members)+len(roles)-1, 0))
+}
+
+// completionNames are the @names: seated roles' handles and members.
+func (c *chatScreen) completionNames() []string {
+	names := make([]string, 0, len(c.roles)+len(c.members))
+	for _, r := range c.roles {
+		names = append(names, roleHandle(r))
+	}
+	for _, m := range c.members {
+		if m.Username != c.sh.me.Username {
+			names = append(names, m.Username)
+		}
+	}
+	return names
+}
+
+func (c *chatScreen) pruneTyping() {
+	now := c.now()
+	for u, t := range c.typing {
+		if now.Sub(t) > typingTTL {
+			delete(c.typing, u)
+		}
+	}
+}
+
+// ---- stream ----
+
+func (c *chatScreen) onStream(msg streamMsg) tea.Cmd {
+	if msg.gen != c.gen || c.stream == nil {
+		return nil
+	}
+	var cmds []tea.Cmd
+	for _, st := range msg.statuses {
+		c.onStatus(st)
+	}
+	for _, ev := range msg.events {
+		if cmd := c.onEvent(ev); cmd != nil {
+			cmds = append(cmds, cmd)
+		}
+	}
+	if msg.ended {
+		c.stream = nil
+		c.conn.open = false
+		if c.conn.state != client.StateGaveUp {
+			c.conn.state = client.StateGaveUp
+		}
+		return tea.Batch(cmds...)
+	}
+	cmds = append(cmds, waitStream(c.gen, c.stream))
+	return tea.Batch(cmds...)
+}
+
+func (c *chatScreen) onStatus(st client.StreamStatus) {
+	c.conn.state, c.conn.attempt, c.conn.retryIn = st.State, st.Attempt, st.RetryIn
+	c.conn.err = ""
+	if st.Err != nil {
+		c.conn.err = errText(st.Err)
+	}
+	queued := st.State != client.StateConnected
+	for _, e := range c.tl.entries {
+		if e.kind == entryPending && e.queued != queued && e.failed == "" {
+			e.queued = queued
+			e.invalidate()
+		}
+	}
+}
+
+func (c *chatScreen) onEvent(ev wsproto.Event) tea.Cmd {
+	me := c.sh.me.Username
+	switch ev.Type {
+	case wsproto.TypeMessage:
+		m := messageFromEvent(ev)
+		if c.tl.addMessage(m) {
+			if c.tl.offset == 0 {
+				c.markRead()
+			} else if c.cur >= 0 && m.Seq > c.rooms[c.cur].room.LastSeq {
+				c.rooms[c.cur].room.LastSeq = m.Seq
+			}
+		}
+		delete(c.typing, ev.User)
+	case wsproto.TypePresence:
+		c.online = map[string]bool{}
+		for _, u := range ev.Online {
+			c.online[u.Username] = true
+		}
+	case wsproto.TypeJoin, wsproto.TypeLeave:
+		if ev.User == "" {
+			return nil
+		}
+		if ev.Type == wsproto.TypeJoin {
+			if c.online[ev.User] {
+				return nil // another socket of someone already here
+			}
+			c.online[ev.User] = true
+		} else {
+			delete(c.online, ev.User)
+			delete(c.typing, ev.User)
+		}
+		if ev.User != me {
+			verb := "joined"
+			if ev.Type == wsproto.TypeLeave {
+				verb = "left"
+			}
+			c.tl.insert(&entry{kind: entryEvent, text: "· " + ev.User + " " + verb, msg: api.Message{Timestamp: c.eventTime(ev)}})
+		}
+		if !c.isMember(ev.User) {
+			if r, ok := c.curRoom(); ok {
+				return c.sh.peopleCmd(c.gen, r.ID)
+			}
+		}
+	case wsproto.TypeTyping:
+		if ev.User != "" && ev.User != me {
+			c.typing[ev.User] = c.now()
+			if !c.ticking {
+				c.ticking = true
+				return tickCmd()
+			}
+		}
+	case wsproto.TypeAIStart:
+		c.aiEntry(ev)
+	case wsproto.TypeAIDelta:
+		e := c.aiEntry(ev)
+		e.buf.WriteString(ev.Delta)
+		e.invalidate()
+	case wsproto.TypeAIDone:
+		if e := c.tl.aiStream(ev.StreamID); e != nil {
+			if ev.MessageID != 0 && c.tl.ids[ev.MessageID] {
+				c.tl.remove(e)
+			} else if e.buf.Len() == 0 {
+				c.tl.remove(e)
+			}
+			// Otherwise keep the streamed text until its message arrives.
+		}
+	case wsproto.TypeAIError:
+		if e := c.tl.aiStream(ev.StreamID); e != nil {
+			c.tl.remove(e)
+			name := e.roleName
+			c.setNotice(name+": "+firstNonEmpty(ev.Detail, "the reply failed"), true)
+		}
+	case wsproto.TypeAck:
+		// The message event that follows replaces the pending entry.
+	case wsproto.TypeError:
+		if ev.ClientID != "" {
+			if p := c.tl.pending(ev.ClientID); p != nil {
+				p.failed = firstNonEmpty(ev.Detail, "refused")
+				p.invalidate()
+				return nil
+			}
+		}
+		c.setNotice(firstNonEmpty(ev.Detail, "the server refused that"), true)
+	case wsproto.TypeMembers:
+		if r, ok := c.curRoom(); ok {
+			return c.sh.peopleCmd(c.gen, r.ID)
+		}
+	}
+	return nil
+}
+
+func (c *chatScreen) eventTime(ev wsproto.Event) time.Time {
+	if !ev.Timestamp.IsZero() {
+		return ev.Timestamp
+	}
+	return c.now()
+}
+
+func (c *chatScreen) isMember(user string) bool {
+	for _, m := range c.members {
+		if m.Username == user {
+			return true
+		}
+	}
+	return false
+}
+
+// aiEntry returns the streaming entry of ev's reply, creating it (also for
+// a delta of a reply that started before we joined).
+func (c *chatScreen) aiEntry(ev wsproto.Event) *entry {
+	if e := c.tl.aiStream(ev.StreamID); e != nil {
+		return e
+	}
+	e := &entry{kind: entryAI, streamID: ev.StreamID, roleName: ev.Role, msg: api.Message{Timestamp: c.eventTime(ev)}}
+	if ev.RoleID != nil {
+		e.roleID = *ev.RoleID
+		if e.roleName == "" {
+			e.roleName = c.env.roles[e.roleID].Name
+		}
+	}
+	if e.roleName == "" {
+		e.roleName = "AI"
+	}
+	c.tl.insert(e)
+	return e
+}
+
+func messageFromEvent(ev wsproto.Event) api.Message {
+	mt := ev.MessageType
+	if mt == "" {
+		mt = api.MessageText
+	}
+	return api.Message{
+		ID: ev.ID, RoomID: ev.RoomID, UserID: ev.UserID, RoleID: ev.RoleID,
+		Content: ev.Content, MessageType: mt, Timestamp: ev.Timestamp,
+		Seq: ev.Seq, User: ev.User, ClientID: ev.ClientID, Truncated: ev.Truncated,
+	}
+}
+
+// ---- sending ----
+
+// submit sends the input as a message or runs it as a slash command.
+func (c *chatScreen) submit() tea.Cmd {
+	text := strings.TrimRight(c.input.value(), " \n\t")
+	if strings.TrimSpace(text) == "" {
+		return nil
+	}
+	c.input.remember(text)
+	c.input.reset()
+	if strings.HasPrefix(text, "/") && !strings.HasPrefix(text, "//") {
+		return c.command(text)
+	}
+	text = strings.TrimPrefix(text, "/")
+	return c.send(text)
+}
+
+func (c *chatScreen) send(text string) tea.Cmd {
+	if c.stream == nil {
+		if c.cur < 0 {
+			c.setNotice("join a room first: /join ROOM or /create ROOM", true)
+		} else {
+			c.setNotice("not connected: ctrl+r reconnects", true)
+		}
+		c.input.setValue(text)
+		return nil
+	}
+	f := wsproto.ClientFrame{Content: text, ClientID: uuid.NewString()}
+	if c.target != nil {
+		id := c.target.ID
+		f.RoleID = &id
+		c.target = nil
+	}
+	e := &entry{kind: entryPending, msg: api.Message{
+		Content: text, User: c.sh.me.Username, Timestamp: c.now(), ClientID: f.ClientID, MessageType: api.MessageText,
+	}, queued: c.conn.state != client.StateConnected}
+	c.tl.insert(e)
+	c.tl.toBottom()
+	return c.sh.sendCmd(c.gen, c.stream, f)
+}
+
+// stopAI cancels the newest reply still streaming.
+func (c *chatScreen) stopAI() tea.Cmd {
+	ids := c.tl.activeStreams()
+	if len(ids) == 0 {
+		c.setNotice("no AI reply is running", false)
+		return nil
+	}
+	if c.stream == nil {
+		c.setNotice("not connected", true)
+		return nil
+	}
+	return c.sh.cancelAICmd(c.stream, ids[len(ids)-1])
+}
+
+// typed notes a keystroke in the input and tells the room, throttled.
+func (c *chatScreen) typed() tea.Cmd {
+	if c.stream == nil || c.conn.state != client.StateConnected || strings.HasPrefix(c.input.value(), "/") {
+		return nil
+	}
+	now := c.now()
+	if now.Sub(c.lastTyping) < typingEvery {
+		return nil
+	}
+	c.lastTyping = now
+	return c.sh.typingCmd(c.stream)
+}
+
+// shutdown closes the stream when the program ends.
+func (c *chatScreen) shutdown() {
+	if c.stream != nil {
+		_ = c.stream.Close()
+		c.stream = nil
+	}
+}
+
+func roomLabel(r api.Room) string { return "#" + r.Name }
+
+// roleHandle is the role's @handle, derived from its name when unset.
+func roleHandle(r api.Role) string {
+	if r.Handle != "" {
+		return r.Handle
+	}
+	return strings.ToLower(strings.Join(strings.Fields(r.Name), "-"))
+}
+
+// findRole finds a role by id, @handle or name.
+func findRole(roles []api.Role, s string) (api.Role, bool) {
+	s = strings.TrimPrefix(strings.TrimSpace(s), "@")
+	for _, r := range roles {
+		if strings.EqualFold(roleHandle(r), s) || strings.EqualFold(r.Name, s) {
+			return r, true
+		}
+	}
+	if id, err := strconv.ParseInt(s, 10, 64); err == nil {
+		for _, r := range roles {
+			if r.ID == id {
+				return r, true
+			}
+		}
+	}
+	return api.Role{}, false
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}

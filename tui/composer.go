@@ -1,0 +1,184 @@
+package tui
+
+import (
+	"sort"
+	"strings"
+
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/textarea"
+	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/virtual-company/vc/tui/keys"
+	"github.com/virtual-company/vc/tui/styles"
+)
+
+// maxInputLines is how tall the input grows before it scrolls.
+const maxInputLines = 5
+
+// composer is the input box: a multi-line textarea (Enter sends, Alt-Enter
+// breaks the line), the history of sent lines and @ completion.
+type composer struct {
+	ta   textarea.Model
+	st   *styles.Styles
+	keys keys.KeyMap
+
+	history []string
+	histIdx int    // len(history) when not browsing
+	draft   string // what was typed before browsing the history
+
+	// @ completion: candidates for the word being typed.
+	cands   []string
+	candIdx int
+	prefix  string // the value before the word being completed
+}
+
+func newComposer(st *styles.Styles, km keys.KeyMap) composer {
+	ta := textarea.New()
+	ta.Placeholder = "Message… (enter sends, alt+enter new line, / for commands)"
+	ta.ShowLineNumbers = false
+	ta.Prompt = "› "
+	ta.CharLimit = 16 << 10
+	ta.SetHeight(1)
+	ta.MaxHeight = maxInputLines
+	ta.KeyMap.InsertNewline = km.Newline
+	fs, bs := textarea.DefaultStyles()
+	fs.CursorLine = st.Renderer.NewStyle()
+	fs.Prompt = st.Prompt
+	fs.Placeholder = st.Muted
+	bs.Prompt = st.Muted
+	bs.Placeholder = st.Muted
+	ta.FocusedStyle, ta.BlurredStyle = fs, bs
+	ta.Focus()
+	return composer{ta: ta, st: st, keys: km}
+}
+
+func (c *composer) value() string { return c.ta.Value() }
+
+func (c *composer) setValue(s string) {
+	c.ta.SetValue(s)
+	c.fit()
+}
+
+func (c *composer) reset() {
+	c.ta.Reset()
+	c.histIdx = len(c.history)
+	c.cands = nil
+	c.fit()
+}
+
+func (c *composer) setWidth(w int) { c.ta.SetWidth(max(w, 10)) }
+
+// fit grows the box with its content, up to maxInputLines.
+func (c *composer) fit() {
+	n := c.ta.LineCount()
+	c.ta.SetHeight(min(max(n, 1), maxInputLines))
+}
+
+func (c *composer) height() int { return c.ta.Height() }
+
+// remember adds a sent line to the history.
+func (c *composer) remember(s string) {
+	if n := len(c.history); n == 0 || c.history[n-1] != s {
+		c.history = append(c.history, s)
+	}
+	c.histIdx = len(c.history)
+}
+
+// update handles a key for the input. It reports whether the key was used.
+func (c *composer) update(msg tea.KeyMsg) (bool, tea.Cmd) {
+	switch {
+	case key.Matches(msg, c.keys.HistPrev) && c.ta.Line() == 0 && len(c.history) > 0:
+		if c.histIdx == len(c.history) {
+			c.draft = c.ta.Value()
+		}
+		if c.histIdx > 0 {
+			c.histIdx--
+			c.setValue(c.history[c.histIdx])
+		}
+		return true, nil
+	case key.Matches(msg, c.keys.HistNext) && c.ta.Line() == c.ta.LineCount()-1 && c.histIdx < len(c.history):
+		c.histIdx++
+		if c.histIdx == len(c.history) {
+			c.setValue(c.draft)
+		} else {
+			c.setValue(c.history[c.histIdx])
+		}
+		return true, nil
+	}
+	var cmd tea.Cmd
+	c.ta, cmd = c.ta.Update(msg)
+	c.fit()
+	if msg.Type != tea.KeyTab {
+		c.cands = nil
+	}
+	return true, cmd
+}
+
+// atWord returns the @word at the end of the input ("" when none) and the
+// text before it.
+func atWord(v string) (prefix, word string, ok bool) {
+	i := strings.LastIndexAny(v, " \n\t")
+	w := v[i+1:]
+	if !strings.HasPrefix(w, "@") {
+		return "", "", false
+	}
+	return v[:i+1], w[1:], true
+}
+
+// complete handles Tab: it completes the @word at the end of the input from
+// names, cycling on repeated presses. It reports false when there is no @word.
+func (c *composer) complete(names []string) bool {
+	if len(c.cands) > 0 {
+		c.candIdx = (c.candIdx + 1) % len(c.cands)
+		c.setValue(c.prefix + "@" + c.cands[c.candIdx] + " ")
+		return true
+	}
+	prefix, word, ok := atWord(c.ta.Value())
+	if !ok {
+		return false
+	}
+	cands := matchNames(names, word)
+	if len(cands) == 0 {
+		return true // an @word with no match: keep the Tab, do nothing
+	}
+	c.prefix, c.cands, c.candIdx = prefix, cands, 0
+	c.setValue(prefix + "@" + cands[0] + " ")
+	if len(cands) == 1 {
+		c.cands = nil
+	}
+	return true
+}
+
+// suggestions lists the names matching the @word being typed, for the hint
+// line above the input.
+func (c *composer) suggestions(names []string) []string {
+	if len(c.cands) > 0 {
+		return c.cands
+	}
+	_, word, ok := atWord(c.ta.Value())
+	if !ok {
+		return nil
+	}
+	return matchNames(names, word)
+}
+
+// matchNames returns the names starting with prefix (case-insensitive),
+// sorted, without duplicates.
+func matchNames(names []string, prefix string) []string {
+	prefix = strings.ToLower(prefix)
+	seen := map[string]bool{}
+	var out []string
+	for _, n := range names {
+		if n == "" || seen[n] {
+			continue
+		}
+		if strings.HasPrefix(strings.ToLower(n), prefix) {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (c *composer) view() string { return c.ta.View() }

@@ -1,0 +1,288 @@
+package tui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/virtual-company/vc/client"
+	"github.com/virtual-company/vc/pkg/api"
+	"github.com/virtual-company/vc/pkg/wsproto"
+)
+
+// requestTimeout bounds every REST call the TUI makes.
+const requestTimeout = 20 * time.Second
+
+// maxBatch is how many queued stream events one message carries: under a
+// fast AI stream one Update (and one frame) absorbs many deltas.
+const maxBatch = 512
+
+// Messages produced by commands. A gen field ties an answer to the room it
+// was asked for; answers for a room the user already left are dropped.
+type (
+	meMsg struct {
+		user api.User
+		err  error
+	}
+	loginDoneMsg struct {
+		user api.User
+		err  error
+	}
+	roomsMsg struct {
+		rooms []api.Room
+		err   error
+	}
+	roomsTickMsg struct{}
+	tickMsg      struct{}
+	roomOpenedMsg struct {
+		gen       int
+		room      api.Room
+		msgs      []api.Message
+		members   []api.Member
+		roles     []api.Role
+		stream    Stream
+		err       error // history could not be loaded
+		streamErr error // the socket could not be opened
+	}
+	olderMsg struct {
+		gen  int
+		msgs []api.Message
+		err  error
+	}
+	// streamMsg carries what the room stream produced since the last one.
+	streamMsg struct {
+		gen      int
+		events   []wsproto.Event
+		statuses []client.StreamStatus
+		ended    bool
+	}
+	sendResultMsg struct {
+		gen      int
+		clientID string
+		err      error
+	}
+	peopleMsg struct {
+		gen     int
+		members []api.Member
+		roles   []api.Role
+		err     error
+	}
+	roomCreatedMsg struct {
+		room api.Room
+		err  error
+	}
+	roleSeatedMsg struct {
+		gen  int
+		role api.Role
+		err  error
+	}
+	noticeMsg struct {
+		text string
+		err  bool
+	}
+)
+
+// errText is what a user reads for err: the server's detail when there is one.
+func errText(err error) string {
+	var ce *client.Error
+	if errors.As(err, &ce) && ce.Detail != "" {
+		return ce.Detail
+	}
+	s := err.Error()
+	if i := strings.Index(s, ": dial tcp"); i >= 0 {
+		return s[:i] + ": server unreachable"
+	}
+	return s
+}
+
+func (sh *shared) reqCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(sh.opts.Context, requestTimeout)
+}
+
+func (sh *shared) meCmd() tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := sh.reqCtx()
+		defer cancel()
+		u, err := sh.be.Me(ctx)
+		return meMsg{user: u, err: err}
+	}
+}
+
+func (sh *shared) roomsCmd() tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := sh.reqCtx()
+		defer cancel()
+		rooms, err := sh.be.ListRooms(ctx)
+		return roomsMsg{rooms: rooms, err: err}
+	}
+}
+
+func (sh *shared) openRoomCmd(gen int, room api.Room) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := sh.reqCtx()
+		defer cancel()
+		r := roomOpenedMsg{gen: gen, room: room}
+		r.msgs, r.err = sh.be.ListMessages(ctx, room.ID, MessageQuery{Limit: sh.opts.HistoryPage})
+		if r.err != nil {
+			r.err = fmt.Errorf("load history of %s: %w", room.Name, r.err)
+			return r
+		}
+		var err error
+		if r.members, err = sh.be.ListMembers(ctx, room.ID); err != nil {
+			sh.logger.Warn("list members", "room_id", room.ID, "err", err)
+		}
+		if r.roles, err = sh.be.ListRoomRoles(ctx, room.ID); err != nil {
+			sh.logger.Warn("list room roles", "room_id", room.ID, "err", err)
+		}
+		var after int64
+		if n := len(r.msgs); n > 0 {
+			after = r.msgs[n-1].Seq
+		}
+		r.stream, r.streamErr = sh.be.OpenStream(ctx, room.ID, client.StreamOptions{After: after, Logger: sh.logger})
+		return r
+	}
+}
+
+func (sh *shared) olderCmd(gen int, roomID, before int64) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := sh.reqCtx()
+		defer cancel()
+		msgs, err := sh.be.ListMessages(ctx, roomID, MessageQuery{Limit: sh.opts.HistoryPage, Before: before})
+		return olderMsg{gen: gen, msgs: msgs, err: err}
+	}
+}
+
+func (sh *shared) peopleCmd(gen int, roomID int64) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := sh.reqCtx()
+		defer cancel()
+		members, err := sh.be.ListMembers(ctx, roomID)
+		if err != nil {
+			return peopleMsg{gen: gen, err: err}
+		}
+		roles, err := sh.be.ListRoomRoles(ctx, roomID)
+		return peopleMsg{gen: gen, members: members, roles: roles, err: err}
+	}
+}
+
+// waitStream waits for the next thing the stream produces and returns it
+// with whatever else is already queued. It is re-armed after every streamMsg.
+func waitStream(gen int, s Stream) tea.Cmd {
+	return func() tea.Msg {
+		m := streamMsg{gen: gen}
+		select {
+		case ev, ok := <-s.Events():
+			if !ok {
+				m.ended = true
+				return m
+			}
+			m.events = append(m.events, ev)
+		case st, ok := <-s.Status():
+			if !ok {
+				m.ended = true
+			} else {
+				m.statuses = append(m.statuses, st)
+			}
+		}
+		for len(m.events) < maxBatch {
+			select {
+			case ev, ok := <-s.Events():
+				if !ok {
+					m.ended = true
+					return m
+				}
+				m.events = append(m.events, ev)
+				continue
+			default:
+			}
+			break
+		}
+		for {
+			select {
+			case st, ok := <-s.Status():
+				if ok {
+					m.statuses = append(m.statuses, st)
+					continue
+				}
+			default:
+			}
+			return m
+		}
+	}
+}
+
+func closeStreamCmd(s Stream) tea.Cmd {
+	return func() tea.Msg {
+		_ = s.Close()
+		return nil
+	}
+}
+
+func (sh *shared) sendCmd(gen int, s Stream, f wsproto.ClientFrame) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := sh.reqCtx()
+		defer cancel()
+		_, err := s.Send(ctx, f)
+		return sendResultMsg{gen: gen, clientID: f.ClientID, err: err}
+	}
+}
+
+func (sh *shared) typingCmd(s Stream) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(sh.opts.Context, 5*time.Second)
+		defer cancel()
+		_ = s.Typing(ctx) // best effort: not queued while offline
+		return nil
+	}
+}
+
+func (sh *shared) cancelAICmd(s Stream, streamID string) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(sh.opts.Context, 5*time.Second)
+		defer cancel()
+		if err := s.CancelAI(ctx, streamID); err != nil {
+			return noticeMsg{text: "could not stop the reply: " + errText(err), err: true}
+		}
+		return noticeMsg{text: "stopping the reply…"}
+	}
+}
+
+func (sh *shared) createRoomCmd(name string) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := sh.reqCtx()
+		defer cancel()
+		r, err := sh.be.CreateRoom(ctx, name)
+		return roomCreatedMsg{room: r, err: err}
+	}
+}
+
+// seatRoleCmd finds one of the user's roles by id, handle or name and seats
+// it in the room.
+func (sh *shared) seatRoleCmd(gen int, roomID int64, which string) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := sh.reqCtx()
+		defer cancel()
+		roles, err := sh.be.ListRoles(ctx)
+		if err != nil {
+			return roleSeatedMsg{gen: gen, err: fmt.Errorf("list your roles: %w", err)}
+		}
+		r, ok := findRole(roles, which)
+		if !ok {
+			return roleSeatedMsg{gen: gen, err: fmt.Errorf("you have no role %q (vc roles list)", which)}
+		}
+		seated, err := sh.be.SeatRole(ctx, roomID, r.ID)
+		return roleSeatedMsg{gen: gen, role: seated, err: err}
+	}
+}
+
+func tickCmd() tea.Cmd {
+	return tea.Tick(time.Second, func(time.Time) tea.Msg { return tickMsg{} })
+}
+
+func roomsTickCmd(d time.Duration) tea.Cmd {
+	return tea.Tick(d, func(time.Time) tea.Msg { return roomsTickMsg{} })
+}
