@@ -39,3 +39,23 @@ type Stream interface {
 
 // Compile-time check that the client's stream fits.
 var _ Stream = (*client.Stream)(nil)
+
+// MessageQuery selects a page of history (client.MessageQuery).
+type MessageQuery = client.MessageQuery
+
+// ClientBackend adapts a *client.Client to Backend: every REST method is the
+// client's own; OpenStream wraps the concrete *client.Stream.
+type ClientBackend struct {
+	*client.Client
+}
+
+// OpenStream opens the room stream of the wrapped client.
+func (b ClientBackend) OpenStream(ctx context.Context, roomID int64, opts client.StreamOptions) (Stream, error) {
+	s, err := b.Client.OpenStream(ctx, roomID, opts)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+var _ Backend = ClientBackend{}

@@ -181,7 +181,7 @@ type fakeStream struct {
 	closed  bool
 }
 
-func (s *fakeStream) Events() <-chan wsproto.Event        { return s.events }
+func (s *fakeStream) Events() <-chan wsproto.Event       { return s.events }
 func (s *fakeStream) Status() <-chan client.StreamStatus { return s.status }
 
 func (s *fakeStream) Send(ctx context.Context, f wsproto.ClientFrame) (string, error) {

@@ -36,8 +36,8 @@ type (
 		rooms []api.Room
 		err   error
 	}
-	roomsTickMsg struct{}
-	tickMsg      struct{}
+	roomsTickMsg  struct{}
+	tickMsg       struct{}
 	roomOpenedMsg struct {
 		gen       int
 		room      api.Room
