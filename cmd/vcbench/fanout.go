@@ -1,0 +1,186 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+func fanoutCommand() command {
+	return command{
+		name:    "fanout",
+		summary: "N clients in one room, one sender at a fixed rate: deliveries/s and send-to-receive latency",
+		run:     runFanout,
+	}
+}
+
+// benchPrefix marks bench messages; the send time (unix ns) follows it.
+var benchMarker = []byte(`"content":"bench:`)
+
+// sentAt extracts the send time from a message event without decoding it
+// all, so that the receivers stay cheap.
+func sentAt(b []byte) (time.Time, bool) {
+	i := bytes.Index(b, benchMarker)
+	if i < 0 {
+		return time.Time{}, false
+	}
+	rest := b[i+len(benchMarker):]
+	j := bytes.IndexByte(rest, '"')
+	if j < 0 {
+		return time.Time{}, false
+	}
+	ns, err := strconv.ParseInt(string(rest[:j]), 10, 64)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return time.Unix(0, ns), true
+}
+
+func runFanout(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("fanout", flag.ContinueOnError)
+	var common commonFlags
+	common.register(fs, 20)
+	clients := fs.Int("clients", 1000, "receiving sockets in the room")
+	rate := fs.Float64("rate", 100, "messages sent per second")
+	duration := fs.Duration("duration", 10*time.Second, "how long to send")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if _, err := raiseNoFile(); err != nil {
+		return err
+	}
+	b, err := setupRoom(ctx, common.server, common.users)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "room %d, %d users, opening %d sockets...\n", b.room.ID, len(b.users), *clients)
+
+	type receiver struct {
+		conn      *websocket.Conn
+		latencies []time.Duration
+		got       int
+	}
+	recvs := make([]*receiver, *clients)
+	var openErr error
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 64)
+	for i := range recvs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			conn, err := b.dial(ctx, i, nil)
+			if err == nil {
+				_, _, err = conn.Read(ctx) // presence: the socket is live
+			}
+			if err != nil {
+				mu.Lock()
+				openErr = errors.Join(openErr, err)
+				mu.Unlock()
+				return
+			}
+			recvs[i] = &receiver{conn: conn}
+		}()
+	}
+	wg.Wait()
+	if openErr != nil {
+		return fmt.Errorf("open sockets: %w", openErr)
+	}
+	defer func() {
+		for _, r := range recvs {
+			r.conn.CloseNow()
+		}
+	}()
+
+	total := int(*rate * duration.Seconds())
+	var delivered atomic.Int64
+	var lastDelivery atomic.Int64
+	rctx, stopReaders := context.WithCancel(ctx)
+	defer stopReaders()
+	var readers sync.WaitGroup
+	for _, r := range recvs {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			r.latencies = make([]time.Duration, 0, total)
+			for r.got < total {
+				_, data, err := r.conn.Read(rctx)
+				if err != nil {
+					return
+				}
+				if t, ok := sentAt(data); ok {
+					now := time.Now()
+					r.latencies = append(r.latencies, now.Sub(t))
+					r.got++
+					delivered.Add(1)
+					lastDelivery.Store(now.UnixNano())
+				}
+			}
+		}()
+	}
+
+	sender, err := b.dial(ctx, 0, nil)
+	if err != nil {
+		return err
+	}
+	defer sender.CloseNow()
+	go func() { // the sender's own socket must be read, or it is dropped
+		for {
+			if _, _, err := sender.Read(rctx); err != nil {
+				return
+			}
+		}
+	}()
+	interval := time.Duration(float64(time.Second) / *rate)
+	start := time.Now()
+	for i := range total {
+		if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
+			time.Sleep(d)
+		}
+		frame := `{"content":"bench:` + strconv.FormatInt(time.Now().UnixNano(), 10) + `"}`
+		if err := sender.Write(ctx, websocket.MessageText, []byte(frame)); err != nil {
+			return fmt.Errorf("send: %w", err)
+		}
+	}
+	sendTime := time.Since(start)
+
+	done := make(chan struct{})
+	go func() { readers.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		stopReaders()
+		<-done
+	case <-ctx.Done():
+		stopReaders()
+		<-done
+	}
+	elapsed := time.Unix(0, lastDelivery.Load()).Sub(start)
+
+	var all []time.Duration
+	complete := 0
+	for _, r := range recvs {
+		all = append(all, r.latencies...)
+		if r.got == total {
+			complete++
+		}
+	}
+	sortDurations(all)
+	fmt.Fprintf(out, "sent %d messages in %s (%.0f msg/s) to %d clients\n", total, sendTime.Round(time.Millisecond), float64(total)/sendTime.Seconds(), len(recvs))
+	fmt.Fprintf(out, "delivered %d of %d (%d clients got every message)\n", delivered.Load(), int64(total)*int64(len(recvs)), complete)
+	fmt.Fprintf(out, "deliveries/s %.0f\n", float64(delivered.Load())/elapsed.Seconds())
+	fmt.Fprintf(out, "latency p50 %s p99 %s max %s\n", percentile(all, 50).Round(10*time.Microsecond),
+		percentile(all, 99).Round(10*time.Microsecond), percentile(all, 100).Round(10*time.Microsecond))
+	return nil
+}

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+func persistCommand() command {
+	return command{
+		name:    "persist",
+		summary: "many senders as fast as acks allow: persisted messages/s",
+		run:     runPersist,
+	}
+}
+
+var ackMarker = []byte(`"type":"ack"`)
+
+func runPersist(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("persist", flag.ContinueOnError)
+	var common commonFlags
+	common.register(fs, 10)
+	senders := fs.Int("senders", 50, "sending sockets")
+	window := fs.Int("window", 8, "unacknowledged messages in flight per sender")
+	duration := fs.Duration("duration", 10*time.Second, "how long to send")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if _, err := raiseNoFile(); err != nil {
+		return err
+	}
+	b, err := setupRoom(ctx, common.server, common.users)
+	if err != nil {
+		return err
+	}
+	before, err := b.users[0].client.GetRoom(ctx, b.room.ID)
+	if err != nil {
+		return err
+	}
+	conns := make([]*websocket.Conn, *senders)
+	for i := range conns {
+		if conns[i], err = b.dial(ctx, i, nil); err != nil {
+			return err
+		}
+		defer conns[i].CloseNow()
+	}
+	fmt.Fprintf(out, "room %d: %d senders, window %d, for %s...\n", b.room.ID, *senders, *window, *duration)
+
+	var acked, sent atomic.Int64
+	var firstErr error
+	var mu sync.Mutex
+	fail := func(err error) {
+		mu.Lock()
+		firstErr = errors.Join(firstErr, err)
+		mu.Unlock()
+	}
+	sctx, stop := context.WithTimeout(ctx, *duration)
+	defer stop()
+	rctx, stopReaders := context.WithCancel(ctx)
+	defer stopReaders()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i, conn := range conns {
+		tokens := make(chan struct{}, *window)
+		inflight := &sync.WaitGroup{}
+		go func() { // reads everything; acks free a slot
+			for {
+				_, data, err := conn.Read(rctx)
+				if err != nil {
+					return
+				}
+				if bytes.Contains(data, ackMarker) {
+					acked.Add(1)
+					inflight.Done()
+					<-tokens
+				}
+			}
+		}()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := 0; ; n++ {
+				select {
+				case tokens <- struct{}{}:
+				case <-sctx.Done():
+					waitTimeout(inflight, 30*time.Second)
+					return
+				}
+				inflight.Add(1)
+				frame := `{"content":"persist ` + strconv.Itoa(i) + `/` + strconv.Itoa(n) +
+					`","client_id":"p` + strconv.Itoa(i) + `-` + strconv.Itoa(n) + `"}`
+				if err := conn.Write(ctx, websocket.MessageText, []byte(frame)); err != nil {
+					inflight.Done()
+					fail(fmt.Errorf("sender %d: %w", i, err))
+					return
+				}
+				sent.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	if firstErr != nil {
+		return firstErr
+	}
+	after, err := b.users[0].client.GetRoom(ctx, b.room.ID)
+	if err != nil {
+		return err
+	}
+	stored := after.LastSeq - before.LastSeq
+	fmt.Fprintf(out, "sent %d, acknowledged %d, stored %d (room seq %d -> %d)\n", sent.Load(), acked.Load(), stored, before.LastSeq, after.LastSeq)
+	fmt.Fprintf(out, "persisted msgs/s %.0f\n", float64(acked.Load())/elapsed.Seconds())
+	if stored != acked.Load() {
+		return fmt.Errorf("stored %d messages but %d were acknowledged", stored, acked.Load())
+	}
+	return nil
+}
+
+// waitTimeout waits for wg at most d.
+func waitTimeout(wg *sync.WaitGroup, d time.Duration) {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(d):
+	}
+}
