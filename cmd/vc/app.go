@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -31,8 +32,9 @@ type app struct {
 	profileFlag string
 	serverFlag  string
 
-	cfg    *configStore
-	tokens *tokenStore
+	cfg      *configStore
+	tokens   *tokenStore
+	stdinBuf *bufio.Reader
 }
 
 // newApp returns the app of a real process: os streams and environment.

@@ -1,0 +1,487 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/virtual-company/vc/client"
+	"github.com/virtual-company/vc/pkg/api"
+)
+
+func newAuthCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "auth",
+		Short: "Register, log in and out, and show who you are",
+		Long: `Manage accounts and credentials. A successful login stores a profile (server
+and username) in the config file and the token in the OS keyring, or in a
+file with mode 0600 when there is no keyring.`,
+		Example: `  vc auth register --server http://127.0.0.1:8000
+  echo "$PASSWORD" | vc auth login --username alice --password-stdin
+  vc auth status`,
+	}
+	cmd.AddCommand(newRegisterCmd(a), newLoginCmd(a), newLogoutCmd(a), newStatusCmd(a), newTokenCmd(a))
+	return cmd
+}
+
+type loginFlags struct {
+	username      string
+	email         string
+	name          string
+	passwordStdin bool
+	withToken     bool
+}
+
+// password returns the password from stdin (--password-stdin) or a no-echo
+// prompt.
+func (a *app) password(ctx context.Context, f *loginFlags) (string, error) {
+	if f.passwordStdin {
+		return a.readSecretStdin("the password")
+	}
+	return a.promptSecret(ctx, "Password", "--password-stdin")
+}
+
+func newRegisterCmd(a *app) *cobra.Command {
+	var f loginFlags
+	var o outputFlags
+	cmd := &cobra.Command{
+		Use:   "register",
+		Short: "Create an account and log in",
+		Long: `Create an account on the server and log in to it. What is missing is asked
+for on a terminal; scripts pass --username, --email (and --name, which defaults
+to the username) and the password on stdin with --password-stdin.`,
+		Example: `  vc auth register --server http://127.0.0.1:8000
+  echo "$PASSWORD" | vc auth register --username alice --email alice@example.com --password-stdin`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			var err error
+			if f.username == "" {
+				if f.username, err = a.promptLine(ctx, "Username", "", "--username"); err != nil {
+					return err
+				}
+			}
+			if f.email == "" {
+				if f.email, err = a.promptLine(ctx, "Email", "", "--email"); err != nil {
+					return err
+				}
+			}
+			if f.name == "" {
+				if a.stdinTTY && !f.passwordStdin {
+					if f.name, err = a.promptLine(ctx, "Display name", f.username, "--name"); err != nil {
+						return err
+					}
+				} else {
+					f.name = f.username
+				}
+			}
+			pw, err := a.password(ctx, &f)
+			if err != nil {
+				return err
+			}
+			if !f.passwordStdin && a.stdinTTY {
+				again, err := a.promptSecret(ctx, "Password again", "--password-stdin")
+				if err != nil {
+					return err
+				}
+				if again != pw {
+					return errors.New("the passwords do not match")
+				}
+			}
+			c, err := a.anonClient()
+			if err != nil {
+				return err
+			}
+			stop := a.spin("Registering")
+			u, err := c.Register(ctx, api.RegisterRequest{Email: f.email, Username: f.username, Name: f.name, Password: pw})
+			stop()
+			if err != nil {
+				return fmt.Errorf("register: %w", err)
+			}
+			profile, err := a.login(ctx, c, u.Username, pw)
+			if err != nil {
+				return err
+			}
+			if o.enabled() {
+				return a.writeJSON(&o, u, false)
+			}
+			fmt.Fprintf(a.out, "%s Registered %s and logged in to %s (profile %s)\n", a.outStyles().ok.Render("✓"), u.Username, c.BaseURL(), profile)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&f.username, "username", "", "the account's `username`")
+	cmd.Flags().StringVar(&f.email, "email", "", "the account's `email` address")
+	cmd.Flags().StringVar(&f.name, "name", "", "the display `name` (default: the username)")
+	cmd.Flags().BoolVar(&f.passwordStdin, "password-stdin", false, "read the password from stdin (first line)")
+	addOutputFlags(cmd, &o, api.User{})
+	return cmd
+}
+
+func newLoginCmd(a *app) *cobra.Command {
+	var f loginFlags
+	cmd := &cobra.Command{
+		Use:   "login",
+		Short: "Log in to a server and store the profile",
+		Long: `Log in and store a profile: the server, the username and the token (in the OS
+keyring, or a 0600 file without one). Without --profile, logging in to the
+current profile's server reuses that profile; another server gets a profile
+named after its host. The profile becomes the current one.`,
+		Example: `  vc login --server http://127.0.0.1:8000 --username alice
+  echo "$PASSWORD" | vc login --username alice --password-stdin
+  echo "$TOKEN" | vc login --with-token --profile ci`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			c, err := a.anonClient()
+			if err != nil {
+				return err
+			}
+			if f.withToken {
+				if f.passwordStdin {
+					return errors.New("--with-token and --password-stdin both read stdin: use one")
+				}
+				tok, err := a.readSecretStdin("the token")
+				if err != nil {
+					return err
+				}
+				c.SetToken(strings.TrimSpace(tok))
+				u, err := c.Me(ctx)
+				if err != nil {
+					return loginError(err)
+				}
+				profile, err := a.storeLogin(ctx, c, u.Username)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(a.out, "%s Logged in as %s on %s (profile %s)\n", a.outStyles().ok.Render("✓"), u.Username, c.BaseURL(), profile)
+				return nil
+			}
+			if f.username == "" {
+				if f.username, err = a.promptLine(ctx, "Username or email", a.profileUsername(), "--username"); err != nil {
+					return err
+				}
+			}
+			pw, err := a.password(ctx, &f)
+			if err != nil {
+				return err
+			}
+			profile, err := a.login(ctx, c, f.username, pw)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.out, "%s Logged in as %s on %s (profile %s)\n", a.outStyles().ok.Render("✓"), a.cfg.profileGet(profile, pkUsername), c.BaseURL(), profile)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&f.username, "username", "", "your `username` or email address")
+	cmd.Flags().BoolVar(&f.passwordStdin, "password-stdin", false, "read the password from stdin (first line)")
+	cmd.Flags().BoolVar(&f.withToken, "with-token", false, "read an existing token from stdin instead of logging in")
+	return cmd
+}
+
+// loginError turns a rejected login into a plain error (exit 1): a wrong
+// password is not "authentication required".
+func loginError(err error) error {
+	if client.IsUnauthorized(err) {
+		return fmt.Errorf("login failed: %s", err.Error())
+	}
+	return fmt.Errorf("login: %w", err)
+}
+
+// login logs c in and stores the profile; it returns the profile's name.
+func (a *app) login(ctx context.Context, c *client.Client, username, password string) (string, error) {
+	stop := a.spin("Logging in")
+	defer stop()
+	if _, err := c.Login(ctx, username, password); err != nil {
+		return "", loginError(err)
+	}
+	u, err := c.Me(ctx)
+	if err != nil {
+		return "", fmt.Errorf("login: %w", err)
+	}
+	return a.storeLogin(ctx, c, u.Username)
+}
+
+// profileUsername is the username stored in the selected profile, if any.
+func (a *app) profileUsername() string {
+	p, err := a.profile()
+	if err != nil || a.cfg == nil {
+		return ""
+	}
+	return a.cfg.profileGet(p, pkUsername)
+}
+
+var nonProfileChars = regexp.MustCompile(`[^a-z0-9_-]+`)
+
+// loginProfile picks the profile a login is stored in (see vc login --help).
+func (a *app) loginProfile(server string) (string, error) {
+	if a.profileFlag != "" || a.getenv("VC_PROFILE") != "" {
+		return a.profile()
+	}
+	cfg, err := a.config()
+	if err != nil {
+		return "", err
+	}
+	cur := cfg.currentProfile()
+	if cur == "" {
+		cur = defaultProfile
+	}
+	if !cfg.hasProfile(cur) || cfg.profileGet(cur, pkServer) == "" || cfg.profileGet(cur, pkServer) == server {
+		return cur, nil
+	}
+	host := server
+	if u, err := url.Parse(server); err == nil && u.Host != "" {
+		host = u.Host
+	}
+	name := strings.Trim(nonProfileChars.ReplaceAllString(strings.ToLower(host), "-"), "-_")
+	if err := validProfileName(name); err != nil {
+		return "", fmt.Errorf("cannot name a profile after %q: pass --profile NAME", server)
+	}
+	return name, nil
+}
+
+// storeLogin stores c's server and token under the login profile and makes
+// it current.
+func (a *app) storeLogin(ctx context.Context, c *client.Client, username string) (string, error) {
+	cfg, err := a.config()
+	if err != nil {
+		return "", err
+	}
+	server := c.BaseURL()
+	profile, err := a.loginProfile(server)
+	if err != nil {
+		return "", err
+	}
+	where, err := a.tokens.save(ctx, profile, c.Token(), cfg.v.GetString(keyTokenStore))
+	if err != nil {
+		return "", err
+	}
+	cfg.profileSet(profile, pkServer, server)
+	cfg.profileSet(profile, pkUsername, username)
+	cfg.profileSet(profile, pkTokenStore, where)
+	cfg.v.Set(keyCurrentProfile, profile)
+	if err := cfg.save(); err != nil {
+		return "", err
+	}
+	return profile, nil
+}
+
+func newLogoutCmd(a *app) *cobra.Command {
+	var everywhere bool
+	cmd := &cobra.Command{
+		Use:   "logout",
+		Short: "Forget the stored token of the profile",
+		Long: `Remove the selected profile's token from the keyring or token file. With
+--everywhere the server first invalidates every token of the account, on
+every machine.`,
+		Example: `  vc auth logout
+  vc auth logout --profile work --everywhere`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			tok, source, err := a.token(ctx)
+			if err != nil {
+				return err
+			}
+			if everywhere {
+				c, err := a.client(ctx)
+				if err != nil {
+					return err
+				}
+				if err := c.LogoutAll(ctx); err != nil {
+					return fmt.Errorf("log out everywhere: %w", err)
+				}
+			}
+			if source == storeEnv {
+				fmt.Fprintln(a.errOut, "the token comes from VC_TOKEN: unset it to log out")
+				return nil
+			}
+			profile, err := a.profile()
+			if err != nil {
+				return err
+			}
+			if tok == "" && !everywhere {
+				fmt.Fprintf(a.errOut, "not logged in (profile %s)\n", profile)
+				return nil
+			}
+			if err := a.tokens.remove(ctx, profile, source); err != nil {
+				return err
+			}
+			if a.cfg.hasProfile(profile) {
+				a.cfg.deleteProfileKey(profile, pkTokenStore)
+				if err := a.cfg.save(); err != nil {
+					return err
+				}
+			}
+			fmt.Fprintf(a.out, "%s Logged out (profile %s)\n", a.outStyles().ok.Render("✓"), profile)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&everywhere, "everywhere", false, "invalidate every token of the account on the server first")
+	return cmd
+}
+
+// authStatus is what `vc auth status --json` prints.
+type authStatus struct {
+	Profile     string   `json:"profile"`
+	Server      string   `json:"server"`
+	LoggedIn    bool     `json:"logged_in"`
+	UserID      int64    `json:"user_id,omitempty"`
+	Username    string   `json:"username,omitempty"`
+	Name        string   `json:"name,omitempty"`
+	Email       string   `json:"email,omitempty"`
+	TokenSource string   `json:"token_source,omitempty"`
+	Profiles    []string `json:"profiles"`
+}
+
+func newStatusCmd(a *app) *cobra.Command {
+	var o outputFlags
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show the profile, server and account in use",
+		Long: `Show the selected profile, its server and the account its token belongs to.
+Exits with 4 when not logged in or when the server rejects the token.`,
+		Example: `  vc auth status
+  vc auth status --json username --jq .username`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			st, err := a.status(ctx)
+			if err != nil {
+				return err
+			}
+			if o.enabled() {
+				if err := a.writeJSON(&o, st, false); err != nil {
+					return err
+				}
+			} else {
+				s := a.outStyles()
+				current := ""
+				if st.Profile == a.cfg.currentProfile() || (a.cfg.currentProfile() == "" && st.Profile == defaultProfile) {
+					current = s.dim.Render(" (current)")
+				}
+				fmt.Fprintf(a.out, "%s%s\n", s.bold.Render("profile "+st.Profile), current)
+				fmt.Fprintf(a.out, "  server:  %s\n", st.Server)
+				if st.LoggedIn {
+					fmt.Fprintf(a.out, "  user:    %s (%s, id %d)\n", st.Username, st.Name, st.UserID)
+					fmt.Fprintf(a.out, "  token:   %s\n", st.TokenSource)
+				} else {
+					fmt.Fprintf(a.out, "  user:    %s\n", s.system.Render("not logged in"))
+				}
+				if others := otherProfiles(st.Profiles, st.Profile); len(others) > 0 {
+					fmt.Fprintf(a.out, "  other profiles: %s\n", strings.Join(others, ", "))
+				}
+			}
+			if !st.LoggedIn {
+				return &silentError{code: exitAuth}
+			}
+			return nil
+		},
+	}
+	addOutputFlags(cmd, &o, authStatus{})
+	return cmd
+}
+
+func otherProfiles(all []string, cur string) []string {
+	var out []string
+	for _, p := range all {
+		if p != cur {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// status checks the selected profile's token against the server.
+func (a *app) status(ctx context.Context) (authStatus, error) {
+	cfg, err := a.config()
+	if err != nil {
+		return authStatus{}, err
+	}
+	p, err := a.profile()
+	if err != nil {
+		return authStatus{}, err
+	}
+	srv, err := a.server()
+	if err != nil {
+		return authStatus{}, err
+	}
+	st := authStatus{Profile: p, Server: srv, Profiles: cfg.profiles()}
+	if st.Profiles == nil {
+		st.Profiles = []string{}
+	}
+	tok, source, err := a.token(ctx)
+	if err != nil {
+		return authStatus{}, err
+	}
+	if tok == "" {
+		return st, nil
+	}
+	c, err := a.client(ctx)
+	if err != nil {
+		return authStatus{}, err
+	}
+	st.Server = c.BaseURL()
+	u, err := c.Me(ctx)
+	if client.IsUnauthorized(err) {
+		return st, nil
+	}
+	if err != nil {
+		return authStatus{}, err
+	}
+	st.LoggedIn, st.UserID, st.Username, st.Name, st.Email, st.TokenSource = true, u.ID, u.Username, u.Name, u.Email, source
+	return st, nil
+}
+
+func newTokenCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "token",
+		Short: "Print the profile's token",
+		Long: `Print the selected profile's token to stdout, for scripts that call the API
+directly. This is the only command that prints a token.`,
+		Example: `  curl -H "Authorization: Bearer $(vc auth token)" http://127.0.0.1:8000/api/auth/me`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.client(cmd.Context())
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintln(a.out, c.Token())
+			return err
+		},
+	}
+}
+
+func newWhoamiCmd(a *app) *cobra.Command {
+	var o outputFlags
+	cmd := &cobra.Command{
+		Use:   "whoami",
+		Short: "Print the username you are logged in as",
+		Example: `  vc whoami
+  vc whoami --json id,username`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			c, err := a.client(ctx)
+			if err != nil {
+				return err
+			}
+			u, err := c.Me(ctx)
+			if err != nil {
+				return err
+			}
+			if o.enabled() {
+				return a.writeJSON(&o, u, false)
+			}
+			_, err = fmt.Fprintln(a.out, u.Username)
+			return err
+		},
+	}
+	addOutputFlags(cmd, &o, api.User{})
+	return cmd
+}

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/virtual-company/vc/client"
+	"github.com/virtual-company/vc/pkg/api"
+)
+
+// resolveRoom finds a room by id or by unique name among the caller's rooms.
+func resolveRoom(ctx context.Context, c *client.Client, arg string) (api.Room, error) {
+	if id, err := strconv.ParseInt(arg, 10, 64); err == nil && id > 0 {
+		r, err := c.GetRoom(ctx, id)
+		if err == nil {
+			return r, nil
+		}
+		if !client.IsNotFound(err) {
+			return api.Room{}, fmt.Errorf("room %s: %w", arg, err)
+		}
+		// Perhaps a room whose name is a number.
+	}
+	rooms, err := c.ListRooms(ctx)
+	if err != nil {
+		return api.Room{}, fmt.Errorf("list rooms: %w", err)
+	}
+	matches := matchByName(rooms, arg, func(r api.Room) []string { return []string{r.Name} })
+	switch len(matches) {
+	case 0:
+		return api.Room{}, fmt.Errorf("no room %q among your rooms (see `vc rooms list`)", arg)
+	case 1:
+		return matches[0], nil
+	}
+	ids := make([]string, len(matches))
+	for i, r := range matches {
+		ids[i] = strconv.FormatInt(r.ID, 10)
+	}
+	return api.Room{}, fmt.Errorf("room name %q is ambiguous (ids %s): use the id", arg, strings.Join(ids, ", "))
+}
+
+// resolveRole finds a role by id, or by unique name or @handle among roles
+// (the caller's roles when nil).
+func resolveRole(ctx context.Context, c *client.Client, arg string, roles []api.Role) (api.Role, error) {
+	if id, err := strconv.ParseInt(arg, 10, 64); err == nil && id > 0 {
+		for _, r := range roles {
+			if r.ID == id {
+				return r, nil
+			}
+		}
+		r, err := c.GetRole(ctx, id)
+		if err == nil {
+			return r, nil
+		}
+		if !client.IsNotFound(err) {
+			return api.Role{}, fmt.Errorf("role %s: %w", arg, err)
+		}
+	}
+	if roles == nil {
+		var err error
+		if roles, err = c.ListRoles(ctx); err != nil {
+			return api.Role{}, fmt.Errorf("list roles: %w", err)
+		}
+	}
+	name := strings.TrimPrefix(arg, "@")
+	matches := matchByName(roles, name, func(r api.Role) []string { return []string{r.Name, r.Handle} })
+	switch len(matches) {
+	case 0:
+		return api.Role{}, fmt.Errorf("no role %q among your roles (see `vc roles list`)", arg)
+	case 1:
+		return matches[0], nil
+	}
+	ids := make([]string, len(matches))
+	for i, r := range matches {
+		ids[i] = strconv.FormatInt(r.ID, 10)
+	}
+	return api.Role{}, fmt.Errorf("role name %q is ambiguous (ids %s): use the id", arg, strings.Join(ids, ", "))
+}
+
+// matchByName returns the items one of whose names equals name exactly, else
+// those that match it case-insensitively.
+func matchByName[T any](items []T, name string, names func(T) []string) []T {
+	var exact, folded []T
+	for _, it := range items {
+		ns := names(it)
+		if slices.Contains(ns, name) {
+			exact = append(exact, it)
+			continue
+		}
+		for _, n := range ns {
+			if n != "" && strings.EqualFold(n, name) {
+				folded = append(folded, it)
+				break
+			}
+		}
+	}
+	if len(exact) > 0 {
+		return exact
+	}
+	return folded
+}
+
+// parseID parses a positive integer id argument.
+func parseID(what, arg string) (int64, error) {
+	id, err := strconv.ParseInt(arg, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, fmt.Errorf("%s must be a numeric id, not %q", what, arg)
+	}
+	return id, nil
+}

@@ -1,0 +1,360 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/virtual-company/vc/pkg/api"
+)
+
+func newRoomsCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "rooms",
+		Aliases: []string{"room"},
+		Short:   "List, create and manage rooms and their members",
+		Long: `Rooms are where people and AI roles talk. A ROOM argument is a room id or the
+unique name of one of your rooms.`,
+		Example: `  vc rooms list
+  vc rooms create general
+  vc rooms add general bob`,
+	}
+	cmd.AddCommand(newRoomsListCmd(a), newRoomsCreateCmd(a), newRoomsShowCmd(a), newRoomsRenameCmd(a),
+		newRoomsDeleteCmd(a), newRoomsMembersCmd(a), newRoomsAddCmd(a), newRoomsLeaveCmd(a))
+	return cmd
+}
+
+// fmtTime formats a timestamp for tables: local time on a terminal, RFC 3339
+// in UTC for scripts.
+func (a *app) fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	if a.tableLayout() {
+		return t.Local().Format("2006-01-02 15:04")
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func (a *app) printRooms(rooms []api.Room) error {
+	rows := make([][]string, len(rooms))
+	for i, r := range rooms {
+		rows[i] = []string{strconv.FormatInt(r.ID, 10), r.Name, strconv.FormatInt(r.LastSeq, 10), a.fmtTime(r.CreatedAt)}
+	}
+	if len(rows) == 0 && a.stdoutTTY {
+		fmt.Fprintln(a.errOut, "No rooms yet: create one with `vc rooms create NAME`.")
+		return nil
+	}
+	return a.printTable([]string{"ID", "NAME", "MESSAGES", "CREATED"}, rows)
+}
+
+func newRoomsListCmd(a *app) *cobra.Command {
+	var o outputFlags
+	cmd := &cobra.Command{
+		Use:     "list",
+		Aliases: []string{"ls"},
+		Short:   "List the rooms you belong to",
+		Example: `  vc rooms list
+  vc rooms list --json id,name --jq '.[].name'`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			c, err := a.client(ctx)
+			if err != nil {
+				return err
+			}
+			rooms, err := c.ListRooms(ctx)
+			if err != nil {
+				return fmt.Errorf("list rooms: %w", err)
+			}
+			if o.enabled() {
+				return a.writeJSON(&o, rooms, false)
+			}
+			return a.printRooms(rooms)
+		},
+	}
+	addOutputFlags(cmd, &o, []api.Room{})
+	return cmd
+}
+
+func newRoomsCreateCmd(a *app) *cobra.Command {
+	var o outputFlags
+	cmd := &cobra.Command{
+		Use:     "create NAME",
+		Short:   "Create a room",
+		Example: `  vc rooms create general
+  id=$(vc rooms create design --jq .id)`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			c, err := a.client(ctx)
+			if err != nil {
+				return err
+			}
+			r, err := c.CreateRoom(ctx, args[0])
+			if err != nil {
+				return fmt.Errorf("create room %q: %w", args[0], err)
+			}
+			if o.enabled() {
+				return a.writeJSON(&o, r, false)
+			}
+			_, err = fmt.Fprintf(a.out, "%s Created room %s (id %d)\n", a.outStyles().ok.Render("✓"), r.Name, r.ID)
+			return err
+		},
+	}
+	addOutputFlags(cmd, &o, api.Room{})
+	return cmd
+}
+
+// roomDetail is what `vc rooms show --json` prints.
+type roomDetail struct {
+	ID        int64        `json:"id"`
+	Name      string       `json:"name"`
+	CreatedBy int64        `json:"created_by"`
+	CreatedAt time.Time    `json:"created_at"`
+	LastSeq   int64        `json:"last_seq"`
+	Members   []api.Member `json:"members"`
+	Roles     []api.Role   `json:"roles"`
+}
+
+func newRoomsShowCmd(a *app) *cobra.Command {
+	var o outputFlags
+	cmd := &cobra.Command{
+		Use:     "show ROOM",
+		Aliases: []string{"view"},
+		Short:   "Show a room with its members and seated roles",
+		Example: `  vc rooms show general
+  vc rooms show 3 --json members --jq '.members[].username'`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			c, err := a.client(ctx)
+			if err != nil {
+				return err
+			}
+			r, err := resolveRoom(ctx, c, args[0])
+			if err != nil {
+				return err
+			}
+			ms, err := c.ListMembers(ctx, r.ID)
+			if err != nil {
+				return fmt.Errorf("list members of %q: %w", r.Name, err)
+			}
+			roles, err := c.ListRoomRoles(ctx, r.ID)
+			if err != nil {
+				return fmt.Errorf("list roles of %q: %w", r.Name, err)
+			}
+			d := roomDetail{ID: r.ID, Name: r.Name, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt, LastSeq: r.LastSeq, Members: ms, Roles: roles}
+			if o.enabled() {
+				return a.writeJSON(&o, d, false)
+			}
+			s := a.outStyles()
+			fmt.Fprintf(a.out, "%s %s\n", s.bold.Render(r.Name), s.dim.Render(fmt.Sprintf("(id %d)", r.ID)))
+			var creator string
+			names := make([]string, len(ms))
+			for i, m := range ms {
+				names[i] = m.Username
+				if m.Online {
+					names[i] += s.ok.Render("●")
+				}
+				if m.UserID == r.CreatedBy {
+					creator = m.Username
+				}
+			}
+			if creator == "" {
+				creator = "user " + strconv.FormatInt(r.CreatedBy, 10)
+			}
+			fmt.Fprintf(a.out, "created:  %s by %s\n", a.fmtTime(r.CreatedAt), creator)
+			fmt.Fprintf(a.out, "messages: %d\n", r.LastSeq)
+			fmt.Fprintf(a.out, "members:  %s\n", strings.Join(names, ", "))
+			rn := make([]string, len(roles))
+			for i, rl := range roles {
+				rn[i] = rl.Name
+				if rl.Handle != "" {
+					rn[i] += s.dim.Render(" @" + rl.Handle)
+				}
+			}
+			if len(rn) == 0 {
+				rn = []string{s.dim.Render("none")}
+			}
+			fmt.Fprintf(a.out, "roles:    %s\n", strings.Join(rn, ", "))
+			return nil
+		},
+	}
+	addOutputFlags(cmd, &o, roomDetail{})
+	return cmd
+}
+
+func newRoomsRenameCmd(a *app) *cobra.Command {
+	var o outputFlags
+	cmd := &cobra.Command{
+		Use:     "rename ROOM NAME",
+		Short:   "Rename a room (its creator only)",
+		Example: `  vc rooms rename general lobby`,
+		Args:    cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			c, err := a.client(ctx)
+			if err != nil {
+				return err
+			}
+			r, err := resolveRoom(ctx, c, args[0])
+			if err != nil {
+				return err
+			}
+			name := args[1]
+			r, err = c.UpdateRoom(ctx, r.ID, api.UpdateRoomRequest{Name: &name})
+			if err != nil {
+				return fmt.Errorf("rename room %q: %w", args[0], err)
+			}
+			if o.enabled() {
+				return a.writeJSON(&o, r, false)
+			}
+			_, err = fmt.Fprintf(a.out, "%s Renamed room %d to %s\n", a.outStyles().ok.Render("✓"), r.ID, r.Name)
+			return err
+		},
+	}
+	addOutputFlags(cmd, &o, api.Room{})
+	return cmd
+}
+
+func newRoomsDeleteCmd(a *app) *cobra.Command {
+	var yes bool
+	cmd := &cobra.Command{
+		Use:     "delete ROOM",
+		Aliases: []string{"rm"},
+		Short:   "Delete a room and all its messages (its creator only)",
+		Long: `Delete a room and all its messages. On a terminal vc asks for confirmation;
+scripts pass --yes.`,
+		Example: `  vc rooms delete scratch
+  vc rooms delete 7 --yes`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			c, err := a.client(ctx)
+			if err != nil {
+				return err
+			}
+			r, err := resolveRoom(ctx, c, args[0])
+			if err != nil {
+				return err
+			}
+			if !yes {
+				if err := a.confirm(ctx, fmt.Sprintf("Delete room %s (id %d) and its %d messages?", r.Name, r.ID, r.LastSeq), "--yes"); err != nil {
+					return err
+				}
+			}
+			if err := c.DeleteRoom(ctx, r.ID); err != nil {
+				return fmt.Errorf("delete room %q: %w", r.Name, err)
+			}
+			_, err = fmt.Fprintf(a.out, "%s Deleted room %s (id %d)\n", a.outStyles().ok.Render("✓"), r.Name, r.ID)
+			return err
+		},
+	}
+	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation")
+	return cmd
+}
+
+func newRoomsMembersCmd(a *app) *cobra.Command {
+	var o outputFlags
+	cmd := &cobra.Command{
+		Use:     "members ROOM",
+		Short:   "List the members of a room",
+		Example: `  vc rooms members general
+  vc rooms members general --json username,online`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			c, err := a.client(ctx)
+			if err != nil {
+				return err
+			}
+			r, err := resolveRoom(ctx, c, args[0])
+			if err != nil {
+				return err
+			}
+			ms, err := c.ListMembers(ctx, r.ID)
+			if err != nil {
+				return fmt.Errorf("list members of %q: %w", r.Name, err)
+			}
+			if o.enabled() {
+				return a.writeJSON(&o, ms, false)
+			}
+			rows := make([][]string, len(ms))
+			for i, m := range ms {
+				online := "no"
+				if m.Online {
+					online = "yes"
+				}
+				rows[i] = []string{strconv.FormatInt(m.UserID, 10), m.Username, m.Name, online, a.fmtTime(m.JoinedAt)}
+			}
+			return a.printTable([]string{"ID", "USERNAME", "NAME", "ONLINE", "JOINED"}, rows)
+		},
+	}
+	addOutputFlags(cmd, &o, []api.Member{})
+	return cmd
+}
+
+func newRoomsAddCmd(a *app) *cobra.Command {
+	var o outputFlags
+	cmd := &cobra.Command{
+		Use:     "add ROOM USER",
+		Short:   "Add a user to a room by username",
+		Example: `  vc rooms add general bob`,
+		Args:    cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			c, err := a.client(ctx)
+			if err != nil {
+				return err
+			}
+			r, err := resolveRoom(ctx, c, args[0])
+			if err != nil {
+				return err
+			}
+			m, err := c.AddMember(ctx, r.ID, args[1])
+			if err != nil {
+				return fmt.Errorf("add %s to %q: %w", args[1], r.Name, err)
+			}
+			if o.enabled() {
+				return a.writeJSON(&o, m, false)
+			}
+			_, err = fmt.Fprintf(a.out, "%s Added %s to %s\n", a.outStyles().ok.Render("✓"), m.Username, r.Name)
+			return err
+		},
+	}
+	addOutputFlags(cmd, &o, api.Member{})
+	return cmd
+}
+
+func newRoomsLeaveCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:     "leave ROOM",
+		Short:   "Leave a room",
+		Example: `  vc rooms leave general`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			c, err := a.client(ctx)
+			if err != nil {
+				return err
+			}
+			r, err := resolveRoom(ctx, c, args[0])
+			if err != nil {
+				return err
+			}
+			me, err := c.Me(ctx)
+			if err != nil {
+				return err
+			}
+			if err := c.RemoveMember(ctx, r.ID, me.ID); err != nil {
+				return fmt.Errorf("leave %q: %w", r.Name, err)
+			}
+			_, err = fmt.Fprintf(a.out, "%s Left %s\n", a.outStyles().ok.Render("✓"), r.Name)
+			return err
+		},
+	}
+}

@@ -1,0 +1,193 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/virtual-company/vc/client"
+	"github.com/virtual-company/vc/pkg/api"
+	"github.com/virtual-company/vc/pkg/wsproto"
+)
+
+func newTailCmd(a *app) *cobra.Command {
+	var o outputFlags
+	var lines int
+	cmd := &cobra.Command{
+		Use:   "tail ROOM",
+		Short: "Follow a room live, like tail -f",
+		Long: `Print the room's last messages, then follow it live until Ctrl-C: new messages,
+AI replies streamed as they are written, joins and leaves. The connection is
+resumed after network failures without losing or repeating a message.
+
+With --json every event is printed as one JSON object per line, in the chat
+socket's format (docs: type, room_id, and the fields of that type; message
+events carry id, seq, user, user_id, role_id, content, message_type and
+timestamp).`,
+		Example: `  vc tail general
+  vc tail general -n 0 --json
+  vc tail general --jq 'select(.type=="message") | .content'`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			c, err := a.client(ctx)
+			if err != nil {
+				return err
+			}
+			room, err := resolveRoom(ctx, c, args[0])
+			if err != nil {
+				return err
+			}
+			t := &tailer{a: a, o: &o, st: a.outStyles(), errSt: a.errStyles(), streams: map[string]*tailStream{}}
+			after := room.LastSeq
+			if lines > 0 && room.LastSeq > 0 {
+				msgs, err := c.ListMessages(ctx, room.ID, client.MessageQuery{Limit: lines})
+				if err != nil {
+					return fmt.Errorf("history of %q: %w", room.Name, err)
+				}
+				for _, m := range msgs {
+					if err := t.event(messageEvent(m)); err != nil {
+						return err
+					}
+					after = max(after, m.Seq)
+				}
+			}
+			s, err := c.OpenStream(ctx, room.ID, client.StreamOptions{After: after})
+			if err != nil {
+				return fmt.Errorf("follow %q: %w", room.Name, err)
+			}
+			defer s.Close()
+			for {
+				select {
+				case <-ctx.Done():
+					t.endLine()
+					return ctx.Err()
+				case st, ok := <-s.Status():
+					if !ok {
+						continue
+					}
+					switch st.State {
+					case client.StateReconnecting:
+						t.note(fmt.Sprintf("connection lost (%v); reconnecting in %s (attempt %d)", st.Err, st.RetryIn.Round(1e6), st.Attempt))
+					case client.StateConnected:
+						t.note("reconnected")
+					case client.StateGaveUp:
+						t.endLine()
+						return fmt.Errorf("follow %q: %w", room.Name, st.Err)
+					}
+				case ev, ok := <-s.Events():
+					if !ok {
+						t.endLine()
+						if ctx.Err() != nil {
+							return ctx.Err()
+						}
+						return fmt.Errorf("follow %q: the stream closed", room.Name)
+					}
+					if err := t.event(ev); err != nil {
+						return err
+					}
+				}
+			}
+		},
+	}
+	cmd.Flags().IntVarP(&lines, "lines", "n", 10, "print the last `N` messages first (0: only new ones)")
+	addOutputFlags(cmd, &o, wsproto.Event{})
+	return cmd
+}
+
+// tailer prints the events of vc tail.
+type tailer struct {
+	a       *app
+	o       *outputFlags
+	st      *styles
+	errSt   *styles
+	streams map[string]*tailStream
+	// inline is the AI reply being printed delta by delta, "" when none.
+	inline string
+	midLine bool
+}
+
+// tailStream is an AI reply in progress.
+type tailStream struct {
+	role   string
+	roleID *int64
+	buf    strings.Builder
+}
+
+// endLine ends a reply printed inline.
+func (t *tailer) endLine() {
+	if t.midLine {
+		fmt.Fprintln(t.a.out)
+		t.midLine = false
+	}
+}
+
+// note prints a connection notice on stderr.
+func (t *tailer) note(s string) {
+	fmt.Fprintln(t.a.errOut, t.errSt.dim.Render(s))
+}
+
+func (t *tailer) event(ev wsproto.Event) error {
+	if t.o.enabled() {
+		return t.a.writeJSON(t.o, ev, true)
+	}
+	out := t.a.out
+	switch ev.Type {
+	case wsproto.TypeMessage:
+		m := eventMessage(ev)
+		if m.MessageType == api.MessageAIResponse && t.inline != "" {
+			if s := t.streams[t.inline]; s != nil && s.roleID != nil && m.RoleID != nil && *s.roleID == *m.RoleID {
+				// Already printed delta by delta.
+				t.endLine()
+				delete(t.streams, t.inline)
+				t.inline = ""
+				return nil
+			}
+		}
+		t.endLine()
+		_, err := fmt.Fprintln(out, t.a.formatMessage(t.st, m))
+		return err
+	case wsproto.TypeAIStart:
+		t.streams[ev.StreamID] = &tailStream{role: ev.Role, roleID: ev.RoleID}
+		if t.inline == "" {
+			t.endLine()
+			t.inline = ev.StreamID
+			ts := ev.Timestamp
+			if ts.IsZero() {
+				ts = time.Now()
+			}
+			fmt.Fprint(out, t.st.dim.Render(ts.Local().Format("15:04"))+" "+t.st.ai.Render(ev.Role)+": ")
+			t.midLine = true
+		}
+	case wsproto.TypeAIDelta:
+		if ev.StreamID == t.inline {
+			_, err := io.WriteString(out, strings.ReplaceAll(ev.Delta, "\n", "\n  "))
+			return err
+		}
+	case wsproto.TypeAIDone, wsproto.TypeAIError:
+		if ev.Type == wsproto.TypeAIError && ev.StreamID == t.inline {
+			t.endLine()
+			fmt.Fprintln(out, t.st.system.Render("* "+ev.Detail))
+		}
+		if ev.StreamID == t.inline {
+			t.endLine()
+			t.inline = ""
+		}
+		delete(t.streams, ev.StreamID)
+	case wsproto.TypeJoin, wsproto.TypeLeave:
+		verb := "joined"
+		if ev.Type == wsproto.TypeLeave {
+			verb = "left"
+		}
+		if t.midLine {
+			return nil
+		}
+		_, err := fmt.Fprintln(out, t.st.dim.Render("→ "+ev.User+" "+verb))
+		return err
+	}
+	return nil
+}
+
