@@ -304,7 +304,7 @@ func (a *app) assistantRole(ctx context.Context, c *client.Client) (api.Role, er
 		}
 	}
 	r, err := c.CreateRole(ctx, api.CreateRoleRequest{Name: "Assistant", Handle: assistantHandle, Avatar: "🤖",
-		Description: "General assistant used by vc ask conversations",
+		Description:    "General assistant used by vc ask conversations",
 		AIInstructions: "You are a helpful, concise assistant talking with a user in a terminal."})
 	if err != nil {
 		return api.Role{}, fmt.Errorf("create the assistant role: %w", err)

@@ -201,8 +201,8 @@ func newKeysRmCmd(a *app) *cobra.Command {
 func newUsageCmd(a *app) *cobra.Command {
 	var o outputFlags
 	cmd := &cobra.Command{
-		Use:     "usage",
-		Short:   "Show your AI token usage by day and model",
+		Use:   "usage",
+		Short: "Show your AI token usage by day and model",
 		Example: `  vc usage
   vc usage --jq .used_today`,
 		Args: cobra.NoArgs,

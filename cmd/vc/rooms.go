@@ -83,8 +83,8 @@ func newRoomsListCmd(a *app) *cobra.Command {
 func newRoomsCreateCmd(a *app) *cobra.Command {
 	var o outputFlags
 	cmd := &cobra.Command{
-		Use:     "create NAME",
-		Short:   "Create a room",
+		Use:   "create NAME",
+		Short: "Create a room",
 		Example: `  vc rooms create general
   id=$(vc rooms create design --jq .id)`,
 		Args: cobra.ExactArgs(1),
@@ -261,8 +261,8 @@ scripts pass --yes.`,
 func newRoomsMembersCmd(a *app) *cobra.Command {
 	var o outputFlags
 	cmd := &cobra.Command{
-		Use:     "members ROOM",
-		Short:   "List the members of a room",
+		Use:   "members ROOM",
+		Short: "List the members of a room",
 		Example: `  vc rooms members general
   vc rooms members general --json username,online`,
 		Args: cobra.ExactArgs(1),

@@ -106,7 +106,7 @@ type tailer struct {
 	errSt   *styles
 	streams map[string]*tailStream
 	// inline is the AI reply being printed delta by delta, "" when none.
-	inline string
+	inline  string
 	midLine bool
 }
 
@@ -190,4 +190,3 @@ func (t *tailer) event(ev wsproto.Event) error {
 	}
 	return nil
 }
-
