@@ -191,6 +191,7 @@ type Signal struct {
 	UserID int64      `json:"user_id,omitempty"`
 	Peers  []CallPeer `json:"peers,omitempty"`  // welcome: the peers already in the call
 	Detail string     `json:"detail,omitempty"` // error
+	Code   string     `json:"code,omitempty"`   // error: bad_json, bad_message, too_large, unknown_peer
 }
 
 // SDP is the data of an offer or answer signal (the browser's

@@ -1,0 +1,360 @@
+// Package signal is vcd's WebRTC signaling: the /ws/signaling/{room_id} socket
+// that relays offers, answers and ICE candidates between the members of a
+// room's voice call, the call's membership (who is in it, since when), the
+// system messages and chat events that tell a room its call started or ended,
+// and the ICE server configuration handed to clients.
+package signal
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/virtual-company/vc/pkg/api"
+	"github.com/virtual-company/vc/pkg/wsproto"
+)
+
+// Authenticator turns a bearer token into a user (service.Auth implements it).
+type Authenticator interface {
+	Authenticate(ctx context.Context, token string) (api.User, error)
+}
+
+// Memberships checks room membership (service.Rooms implements it).
+type Memberships interface {
+	RequireMember(ctx context.Context, roomID, userID int64) (api.Room, error)
+}
+
+// SystemMessages stores and publishes a room's system messages
+// (service.Messages implements it).
+type SystemMessages interface {
+	CreateSystem(ctx context.Context, roomID int64, content string) (api.Message, error)
+}
+
+// Publisher sends an event to a room's chat sockets (the realtime hub).
+type Publisher interface {
+	Publish(roomID int64, ev wsproto.Event)
+}
+
+// Options configures a Hub. Auth and Rooms are required.
+type Options struct {
+	Auth     Authenticator
+	Rooms    Memberships
+	Messages SystemMessages // optional: no system messages when nil
+	Chat     Publisher      // optional: no call events on the chat socket when nil
+	Logger   *slog.Logger
+	Now      func() time.Time
+
+	// MaxMessageBytes is the largest message relayed; bigger ones get an
+	// error event and are dropped (default 64 KiB). Messages over 16 times
+	// this close the socket with 1009.
+	MaxMessageBytes int
+	// SendQueue is how many messages may wait for a slow socket before it is
+	// dropped with close code 4008 (default 256).
+	SendQueue int
+	// MaxPeers caps the participants of one call (default 16; mesh calls do
+	// not scale further).
+	MaxPeers int
+	// PingInterval and PongWait keep idle sockets alive and find dead ones
+	// (defaults 25 s and 60 s); WriteWait bounds one write (default 10 s).
+	PingInterval, PongWait, WriteWait time.Duration
+}
+
+// Hub tracks the calls of every room and relays signaling between their peers.
+type Hub struct {
+	opts Options
+	log  *slog.Logger
+
+	// effects serialises the side effects of joins and leaves (system
+	// messages, call events) so they happen in the order they were decided.
+	effects sync.Mutex
+
+	mu     sync.Mutex
+	rooms  map[int64]*call
+	closed bool
+}
+
+// call is the voice call of one room.
+type call struct {
+	startedAt time.Time
+	peers     map[string]*peer
+	order     []string // peer ids in join order
+}
+
+// peer is one signaling socket in a call.
+type peer struct {
+	id       string
+	roomID   int64
+	user     api.User
+	joinedAt time.Time
+
+	send     chan []byte
+	done     chan struct{} // closed when the peer must go
+	doneOnce sync.Once
+	// closeCode and closeReason say why the peer was told to go.
+	closeCode   int
+	closeReason string
+}
+
+// New returns a hub.
+func New(opts Options) *Hub {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.MaxMessageBytes <= 0 {
+		opts.MaxMessageBytes = 64 << 10
+	}
+	if opts.SendQueue <= 0 {
+		opts.SendQueue = 256
+	}
+	if opts.MaxPeers <= 0 {
+		opts.MaxPeers = 16
+	}
+	if opts.PingInterval <= 0 {
+		opts.PingInterval = 25 * time.Second
+	}
+	if opts.PongWait <= 0 {
+		opts.PongWait = 60 * time.Second
+	}
+	if opts.WriteWait <= 0 {
+		opts.WriteWait = 10 * time.Second
+	}
+	return &Hub{opts: opts, log: opts.Logger.With("component", "signal"), rooms: map[int64]*call{}}
+}
+
+// Participants lists who is in a room's call, in join order (empty when no
+// call is running).
+func (h *Hub) Participants(roomID int64) []api.CallParticipant {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := []api.CallParticipant{}
+	c := h.rooms[roomID]
+	if c == nil {
+		return out
+	}
+	for _, id := range c.order {
+		p := c.peers[id]
+		out = append(out, api.CallParticipant{PeerID: p.id, UserID: p.user.ID, Username: p.user.Username, JoinedAt: p.joinedAt})
+	}
+	return out
+}
+
+// MemberRemoved closes a removed member's signaling sockets in the room.
+func (h *Hub) MemberRemoved(roomID, userID int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if c := h.rooms[roomID]; c != nil {
+		for _, p := range c.peers {
+			if p.user.ID == userID {
+				p.stop(wsproto.CloseRemoved, "removed from the room")
+			}
+		}
+	}
+}
+
+// RoomDeleted closes every signaling socket of the room.
+func (h *Hub) RoomDeleted(roomID int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if c := h.rooms[roomID]; c != nil {
+		for _, p := range c.peers {
+			p.stop(wsproto.ClosePolicy, "room deleted")
+		}
+	}
+}
+
+// Close tells every socket that the daemon is going away (close 1001) and
+// refuses new ones.
+func (h *Hub) Close() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.closed = true
+	for _, c := range h.rooms {
+		for _, p := range c.peers {
+			p.stop(wsproto.CloseGoingAway, "server shutting down")
+		}
+	}
+}
+
+// stop asks the peer's socket to close with code and reason.
+func (p *peer) stop(code int, reason string) {
+	p.doneOnce.Do(func() {
+		p.closeCode, p.closeReason = code, reason
+		close(p.done)
+	})
+}
+
+// enqueue queues msg for the peer's writer; a peer whose queue is full is
+// dropped rather than allowed to hold up the call.
+func (p *peer) enqueue(msg []byte) {
+	select {
+	case <-p.done:
+	case p.send <- msg:
+	default:
+		p.stop(wsproto.CloseSlowConsumer, "too slow to read signaling messages")
+	}
+}
+
+func newPeerID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// errCallFull and errClosed are join refusals.
+var (
+	errCallFull = fmt.Errorf("the call is full")
+	errClosed   = fmt.Errorf("server shutting down")
+)
+
+// join adds a peer to the room's call and tells everyone.
+func (h *Hub) join(roomID int64, user api.User) (*peer, error) {
+	h.effects.Lock()
+	defer h.effects.Unlock()
+
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil, errClosed
+	}
+	c := h.rooms[roomID]
+	started := c == nil
+	if started {
+		c = &call{startedAt: h.opts.Now(), peers: map[string]*peer{}}
+		h.rooms[roomID] = c
+	}
+	if len(c.peers) >= h.opts.MaxPeers {
+		h.mu.Unlock()
+		return nil, errCallFull
+	}
+	p := &peer{
+		id: newPeerID(), roomID: roomID, user: user, joinedAt: h.opts.Now(),
+		send: make(chan []byte, h.opts.SendQueue), done: make(chan struct{}),
+	}
+	welcome := wsproto.Signal{Type: wsproto.SignalWelcome, RoomID: roomID, PeerID: p.id, User: user.Username, UserID: user.ID, Peers: []wsproto.CallPeer{}}
+	for _, id := range c.order {
+		o := c.peers[id]
+		welcome.Peers = append(welcome.Peers, wsproto.CallPeer{PeerID: o.id, UserID: o.user.ID, Username: o.user.Username})
+	}
+	joined := mustMarshal(wsproto.Signal{Type: wsproto.SignalPeerJoined, RoomID: roomID, PeerID: p.id, User: user.Username, UserID: user.ID})
+	for _, o := range c.peers {
+		o.enqueue(joined)
+	}
+	c.peers[p.id] = p
+	c.order = append(c.order, p.id)
+	p.send <- mustMarshal(welcome)
+	everyone := callPeers(c)
+	h.mu.Unlock()
+
+	h.log.Info("call joined", "room_id", roomID, "user_id", user.ID, "peer_id", p.id, "participants", len(everyone))
+	if started {
+		h.systemMessage(roomID, fmt.Sprintf("%s started a voice call", user.Username))
+	}
+	h.publish(roomID, everyone)
+	return p, nil
+}
+
+// leave removes a peer from its call and tells everyone; the last one out
+// ends the call.
+func (h *Hub) leave(p *peer) {
+	h.effects.Lock()
+	defer h.effects.Unlock()
+
+	h.mu.Lock()
+	c := h.rooms[p.roomID]
+	if c == nil || c.peers[p.id] != p {
+		h.mu.Unlock()
+		return
+	}
+	delete(c.peers, p.id)
+	c.order = slices.DeleteFunc(c.order, func(id string) bool { return id == p.id })
+	left := mustMarshal(wsproto.Signal{Type: wsproto.SignalPeerLeft, RoomID: p.roomID, PeerID: p.id, User: p.user.Username, UserID: p.user.ID})
+	for _, o := range c.peers {
+		o.enqueue(left)
+	}
+	ended := len(c.peers) == 0
+	var duration time.Duration
+	if ended {
+		delete(h.rooms, p.roomID)
+		duration = h.opts.Now().Sub(c.startedAt)
+	}
+	everyone := callPeers(c)
+	h.mu.Unlock()
+
+	h.log.Info("call left", "room_id", p.roomID, "user_id", p.user.ID, "peer_id", p.id, "participants", len(everyone))
+	if ended {
+		h.systemMessage(p.roomID, fmt.Sprintf("The voice call ended after %s", formatDuration(duration)))
+	}
+	h.publish(p.roomID, everyone)
+}
+
+func callPeers(c *call) []wsproto.CallPeer {
+	out := make([]wsproto.CallPeer, 0, len(c.order))
+	for _, id := range c.order {
+		p := c.peers[id]
+		out = append(out, wsproto.CallPeer{PeerID: p.id, UserID: p.user.ID, Username: p.user.Username})
+	}
+	return out
+}
+
+func (h *Hub) systemMessage(roomID int64, content string) {
+	if h.opts.Messages == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := h.opts.Messages.CreateSystem(ctx, roomID, content); err != nil {
+		h.log.Warn("call system message failed", "room_id", roomID, "err", err)
+	}
+}
+
+func (h *Hub) publish(roomID int64, participants []wsproto.CallPeer) {
+	if h.opts.Chat == nil {
+		return
+	}
+	h.opts.Chat.Publish(roomID, wsproto.Event{Type: wsproto.TypeCall, RoomID: roomID, Participants: participants})
+}
+
+// route delivers a relayed message: to one peer of the same call, or to
+// every other peer when to is empty. It reports false when to names no peer
+// of this call (peers of other rooms are never reachable).
+func (h *Hub) route(from *peer, to string, msg []byte) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c := h.rooms[from.roomID]
+	if c == nil {
+		return false
+	}
+	if to != "" {
+		p := c.peers[to]
+		if p == nil || p == from {
+			return false
+		}
+		p.enqueue(msg)
+		return true
+	}
+	for _, p := range c.peers {
+		if p != from {
+			p.enqueue(msg)
+		}
+	}
+	return true
+}
+
+func formatDuration(d time.Duration) string {
+	d = d.Round(time.Second)
+	if d < time.Minute {
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	}
+	if d < time.Hour {
+		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+	}
+	return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+}
