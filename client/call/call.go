@@ -189,8 +189,8 @@ func Join(ctx context.Context, c *client.Client, roomID int64, cfg Config) (*Cal
 	k := &Call{
 		cfg: cfg, log: cfg.Logger.With("component", "call", "room_id", roomID, "peer_id", welcome.PeerID),
 		roomID: roomID, selfID: welcome.PeerID,
-		self:   wsproto.CallPeer{PeerID: welcome.PeerID, UserID: welcome.UserID, Username: welcome.User},
-		api:    api, ice: ice, track: track, sig: sig,
+		self: wsproto.CallPeer{PeerID: welcome.PeerID, UserID: welcome.UserID, Username: welcome.User},
+		api:  api, ice: ice, track: track, sig: sig,
 		ctx: cctx, cancel: cancel, joinedAt: time.Now(),
 		peers: map[string]*remote{}, events: make(chan Event, 256), done: make(chan struct{}),
 	}
