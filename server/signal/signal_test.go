@@ -285,8 +285,8 @@ func TestSignal_BearerHeader(t *testing.T) {
 func TestICEConfig_TURNRESTCredentials(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	cfg := config.RTCConfig{
-		STUNURLs: []string{"stun:stun.example.org:3478"},
-		TURNURLs: []string{"turn:turn.example.org:3478?transport=udp"},
+		STUNURLs:   []string{"stun:stun.example.org:3478"},
+		TURNURLs:   []string{"turn:turn.example.org:3478?transport=udp"},
 		TURNSecret: "s3cret", TURNTTL: time.Hour,
 	}
 	got := signal.ICEConfig(cfg, 42, now)
