@@ -66,9 +66,11 @@ type chatScreen struct {
 	sel    int // selection in the room list
 	loaded bool
 
-	gen    int // bumped on every room switch
-	stream Stream
-	conn   connState
+	gen     int // bumped on every room switch
+	stream  Stream
+	conn    connState
+	outbox  []wsproto.ClientFrame // frames waiting for the one send in flight
+	sending bool
 
 	env     *renderEnv
 	tl      *timeline
@@ -161,12 +163,17 @@ func (c *chatScreen) Update(msg tea.Msg) tea.Cmd {
 	case streamMsg:
 		return c.onStream(msg)
 	case sendResultMsg:
-		if msg.gen == c.gen && msg.err != nil {
+		if msg.gen != c.gen {
+			return nil
+		}
+		c.sending = false
+		if msg.err != nil {
 			if p := c.tl.pending(msg.clientID); p != nil {
 				p.failed = errText(msg.err)
 				p.invalidate()
 			}
 		}
+		return c.flushOutbox()
 	case peopleMsg:
 		if msg.gen == c.gen && msg.err == nil {
 			c.setPeople(msg.members, msg.roles)
@@ -292,6 +299,7 @@ func (c *chatScreen) leaveRoom() tea.Cmd {
 	c.typing = map[string]time.Time{}
 	c.target = nil
 	c.hits, c.query = nil, ""
+	c.outbox, c.sending = nil, false
 	return cmd
 }
 
@@ -654,6 +662,19 @@ func (c *chatScreen) send(text string) tea.Cmd {
 	}, queued: c.conn.state != client.StateConnected}
 	c.tl.insert(e)
 	c.tl.toBottom()
+	c.outbox = append(c.outbox, f)
+	return c.flushOutbox()
+}
+
+// flushOutbox hands the next frame to the stream. One send is in flight at
+// a time so that lines typed quickly reach the room in the order typed.
+func (c *chatScreen) flushOutbox() tea.Cmd {
+	if c.sending || len(c.outbox) == 0 || c.stream == nil {
+		return nil
+	}
+	f := c.outbox[0]
+	c.outbox = c.outbox[1:]
+	c.sending = true
 	return c.sh.sendCmd(c.gen, c.stream, f)
 }
 

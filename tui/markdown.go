@@ -13,19 +13,17 @@ import (
 // timeline per message and width, never re-rendered per frame.
 type markdown struct {
 	style     string
+	profile   termenv.Profile
 	renderers map[int]*glamour.TermRenderer
 }
 
-func newMarkdown(style string) *markdown {
-	return &markdown{style: style, renderers: map[int]*glamour.TermRenderer{}}
+func newMarkdown(style string, profile termenv.Profile) *markdown {
+	return &markdown{style: style, profile: profile, renderers: map[int]*glamour.TermRenderer{}}
 }
 
-// markdownStyleFor picks a glamour style matching the terminal: no colour
-// (NO_COLOR, dumb terminals, tests) gets "notty".
+// markdownStyleFor picks the glamour style matching the terminal's
+// background; the colour profile (NO_COLOR gives Ascii) is applied separately.
 func markdownStyleFor(r *lipgloss.Renderer) string {
-	if r.ColorProfile() == termenv.Ascii {
-		return "notty"
-	}
 	if r.HasDarkBackground() {
 		return "dark"
 	}
@@ -43,6 +41,7 @@ func (m *markdown) render(src string, width int) []string {
 		var err error
 		r, err = glamour.NewTermRenderer(
 			glamour.WithStandardStyle(m.style),
+			glamour.WithColorProfile(m.profile),
 			glamour.WithWordWrap(width),
 			glamour.WithEmoji(),
 		)

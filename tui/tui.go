@@ -43,8 +43,9 @@ type Options struct {
 	// Renderer carries the colour profile and background (lipgloss's default
 	// renderer when nil). NO_COLOR is honoured by lipgloss renderers.
 	Renderer *lipgloss.Renderer
-	// MarkdownStyle is the glamour style of AI replies: "dark", "light",
-	// "notty" or "ascii". Empty picks from the renderer's background and colour profile.
+	// MarkdownStyle is the glamour style of AI replies ("dark", "light",
+	// "notty", ...). Empty picks dark or light from the renderer's background;
+	// colours follow the renderer's profile either way.
 	MarkdownStyle string
 	// HistoryPage is how many messages are fetched per history request (100 when 0).
 	HistoryPage int
@@ -103,7 +104,7 @@ func New(be Backend, opts Options) *Model {
 		be: be, opts: opts, st: styles.New(opts.Renderer), keys: keys.Default(),
 		logger: opts.Logger.With("component", "tui"),
 	}
-	sh.md = newMarkdown(opts.MarkdownStyle)
+	sh.md = newMarkdown(opts.MarkdownStyle, opts.Renderer.ColorProfile())
 	return &Model{sh: sh}
 }
 
