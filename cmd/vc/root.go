@@ -53,7 +53,7 @@ server, and VC_TOKEN passes a token without any stored state.`,
 	root.AddCommand(newConfigCmd(a))
 	root.AddCommand(newVersionCmd(a))
 	// vc chat (cmd/vc/chat.go) and vc call (cmd/vc/call.go) are added here:
-	// root.AddCommand(newChatCmd(a))
+	root.AddCommand(newChatCmd(a))
 	// root.AddCommand(newCallCmd(a))
 	return root
 }
