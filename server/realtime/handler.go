@@ -42,6 +42,7 @@ type Handler struct {
 	ws       fiber.Handler
 	base     context.Context
 	stopBase context.CancelFunc
+	active   sync.WaitGroup // running serve calls
 }
 
 // NewHandler returns the chat socket handler.
@@ -75,6 +76,18 @@ func (h *Handler) Handler() fiber.Handler {
 			return fiber.ErrUpgradeRequired
 		}
 		return h.ws(c)
+	}
+}
+
+// wait waits until every socket finished or ctx ends.
+func (h *Handler) wait(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { h.active.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
@@ -116,6 +129,8 @@ func bearer(c *websocket.Conn) string {
 // serve runs one socket: authenticate, subscribe, replay, then read frames
 // while a writer goroutine drains the subscription.
 func (h *Handler) serve(c *websocket.Conn) {
+	h.active.Add(1)
+	defer h.active.Done()
 	ctx, cancel := context.WithCancel(h.base)
 	defer cancel()
 	c.SetReadLimit(h.opts.MaxFrameBytes)

@@ -18,7 +18,11 @@ package realtime
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 	"time"
+
+	"github.com/gofiber/fiber/v2"
 
 	"github.com/virtual-company/vc/pkg/api"
 )
@@ -137,4 +141,52 @@ type MessageService interface {
 // handler answers ai_cancel frames with an error event when it is nil.
 type AICanceller interface {
 	Cancel(ctx context.Context, userID, roomID int64, streamID string) error
+}
+
+// Deps wires the realtime part of the daemon.
+type Deps struct {
+	Auth     Authenticator
+	Rooms    RoomGuard
+	Messages MessageService
+	// Canceller handles ai_cancel frames (nil until the AI part sets one).
+	Canceller AICanceller
+	Options   Options
+	Logger    *slog.Logger
+}
+
+// Chat is the realtime part of the daemon: the in-process hub (it is the
+// services' Notifier and Presence) and the chat socket handler.
+type Chat struct {
+	*Hub
+	handler *Handler
+}
+
+// New builds the hub and the /ws/chat handler.
+func New(d Deps) *Chat {
+	hub := NewHub(d.Options, d.Messages.After, d.Logger)
+	h := NewHandler(HandlerConfig{
+		Auth: d.Auth, Rooms: d.Rooms, Messages: d.Messages, Canceller: d.Canceller,
+		Bus: hub, Options: d.Options, Logger: d.Logger,
+	})
+	return &Chat{Hub: hub, handler: h}
+}
+
+// Handler returns the Fiber handler of GET /ws/chat/:room_id.
+func (c *Chat) Handler() fiber.Handler { return c.handler.Handler() }
+
+// SetCanceller sets the ai_cancel handler; call it while wiring, before
+// serving.
+func (c *Chat) SetCanceller(ac AICanceller) { c.handler.cancel = ac }
+
+// Close closes every socket with 1001 (after what is queued for it) and
+// waits for them to finish, at most until ctx ends. Call it after the HTTP
+// drain.
+func (c *Chat) Close(ctx context.Context) error {
+	c.Hub.Close()
+	err := c.handler.wait(ctx)
+	c.handler.Close()
+	if err != nil {
+		return fmt.Errorf("close chat sockets: %w", err)
+	}
+	return nil
 }
