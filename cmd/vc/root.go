@@ -54,6 +54,6 @@ server, and VC_TOKEN passes a token without any stored state.`,
 	root.AddCommand(newVersionCmd(a))
 	// vc chat (cmd/vc/chat.go) and vc call (cmd/vc/call.go) are added here:
 	root.AddCommand(newChatCmd(a))
-	// root.AddCommand(newCallCmd(a))
+	root.AddCommand(newCallCmd(a))
 	return root
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/virtual-company/vc/pkg/api"
 	"github.com/virtual-company/vc/pkg/wsproto"
+	"github.com/virtual-company/vc/server/config"
 )
 
 // Authenticator turns a bearer token into a user (service.Auth implements it).
@@ -48,6 +49,8 @@ type Options struct {
 	Chat     Publisher      // optional: no call events on the chat socket when nil
 	Logger   *slog.Logger
 	Now      func() time.Time
+	// RTC is the ICE server configuration handed out by RTCConfig.
+	RTC config.RTCConfig
 
 	// MaxMessageBytes is the largest message relayed; bigger ones get an
 	// error event and are dropped (default 64 KiB). Messages over 16 times
@@ -144,6 +147,12 @@ func (h *Hub) Participants(roomID int64) []api.CallParticipant {
 		out = append(out, api.CallParticipant{PeerID: p.id, UserID: p.user.ID, Username: p.user.Username, JoinedAt: p.joinedAt})
 	}
 	return out
+}
+
+// RTCConfig returns the ICE servers for userID (GET /api/rtc/config), with
+// fresh TURN credentials when a TURN secret is configured.
+func (h *Hub) RTCConfig(userID int64) api.RTCConfig {
+	return ICEConfig(h.opts.RTC, userID, h.opts.Now())
 }
 
 // MemberRemoved closes a removed member's signaling sockets in the room.
