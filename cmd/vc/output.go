@@ -191,25 +191,74 @@ func gojqValue(v any) any {
 	return v
 }
 
+// orderedObject is a JSON object that keeps its keys in the order the user
+// asked for them in --json.
+type orderedObject struct {
+	keys []string
+	vals map[string]any
+}
+
+func (o orderedObject) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, k := range o.keys {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		kb, _ := json.Marshal(k)
+		b.Write(kb)
+		b.WriteByte(':')
+		vb, err := json.Marshal(o.vals[k])
+		if err != nil {
+			return nil, err
+		}
+		b.Write(vb)
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+// ordered wraps the objects of a picked value so they marshal in field order.
+func ordered(v any, fields []string) any {
+	switch t := v.(type) {
+	case map[string]any:
+		return orderedObject{keys: fields, vals: t}
+	case []any:
+		out := make([]any, len(t))
+		for i, x := range t {
+			out[i] = ordered(x, fields)
+		}
+		return out
+	}
+	return v
+}
+
 // writeJSON prints v as JSON according to o: indented on a terminal,
 // compact otherwise (compact always when oneLine, for streams); with --jq,
-// each result on its own line, strings raw.
+// each result on its own line, strings raw. Objects keep the field order of
+// the type, or of --json FIELDS.
 func (a *app) writeJSON(o *outputFlags, v any, oneLine bool) error {
-	g, err := toGeneric(v)
-	if err != nil {
-		return err
-	}
-	if fs := o.selected(); fs != nil {
-		g = pick(g, fs)
-	}
-	if o.jq != "" {
-		return runJQ(a.out, o.jq, gojqValue(g))
+	out := v
+	fs := o.selected()
+	if fs != nil || o.jq != "" {
+		g, err := toGeneric(v)
+		if err != nil {
+			return err
+		}
+		if fs != nil {
+			g = pick(g, fs)
+		}
+		if o.jq != "" {
+			return runJQ(a.out, o.jq, gojqValue(g))
+		}
+		out = ordered(g, fs)
 	}
 	var b []byte
+	var err error
 	if a.stdoutTTY && !oneLine {
-		b, err = json.MarshalIndent(g, "", "  ")
+		b, err = json.MarshalIndent(out, "", "  ")
 	} else {
-		b, err = json.Marshal(g)
+		b, err = json.Marshal(out)
 	}
 	if err != nil {
 		return fmt.Errorf("encode JSON: %w", err)
