@@ -548,4 +548,3 @@ func TestImports_NoServer(t *testing.T) {
 		require.NotContains(t, p, "anthropic-sdk-go", "vc must not link the LLM SDKs")
 	}
 }
-
