@@ -14,14 +14,14 @@ type slashCommand struct {
 // slashCommands lists the commands for /help and the help overlay.
 func slashCommands() []slashCommand {
 	return []slashCommand{
-		{"join", "ROOM", "open a room (name or id)"},
-		{"create", "ROOM", "create a room and open it"},
-		{"seat", "ROLE", "seat one of your AI roles in this room"},
-		{"role", "[ROLE]", "address your next message to a role (no ROLE: clear)"},
-		{"stop", "", "stop the AI reply that is streaming"},
-		{"members", "", "show or hide the members panel"},
-		{"help", "", "keys and commands"},
-		{"quit", "", "leave vc chat"},
+		{"join", "ROOM", "open a room"},
+		{"create", "ROOM", "new room"},
+		{"seat", "ROLE", "seat a role here"},
+		{"role", "[ROLE]", "next message to ROLE"},
+		{"stop", "", "stop AI reply"},
+		{"members", "", "toggle members"},
+		{"help", "", "this help"},
+		{"quit", "", "leave"},
 	}
 }
 

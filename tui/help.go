@@ -6,51 +6,76 @@ import (
 	"github.com/charmbracelet/x/ansi"
 )
 
-// helpView is the ? overlay: keys and slash commands.
+// helpView is the ? overlay: keys and slash commands, laid out in as many
+// columns as the terminal allows.
 func (c *chatScreen) helpView(maxH int) string {
 	st := c.sh.st
-	var rows []string
-	rows = append(rows, st.OverlayTitle.Render("Keys"))
+	maxW := max(c.w-6, 20)
+	var keyRows []string
+	seen := map[string]bool{}
 	for _, group := range c.sh.keys.HelpGroups() {
 		for _, b := range group {
 			h := b.Help()
-			rows = append(rows, st.Key.Render(padRight(h.Key, 11))+" "+st.KeyDesc.Render(h.Desc))
+			if seen[h.Key+h.Desc] {
+				continue
+			}
+			seen[h.Key+h.Desc] = true
+			keyRows = append(keyRows, st.Key.Render(padRight(h.Key, 10))+" "+st.KeyDesc.Render(h.Desc))
 		}
 	}
-	rows = append(rows, "", st.OverlayTitle.Render("Commands"))
+	var cmdRows []string
 	for _, sc := range slashCommands() {
 		use := "/" + sc.name
 		if sc.args != "" {
 			use += " " + sc.args
 		}
-		rows = append(rows, st.Key.Render(padRight(use, 15))+" "+st.KeyDesc.Render(sc.help))
+		cmdRows = append(cmdRows, st.Key.Render(padRight(use, 13))+" "+st.KeyDesc.Render(sc.help))
 	}
-	rows = append(rows, "", st.Muted.Render("esc closes · //text sends a line starting with /"))
-	// Two columns when tall content meets a wide terminal.
-	inner := max(maxH-2, 3)
-	if len(rows) > inner && c.w >= 100 {
-		half := (len(rows) + 1) / 2
-		left, right := rows[:half], rows[half:]
-		lw := 0
-		for _, r := range left {
-			lw = max(lw, ansi.StringWidth(r))
-		}
-		merged := make([]string, 0, half)
-		for i := range left {
-			r := padRight(left[i], lw+3)
-			if i < len(right) {
-				r += right[i]
-			}
-			merged = append(merged, r)
-		}
-		rows = merged
+	rows := []string{st.OverlayTitle.Render("Keys")}
+	rows = append(rows, grid(keyRows, maxW)...)
+	rows = append(rows, st.OverlayTitle.Render("Commands"))
+	rows = append(rows, grid(cmdRows, maxW)...)
+	rows = append(rows, st.Muted.Render("esc closes · //text sends a line starting with /"))
+	if inner := max(maxH-2, 3); len(rows) > inner {
+		rows = append(rows[:inner-1], st.Muted.Render("… (a taller terminal shows more)"))
 	}
-	if len(rows) > inner {
-		rows = append(rows[:inner-1], st.Muted.Render("… (make the terminal taller for more)"))
-	}
-	maxW := max(c.w-4, 20)
 	for i, r := range rows {
-		rows[i] = truncate(r, maxW-4)
+		rows[i] = truncate(r, maxW)
 	}
 	return st.Overlay.Render(strings.Join(rows, "\n"))
+}
+
+// grid lays items out in up to three columns (filled top to bottom) that fit
+// in width.
+func grid(items []string, width int) []string {
+	colW := 0
+	for _, it := range items {
+		colW = max(colW, ansi.StringWidth(it))
+	}
+	const gap = 3
+	cols := 1
+	for cols < 3 && (cols+1)*colW+cols*gap <= width {
+		cols++
+	}
+	per := (len(items) + cols - 1) / cols
+	out := make([]string, 0, per)
+	for r := 0; r < per; r++ {
+		var b strings.Builder
+		for k := 0; k < cols; k++ {
+			i := k*per + r
+			if i >= len(items) {
+				break
+			}
+			if k > 0 {
+				b.WriteString(strings.Repeat(" ", gap))
+			}
+			if k < cols-1 {
+				b.WriteString(padRight(items[i], colW))
+			} else {
+				b.WriteString(items[i])
+			}
+		}
+		out = append(out, strings.TrimRight(b.String(), " "))
+	}
+	return out
 }
