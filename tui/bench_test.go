@@ -1,0 +1,128 @@
+package tui
+
+import (
+	"fmt"
+	"runtime"
+	"testing"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/virtual-company/vc/pkg/api"
+	"github.com/virtual-company/vc/pkg/wsproto"
+)
+
+// Performance: go test ./tui -run '^$' -bench . -benchmem
+
+// loadedModel returns a model at w x h showing a room with n messages
+// loaded (every tenth an AI reply in Markdown), without running commands.
+func loadedModel(tb testing.TB, n, w, h int) (*Model, *fakeStream) {
+	tb.Helper()
+	be := newFakeBackend()
+	be.addRoom(1, "general", 0)
+	opts := testOptions()
+	opts.HistoryPage = n
+	m := New(be, opts)
+	m.Update(tea.WindowSizeMsg{Width: w, Height: h})
+	m.Update(meMsg{user: be.me})
+	m.Update(roomsMsg{rooms: be.rooms})
+	c := m.chat
+	role := int64(7)
+	msgs := make([]api.Message, n)
+	for i := range msgs {
+		msgs[i] = api.Message{ID: int64(i + 1), RoomID: 1, Seq: int64(i + 1), User: "bob", MessageType: api.MessageText,
+			Timestamp: t0.Add(time.Duration(i-n) * time.Minute), Content: fmt.Sprintf("message %d: the quick brown fox jumps over the lazy dog", i+1)}
+		if i%10 == 9 {
+			msgs[i].User, msgs[i].RoleID, msgs[i].MessageType = "CTO", &role, api.MessageAIResponse
+			msgs[i].Content = fmt.Sprintf("Reply %d with **bold**, `code` and a list:\n\n- one\n- two", i+1)
+		}
+	}
+	s := &fakeStream{events: make(chan wsproto.Event, 1), status: nil}
+	m.Update(roomOpenedMsg{gen: c.gen, room: be.rooms[0], msgs: msgs, members: be.members[1], roles: be.roles[1], stream: s})
+	if c.tl.messageCount() != n {
+		tb.Fatalf("loaded %d messages, want %d", c.tl.messageCount(), n)
+	}
+	_ = m.View()
+	return m, s
+}
+
+// BenchmarkKeypress10k is one keypress in the input and the frame after it,
+// with 10 000 messages loaded at 120x40.
+func BenchmarkKeypress10k(b *testing.B) {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	m, _ := loadedModel(b, 10000, 120, 40)
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	heapMB := float64(after.HeapAlloc-before.HeapAlloc) / (1 << 20)
+	keys := []tea.KeyMsg{{Type: tea.KeyRunes, Runes: []rune{'a'}}, {Type: tea.KeyBackspace}}
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		m.Update(keys[i%2])
+		_ = m.View()
+	}
+	b.ReportMetric(heapMB, "heap-MB")
+	runtime.KeepAlive(m)
+}
+
+// BenchmarkScroll10k pages up through 10 000 loaded messages (rendering
+// messages for the first time, Markdown included) and jumps back down at
+// the top; one op is one key and one frame.
+func BenchmarkScroll10k(b *testing.B) {
+	m, _ := loadedModel(b, 10000, 120, 40)
+	pgup := tea.KeyMsg{Type: tea.KeyPgUp}
+	esc := tea.KeyMsg{Type: tea.KeyEsc}
+	for i := 0; b.Loop(); i++ {
+		if m.chat.tl.offset > 0 && m.chat.tl.clamp() {
+			m.Update(esc)
+		} else {
+			m.Update(pgup)
+		}
+		_ = m.View()
+	}
+}
+
+// BenchmarkStreamDelta is one AI delta arriving and the frame after it; a
+// reply restarts every 1 000 deltas (about 5 000 characters).
+func BenchmarkStreamDelta(b *testing.B) {
+	m, _ := loadedModel(b, 10000, 120, 40)
+	c := m.chat
+	role := int64(7)
+	stream := 0
+	for i := 0; b.Loop(); i++ {
+		if i%1000 == 0 {
+			if stream > 0 {
+				m.Update(streamMsg{gen: c.gen, events: []wsproto.Event{{Type: wsproto.TypeAIError, StreamID: fmt.Sprint(stream)}}})
+			}
+			stream++
+			m.Update(streamMsg{gen: c.gen, events: []wsproto.Event{{Type: wsproto.TypeAIStart, StreamID: fmt.Sprint(stream), RoleID: &role, Role: "CTO"}}})
+		}
+		m.Update(streamMsg{gen: c.gen, events: []wsproto.Event{{Type: wsproto.TypeAIDelta, StreamID: fmt.Sprint(stream), Delta: "tok en "}}})
+		_ = m.View()
+	}
+}
+
+// BenchmarkStreamDeltaBatch is the same at 500 deltas a second as the
+// stream pump delivers them when frames lag: ten deltas per message.
+func BenchmarkStreamDeltaBatch10(b *testing.B) {
+	m, _ := loadedModel(b, 10000, 120, 40)
+	c := m.chat
+	role := int64(7)
+	batch := make([]wsproto.Event, 10)
+	stream := 0
+	for i := 0; b.Loop(); i++ {
+		if i%100 == 0 {
+			stream++
+			m.Update(streamMsg{gen: c.gen, events: []wsproto.Event{{Type: wsproto.TypeAIStart, StreamID: fmt.Sprint(stream), RoleID: &role, Role: "CTO"}}})
+		}
+		for k := range batch {
+			batch[k] = wsproto.Event{Type: wsproto.TypeAIDelta, StreamID: fmt.Sprint(stream), Delta: "tok en "}
+		}
+		m.Update(streamMsg{gen: c.gen, events: batch})
+		_ = m.View()
+		if i%100 == 99 {
+			m.Update(streamMsg{gen: c.gen, events: []wsproto.Event{{Type: wsproto.TypeAIError, StreamID: fmt.Sprint(stream)}}})
+		}
+	}
+}
