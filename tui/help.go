@@ -10,7 +10,7 @@ import (
 // columns as the terminal allows.
 func (c *chatScreen) helpView(maxH int) string {
 	st := c.sh.st
-	maxW := max(c.w-6, 20)
+	maxW := max(c.w-6, 1)
 	var keyRows []string
 	seen := map[string]bool{}
 	for _, group := range c.sh.keys.HelpGroups() {
