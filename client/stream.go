@@ -159,6 +159,9 @@ func (c *Client) OpenStream(ctx context.Context, roomID int64, opts StreamOption
 		cancel()
 		return nil, err
 	}
+	if first.Type == wsproto.TypePresence && first.Seq > s.lastSeq.Load() {
+		s.lastSeq.Store(first.Seq) // LastSeq is right as soon as OpenStream returns
+	}
 	s.attach(conn)
 	s.setStatus(StreamStatus{State: StateConnected})
 	go s.run(conn, first)
