@@ -67,7 +67,8 @@ as it arrives on a terminal).`,
 		Example: `  vc send general "hello everyone"
   echo "deploy finished" | vc send ops
   vc send general --role pm --wait "what should we build next?"`,
-		Args: cobra.MinimumNArgs(1),
+		Args:              cobra.MinimumNArgs(1),
+		ValidArgsFunction: a.completeRoomArg(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			content, err := a.messageContent(ctx, args[1:])
@@ -340,7 +341,8 @@ those between --after and --before (message seq numbers, exclusive).`,
 		Example: `  vc history general
   vc history general --limit 20 --json id,user,content
   vc history general --after 120 --jq '.[].content'`,
-		Args: cobra.ExactArgs(1),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: a.completeRoomArg(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			c, err := a.client(ctx)

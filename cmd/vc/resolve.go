@@ -6,6 +6,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/virtual-company/vc/client"
 	"github.com/virtual-company/vc/pkg/api"
@@ -109,4 +112,93 @@ func parseID(what, arg string) (int64, error) {
 		return 0, fmt.Errorf("%s must be a numeric id, not %q", what, arg)
 	}
 	return id, nil
+}
+
+// completeNames returns a completion function for positional arguments: at
+// position i, the names list(i) gives (nil: no completion).
+func (a *app) completeNames(list func(ctx context.Context, c *client.Client, pos int) ([]string, error)) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		ctx := cmd.Context()
+		if ctx == nil {
+			ctx = context.Background()
+		}
+		ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+		c, err := a.client(ctx)
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		names, err := list(ctx, c, len(args))
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		var out []cobra.Completion
+		for _, n := range names {
+			if strings.HasPrefix(n, toComplete) {
+				out = append(out, n)
+			}
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+func roomNames(ctx context.Context, c *client.Client) ([]string, error) {
+	rooms, err := c.ListRooms(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(rooms))
+	for i, r := range rooms {
+		out[i] = r.Name
+	}
+	return out, nil
+}
+
+func roleNames(ctx context.Context, c *client.Client) ([]string, error) {
+	roles, err := c.ListRoles(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(roles))
+	for _, r := range roles {
+		if r.Handle != "" {
+			out = append(out, r.Handle)
+		} else {
+			out = append(out, r.Name)
+		}
+	}
+	return out, nil
+}
+
+// completeRoomArg completes a ROOM first argument.
+func (a *app) completeRoomArg() cobra.CompletionFunc {
+	return a.completeNames(func(ctx context.Context, c *client.Client, pos int) ([]string, error) {
+		if pos != 0 {
+			return nil, nil
+		}
+		return roomNames(ctx, c)
+	})
+}
+
+// completeRoleArg completes a ROLE first argument.
+func (a *app) completeRoleArg() cobra.CompletionFunc {
+	return a.completeNames(func(ctx context.Context, c *client.Client, pos int) ([]string, error) {
+		if pos != 0 {
+			return nil, nil
+		}
+		return roleNames(ctx, c)
+	})
+}
+
+// completeRoomRole completes ROOM ROLE arguments.
+func (a *app) completeRoomRole() cobra.CompletionFunc {
+	return a.completeNames(func(ctx context.Context, c *client.Client, pos int) ([]string, error) {
+		switch pos {
+		case 0:
+			return roomNames(ctx, c)
+		case 1:
+			return roleNames(ctx, c)
+		}
+		return nil, nil
+	})
 }

@@ -197,7 +197,8 @@ func newRolesShowCmd(a *app) *cobra.Command {
 		Short:   "Show a role",
 		Example: `  vc roles show reviewer
   vc roles show 3 --json ai_instructions --jq .ai_instructions`,
-		Args: cobra.ExactArgs(1),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: a.completeRoleArg(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			c, err := a.client(ctx)
@@ -259,7 +260,8 @@ func newRolesEditCmd(a *app) *cobra.Command {
 		Long:  `Change the fields given as flags; the others stay as they are.`,
 		Example: `  vc roles edit reviewer --model anthropic/claude-sonnet-4-5
   vc roles edit 3 --instructions-file reviewer.md --temperature 0.2`,
-		Args: cobra.ExactArgs(1),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: a.completeRoleArg(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			instr, hasInstr, err := a.readInstructions(cmd, &f)
@@ -315,11 +317,12 @@ func newRolesEditCmd(a *app) *cobra.Command {
 func newRolesDeleteCmd(a *app) *cobra.Command {
 	var yes bool
 	cmd := &cobra.Command{
-		Use:     "delete ROLE",
-		Aliases: []string{"rm"},
-		Short:   "Delete a role (its owner only)",
-		Example: `  vc roles delete reviewer --yes`,
-		Args:    cobra.ExactArgs(1),
+		Use:               "delete ROLE",
+		Aliases:           []string{"rm"},
+		Short:             "Delete a role (its owner only)",
+		Example:           `  vc roles delete reviewer --yes`,
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: a.completeRoleArg(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			c, err := a.client(ctx)
@@ -349,10 +352,11 @@ func newRolesDeleteCmd(a *app) *cobra.Command {
 func newRolesSeatCmd(a *app) *cobra.Command {
 	var o outputFlags
 	cmd := &cobra.Command{
-		Use:     "seat ROOM ROLE",
-		Short:   "Seat one of your roles in a room",
-		Example: `  vc roles seat general reviewer`,
-		Args:    cobra.ExactArgs(2),
+		Use:               "seat ROOM ROLE",
+		Short:             "Seat one of your roles in a room",
+		Example:           `  vc roles seat general reviewer`,
+		Args:              cobra.ExactArgs(2),
+		ValidArgsFunction: a.completeRoomRole(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			c, err := a.client(ctx)
@@ -384,10 +388,11 @@ func newRolesSeatCmd(a *app) *cobra.Command {
 
 func newRolesUnseatCmd(a *app) *cobra.Command {
 	return &cobra.Command{
-		Use:     "unseat ROOM ROLE",
-		Short:   "Remove a role from a room",
-		Example: `  vc roles unseat general reviewer`,
-		Args:    cobra.ExactArgs(2),
+		Use:               "unseat ROOM ROLE",
+		Short:             "Remove a role from a room",
+		Example:           `  vc roles unseat general reviewer`,
+		Args:              cobra.ExactArgs(2),
+		ValidArgsFunction: a.completeRoomRole(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			c, err := a.client(ctx)

@@ -128,7 +128,8 @@ func newRoomsShowCmd(a *app) *cobra.Command {
 		Short:   "Show a room with its members and seated roles",
 		Example: `  vc rooms show general
   vc rooms show 3 --json members --jq '.members[].username'`,
-		Args: cobra.ExactArgs(1),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: a.completeRoomArg(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			c, err := a.client(ctx)
@@ -191,10 +192,11 @@ func newRoomsShowCmd(a *app) *cobra.Command {
 func newRoomsRenameCmd(a *app) *cobra.Command {
 	var o outputFlags
 	cmd := &cobra.Command{
-		Use:     "rename ROOM NAME",
-		Short:   "Rename a room (its creator only)",
-		Example: `  vc rooms rename general lobby`,
-		Args:    cobra.ExactArgs(2),
+		Use:               "rename ROOM NAME",
+		Short:             "Rename a room (its creator only)",
+		Example:           `  vc rooms rename general lobby`,
+		Args:              cobra.ExactArgs(2),
+		ValidArgsFunction: a.completeRoomArg(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			c, err := a.client(ctx)
@@ -231,7 +233,8 @@ func newRoomsDeleteCmd(a *app) *cobra.Command {
 scripts pass --yes.`,
 		Example: `  vc rooms delete scratch
   vc rooms delete 7 --yes`,
-		Args: cobra.ExactArgs(1),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: a.completeRoomArg(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			c, err := a.client(ctx)
@@ -265,7 +268,8 @@ func newRoomsMembersCmd(a *app) *cobra.Command {
 		Short: "List the members of a room",
 		Example: `  vc rooms members general
   vc rooms members general --json username,online`,
-		Args: cobra.ExactArgs(1),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: a.completeRoomArg(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			c, err := a.client(ctx)
@@ -301,10 +305,11 @@ func newRoomsMembersCmd(a *app) *cobra.Command {
 func newRoomsAddCmd(a *app) *cobra.Command {
 	var o outputFlags
 	cmd := &cobra.Command{
-		Use:     "add ROOM USER",
-		Short:   "Add a user to a room by username",
-		Example: `  vc rooms add general bob`,
-		Args:    cobra.ExactArgs(2),
+		Use:               "add ROOM USER",
+		Short:             "Add a user to a room by username",
+		Example:           `  vc rooms add general bob`,
+		Args:              cobra.ExactArgs(2),
+		ValidArgsFunction: a.completeRoomArg(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			c, err := a.client(ctx)
@@ -332,10 +337,11 @@ func newRoomsAddCmd(a *app) *cobra.Command {
 
 func newRoomsLeaveCmd(a *app) *cobra.Command {
 	return &cobra.Command{
-		Use:     "leave ROOM",
-		Short:   "Leave a room",
-		Example: `  vc rooms leave general`,
-		Args:    cobra.ExactArgs(1),
+		Use:               "leave ROOM",
+		Short:             "Leave a room",
+		Example:           `  vc rooms leave general`,
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: a.completeRoomArg(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			c, err := a.client(ctx)

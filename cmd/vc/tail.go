@@ -30,7 +30,8 @@ timestamp).`,
 		Example: `  vc tail general
   vc tail general -n 0 --json
   vc tail general --jq 'select(.type=="message") | .content'`,
-		Args: cobra.ExactArgs(1),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: a.completeRoomArg(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			c, err := a.client(ctx)
