@@ -77,6 +77,7 @@ type party struct {
 	call *call.Call
 	rec  string
 	out  *audio.WAVWriter
+	seen []call.Event
 }
 
 // join starts a call engine for user name playing input, recording to a WAV
@@ -113,9 +114,15 @@ func (p *party) hangup(t *testing.T) {
 	}
 }
 
-// waitFor waits until the party saw an event matching ok.
+// waitFor waits until the party saw an event matching ok, now or earlier
+// (events read while waiting for something else are kept).
 func (p *party) waitFor(t *testing.T, what string, ok func(call.Event) bool) call.Event {
 	t.Helper()
+	for _, ev := range p.seen {
+		if ok(ev) {
+			return ev
+		}
+	}
 	deadline := time.After(20 * time.Second)
 	for {
 		select {
@@ -124,8 +131,9 @@ func (p *party) waitFor(t *testing.T, what string, ok func(call.Event) bool) cal
 				t.Fatalf("%s: call closed while waiting for %s", p.name, what)
 			}
 			if ev.Type == call.EventError || ev.Type == call.EventClosed {
-				t.Logf("%s: %v", p.name, ev.Err)
+				t.Logf("%s: %s: %v", p.name, ev.Type, ev.Err)
 			}
+			p.seen = append(p.seen, ev)
 			if ok(ev) {
 				return ev
 			}

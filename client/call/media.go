@@ -58,7 +58,7 @@ func (p *pacer) wait(done <-chan struct{}) bool {
 // sendLoop reads the input, encodes it and writes it to every peer (the
 // track is shared by all peer connections).
 func (k *Call) sendLoop() {
-	enc, err := newEncoder()
+	enc, err := NewOpusEncoder()
 	if err != nil {
 		k.emitErr(err)
 		return
@@ -118,15 +118,25 @@ func ignoreEOF(err error) error {
 	return err
 }
 
-// newEncoder returns a 48 kHz mono VoIP Opus encoder with in-band FEC on.
-func newEncoder() (*gopus.Encoder, error) {
+// NewOpusEncoder returns the encoder the engine uses: 48 kHz mono, VoIP
+// application, default complexity. In-band FEC is off: it roughly triples
+// the encoder's CPU and packet-loss concealment covers the losses it would.
+func NewOpusEncoder() (*gopus.Encoder, error) {
 	enc, err := gopus.NewEncoder(gopus.EncoderConfig{SampleRate: audio.SampleRate, Channels: 1, Application: gopus.ApplicationVoIP})
 	if err != nil {
 		return nil, fmt.Errorf("opus encoder: %w", err)
 	}
-	enc.SetFEC(true)
-	_ = enc.SetPacketLoss(10)
 	return enc, nil
+}
+
+// NewOpusDecoder returns the decoder the engine uses per peer: 48 kHz mono
+// (stereo senders such as browsers are mixed down).
+func NewOpusDecoder() (*gopus.Decoder, error) {
+	dec, err := gopus.NewDecoder(gopus.DefaultDecoderConfig(audio.SampleRate, 1))
+	if err != nil {
+		return nil, fmt.Errorf("opus decoder: %w", err)
+	}
+	return dec, nil
 }
 
 // playLoop mixes every peer's next frame and writes it to the output, one

@@ -12,7 +12,6 @@ import (
 	"github.com/pion/webrtc/v4"
 	"github.com/thesyncim/gopus"
 
-	"github.com/virtual-company/vc/client/call/audio"
 	"github.com/virtual-company/vc/pkg/wsproto"
 )
 
@@ -64,11 +63,11 @@ func (k *Call) addRemote(p wsproto.CallPeer, offer bool) (*remote, error) {
 		k.mu.Unlock()
 		return nil, fmt.Errorf("new peer connection: %w", err)
 	}
-	dec, err := gopus.NewDecoder(gopus.DefaultDecoderConfig(audio.SampleRate, 1))
+	dec, err := NewOpusDecoder()
 	if err != nil {
 		k.mu.Unlock()
 		_ = pc.Close()
-		return nil, fmt.Errorf("opus decoder: %w", err)
+		return nil, err
 	}
 	r := &remote{
 		k: k, id: p.PeerID, user: p.Username, userID: p.UserID, pc: pc,

@@ -4,6 +4,7 @@
 //	vcbench fanout   N clients in one room, a sender at a fixed rate: deliveries/s, p50/p99 latency
 //	vcbench idle     N idle sockets: vcd RSS per socket
 //	vcbench persist  many senders as fast as acks allow: persisted messages/s
+//	vcbench call     two voice-call engines: set-up time, one-way latency, CPU per participant
 //
 // Run vcd in its own process (10 000 sockets need two processes under a
 // 20 000 open-file limit). vcbench registers its own users; start vcd with
@@ -38,6 +39,7 @@ func commands() []command {
 		fanoutCommand(),
 		idleCommand(),
 		persistCommand(),
+		callCommand(),
 	}
 }
 
