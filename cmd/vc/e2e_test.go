@@ -554,3 +554,26 @@ func TestImports_NoServer(t *testing.T) {
 		require.NotContains(t, p, "anthropic-sdk-go", "vc must not link the LLM SDKs")
 	}
 }
+
+func TestOutput_ColorAndLayoutEnv(t *testing.T) {
+	t.Parallel()
+	d := servertest.Start(t)
+	c := newCLI(t, d.URL)
+	c.register("dora")
+	c.ok("", "rooms", "create", "general")
+
+	plain := c.ok("", "rooms", "list")
+	require.NotContains(t, plain, "\x1b[", "no colour when stdout is not a terminal")
+	require.Contains(t, plain, "\tgeneral\t")
+
+	forced := c.ok("", "CLICOLOR_FORCE=1", "rooms", "list")
+	require.Contains(t, forced, "\x1b[", "CLICOLOR_FORCE forces colour")
+	require.Contains(t, forced, "NAME", "and the table layout with its header")
+
+	noColor := c.ok("", "CLICOLOR_FORCE=1", "NO_COLOR=1", "rooms", "list")
+	require.NotContains(t, noColor, "\x1b[", "NO_COLOR wins")
+
+	r := c.run("", "rooms", "list", "--jq", ".[")
+	require.Equal(t, 1, r.code)
+	require.Contains(t, r.stderr, "--jq")
+}
