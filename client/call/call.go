@@ -139,6 +139,8 @@ type Call struct {
 	mu    sync.Mutex
 	peers map[string]*remote
 
+	evMu      sync.Mutex // guards sending on and closing events
+	evClosed  bool
 	events    chan Event
 	closeOnce sync.Once
 	closeErr  error
@@ -324,14 +326,24 @@ func (k *Call) shutdown(cause error) {
 		}
 		k.wg.Wait()
 		k.emit(Event{Type: EventClosed, Err: cause})
-		close(k.done)
+		k.evMu.Lock()
+		k.evClosed = true
 		close(k.events)
+		k.evMu.Unlock()
+		close(k.done)
 	})
 }
 
 func (k *Call) emit(ev Event) {
 	if ev.At.IsZero() {
 		ev.At = time.Now()
+	}
+	// Pion runs callbacks on its own goroutines, possibly after the call
+	// ended: never send on the closed channel.
+	k.evMu.Lock()
+	defer k.evMu.Unlock()
+	if k.evClosed {
+		return
 	}
 	select {
 	case k.events <- ev:
