@@ -68,6 +68,8 @@ func errorLine(ctx context.Context, err error) string {
 		return "cancelled"
 	case client.IsUnauthorized(err) && errors.As(err, &ce):
 		return fmt.Sprintf("authentication required: %s (run `vc login`, or set VC_TOKEN)", ce.Error())
+	case errors.As(err, &ce) && ce.RetryAfter > 0:
+		return fmt.Sprintf("%s (retry in %s)", err.Error(), ce.RetryAfter)
 	}
 	return err.Error()
 }
