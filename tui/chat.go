@@ -18,6 +18,9 @@ import (
 // typingTTL is how long a "typing" event from someone else is shown.
 const typingTTL = 6 * time.Second
 
+// noticeTTL is how long a notice stays on the info line.
+const noticeTTL = 8 * time.Second
+
 // typingEvery throttles our own typing notifications.
 const typingEvery = 3 * time.Second
 
@@ -140,6 +143,28 @@ func (c *chatScreen) setNotice(text string, isErr bool) {
 
 // Update handles one message.
 func (c *chatScreen) Update(msg tea.Msg) tea.Cmd {
+	cmd := c.update(msg)
+	if t := c.ensureTick(); t != nil {
+		return tea.Batch(cmd, t)
+	}
+	return cmd
+}
+
+// ensureTick keeps a one-second tick running while something on screen
+// expires with time (typing indicators, notices).
+func (c *chatScreen) ensureTick() tea.Cmd {
+	if c.ticking || (len(c.typing) == 0 && !c.noticeActive()) {
+		return nil
+	}
+	c.ticking = true
+	return tickCmd()
+}
+
+func (c *chatScreen) noticeActive() bool {
+	return c.notice != "" && c.now().Sub(c.noticeAt) < noticeTTL
+}
+
+func (c *chatScreen) update(msg tea.Msg) tea.Cmd {
 	if c.call != nil {
 		if _, isKey := msg.(tea.KeyMsg); !isKey || c.focus != focusInput {
 			if handled, cmd := c.call.Update(msg); handled {
@@ -200,10 +225,6 @@ func (c *chatScreen) Update(msg tea.Msg) tea.Cmd {
 	case tickMsg:
 		c.ticking = false
 		c.pruneTyping()
-		if len(c.typing) > 0 {
-			c.ticking = true
-			return tickCmd()
-		}
 	}
 	return nil
 }
@@ -531,10 +552,6 @@ func (c *chatScreen) onEvent(ev wsproto.Event) tea.Cmd {
 	case wsproto.TypeTyping:
 		if ev.User != "" && ev.User != me {
 			c.typing[ev.User] = c.now()
-			if !c.ticking {
-				c.ticking = true
-				return tickCmd()
-			}
 		}
 	case wsproto.TypeAIStart:
 		c.aiEntry(ev)

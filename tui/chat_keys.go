@@ -1,9 +1,9 @@
 package tui
 
 import (
+	"github.com/charmbracelet/bubbles/textinput"
 	"strings"
 
-	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 )
 
@@ -40,7 +40,7 @@ func (c *chatScreen) handleKey(msg tea.KeyMsg) tea.Cmd {
 	k := c.sh.keys
 	switch c.overlay {
 	case overlayHelp:
-		if key.Matches(msg, k.Back, k.Help, k.Select) || msg.String() == "q" {
+		if keyIs(msg, k.Back, k.Help, k.Select) || msg.String() == "q" {
 			c.overlay = overlayNone
 		}
 		return nil
@@ -59,29 +59,32 @@ func (c *chatScreen) handleKey(msg tea.KeyMsg) tea.Cmd {
 	}
 
 	switch {
-	case key.Matches(msg, k.Switcher):
+	case keyIs(msg, k.Switcher):
 		c.openSwitcher()
 		return nil
-	case key.Matches(msg, k.StopAI):
+	case keyIs(msg, k.StopAI):
 		return c.stopAI()
-	case key.Matches(msg, k.Reconnect):
+	case keyIs(msg, k.Reconnect):
 		c.setNotice("reconnecting…", false)
 		return c.reconnect()
-	case key.Matches(msg, k.PageUp):
+	case keyIs(msg, k.PageUp):
 		return c.scroll(c.page())
-	case key.Matches(msg, k.PageDown):
+	case keyIs(msg, k.PageDown):
 		return c.scroll(-c.page())
-	case key.Matches(msg, k.FocusNext):
+	case keyIs(msg, k.FocusNext):
 		if c.focus == focusInput && c.input.complete(c.completionNames()) {
 			return nil
 		}
 		c.cycleFocus(1)
 		return nil
-	case key.Matches(msg, k.FocusPrev):
+	case keyIs(msg, k.FocusPrev):
 		c.cycleFocus(-1)
 		return nil
 	case msg.String() == "f1":
 		c.overlay = overlayHelp
+		return nil
+	case msg.String() == "ctrl+f":
+		c.openSearch()
 		return nil
 	}
 
@@ -101,12 +104,12 @@ func (c *chatScreen) handleKey(msg tea.KeyMsg) tea.Cmd {
 func (c *chatScreen) inputKey(msg tea.KeyMsg) tea.Cmd {
 	k := c.sh.keys
 	switch {
-	case key.Matches(msg, k.Send):
+	case keyIs(msg, k.Send):
 		return c.submit()
-	case key.Matches(msg, k.Help) && c.input.value() == "":
+	case keyIs(msg, k.Help) && c.input.value() == "":
 		c.overlay = overlayHelp
 		return nil
-	case key.Matches(msg, k.Back):
+	case keyIs(msg, k.Back):
 		switch {
 		case c.tl.hl != nil:
 			c.tl.clearHighlight()
@@ -130,34 +133,34 @@ func (c *chatScreen) inputKey(msg tea.KeyMsg) tea.Cmd {
 func (c *chatScreen) timelineKey(msg tea.KeyMsg) tea.Cmd {
 	k := c.sh.keys
 	switch {
-	case key.Matches(msg, k.LineUp):
+	case keyIs(msg, k.LineUp):
 		return c.scroll(1)
-	case key.Matches(msg, k.LineDown):
+	case keyIs(msg, k.LineDown):
 		return c.scroll(-1)
-	case key.Matches(msg, k.Top):
+	case keyIs(msg, k.Top):
 		return c.scroll(1 << 30)
-	case key.Matches(msg, k.Bottom):
+	case keyIs(msg, k.Bottom):
 		c.tl.toBottom()
 		c.markRead()
 		return nil
-	case key.Matches(msg, k.Search):
+	case keyIs(msg, k.Search):
 		c.openSearch()
 		return nil
-	case key.Matches(msg, k.NextMatch):
+	case keyIs(msg, k.NextMatch):
 		c.nextHit(1)
 		return nil
-	case key.Matches(msg, k.PrevMatch):
+	case keyIs(msg, k.PrevMatch):
 		c.nextHit(-1)
 		return nil
-	case key.Matches(msg, k.Help):
+	case keyIs(msg, k.Help):
 		c.overlay = overlayHelp
 		return nil
-	case key.Matches(msg, k.Back):
+	case keyIs(msg, k.Back):
 		c.tl.clearHighlight()
 		c.hits = nil
 		c.focus = focusInput
 		return nil
-	case key.Matches(msg, k.Select):
+	case keyIs(msg, k.Select):
 		c.focus = focusInput
 		return nil
 	case msg.Type == tea.KeyRunes && !msg.Alt:
@@ -171,18 +174,18 @@ func (c *chatScreen) timelineKey(msg tea.KeyMsg) tea.Cmd {
 func (c *chatScreen) roomsKey(msg tea.KeyMsg) tea.Cmd {
 	k := c.sh.keys
 	switch {
-	case key.Matches(msg, k.LineUp):
+	case keyIs(msg, k.LineUp):
 		c.sel = max(c.sel-1, 0)
-	case key.Matches(msg, k.LineDown):
+	case keyIs(msg, k.LineDown):
 		c.sel = min(c.sel+1, max(len(c.rooms)-1, 0))
-	case key.Matches(msg, k.Select):
+	case keyIs(msg, k.Select):
 		c.focus = focusInput
 		if c.sel != c.cur {
 			return c.switchTo(c.sel)
 		}
-	case key.Matches(msg, k.Help):
+	case keyIs(msg, k.Help):
 		c.overlay = overlayHelp
-	case key.Matches(msg, k.Back):
+	case keyIs(msg, k.Back):
 		c.focus = focusInput
 	}
 	return nil
@@ -192,11 +195,11 @@ func (c *chatScreen) membersKey(msg tea.KeyMsg) tea.Cmd {
 	k := c.sh.keys
 	n := len(c.members) + len(c.roles)
 	switch {
-	case key.Matches(msg, k.LineUp):
+	case keyIs(msg, k.LineUp):
 		c.memberSel = max(c.memberSel-1, 0)
-	case key.Matches(msg, k.LineDown):
+	case keyIs(msg, k.LineDown):
 		c.memberSel = min(c.memberSel+1, max(n-1, 0))
-	case key.Matches(msg, k.Select):
+	case keyIs(msg, k.Select):
 		// Address the selected person or role in the input.
 		var name string
 		if c.memberSel < len(c.roles) {
@@ -212,9 +215,9 @@ func (c *chatScreen) membersKey(msg tea.KeyMsg) tea.Cmd {
 			c.input.setValue(v + "@" + name + " ")
 		}
 		c.focus = focusInput
-	case key.Matches(msg, k.Help):
+	case keyIs(msg, k.Help):
 		c.overlay = overlayHelp
-	case key.Matches(msg, k.Back):
+	case keyIs(msg, k.Back):
 		c.focus = focusInput
 	}
 	return nil
@@ -258,7 +261,7 @@ func (c *chatScreen) openSearch() {
 func (c *chatScreen) searchKey(msg tea.KeyMsg) tea.Cmd {
 	k := c.sh.keys
 	switch {
-	case key.Matches(msg, k.Back):
+	case keyIs(msg, k.Back):
 		c.searching = false
 		c.search.Blur()
 		return nil
@@ -279,7 +282,7 @@ func (c *chatScreen) searchKey(msg tea.KeyMsg) tea.Cmd {
 		return nil
 	}
 	var cmd tea.Cmd
-	c.search, cmd = c.search.Update(msg)
+	c.search, cmd = feedRunes(c.search, msg, textinput.Model.Update)
 	return cmd
 }
 

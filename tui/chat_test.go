@@ -378,3 +378,30 @@ func TestChat_SwitcherFuzzy(t *testing.T) {
 	hs.keyType(tea.KeyEnter)
 	hs.waitFor("#random open", func() bool { r, _ := c.curRoom(); return r.ID == 2 && c.stream != nil })
 }
+
+// TestInput_WordsAreNotKeys: a terminal delivers fast typing as multi-rune
+// key messages; the words "down", "up" and "end" are text, not keys.
+func TestInput_WordsAreNotKeys(t *testing.T) {
+	hs, s := startChat(t, 120, 40)
+	c := hs.chat()
+	for _, w := range []string{"sent ", "while ", "down", " up", " end", " pgup"} {
+		hs.key(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(w)})
+	}
+	require.Equal(t, "sent while down up end pgup", c.input.value())
+	hs.keyType(tea.KeyEnter)
+	hs.waitFor("the send", func() bool { return len(s.sentFrames()) == 1 })
+	require.Equal(t, "sent while down up end pgup", s.sentFrames()[0].Content)
+}
+
+func TestSearchAndSwitcher_WordsAreNotKeys(t *testing.T) {
+	hs, _ := startChat(t, 120, 40)
+	c := hs.chat()
+	hs.send(tea.KeyMsg{Type: tea.KeyCtrlF})
+	require.True(t, c.searching)
+	hs.key(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("end")})
+	require.Equal(t, "end", c.search.Value())
+	hs.keyType(tea.KeyEsc)
+	hs.keyType(tea.KeyCtrlK)
+	hs.key(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("random")})
+	require.Equal(t, "random", c.switcher.input.Value())
+}

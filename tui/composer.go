@@ -4,7 +4,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/textarea"
 	tea "github.com/charmbracelet/bubbletea"
 
@@ -87,7 +86,7 @@ func (c *composer) remember(s string) {
 // update handles a key for the input. It reports whether the key was used.
 func (c *composer) update(msg tea.KeyMsg) (bool, tea.Cmd) {
 	switch {
-	case key.Matches(msg, c.keys.HistPrev) && c.ta.Line() == 0 && len(c.history) > 0:
+	case keyIs(msg, c.keys.HistPrev) && c.ta.Line() == 0 && len(c.history) > 0:
 		if c.histIdx == len(c.history) {
 			c.draft = c.ta.Value()
 		}
@@ -96,7 +95,7 @@ func (c *composer) update(msg tea.KeyMsg) (bool, tea.Cmd) {
 			c.setValue(c.history[c.histIdx])
 		}
 		return true, nil
-	case key.Matches(msg, c.keys.HistNext) && c.ta.Line() == c.ta.LineCount()-1 && c.histIdx < len(c.history):
+	case keyIs(msg, c.keys.HistNext) && c.ta.Line() == c.ta.LineCount()-1 && c.histIdx < len(c.history):
 		c.histIdx++
 		if c.histIdx == len(c.history) {
 			c.setValue(c.draft)
@@ -106,7 +105,11 @@ func (c *composer) update(msg tea.KeyMsg) (bool, tea.Cmd) {
 		return true, nil
 	}
 	var cmd tea.Cmd
-	c.ta, cmd = c.ta.Update(msg)
+	if text, ok := typedText(msg); ok {
+		c.ta.InsertString(text)
+	} else {
+		c.ta, cmd = c.ta.Update(msg)
+	}
 	c.fit()
 	if msg.Type != tea.KeyTab {
 		c.cands = nil

@@ -106,7 +106,7 @@ func (l *loginScreen) Update(msg tea.Msg) tea.Cmd {
 		}
 		k := l.sh.keys
 		switch {
-		case key.Matches(msg, k.ToggleForm):
+		case keyIs(msg, k.ToggleForm):
 			l.register = !l.register
 			l.err = ""
 			if l.register {
@@ -133,6 +133,10 @@ func (l *loginScreen) Update(msg tea.Msg) tea.Cmd {
 		}
 	}
 	var cmd tea.Cmd
+	if k, ok := msg.(tea.KeyMsg); ok {
+		l.fields[l.focus], cmd = feedRunes(l.fields[l.focus], k, textinput.Model.Update)
+		return cmd
+	}
 	l.fields[l.focus], cmd = l.fields[l.focus].Update(msg)
 	return cmd
 }

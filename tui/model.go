@@ -59,7 +59,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		return m, nil
 	case tea.KeyMsg:
-		if key.Matches(msg, m.sh.keys.Quit) {
+		if keyIs(msg, m.sh.keys.Quit) {
 			return m, tea.Quit
 		}
 		if m.active == nil && msg.String() == "r" && m.startErr != "" {

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"unicode"
 
-	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
 
@@ -44,7 +43,7 @@ func (s *switcher) setSize(w, h int) { s.w, s.h = w, h }
 // room (-1 for none).
 func (s *switcher) update(msg tea.KeyMsg, km keys.KeyMap) (done bool, pick int) {
 	switch {
-	case key.Matches(msg, km.Back), key.Matches(msg, km.Switcher):
+	case keyIs(msg, km.Back), keyIs(msg, km.Switcher):
 		return true, -1
 	case msg.Type == tea.KeyEnter:
 		if len(s.matches) == 0 {
@@ -58,7 +57,7 @@ func (s *switcher) update(msg tea.KeyMsg, km keys.KeyMap) (done bool, pick int) 
 		s.sel = min(s.sel+1, max(len(s.matches)-1, 0))
 		return false, -1
 	}
-	s.input, _ = s.input.Update(msg)
+	s.input, _ = feedRunes(s.input, msg, textinput.Model.Update)
 	s.filter()
 	return false, -1
 }
