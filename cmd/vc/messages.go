@@ -224,6 +224,7 @@ func awaitReply(ctx context.Context, s *client.Stream, msg api.Message, roleID *
 	var streamID string
 	var streamRole *int64
 	var reply *api.Message
+	status := s.Status()
 	for {
 		select {
 		case <-ctx.Done():
@@ -233,8 +234,12 @@ func awaitReply(ctx context.Context, s *client.Stream, msg api.Message, roleID *
 				cancel()
 			}
 			return api.Message{}, ctx.Err()
-		case st, ok := <-s.Status():
-			if ok && st.State == client.StateGaveUp {
+		case st, ok := <-status:
+			if !ok {
+				status = nil // closed with Events, which reports the end
+				continue
+			}
+			if st.State == client.StateGaveUp {
 				return api.Message{}, fmt.Errorf("room stream gave up: %w", st.Err)
 			}
 		case ev, ok := <-s.Events():

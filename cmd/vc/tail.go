@@ -61,13 +61,15 @@ timestamp).`,
 				return fmt.Errorf("follow %q: %w", room.Name, err)
 			}
 			defer s.Close()
+			status := s.Status()
 			for {
 				select {
 				case <-ctx.Done():
 					t.endLine()
 					return ctx.Err()
-				case st, ok := <-s.Status():
+				case st, ok := <-status:
 					if !ok {
+						status = nil // closed with Events, which reports the end
 						continue
 					}
 					switch st.State {
