@@ -62,6 +62,7 @@ timestamp).`,
 			}
 			defer s.Close()
 			status := s.Status()
+			lost := false
 			for {
 				select {
 				case <-ctx.Done():
@@ -74,9 +75,13 @@ timestamp).`,
 					}
 					switch st.State {
 					case client.StateReconnecting:
+						lost = true
 						t.note(fmt.Sprintf("connection lost (%v); reconnecting in %s (attempt %d)", st.Err, st.RetryIn.Round(1e6), st.Attempt))
 					case client.StateConnected:
-						t.note("reconnected")
+						if lost {
+							t.note("reconnected")
+							lost = false
+						}
 					case client.StateGaveUp:
 						t.endLine()
 						return fmt.Errorf("follow %q: %w", room.Name, st.Err)
