@@ -462,9 +462,22 @@ func TestTail_ReceivesMessagesFromAnotherProcess(t *testing.T) {
 	require.Equal(t, "bob", ev.User)
 	require.Equal(t, int64(2), ev.Seq)
 
+	// The daemon restarts: tail reconnects and resumes after the last seq,
+	// missing nothing and repeating nothing.
+	d.Restart()
+	bob.ok("", "send", "general", "after restart")
+	line = tail.waitLine(t, 60*time.Second, func(l string) bool {
+		var e wsproto.Event
+		return json.Unmarshal([]byte(l), &e) == nil && e.Type == wsproto.TypeMessage
+	})
+	require.NoError(t, json.Unmarshal([]byte(line), &ev))
+	require.Equal(t, "after restart", ev.Content)
+	require.Equal(t, int64(3), ev.Seq)
+
 	// Ctrl-C closes the socket and exits with 2 (cancelled).
 	require.NoError(t, tail.cmd.Process.Signal(syscall.SIGINT))
 	require.Equal(t, 2, tail.exitCode(t), "stderr: %s", tail.stderr)
+	require.Contains(t, tail.stderr.String(), "reconnect", "the connection loss was reported on stderr")
 }
 
 func TestProfiles_Switching(t *testing.T) {
