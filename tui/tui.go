@@ -49,7 +49,7 @@ type Options struct {
 	MarkdownStyle string
 	// HistoryPage is how many messages are fetched per history request (100 when 0).
 	HistoryPage int
-	// RoomsRefresh is how often the room list (and unread counts) is refreshed (10s when 0).
+	// RoomsRefresh is how often the room list (and unread counts) is refreshed (5s when 0).
 	RoomsRefresh time.Duration
 	// Logger receives diagnostics (discarded when nil); never the terminal.
 	Logger *slog.Logger
@@ -73,7 +73,7 @@ func (o *Options) defaults() {
 		o.HistoryPage = 100
 	}
 	if o.RoomsRefresh <= 0 {
-		o.RoomsRefresh = 10 * time.Second
+		o.RoomsRefresh = 5 * time.Second
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
