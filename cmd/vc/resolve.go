@@ -61,7 +61,9 @@ func resolveRole(ctx context.Context, c *client.Client, arg string, roles []api.
 			return api.Role{}, fmt.Errorf("role %s: %w", arg, err)
 		}
 	}
+	where := "the room's roles"
 	if roles == nil {
+		where = "your roles"
 		var err error
 		if roles, err = c.ListRoles(ctx); err != nil {
 			return api.Role{}, fmt.Errorf("list roles: %w", err)
@@ -71,7 +73,7 @@ func resolveRole(ctx context.Context, c *client.Client, arg string, roles []api.
 	matches := matchByName(roles, name, func(r api.Role) []string { return []string{r.Name, r.Handle} })
 	switch len(matches) {
 	case 0:
-		return api.Role{}, fmt.Errorf("no role %q among your roles (see `vc roles list`)", arg)
+		return api.Role{}, fmt.Errorf("no role %q among %s (see `vc roles list`)", arg, where)
 	case 1:
 		return matches[0], nil
 	}
