@@ -265,8 +265,8 @@ func (c *chatScreen) onRooms(msg roomsMsg) tea.Cmd {
 	if c.loaded {
 		if curID != 0 && c.cur < 0 {
 			// Removed from the room, or it was deleted.
-			c.leaveRoom()
 			c.setNotice("you are no longer in that room", true)
+			return tea.Batch(next, c.leaveRoom())
 		}
 		return next
 	}
@@ -561,12 +561,13 @@ func (c *chatScreen) onEvent(ev wsproto.Event) tea.Cmd {
 		e.invalidate()
 	case wsproto.TypeAIDone:
 		if e := c.tl.aiStream(ev.StreamID); e != nil {
-			if ev.MessageID != 0 && c.tl.ids[ev.MessageID] {
+			if (ev.MessageID != 0 && c.tl.ids[ev.MessageID]) || e.buf.Len() == 0 {
 				c.tl.remove(e)
-			} else if e.buf.Len() == 0 {
-				c.tl.remove(e)
+			} else {
+				// Keep the streamed text, finished, until its message arrives.
+				e.aiDone = true
+				e.invalidate()
 			}
-			// Otherwise keep the streamed text until its message arrives.
 		}
 	case wsproto.TypeAIError:
 		if e := c.tl.aiStream(ev.StreamID); e != nil {

@@ -405,3 +405,21 @@ func TestSearchAndSwitcher_WordsAreNotKeys(t *testing.T) {
 	hs.key(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("random")})
 	require.Equal(t, "random", c.switcher.input.Value())
 }
+
+// TestChat_AIDoneBeforeMessage: if ai_done overtakes the stored message, the
+// streamed text stays, finished, and the message then replaces it.
+func TestChat_AIDoneBeforeMessage(t *testing.T) {
+	hs, s := startChat(t, 120, 40)
+	c := hs.chat()
+	role := int64(7)
+	s.events <- wsproto.Event{Type: wsproto.TypeAIStart, StreamID: "s2", RoleID: &role, Role: "CTO"}
+	s.events <- wsproto.Event{Type: wsproto.TypeAIDelta, StreamID: "s2", Delta: "done early"}
+	s.events <- wsproto.Event{Type: wsproto.TypeAIDone, StreamID: "s2", MessageID: 600}
+	hs.waitFor("the finished stream", func() bool { e := c.tl.aiStream("s2"); return e != nil && e.aiDone })
+	require.NotContains(t, hs.screen(), "replying…")
+	require.Empty(t, c.tl.activeStreams())
+	s.events <- wsproto.Event{Type: wsproto.TypeMessage, ID: 600, Seq: 31, User: "CTO", RoleID: &role, Content: "done early", MessageType: api.MessageAIResponse, Timestamp: t0}
+	hs.waitFor("the message", func() bool { return c.tl.ids[600] })
+	require.Equal(t, 1, countContent(c, "done early"))
+	require.Equal(t, 0, aiEntries(c))
+}

@@ -359,7 +359,7 @@ func (c *chatScreen) typingText() string {
 	sort.Strings(who)
 	var ai []string
 	for _, e := range c.tl.entries {
-		if e.kind == entryAI {
+		if e.kind == entryAI && !e.aiDone {
 			ai = append(ai, e.roleName)
 		}
 	}

@@ -37,6 +37,7 @@ type entry struct {
 	roleID   int64
 	roleName string
 	buf      strings.Builder
+	aiDone   bool // ai_done came before the stored message
 
 	// entryPending
 	queued bool
@@ -270,7 +271,7 @@ func (tl *timeline) aiStream(id string) *entry {
 func (tl *timeline) activeStreams() []string {
 	var ids []string
 	for _, e := range tl.entries {
-		if e.kind == entryAI {
+		if e.kind == entryAI && !e.aiDone {
 			ids = append(ids, e.streamID)
 		}
 	}
@@ -331,7 +332,7 @@ func (tl *timeline) render(e *entry, head, hl bool) []string {
 		}
 		if head {
 			h := mark + clock + " " + avatar(tl.env.roles[roleID], name) + " " + st.AIName.Render(name)
-			if e.kind == entryAI {
+			if e.kind == entryAI && !e.aiDone {
 				h += " " + st.Typing.Render("typing… (ctrl+x stops)")
 			} else if e.msg.Truncated {
 				h += " " + st.Muted.Render("(cut short)")
@@ -341,7 +342,11 @@ func (tl *timeline) render(e *entry, head, hl bool) []string {
 		var body []string
 		if e.kind == entryAI {
 			// Plain while streaming: glamour per delta would be far too slow.
-			body = wrapPlain(e.buf.String()+"▍", bodyW)
+			cursor := "▍"
+			if e.aiDone {
+				cursor = ""
+			}
+			body = wrapPlain(e.buf.String()+cursor, bodyW)
 		} else {
 			body = tl.env.md.render(e.msg.Content, bodyW)
 		}
