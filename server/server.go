@@ -1,0 +1,215 @@
+// Package server is vcd's composition root: New wires configuration, store,
+// services, the realtime and AI collaborators and the HTTP API together;
+// Run serves until its context ends; Shutdown drains and closes everything.
+// Tests start a whole daemon in-process through server/servertest.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/virtual-company/vc/server/config"
+	"github.com/virtual-company/vc/server/httpapi"
+	"github.com/virtual-company/vc/server/realtime"
+	"github.com/virtual-company/vc/server/service"
+	"github.com/virtual-company/vc/server/store/gormstore"
+)
+
+// Version is the daemon version shown by GET / and `vcd version`; release
+// builds set it with -ldflags "-X github.com/virtual-company/vc/server.Version=...".
+var Version = "dev"
+
+// Server is one vcd daemon.
+type Server struct {
+	cfg      config.Config
+	logger   *slog.Logger
+	store    *gormstore.Store
+	services *service.Services
+	api      *httpapi.API
+
+	// closers run in reverse order after the HTTP drain, before the
+	// database closes (the hub closes its sockets there).
+	closers []func(ctx context.Context) error
+
+	mu       sync.Mutex
+	addr     net.Addr
+	serving  bool
+	stopOnce sync.Once
+	stopErr  error
+	stopped  chan struct{}
+}
+
+// New builds a daemon from cfg: opens and migrates the database, builds the
+// services and the HTTP API. It does not listen; call Run.
+func New(cfg config.Config, logger *slog.Logger) (*Server, error) {
+	cfg.Resolve()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	secret, err := cfg.Secret()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := OpenStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, logger: logger, store: st, stopped: make(chan struct{})}
+	ok := false
+	defer func() {
+		if !ok {
+			_ = st.Close()
+		}
+	}()
+	if _, err := st.Migrate(ctx); err != nil {
+		return nil, fmt.Errorf("migrate database: %w", err)
+	}
+	s.services, err = service.New(service.Deps{
+		Store:      st,
+		Secret:     secret,
+		BcryptCost: cfg.BcryptCost,
+		TokenTTL:   cfg.TokenTTL,
+		Logger:     logger.With("component", "service"),
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	var chatSocket, signalSocket fiber.Handler
+	// === Realtime hub (server/realtime) is built here ===
+	chat := realtime.New(realtime.Deps{Auth: s.services.Auth, Rooms: s.services.Rooms,
+		Messages: s.services.Messages, Options: realtimeOptions(cfg), Logger: logger})
+	s.services.SetNotifier(chat)
+	chatSocket = chat.Handler()
+	s.closers = append(s.closers, chat.Close)
+	// === AI responder (server/ai) is built here ===
+	// s.services.SetResponder(ai.New(...)); models catalogue in httpapi.Deps.Models
+	// === Signaling (server/signal) is built here ===
+	// signalSocket = sig.Handler()
+
+	s.api, err = httpapi.New(httpapi.Deps{
+		Services:      s.services,
+		Ready:         st.Ping,
+		Logger:        logger,
+		Version:       Version,
+		BodyLimit:     cfg.BodyLimit,
+		CORSOrigins:   cfg.CORSOrigins,
+		AuthPerMinute: cfg.RateLimit.AuthPerMinute,
+		ChatSocket:    chatSocket,
+		SignalSocket:  signalSocket,
+	})
+	if err != nil {
+		return nil, err
+	}
+	ok = true
+	return s, nil
+}
+
+// OpenStore opens the configured database without migrating it.
+func OpenStore(ctx context.Context, cfg config.Config) (*gormstore.Store, error) {
+	cfg.Resolve()
+	st, err := gormstore.Open(ctx, cfg.DatabaseURL, gormstore.Options{})
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// Config returns the resolved configuration.
+func (s *Server) Config() config.Config { return s.cfg }
+
+// Services returns the business services (for in-process tests and tools).
+func (s *Server) Services() *service.Services { return s.services }
+
+// Store returns the database store.
+func (s *Server) Store() *gormstore.Store { return s.store }
+
+// App returns the Fiber app.
+func (s *Server) App() *fiber.App { return s.api.App() }
+
+// Addr returns the address the daemon listens on (nil before Run).
+func (s *Server) Addr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addr
+}
+
+// Run listens on the configured address and serves until ctx ends (then
+// shuts down gracefully) or Shutdown is called.
+func (s *Server) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", s.cfg.Listen, err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve is Run on an existing listener.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	s.mu.Lock()
+	if s.serving {
+		s.mu.Unlock()
+		return errors.New("server: already serving")
+	}
+	s.serving = true
+	s.addr = ln.Addr()
+	s.mu.Unlock()
+
+	s.logger.Info("vcd listening", "addr", ln.Addr().String(), "version", Version, "database", s.store.Dialect())
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- s.api.App().Listener(ln) }()
+	select {
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+		defer cancel()
+		return s.Shutdown(sctx)
+	case <-s.stopped:
+		return s.stopErr
+	case err := <-serveErr:
+		sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+		defer cancel()
+		_ = s.Shutdown(sctx)
+		if err != nil {
+			return fmt.Errorf("serve: %w", err)
+		}
+		return nil
+	}
+}
+
+// Shutdown stops accepting connections, waits for in-flight requests until
+// ctx ends, runs the closers (hub, AI) and closes the database. It is safe
+// to call more than once and from any goroutine.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.stopOnce.Do(func() {
+		s.logger.Info("vcd shutting down")
+		var errs []error
+		if err := s.api.App().ShutdownWithContext(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("drain http: %w", err))
+		}
+		for i := len(s.closers) - 1; i >= 0; i-- {
+			if err := s.closers[i](ctx); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if err := s.store.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close database: %w", err))
+		}
+		s.stopErr = errors.Join(errs...)
+		close(s.stopped)
+		s.logger.Info("vcd stopped")
+	})
+	<-s.stopped
+	return s.stopErr
+}

@@ -1,0 +1,246 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/virtual-company/vc/pkg/api"
+	"github.com/virtual-company/vc/server/store"
+)
+
+// Details of authentication errors, as the seed words them.
+const (
+	detailBadLogin   = "Incorrect username or password"
+	detailBadToken   = "Could not validate credentials"
+	detailEmailTaken = "Email already registered"
+	detailNameTaken  = "Username already taken"
+)
+
+// Auth registers users, checks passwords and issues and verifies access
+// tokens (JWT HS256 with sub = user id and a per-user token version that
+// logout-all bumps).
+type Auth struct {
+	store  store.Store
+	secret []byte
+	cost   int
+	ttl    time.Duration
+	now    func() time.Time
+	logger *slog.Logger
+
+	dummyOnce sync.Once
+	dummyHash []byte
+}
+
+func newAuth(d Deps) *Auth {
+	cost := d.BcryptCost
+	if cost == 0 {
+		cost = bcrypt.DefaultCost
+	}
+	return &Auth{store: d.Store, secret: d.Secret, cost: cost, ttl: d.TokenTTL, now: d.Now, logger: d.Logger}
+}
+
+// tokenClaims are the claims of an access token.
+type tokenClaims struct {
+	jwt.RegisteredClaims
+	// Ver is the user's token version when the token was issued.
+	Ver int64 `json:"ver"`
+}
+
+// UserOf converts a stored user to its API shape.
+func UserOf(u store.User) api.User {
+	return api.User{ID: u.ID, Email: u.Email, Username: u.Username, Name: u.Name, CreatedAt: u.CreatedAt.UTC()}
+}
+
+// Register creates an account.
+func (a *Auth) Register(ctx context.Context, req api.RegisterRequest) (api.User, error) {
+	if err := ValidateRegister(req); err != nil {
+		return api.User{}, err
+	}
+	email := strings.ToLower(req.Email)
+	if err := a.checkTaken(ctx, email, req.Username); err != nil {
+		return api.User{}, err
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(req.Password), a.cost)
+	if err != nil {
+		return api.User{}, internal("hash password", err)
+	}
+	name := req.Name
+	if strings.TrimSpace(name) == "" {
+		name = req.Username
+	}
+	u := store.User{Email: email, Username: req.Username, Name: name, PasswordHash: string(hash), CreatedAt: a.now().UTC()}
+	if err := a.store.CreateUser(ctx, &u); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			// Lost a race with a concurrent registration: say which value.
+			if err := a.checkTaken(ctx, email, req.Username); err != nil {
+				return api.User{}, err
+			}
+			return api.User{}, &Error{Kind: ErrBadRequest, Detail: detailNameTaken, Code: api.CodeConflict}
+		}
+		return api.User{}, internal("register", err)
+	}
+	return UserOf(u), nil
+}
+
+func (a *Auth) checkTaken(ctx context.Context, email, username string) error {
+	taken, err := a.store.EmailTaken(ctx, email)
+	if err != nil {
+		return internal("register", err)
+	}
+	if taken {
+		return &Error{Kind: ErrBadRequest, Detail: detailEmailTaken, Code: api.CodeConflict}
+	}
+	taken, err = a.store.UsernameTaken(ctx, username)
+	if err != nil {
+		return internal("register", err)
+	}
+	if taken {
+		return &Error{Kind: ErrBadRequest, Detail: detailNameTaken, Code: api.CodeConflict}
+	}
+	return nil
+}
+
+// dummy returns a hash to compare against when the user does not exist, so
+// that a login takes as long either way.
+func (a *Auth) dummy() []byte {
+	a.dummyOnce.Do(func() {
+		h, err := bcrypt.GenerateFromPassword([]byte("not a real password, only for timing"), a.cost)
+		if err != nil {
+			panic(fmt.Sprintf("bcrypt dummy hash: %v", err)) // only on an invalid cost, which config rejects
+		}
+		a.dummyHash = h
+	})
+	return a.dummyHash
+}
+
+// Login checks a username (or email) and password and issues a token. The
+// answer and the time it takes do not depend on whether the user exists.
+func (a *Auth) Login(ctx context.Context, req api.LoginRequest) (api.Token, error) {
+	if req.Username == "" {
+		return api.Token{}, Invalid("username", "is required")
+	}
+	if req.Password == "" {
+		return api.Token{}, Invalid("password", "is required")
+	}
+	u, err := a.store.UserByLogin(ctx, req.Username)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		_ = bcrypt.CompareHashAndPassword(a.dummy(), []byte(req.Password))
+		return api.Token{}, Unauthorized(detailBadLogin)
+	case err != nil:
+		return api.Token{}, internal("login", err)
+	}
+	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(req.Password)) != nil {
+		return api.Token{}, Unauthorized(detailBadLogin)
+	}
+	return a.Issue(u)
+}
+
+// Issue signs an access token for u.
+func (a *Auth) Issue(u store.User) (api.Token, error) {
+	now := a.now()
+	exp := now.Add(a.ttl)
+	claims := tokenClaims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Subject:   strconv.FormatInt(u.ID, 10),
+			IssuedAt:  jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(exp),
+		},
+		Ver: u.TokenVersion,
+	}
+	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(a.secret)
+	if err != nil {
+		return api.Token{}, internal("sign token", err)
+	}
+	return api.Token{AccessToken: s, TokenType: api.TokenTypeBearer, ExpiresAt: exp.UTC().Truncate(time.Second)}, nil
+}
+
+// Authenticate verifies an access token and returns its user. Any problem
+// (malformed, alg other than HS256, bad signature, expired, revoked, user
+// gone) is ErrUnauthorized.
+func (a *Auth) Authenticate(ctx context.Context, token string) (api.User, error) {
+	u, err := a.authenticate(ctx, token)
+	if err != nil {
+		return api.User{}, err
+	}
+	return UserOf(u), nil
+}
+
+func (a *Auth) authenticate(ctx context.Context, token string) (store.User, error) {
+	if token == "" {
+		return store.User{}, Unauthorized("Not authenticated")
+	}
+	var claims tokenClaims
+	_, err := jwt.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) { return a.secret, nil },
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithTimeFunc(a.now),
+		jwt.WithLeeway(5*time.Second),
+	)
+	if err != nil {
+		if errors.Is(err, jwt.ErrTokenExpired) {
+			return store.User{}, Unauthorized("Token expired")
+		}
+		return store.User{}, Unauthorized(detailBadToken)
+	}
+	id, err := strconv.ParseInt(claims.Subject, 10, 64)
+	if err != nil || id <= 0 {
+		return store.User{}, Unauthorized(detailBadToken)
+	}
+	u, err := a.store.UserByID(ctx, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return store.User{}, Unauthorized(detailBadToken)
+	case err != nil:
+		return store.User{}, internal("authenticate", err)
+	}
+	if u.TokenVersion != claims.Ver {
+		return store.User{}, Unauthorized("Token revoked")
+	}
+	return u, nil
+}
+
+// LogoutAll revokes every token issued to the user so far.
+func (a *Auth) LogoutAll(ctx context.Context, userID int64) error {
+	if _, err := a.store.BumpTokenVersion(ctx, userID); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return Unauthorized(detailBadToken)
+		}
+		return internal("logout all", err)
+	}
+	return nil
+}
+
+// UserByUsername looks a user up by username (case-insensitive).
+func (a *Auth) UserByUsername(ctx context.Context, username string) (api.User, error) {
+	u, err := a.store.UserByUsername(ctx, username)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return api.User{}, NotFound("User not found")
+	case err != nil:
+		return api.User{}, internal("find user", err)
+	}
+	return UserOf(u), nil
+}
+
+// UserByID looks a user up by id.
+func (a *Auth) UserByID(ctx context.Context, id int64) (api.User, error) {
+	u, err := a.store.UserByID(ctx, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return api.User{}, NotFound("User not found")
+	case err != nil:
+		return api.User{}, internal("find user", err)
+	}
+	return UserOf(u), nil
+}

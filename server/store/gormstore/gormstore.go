@@ -1,0 +1,207 @@
+// Package gormstore implements server/store on GORM, with SQLite (through the
+// pure-Go github.com/glebarez/sqlite driver) as the default database and
+// PostgreSQL for production. The schema is created by versioned migrations
+// (migrations.go) that behave the same on both.
+//
+// On SQLite the store keeps two connection pools on the same file: one
+// connection for writes (transactions begin IMMEDIATE, so concurrent writers
+// queue in Go instead of failing with SQLITE_BUSY) and several read-only
+// connections that WAL lets run alongside the writer.
+package gormstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"github.com/virtual-company/vc/server/store"
+)
+
+// Store is the GORM implementation of store.Store.
+type Store struct {
+	w       *gorm.DB // writes and transactions
+	r       *gorm.DB // reads (the same as w on PostgreSQL)
+	dialect Dialect
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Options tunes Open.
+type Options struct {
+	// MaxReadConns bounds the read pool (SQLite) or the whole pool
+	// (PostgreSQL); 0 picks a default.
+	MaxReadConns int
+	// BusyTimeout is how long SQLite waits on a lock held by another
+	// process; 0 means 5 s.
+	BusyTimeout time.Duration
+}
+
+// IsPostgres reports whether databaseURL selects PostgreSQL.
+func IsPostgres(databaseURL string) bool {
+	return strings.HasPrefix(databaseURL, "postgres://") || strings.HasPrefix(databaseURL, "postgresql://")
+}
+
+// Open connects to the database named by databaseURL (a postgres:// or
+// postgresql:// URL, or a SQLite file path, optionally as sqlite://PATH or
+// file:PATH) without migrating it; call Migrate next.
+func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error) {
+	gcfg := &gorm.Config{
+		Logger:                 logger.Discard,
+		TranslateError:         true,
+		SkipDefaultTransaction: true,
+		PrepareStmt:            true,
+		NowFunc:                func() time.Time { return time.Now().UTC() },
+	}
+	if IsPostgres(databaseURL) {
+		db, err := gorm.Open(postgres.Open(databaseURL), gcfg)
+		if err != nil {
+			return nil, fmt.Errorf("open postgres: %w", err)
+		}
+		sqlDB, err := db.DB()
+		if err != nil {
+			return nil, fmt.Errorf("open postgres: %w", err)
+		}
+		n := opts.MaxReadConns
+		if n <= 0 {
+			n = 20
+		}
+		sqlDB.SetMaxOpenConns(n)
+		sqlDB.SetMaxIdleConns(n)
+		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+		s := &Store{w: db, r: db, dialect: Postgres}
+		if err := s.Ping(ctx); err != nil {
+			_ = s.Close()
+			return nil, fmt.Errorf("open postgres: %w", err)
+		}
+		return s, nil
+	}
+	return openSQLite(ctx, databaseURL, opts, gcfg)
+}
+
+func openSQLite(ctx context.Context, databaseURL string, opts Options, gcfg *gorm.Config) (*Store, error) {
+	path := strings.TrimPrefix(strings.TrimPrefix(databaseURL, "sqlite://"), "file:")
+	if i := strings.IndexByte(path, '?'); i >= 0 {
+		path = path[:i]
+	}
+	if path == "" {
+		return nil, errors.New("open sqlite: empty path")
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("open sqlite: create directory: %w", err)
+		}
+	}
+	busy := opts.BusyTimeout
+	if busy <= 0 {
+		busy = 5 * time.Second
+	}
+	dsn := func(extra ...string) string {
+		q := url.Values{}
+		q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busy.Milliseconds()))
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", "foreign_keys(1)")
+		q.Add("_pragma", "synchronous(NORMAL)")
+		q.Set("_time_format", "sqlite")
+		for i := 0; i+1 < len(extra); i += 2 {
+			q.Add(extra[i], extra[i+1])
+		}
+		return "file:" + path + "?" + q.Encode()
+	}
+	w, err := gorm.Open(sqlite.Open(dsn("_txlock", "immediate")), gcfg)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	wdb, err := w.DB()
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	// One writer: SQLite allows one at a time anyway, and queueing in
+	// database/sql is cheaper and fairer than busy-waiting on the file lock.
+	wdb.SetMaxOpenConns(1)
+	wdb.SetMaxIdleConns(1)
+	wdb.SetConnMaxLifetime(0)
+	wdb.SetConnMaxIdleTime(0)
+
+	r, err := gorm.Open(sqlite.Open(dsn("_pragma", "query_only(1)")), gcfg)
+	if err != nil {
+		_ = wdb.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	rdb, err := r.DB()
+	if err != nil {
+		_ = wdb.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	n := opts.MaxReadConns
+	if n <= 0 {
+		n = max(4, runtime.GOMAXPROCS(0)*2)
+	}
+	rdb.SetMaxOpenConns(n)
+	rdb.SetMaxIdleConns(n)
+	rdb.SetConnMaxIdleTime(0)
+	rdb.SetConnMaxLifetime(0)
+	s := &Store{w: w, r: r, dialect: SQLite}
+	if err := s.Ping(ctx); err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// Dialect returns the database kind.
+func (s *Store) Dialect() Dialect { return s.dialect }
+
+// DB returns the write handle, for packages that keep their own tables in
+// this database (see migrations.go). Use it with WithContext.
+func (s *Store) DB() *gorm.DB { return s.w }
+
+// ReadDB returns the read handle (read-only on SQLite; the same as DB on
+// PostgreSQL).
+func (s *Store) ReadDB() *gorm.DB { return s.r }
+
+// Ping checks that the database answers a query.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	if err := s.r.WithContext(ctx).Raw("SELECT 1").Scan(&one).Error; err != nil {
+		return fmt.Errorf("ping database: %w", err)
+	}
+	return nil
+}
+
+// Close closes both pools.
+func (s *Store) Close() error {
+	var errs []error
+	if db, err := s.w.DB(); err == nil {
+		errs = append(errs, db.Close())
+	}
+	if s.r != s.w {
+		if db, err := s.r.DB(); err == nil {
+			errs = append(errs, db.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// translate maps GORM errors to the store's sentinel errors.
+func translate(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		return store.ErrNotFound
+	case errors.Is(err, gorm.ErrDuplicatedKey):
+		return fmt.Errorf("%w: %w", store.ErrConflict, err)
+	}
+	return err
+}

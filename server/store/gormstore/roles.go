@@ -1,0 +1,102 @@
+package gormstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/virtual-company/vc/server/store"
+)
+
+type roleRow struct {
+	ID             int64 `gorm:"primaryKey"`
+	UserID         int64
+	Name           string
+	Avatar         string
+	Description    string
+	AIInstructions string `gorm:"column:ai_instructions"`
+	Handle         string
+	Model          string
+	Temperature    *float64
+	MaxTokens      *int
+	CreatedAt      time.Time
+}
+
+func (roleRow) TableName() string { return "roles" }
+
+func (r roleRow) record() store.Role {
+	return store.Role{ID: r.ID, UserID: r.UserID, Name: r.Name, Avatar: r.Avatar, Description: r.Description,
+		AIInstructions: r.AIInstructions, Handle: r.Handle, Model: r.Model, Temperature: r.Temperature,
+		MaxTokens: r.MaxTokens, CreatedAt: r.CreatedAt.UTC()}
+}
+
+func roleRowOf(r store.Role) roleRow {
+	return roleRow{ID: r.ID, UserID: r.UserID, Name: r.Name, Avatar: r.Avatar, Description: r.Description,
+		AIInstructions: r.AIInstructions, Handle: r.Handle, Model: r.Model, Temperature: r.Temperature,
+		MaxTokens: r.MaxTokens, CreatedAt: nowUTC(r.CreatedAt)}
+}
+
+// CreateRole implements store.RoleStore.
+func (s *Store) CreateRole(ctx context.Context, r *store.Role) error {
+	row := roleRowOf(*r)
+	row.ID = 0
+	if err := s.w.WithContext(ctx).Create(&row).Error; err != nil {
+		return fmt.Errorf("create role: %w", translate(err))
+	}
+	*r = row.record()
+	return nil
+}
+
+// RoleByID implements store.RoleStore.
+func (s *Store) RoleByID(ctx context.Context, id int64) (store.Role, error) {
+	var row roleRow
+	if err := s.r.WithContext(ctx).Where("id = ?", id).Take(&row).Error; err != nil {
+		return store.Role{}, fmt.Errorf("role %d: %w", id, translate(err))
+	}
+	return row.record(), nil
+}
+
+// RolesByOwner implements store.RoleStore.
+func (s *Store) RolesByOwner(ctx context.Context, userID int64) ([]store.Role, error) {
+	var rows []roleRow
+	if err := s.r.WithContext(ctx).Where("user_id = ?", userID).Order("id").Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("roles of user %d: %w", userID, translate(err))
+	}
+	out := make([]store.Role, len(rows))
+	for i, r := range rows {
+		out[i] = r.record()
+	}
+	return out, nil
+}
+
+// HandleTaken implements store.RoleStore.
+func (s *Store) HandleTaken(ctx context.Context, userID int64, handle string, exceptID int64) (bool, error) {
+	return s.exists(ctx, "roles", "user_id = ? AND handle = ? AND id <> ?", userID, handle, exceptID)
+}
+
+// UpdateRole implements store.RoleStore.
+func (s *Store) UpdateRole(ctx context.Context, r store.Role) error {
+	row := roleRowOf(r)
+	res := s.w.WithContext(ctx).Model(&roleRow{}).Where("id = ?", r.ID).Select(
+		"name", "avatar", "description", "ai_instructions", "handle", "model", "temperature", "max_tokens",
+	).Updates(&row)
+	if res.Error != nil {
+		return fmt.Errorf("update role %d: %w", r.ID, translate(res.Error))
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("update role %d: %w", r.ID, store.ErrNotFound)
+	}
+	return nil
+}
+
+// DeleteRole implements store.RoleStore.
+func (s *Store) DeleteRole(ctx context.Context, id int64) error {
+	res := s.w.WithContext(ctx).Exec("DELETE FROM roles WHERE id = ?", id)
+	if res.Error != nil {
+		return fmt.Errorf("delete role %d: %w", id, translate(res.Error))
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("delete role %d: %w", id, store.ErrNotFound)
+	}
+	return nil
+}
