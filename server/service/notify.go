@@ -48,7 +48,8 @@ func (NopNotifier) RoomDeleted(int64) {}
 type NopResponder struct{}
 
 // MessageCreated implements Responder.
-func (NopResponder) MessageCreated(context.Context, api.Room, api.Message, api.CreateMessageRequest) {}
+func (NopResponder) MessageCreated(context.Context, api.Room, api.Message, api.CreateMessageRequest) {
+}
 
 // hooks holds the late-bound collaborators shared by all services. They are
 // set while the server is wired (before it serves) and only read afterwards.
