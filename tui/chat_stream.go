@@ -1,0 +1,190 @@
+package tui
+
+import (
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/virtual-company/vc/client"
+	"github.com/virtual-company/vc/pkg/api"
+	"github.com/virtual-company/vc/pkg/wsproto"
+)
+
+// Room stream events: connection state and chat events into the screen.
+
+func (c *chatScreen) onStream(msg streamMsg) tea.Cmd {
+	if msg.gen != c.gen || c.stream == nil {
+		return nil
+	}
+	var cmds []tea.Cmd
+	for _, st := range msg.statuses {
+		c.onStatus(st)
+	}
+	for _, ev := range msg.events {
+		if cmd := c.onEvent(ev); cmd != nil {
+			cmds = append(cmds, cmd)
+		}
+	}
+	if msg.ended {
+		c.stream = nil
+		c.conn.open = false
+		if c.conn.state != client.StateGaveUp {
+			c.conn.state = client.StateGaveUp
+		}
+		return tea.Batch(cmds...)
+	}
+	cmds = append(cmds, waitStream(c.gen, c.stream))
+	return tea.Batch(cmds...)
+}
+
+func (c *chatScreen) onStatus(st client.StreamStatus) {
+	c.conn.state, c.conn.attempt, c.conn.retryIn = st.State, st.Attempt, st.RetryIn
+	c.conn.err = ""
+	if st.Err != nil {
+		c.conn.err = errText(st.Err)
+	}
+	queued := st.State != client.StateConnected
+	for _, e := range c.tl.entries {
+		if e.kind == entryPending && e.queued != queued && e.failed == "" {
+			e.queued = queued
+			e.invalidate()
+		}
+	}
+}
+
+func (c *chatScreen) onEvent(ev wsproto.Event) tea.Cmd {
+	me := c.sh.me.Username
+	switch ev.Type {
+	case wsproto.TypeMessage:
+		m := messageFromEvent(ev)
+		if c.tl.addMessage(m) {
+			if c.tl.offset == 0 {
+				c.markRead()
+			} else if c.cur >= 0 && m.Seq > c.rooms[c.cur].room.LastSeq {
+				c.rooms[c.cur].room.LastSeq = m.Seq
+			}
+		}
+		delete(c.typing, ev.User)
+	case wsproto.TypePresence:
+		c.online = map[string]bool{}
+		for _, u := range ev.Online {
+			c.online[u.Username] = true
+		}
+	case wsproto.TypeJoin, wsproto.TypeLeave:
+		if ev.User == "" {
+			return nil
+		}
+		if ev.Type == wsproto.TypeJoin {
+			if c.online[ev.User] {
+				return nil // another socket of someone already here
+			}
+			c.online[ev.User] = true
+		} else {
+			delete(c.online, ev.User)
+			delete(c.typing, ev.User)
+		}
+		if ev.User != me {
+			verb := "joined"
+			if ev.Type == wsproto.TypeLeave {
+				verb = "left"
+			}
+			c.tl.insert(&entry{kind: entryEvent, text: "· " + ev.User + " " + verb, msg: api.Message{Timestamp: c.eventTime(ev)}})
+		}
+		if !c.isMember(ev.User) {
+			if r, ok := c.curRoom(); ok {
+				return c.sh.peopleCmd(c.gen, r.ID)
+			}
+		}
+	case wsproto.TypeTyping:
+		if ev.User != "" && ev.User != me {
+			c.typing[ev.User] = c.now()
+		}
+	case wsproto.TypeAIStart:
+		c.aiEntry(ev)
+	case wsproto.TypeAIDelta:
+		e := c.aiEntry(ev)
+		e.buf.WriteString(ev.Delta)
+		e.invalidate()
+	case wsproto.TypeAIDone:
+		if e := c.tl.aiStream(ev.StreamID); e != nil {
+			if (ev.MessageID != 0 && c.tl.ids[ev.MessageID]) || e.buf.Len() == 0 {
+				c.tl.remove(e)
+			} else {
+				// Keep the streamed text, finished, until its message arrives.
+				e.aiDone = true
+				e.invalidate()
+			}
+		}
+	case wsproto.TypeAIError:
+		if e := c.tl.aiStream(ev.StreamID); e != nil {
+			c.tl.remove(e)
+			name := e.roleName
+			c.setNotice(name+": "+firstNonEmpty(ev.Detail, "the reply failed"), true)
+		}
+	case wsproto.TypeAck:
+		// The message event that follows replaces the pending entry.
+	case wsproto.TypeError:
+		if ev.ClientID != "" {
+			if p := c.tl.pending(ev.ClientID); p != nil {
+				p.failed = firstNonEmpty(ev.Detail, "refused")
+				p.invalidate()
+				return nil
+			}
+		}
+		c.setNotice(firstNonEmpty(ev.Detail, "the server refused that"), true)
+	case wsproto.TypeMembers:
+		if r, ok := c.curRoom(); ok {
+			return c.sh.peopleCmd(c.gen, r.ID)
+		}
+	}
+	return nil
+}
+
+func (c *chatScreen) eventTime(ev wsproto.Event) time.Time {
+	if !ev.Timestamp.IsZero() {
+		return ev.Timestamp
+	}
+	return c.now()
+}
+
+func (c *chatScreen) isMember(user string) bool {
+	for _, m := range c.members {
+		if m.Username == user {
+			return true
+		}
+	}
+	return false
+}
+
+// aiEntry returns the streaming entry of ev's reply, creating it (also for
+// a delta of a reply that started before we joined).
+func (c *chatScreen) aiEntry(ev wsproto.Event) *entry {
+	if e := c.tl.aiStream(ev.StreamID); e != nil {
+		return e
+	}
+	e := &entry{kind: entryAI, streamID: ev.StreamID, roleName: ev.Role, msg: api.Message{Timestamp: c.eventTime(ev)}}
+	if ev.RoleID != nil {
+		e.roleID = *ev.RoleID
+		if e.roleName == "" {
+			e.roleName = c.env.roles[e.roleID].Name
+		}
+	}
+	if e.roleName == "" {
+		e.roleName = "AI"
+	}
+	c.tl.insert(e)
+	return e
+}
+
+func messageFromEvent(ev wsproto.Event) api.Message {
+	mt := ev.MessageType
+	if mt == "" {
+		mt = api.MessageText
+	}
+	return api.Message{
+		ID: ev.ID, RoomID: ev.RoomID, UserID: ev.UserID, RoleID: ev.RoleID,
+		Content: ev.Content, MessageType: mt, Timestamp: ev.Timestamp,
+		Seq: ev.Seq, User: ev.User, ClientID: ev.ClientID, Truncated: ev.Truncated,
+	}
+}
+
