@@ -187,4 +187,3 @@ func messageFromEvent(ev wsproto.Event) api.Message {
 		Seq: ev.Seq, User: ev.User, ClientID: ev.ClientID, Truncated: ev.Truncated,
 	}
 }
-
