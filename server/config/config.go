@@ -50,12 +50,12 @@ type Config struct {
 	RateLimit RateLimitConfig `mapstructure:"rate_limit"`
 	// Log configures the daemon's logs.
 	Log LogConfig `mapstructure:"log"`
+	// Realtime tunes the chat WebSocket (realtime.go).
+	Realtime RealtimeConfig `mapstructure:"realtime"`
 	// LLM configures the AI providers (llm.go).
 	LLM LLMConfig `mapstructure:"llm"`
 	// RTC configures voice calls (rtc.go).
 	RTC RTCConfig `mapstructure:"rtc"`
-	// Realtime tunes the chat WebSocket (realtime.go).
-	Realtime RealtimeConfig `mapstructure:"realtime"`
 }
 
 // RateLimitConfig limits requests per client IP.
@@ -126,12 +126,14 @@ func AddFlags(fs *pflag.FlagSet) {
 }
 
 // flagKeys maps flag names to config keys.
-var flagKeys = map[string]string{
-	"listen":       "listen",
-	"data-dir":     "data_dir",
-	"database-url": "database_url",
-	"log-level":    "log.level",
-	"log-format":   "log.format",
+func flagKeys() map[string]string {
+	return map[string]string{
+		"listen":       "listen",
+		"data-dir":     "data_dir",
+		"database-url": "database_url",
+		"log-level":    "log.level",
+		"log-format":   "log.format",
+	}
 }
 
 // LoadOptions says where Load reads from.
@@ -155,7 +157,7 @@ func Load(opts LoadOptions) (Config, error) {
 		return Config{}, err
 	}
 	if opts.Flags != nil {
-		for name, key := range flagKeys {
+		for name, key := range flagKeys() {
 			if f := opts.Flags.Lookup(name); f != nil {
 				if err := v.BindPFlag(key, f); err != nil {
 					return Config{}, fmt.Errorf("bind flag --%s: %w", name, err)
