@@ -114,8 +114,9 @@ func runFanout(ctx context.Context, args []string, out io.Writer) error {
 		go func() {
 			defer readers.Done()
 			r.latencies = make([]time.Duration, 0, total)
+			var buf bytes.Buffer
 			for r.got < total {
-				_, data, err := r.conn.Read(rctx)
+				data, err := readInto(rctx, r.conn, &buf)
 				if err != nil {
 					return
 				}
@@ -183,4 +184,18 @@ func runFanout(ctx context.Context, args []string, out io.Writer) error {
 	fmt.Fprintf(out, "latency p50 %s p99 %s max %s\n", percentile(all, 50).Round(10*time.Microsecond),
 		percentile(all, 99).Round(10*time.Microsecond), percentile(all, 100).Round(10*time.Microsecond))
 	return nil
+}
+
+// readInto reads one message into buf (reused between reads, so receivers
+// do not allocate per message).
+func readInto(ctx context.Context, conn *websocket.Conn, buf *bytes.Buffer) ([]byte, error) {
+	_, r, err := conn.Reader(ctx)
+	if err != nil {
+		return nil, err
+	}
+	buf.Reset()
+	if _, err := buf.ReadFrom(r); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }

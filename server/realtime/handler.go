@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	fws "github.com/fasthttp/websocket"
 	"github.com/gofiber/contrib/websocket"
 	"github.com/gofiber/fiber/v2"
 
@@ -238,13 +239,34 @@ func (h *Handler) write(c *websocket.Conn, b []byte) error {
 	return c.WriteMessage(websocket.TextMessage, b)
 }
 
+// writeFrame writes a shared frame: the WebSocket framing is built once per
+// event, not once per socket.
+func (h *Handler) writeFrame(c *websocket.Conn, f *Frame) error {
+	pm, _ := f.Cached(prepare).(*fws.PreparedMessage)
+	if pm == nil {
+		return h.write(c, f.Data)
+	}
+	if err := c.SetWriteDeadline(time.Now().Add(h.opts.WriteTimeout)); err != nil {
+		return err
+	}
+	return c.WritePreparedMessage(pm)
+}
+
+func prepare(data []byte) any {
+	pm, err := fws.NewPreparedMessage(websocket.TextMessage, data)
+	if err != nil {
+		return nil
+	}
+	return pm
+}
+
 // writeLoop is the socket's only writer after the replay: queued events,
 // pings, and the close frame.
 func (h *Handler) writeLoop(c *websocket.Conn, sub *Subscription, done chan<- struct{}) {
 	defer close(done)
 	ping := time.NewTicker(h.opts.PingInterval)
 	defer ping.Stop()
-	var buf [][]byte
+	var buf []*Frame
 	for {
 		select {
 		case <-sub.Wake():
@@ -257,8 +279,8 @@ func (h *Handler) writeLoop(c *websocket.Conn, sub *Subscription, done chan<- st
 			continue
 		}
 		out, closing, code, reason := sub.Take(buf)
-		for _, b := range out {
-			if err := h.write(c, b); err != nil {
+		for _, f := range out {
+			if err := h.writeFrame(c, f); err != nil {
 				sub.Close(CloseNormal, "")
 				_ = c.NetConn().Close()
 				return

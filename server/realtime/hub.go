@@ -78,8 +78,8 @@ type hubRoom struct {
 
 // queued is one encoded event; seq is set for message events.
 type queued struct {
-	data []byte
-	seq  int64
+	frame *Frame
+	seq   int64
 }
 
 // NewHub returns an in-process hub. backfill may be nil (gaps are then
@@ -129,10 +129,10 @@ func (h *Hub) publish(roomID int64, ev wsproto.Event, except *Subscription) {
 	defer r.mu.Unlock()
 	if except != nil {
 		// Relays (typing) carry no seq and need no ordering.
-		r.fanout(queued{data: data}, except)
+		r.fanout(queued{frame: NewFrame(data)}, except)
 		return
 	}
-	h.ordered(r, queued{data: data, seq: seq})
+	h.ordered(r, queued{frame: NewFrame(data), seq: seq})
 }
 
 // ordered delivers q now, or holds it while an earlier seq is missing.
@@ -238,7 +238,7 @@ func (h *Hub) fillGap(r *hubRoom) {
 		if err != nil {
 			continue
 		}
-		r.hold(queued{data: data, seq: m.Seq})
+		r.hold(queued{frame: NewFrame(data), seq: m.Seq})
 	}
 	r.flush()
 	if len(r.held) > 0 {

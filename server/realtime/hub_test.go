@@ -28,9 +28,9 @@ func drain(t *testing.T, s *Subscription) (evs []wsproto.Event, closing bool, co
 	default:
 	}
 	out, closing, code, _ := s.Take(nil)
-	for _, b := range out {
+	for _, f := range out {
 		var ev wsproto.Event
-		require.NoError(t, json.Unmarshal(b, &ev))
+		require.NoError(t, json.Unmarshal(f.Data, &ev))
 		evs = append(evs, ev)
 	}
 	return evs, closing, code
@@ -181,7 +181,7 @@ func TestHub_SharedBytes(t *testing.T) {
 	ob, _, _, _ := b.Take(nil)
 	require.Len(t, oa, 1)
 	require.Len(t, ob, 1)
-	require.Same(t, &oa[0][0], &ob[0][0], "encoded once, shared by every socket")
+	require.Same(t, oa[0], ob[0], "encoded once, shared by every socket")
 }
 
 func TestHub_SocketCapAndClose(t *testing.T) {

@@ -11,6 +11,24 @@ import (
 // CloseNormal is the normal close code (1000).
 const CloseNormal = 1000
 
+// Frame is one encoded event, shared by every socket it is queued for. A
+// transport may cache its own encoding of it once (the WebSocket handler
+// keeps a prepared frame, so a fan-out to N sockets frames the event once).
+type Frame struct {
+	Data   []byte
+	once   sync.Once
+	cached any
+}
+
+// NewFrame wraps an encoded event.
+func NewFrame(data []byte) *Frame { return &Frame{Data: data} }
+
+// Cached returns build(f.Data), computed once per frame.
+func (f *Frame) Cached(build func([]byte) any) any {
+	f.once.Do(func() { f.cached = build(f.Data) })
+	return f.cached
+}
+
 // Subscription is one socket's place in a room: a bounded queue of encoded
 // events that the socket's writer drains. An idle subscription holds no
 // queue memory (the queue is released whenever it empties).
@@ -69,7 +87,7 @@ func (s *Subscription) enqueue(q queued) {
 }
 
 // Send queues data (an encoded event for this socket only, such as an ack).
-func (s *Subscription) Send(data []byte) { s.enqueue(queued{data: data}) }
+func (s *Subscription) Send(data []byte) { s.enqueue(queued{frame: NewFrame(data)}) }
 
 // SkipThrough makes the writer drop message events with seq <= seq: those
 // were already sent by the replay.
@@ -82,7 +100,7 @@ func (s *Subscription) SkipThrough(seq int64) {
 // Take returns the queued events to write, in order, and whether the
 // subscription is closing (then code and reason are set and, unless
 // drained, the returned events are empty).
-func (s *Subscription) Take(buf [][]byte) (out [][]byte, closing bool, code int, reason string) {
+func (s *Subscription) Take(buf []*Frame) (out []*Frame, closing bool, code int, reason string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out = buf[:0]
@@ -91,7 +109,7 @@ func (s *Subscription) Take(buf [][]byte) (out [][]byte, closing bool, code int,
 			if q.seq > 0 && q.seq <= s.skipThrough {
 				continue
 			}
-			out = append(out, q.data)
+			out = append(out, q.frame)
 		}
 	}
 	// Keep a small queue for the next burst; release a big one.
