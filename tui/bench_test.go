@@ -70,7 +70,20 @@ func BenchmarkKeypress10k(b *testing.B) {
 // messages for the first time, Markdown included) and jumps back down at
 // the top; one op is one key and one frame.
 func BenchmarkScroll10k(b *testing.B) {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
 	m, _ := loadedModel(b, 10000, 120, 40)
+	// Render every message once, as scrolling through all of them would.
+	tl := m.chat.tl
+	start := time.Now()
+	for i := range tl.entries {
+		tl.linesOf(i)
+	}
+	renderAll := time.Since(start)
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	heapMB := float64(after.HeapAlloc-before.HeapAlloc) / (1 << 20)
 	pgup := tea.KeyMsg{Type: tea.KeyPgUp}
 	esc := tea.KeyMsg{Type: tea.KeyEsc}
 	for i := 0; b.Loop(); i++ {
@@ -81,6 +94,8 @@ func BenchmarkScroll10k(b *testing.B) {
 		}
 		_ = m.View()
 	}
+	b.ReportMetric(heapMB, "rendered-heap-MB")
+	b.ReportMetric(float64(renderAll.Milliseconds()), "render-all-ms")
 }
 
 // BenchmarkStreamDelta is one AI delta arriving and the frame after it; a

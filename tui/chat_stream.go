@@ -44,7 +44,7 @@ func (c *chatScreen) onStatus(st client.StreamStatus) {
 		c.conn.err = errText(st.Err)
 	}
 	queued := st.State != client.StateConnected
-	for _, e := range c.tl.entries {
+	for _, e := range c.tl.tail() {
 		if e.kind == entryPending && e.queued != queued && e.failed == "" {
 			e.queued = queued
 			e.invalidate()

@@ -318,7 +318,7 @@ func (c *chatScreen) banner() string {
 		return ""
 	}
 	queued := 0
-	for _, e := range c.tl.entries {
+	for _, e := range c.tl.tail() {
 		if e.kind == entryPending && e.failed == "" {
 			queued++
 		}
@@ -358,7 +358,7 @@ func (c *chatScreen) typingText() string {
 	}
 	sort.Strings(who)
 	var ai []string
-	for _, e := range c.tl.entries {
+	for _, e := range c.tl.tail() {
 		if e.kind == entryAI && !e.aiDone {
 			ai = append(ai, e.roleName)
 		}

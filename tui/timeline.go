@@ -55,21 +55,26 @@ type entry struct {
 
 func (e *entry) invalidate() { e.lines = nil }
 
-// author is the key that groups consecutive entries.
-func (e *entry) author() string {
-	switch e.kind {
-	case entryAI:
-		return "ai:" + e.roleName
-	case entryEvent:
-		return ""
+// authorKey says who wrote e for grouping: ai is set for AI roles; ok is
+// false for entries that never group (system messages, events).
+func (e *entry) authorKey() (name string, ai, ok bool) {
+	switch {
+	case e.kind == entryAI:
+		return e.roleName, true, true
+	case e.kind == entryEvent, e.msg.MessageType == api.MessageSystem:
+		return "", false, false
+	case e.msg.RoleID != nil || e.msg.MessageType == api.MessageAIResponse:
+		return e.msg.User, true, true
 	}
-	if e.msg.MessageType == api.MessageSystem {
-		return ""
-	}
-	if e.msg.RoleID != nil || e.msg.MessageType == api.MessageAIResponse {
-		return "ai:" + e.msg.User
-	}
-	return "u:" + e.msg.User
+	return e.msg.User, false, true
+}
+
+// sameAuthor reports whether e continues p's group (without allocating:
+// it runs for every entry scrolled past).
+func sameAuthor(e, p *entry) bool {
+	en, eai, eok := e.authorKey()
+	pn, pai, pok := p.authorKey()
+	return eok && pok && en == pn && eai == pai
 }
 
 func (e *entry) when() time.Time { return e.msg.Timestamp }
@@ -215,7 +220,7 @@ func (tl *timeline) addMessage(m api.Message) bool {
 		}
 	}
 	if m.RoleID != nil && m.MessageType == api.MessageAIResponse {
-		for _, e := range tl.entries {
+		for _, e := range tl.tail() {
 			if e.kind == entryAI && e.roleID == *m.RoleID {
 				tl.remove(e)
 				break
@@ -249,9 +254,20 @@ func (tl *timeline) prepend(msgs []api.Message) int {
 	return len(fresh)
 }
 
+// tail returns the pending sends and streaming replies: they always sit
+// after the stored messages, so per-frame questions about them never walk
+// the whole history.
+func (tl *timeline) tail() []*entry {
+	i := len(tl.entries)
+	for i > 0 && isTail(tl.entries[i-1]) {
+		i--
+	}
+	return tl.entries[i:]
+}
+
 func (tl *timeline) pending(clientID string) *entry {
-	for i := len(tl.entries) - 1; i >= 0; i-- {
-		if e := tl.entries[i]; e.kind == entryPending && e.msg.ClientID == clientID {
+	for _, e := range tl.tail() {
+		if e.kind == entryPending && e.msg.ClientID == clientID {
 			return e
 		}
 	}
@@ -259,8 +275,8 @@ func (tl *timeline) pending(clientID string) *entry {
 }
 
 func (tl *timeline) aiStream(id string) *entry {
-	for i := len(tl.entries) - 1; i >= 0; i-- {
-		if e := tl.entries[i]; e.kind == entryAI && e.streamID == id {
+	for _, e := range tl.tail() {
+		if e.kind == entryAI && e.streamID == id {
 			return e
 		}
 	}
@@ -270,7 +286,7 @@ func (tl *timeline) aiStream(id string) *entry {
 // activeStreams returns the ids of replies still streaming, newest last.
 func (tl *timeline) activeStreams() []string {
 	var ids []string
-	for _, e := range tl.entries {
+	for _, e := range tl.tail() {
 		if e.kind == entryAI && !e.aiDone {
 			ids = append(ids, e.streamID)
 		}
@@ -284,8 +300,7 @@ func (tl *timeline) linesOf(i int) []string {
 	head := true
 	if i > 0 {
 		p := tl.entries[i-1]
-		a := e.author()
-		head = a == "" || a != p.author() || e.when().Sub(p.when()) > groupGap || e.when().Before(p.when())
+		head = !sameAuthor(e, p) || e.when().Sub(p.when()) > groupGap || e.when().Before(p.when())
 	}
 	hl := e == tl.hl
 	if e.lines != nil && e.rw == tl.width && e.rhead == head && e.rhl == hl {
