@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -191,4 +192,25 @@ func TestNoColor(t *testing.T) {
 			require.Equal(t, noColor == "", colour)
 		})
 	}
+}
+
+// TestTheme_DarkAndLight: the same screen is drawn with different colours
+// on dark and light terminals (AdaptiveColor), and both have colour.
+func TestTheme_DarkAndLight(t *testing.T) {
+	views := map[bool]string{}
+	for _, dark := range []bool{true, false} {
+		r := lipgloss.NewRenderer(io.Discard)
+		r.SetColorProfile(termenv.TrueColor)
+		r.SetHasDarkBackground(dark)
+		opts := testOptions()
+		opts.Renderer = r
+		opts.MarkdownStyle = ""
+		hs := newHarness(t, goldenBackend(), opts, 100, 30)
+		hs.ready()
+		hs.waitScreen("in a minute.")
+		views[dark] = hs.m.View()
+		require.Contains(t, views[dark], "\x1b[38;2;")
+	}
+	require.NotEqual(t, views[true], views[false])
+	require.Equal(t, ansi.Strip(views[true]), ansi.Strip(views[false]), "only the colours differ")
 }
