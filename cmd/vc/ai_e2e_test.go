@@ -1,9 +1,11 @@
 package main_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -170,4 +172,31 @@ func TestKeys_AddListRemove(t *testing.T) {
 	}
 	c.ok("", "keys", "rm", fmt.Sprint(k.ID))
 	require.Equal(t, "[]\n", c.ok("", "keys", "list", "--json"))
+}
+
+func TestAsk_CtrlCStopsTheStream(t *testing.T) {
+	t.Parallel()
+	d, fake := aiDaemon(t)
+	probe := d.Register("probe")
+	if !served(d, "POST", "/api/llm/generate", probe.Token, api.GenerateRequest{Prompt: "x", Stream: true}) {
+		t.Skip("vcd does not serve POST /api/llm/generate yet")
+	}
+	c := newCLI(t, d.URL)
+	c.register("alice")
+	// A slow answer: 1000 tokens, 50 ms apart.
+	fake.Enqueue(aitest.Response{TokenCount: 1000, TokenDelay: 50 * time.Millisecond})
+	before := len(fake.Received())
+	ask := c.start("ask", "--raw", "tell me everything")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for {
+		_, err := fake.Next(ctx)
+		require.NoError(t, err, "the provider never got the request")
+		if len(fake.Received()) > before {
+			break
+		}
+	}
+	require.NoError(t, ask.cmd.Process.Signal(syscall.SIGINT))
+	require.Equal(t, 2, ask.exitCode(t), "stderr: %s", ask.stderr)
+	require.Contains(t, ask.stderr.String(), "cancelled")
 }
