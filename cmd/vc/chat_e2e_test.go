@@ -42,14 +42,20 @@ func (tm *tmuxTerm) screen() string {
 // waitScreen polls the pane until it shows sub, failing after a deadline.
 func (tm *tmuxTerm) waitScreen(sub string) {
 	tm.t.Helper()
+	tm.waitUntil("show "+sub, func(s string) bool { return strings.Contains(s, sub) })
+}
+
+// waitUntil polls the pane until ok holds for it, failing after a deadline.
+func (tm *tmuxTerm) waitUntil(what string, ok func(screen string) bool) {
+	tm.t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		s := tm.screen()
-		if strings.Contains(s, sub) {
+		if ok(s) {
 			return
 		}
 		if time.Now().After(deadline) {
-			tm.t.Fatalf("the terminal never showed %q; it shows:\n%s", sub, s)
+			tm.t.Fatalf("the terminal did not %s; it shows:\n%s", what, s)
 		}
 		time.Sleep(50 * time.Millisecond) // polling the pane, bounded by the deadline
 	}
@@ -119,6 +125,29 @@ func TestChat_EndToEnd(t *testing.T) {
 	require.NoError(t, err)
 	tm.waitScreen("hi alice, bob here")
 	require.Equal(t, 1, strings.Count(tm.screen(), "hello from the tui"), "the sent line shows once")
+
+	// The daemon goes away: the status line says so; a line typed meanwhile
+	// is queued and, once the daemon is back, stored exactly once.
+	d.Stop()
+	tm.waitScreen("reconnecting")
+	tm.typeText("typed while the server was down")
+	tm.keys("Enter")
+	tm.waitScreen("queued")
+	d.Restart()
+	waitEvent(t, bs, func(ev wsproto.Event) bool {
+		return ev.Type == wsproto.TypeMessage && ev.Content == "typed while the server was down"
+	})
+	tm.waitUntil("show the queued line as sent, once", func(s string) bool {
+		return strings.Contains(s, "● connected") && !strings.Contains(s, "queued") &&
+			strings.Count(s, "typed while the server was down") == 1
+	})
+	msgs, err := alice.ListMessages(ctx, room.ID, client.MessageQuery{Limit: 100})
+	require.NoError(t, err)
+	var contents []string
+	for _, m := range msgs {
+		contents = append(contents, m.Content)
+	}
+	require.Equal(t, []string{"hello from the tui", "hi alice, bob here", "typed while the server was down"}, contents)
 
 	// The login was stored like vc login: the CLI now works without a prompt.
 	require.Contains(t, cli.ok("", "whoami"), "alice")
