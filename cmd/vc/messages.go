@@ -257,7 +257,10 @@ func awaitReply(ctx context.Context, s *client.Stream, msg api.Message, roleID *
 					p.delta(ev.Delta)
 				}
 			case wsproto.TypeAIError:
-				if streamID != "" && ev.StreamID == streamID {
+				// A reply refused before it started (limits, budget) has no
+				// ai_start: it is matched by reply_to.
+				if (streamID != "" && ev.StreamID == streamID) || (streamID == "" && ev.ReplyTo == msg.ID) {
+					p.finish("")
 					return api.Message{}, fmt.Errorf("AI reply failed: %s", ev.Detail)
 				}
 			case wsproto.TypeMessage:

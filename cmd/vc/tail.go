@@ -176,7 +176,9 @@ func (t *tailer) event(ev wsproto.Event) error {
 			return err
 		}
 	case wsproto.TypeAIDone, wsproto.TypeAIError:
-		if ev.Type == wsproto.TypeAIError && ev.StreamID == t.inline {
+		// A failed reply is also stored as a system message, which follows;
+		// a cancelled one is not.
+		if ev.Type == wsproto.TypeAIError && ev.StreamID == t.inline && ev.Code == "canceled" {
 			t.endLine()
 			fmt.Fprintln(out, t.st.system.Render("* "+ev.Detail))
 		}
