@@ -90,8 +90,12 @@ as it arrives on a terminal).`,
 				if err != nil {
 					return fmt.Errorf("list roles of %q: %w", room.Name, err)
 				}
+				// The room's roles first, then your own (the seed lets a
+				// message name any role_id).
 				if role, err = resolveRole(ctx, c, roleArg, seated); err != nil {
-					return err
+					if role, err = resolveRole(ctx, c, roleArg, nil); err != nil {
+						return err
+					}
 				}
 				req.RoleID = &role.ID
 			}
