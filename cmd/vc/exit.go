@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 
 	"github.com/virtual-company/vc/client"
+	"github.com/virtual-company/vc/pkg/api"
 )
 
 // Exit codes, as gh: scripts rely on them.
@@ -53,7 +55,7 @@ func exitCode(ctx context.Context, err error) int {
 		return se.code
 	case errors.Is(err, errCancelled), errors.Is(err, context.Canceled), ctx.Err() != nil:
 		return exitCancelled
-	case errors.As(err, &ae), client.IsUnauthorized(err):
+	case errors.As(err, &ae), vcdUnauthorized(err):
 		return exitAuth
 	default:
 		return exitError
@@ -66,10 +68,18 @@ func errorLine(ctx context.Context, err error) string {
 	switch {
 	case exitCode(ctx, err) == exitCancelled:
 		return "cancelled"
-	case client.IsUnauthorized(err) && errors.As(err, &ce):
+	case vcdUnauthorized(err) && errors.As(err, &ce):
 		return fmt.Sprintf("authentication required: %s (run `vc login`, or set VC_TOKEN)", ce.Error())
 	case errors.As(err, &ce) && ce.RetryAfter > 0:
 		return fmt.Sprintf("%s (retry in %s)", err.Error(), ce.RetryAfter)
 	}
 	return err.Error()
+}
+
+// vcdUnauthorized reports whether vcd rejected our token (401), as opposed
+// to an AI provider rejecting an API key, which vcd reports with the code
+// provider_auth.
+func vcdUnauthorized(err error) bool {
+	var ce *client.Error
+	return errors.As(err, &ce) && ce.StatusCode == http.StatusUnauthorized && ce.Code != api.CodeProviderAuth
 }
