@@ -423,3 +423,12 @@ func TestChat_AIDoneBeforeMessage(t *testing.T) {
 	require.Equal(t, 1, countContent(c, "done early"))
 	require.Equal(t, 0, aiEntries(c))
 }
+
+func TestErrText(t *testing.T) {
+	c, err := client.New("http://127.0.0.1:1")
+	require.NoError(t, err)
+	_, err = c.Me(t.Context())
+	require.Error(t, err)
+	require.Equal(t, "cannot reach 127.0.0.1:1 (connect: connection refused)", errText(err))
+	require.Equal(t, "Incorrect username or password", errText(&client.Error{StatusCode: 401, Detail: "Incorrect username or password"}))
+}

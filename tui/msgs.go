@@ -4,7 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
+	"net"
+	"net/url"
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
@@ -92,11 +93,23 @@ func errText(err error) string {
 	if errors.As(err, &ce) && ce.Detail != "" {
 		return ce.Detail
 	}
-	s := err.Error()
-	if i := strings.Index(s, ": dial tcp"); i >= 0 {
-		return s[:i] + ": server unreachable"
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		host := ue.URL
+		if u, perr := url.Parse(ue.URL); perr == nil && u.Host != "" {
+			host = u.Host
+		}
+		cause := ue.Err.Error()
+		var oe *net.OpError
+		if errors.As(ue.Err, &oe) && oe.Err != nil {
+			cause = oe.Err.Error()
+		}
+		if ue.Timeout() {
+			cause = "timed out"
+		}
+		return "cannot reach " + host + " (" + cause + ")"
 	}
-	return s
+	return err.Error()
 }
 
 func (sh *shared) reqCtx() (context.Context, context.CancelFunc) {
