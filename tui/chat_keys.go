@@ -19,6 +19,13 @@ func (c *chatScreen) handleMouse(msg tea.MouseMsg) tea.Cmd {
 		return c.scroll(wheelLines)
 	case tea.MouseButtonWheelDown:
 		return c.scroll(-wheelLines)
+	case tea.MouseButtonLeft:
+		// A click on a room of the room list opens it (row 0 is the
+		// header, row 1 the panel title).
+		l := c.layout()
+		if i := msg.Y - 2; msg.X < l.roomsW && i >= 0 && i < len(c.rooms) && msg.Y-1 < l.bodyH && i != c.cur {
+			return c.switchTo(i)
+		}
 	}
 	return nil
 }

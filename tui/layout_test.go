@@ -73,3 +73,10 @@ func TestImports(t *testing.T) {
 		require.False(t, strings.HasPrefix(p, "github.com/virtual-company/vc/cmd"), "tui imports %s", p)
 	}
 }
+
+func TestMouse_ClickRoom(t *testing.T) {
+	hs, _ := startChat(t, 120, 40)
+	c := hs.chat()
+	hs.send(tea.MouseMsg{X: 5, Y: 3, Button: tea.MouseButtonLeft, Action: tea.MouseActionPress})
+	hs.waitFor("#random open", func() bool { r, _ := c.curRoom(); return r.ID == 2 && c.stream != nil })
+}
