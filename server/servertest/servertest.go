@@ -70,6 +70,9 @@ type Daemon struct {
 
 	t      testing.TB
 	logger *slog.Logger
+	// HTTP is the client Do uses; its idle connections are closed before
+	// each Stop so that the drain does not wait for them.
+	HTTP *http.Client
 
 	mu     sync.Mutex
 	server *server.Server
@@ -126,7 +129,8 @@ func Start(t testing.TB, opts ...Option) *Daemon {
 	if w == nil {
 		w = io.Discard
 	}
-	d := &Daemon{DataDir: cfg.DataDir, Config: cfg, t: t, logger: slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	d := &Daemon{DataDir: cfg.DataDir, Config: cfg, t: t, logger: slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		HTTP: &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		t.Fatalf("servertest: listen: %v", err)
@@ -171,6 +175,7 @@ func (d *Daemon) Stop() {
 	if srv == nil {
 		return
 	}
+	d.HTTP.CloseIdleConnections()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(ctx); err != nil {
@@ -272,7 +277,7 @@ func (d *Daemon) Do(method, path, token string, body any) (int, []byte) {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := d.HTTP.Do(req)
 	if err != nil {
 		d.t.Fatalf("servertest: %s %s: %v", method, path, err)
 	}

@@ -127,7 +127,7 @@ func (s *Store) DeleteRoom(ctx context.Context, roomID int64) error {
 
 // AddMember implements store.RoomStore.
 func (s *Store) AddMember(ctx context.Context, roomID, userID int64) (store.Member, error) {
-	row := memberRow{RoomID: roomID, UserID: userID, JoinedAt: time.Now().UTC()}
+	row := memberRow{RoomID: roomID, UserID: userID, JoinedAt: nowUTC(time.Time{})}
 	if err := s.w.WithContext(ctx).Create(&row).Error; err != nil {
 		return store.Member{}, fmt.Errorf("add user %d to room %d: %w", userID, roomID, translate(err))
 	}

@@ -102,10 +102,12 @@ func (s *Store) exists(ctx context.Context, table, query string, args ...any) (b
 	return n > 0, nil
 }
 
-// nowUTC returns t in UTC, or the current time when t is zero.
+// nowUTC returns t in UTC, or the current time when t is zero, truncated to
+// microseconds: PostgreSQL keeps no more, and both databases must answer the
+// same.
 func nowUTC(t time.Time) time.Time {
 	if t.IsZero() {
-		return time.Now().UTC()
+		t = time.Now()
 	}
-	return t.UTC()
+	return t.UTC().Truncate(time.Microsecond)
 }
