@@ -207,10 +207,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	s.received = append(s.received, req)
+	handler := s.handler
 	var resp Response
 	switch {
-	case s.handler != nil:
-		resp = s.handler(req)
+	case handler != nil:
 	case len(s.queue) > 0:
 		resp = s.queue[0]
 		s.queue = s.queue[1:]
@@ -221,6 +221,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	select {
 	case s.notify <- req:
 	default:
+	}
+	if handler != nil {
+		resp = handler(req)
 	}
 	if resp.Status != 0 && resp.Status != http.StatusOK {
 		s.writeError(w, resp.Status, resp.ErrorMessage, resp.RetryAfter)

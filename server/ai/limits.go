@@ -1,0 +1,159 @@
+package ai
+
+import (
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Limits bound what AI replies may cost. Zero values pick the defaults
+// (see DefaultLimits); negative values switch a limit off.
+type Limits struct {
+	// ConcurrentPerUser is how many replies one user's messages may have
+	// streaming at once.
+	ConcurrentPerUser int
+	// ConcurrentPerRoom is how many replies may stream in one room at once.
+	ConcurrentPerRoom int
+	// PerUserPerMinute is how many replies one user's messages may start
+	// in any 60 s window.
+	PerUserPerMinute int
+	// MaxTokens is the ceiling on a reply's max_tokens.
+	MaxTokens int
+	// DefaultMaxTokens is used when a role sets none.
+	DefaultMaxTokens int
+	// ReplyTimeout bounds one reply from request to last token.
+	ReplyTimeout time.Duration
+	// DailyTokenBudget is the per-user input+output tokens per UTC day
+	// (0: off).
+	DailyTokenBudget int64
+	// HistoryTokens is the budget of room history sent as context
+	// (estimated at 4 characters per token).
+	HistoryTokens int
+	// HistoryMessages caps how many recent messages are considered.
+	HistoryMessages int
+	// MaxHops is how many role-to-role replies may follow one human message.
+	MaxHops int
+}
+
+// DefaultLimits are the limits used for zero fields.
+func DefaultLimits() Limits {
+	return Limits{
+		ConcurrentPerUser: 4, ConcurrentPerRoom: 4, PerUserPerMinute: 30,
+		MaxTokens: 4096, DefaultMaxTokens: 1024, ReplyTimeout: 2 * time.Minute,
+		HistoryTokens: 4000, HistoryMessages: 50, MaxHops: 3,
+	}
+}
+
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits()
+	pick := func(v *int, def int) {
+		if *v == 0 {
+			*v = def
+		}
+	}
+	pick(&l.ConcurrentPerUser, d.ConcurrentPerUser)
+	pick(&l.ConcurrentPerRoom, d.ConcurrentPerRoom)
+	pick(&l.PerUserPerMinute, d.PerUserPerMinute)
+	pick(&l.MaxTokens, d.MaxTokens)
+	pick(&l.DefaultMaxTokens, d.DefaultMaxTokens)
+	pick(&l.HistoryTokens, d.HistoryTokens)
+	pick(&l.HistoryMessages, d.HistoryMessages)
+	pick(&l.MaxHops, d.MaxHops)
+	if l.ReplyTimeout == 0 {
+		l.ReplyTimeout = d.ReplyTimeout
+	}
+	if l.DefaultMaxTokens > l.MaxTokens && l.MaxTokens > 0 {
+		l.DefaultMaxTokens = l.MaxTokens
+	}
+	return l
+}
+
+// LimitError says a reply was refused by a limit; Detail is for users.
+type LimitError struct {
+	// Code is api.CodeRateLimited or api.CodeBudgetExceeded.
+	Code       string
+	Detail     string
+	RetryAfter time.Duration
+}
+
+func (e *LimitError) Error() string { return e.Detail }
+
+// limiter counts running replies and recent starts. Methods are safe for
+// concurrent use.
+type limiter struct {
+	limits Limits
+	now    func() time.Time
+
+	mu      sync.Mutex
+	perUser map[int64]int
+	perRoom map[int64]int
+	starts  map[int64][]time.Time
+}
+
+func newLimiter(l Limits, now func() time.Time) *limiter {
+	return &limiter{limits: l, now: now, perUser: map[int64]int{}, perRoom: map[int64]int{}, starts: map[int64][]time.Time{}}
+}
+
+// acquire reserves a slot for a reply paid by userID in roomID (roomID 0:
+// no room). The returned release must be called exactly once.
+func (lm *limiter) acquire(userID, roomID int64) (release func(), err error) {
+	lm.mu.Lock()
+	defer lm.mu.Unlock()
+	l := lm.limits
+	if l.ConcurrentPerUser > 0 && lm.perUser[userID] >= l.ConcurrentPerUser {
+		return nil, &LimitError{Code: "rate_limited", RetryAfter: 5 * time.Second,
+			Detail: fmt.Sprintf("Too many AI replies at once for you (limit %d): wait for one to finish.", l.ConcurrentPerUser)}
+	}
+	if roomID != 0 && l.ConcurrentPerRoom > 0 && lm.perRoom[roomID] >= l.ConcurrentPerRoom {
+		return nil, &LimitError{Code: "rate_limited", RetryAfter: 5 * time.Second,
+			Detail: fmt.Sprintf("Too many AI replies at once in this room (limit %d): wait for one to finish.", l.ConcurrentPerRoom)}
+	}
+	now := lm.now()
+	if l.PerUserPerMinute > 0 {
+		cut := now.Add(-time.Minute)
+		ts := lm.starts[userID]
+		i := 0
+		for i < len(ts) && !ts[i].After(cut) {
+			i++
+		}
+		ts = ts[i:]
+		if len(ts) >= l.PerUserPerMinute {
+			lm.starts[userID] = ts
+			wait := ts[0].Add(time.Minute).Sub(now).Round(time.Second)
+			return nil, &LimitError{Code: "rate_limited", RetryAfter: wait,
+				Detail: fmt.Sprintf("Too many AI replies for you this minute (limit %d per minute): try again in %s.", l.PerUserPerMinute, wait)}
+		}
+		lm.starts[userID] = append(ts, now)
+	}
+	lm.perUser[userID]++
+	if roomID != 0 {
+		lm.perRoom[roomID]++
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			lm.mu.Lock()
+			defer lm.mu.Unlock()
+			if lm.perUser[userID]--; lm.perUser[userID] <= 0 {
+				delete(lm.perUser, userID)
+			}
+			if roomID != 0 {
+				if lm.perRoom[roomID]--; lm.perRoom[roomID] <= 0 {
+					delete(lm.perRoom, roomID)
+				}
+			}
+		})
+	}, nil
+}
+
+// clampTokens applies the default and the ceiling to a role's max_tokens.
+func (l Limits) clampTokens(role *int) int {
+	n := l.DefaultMaxTokens
+	if role != nil && *role > 0 {
+		n = *role
+	}
+	if l.MaxTokens > 0 && n > l.MaxTokens {
+		n = l.MaxTokens
+	}
+	return n
+}

@@ -1,0 +1,539 @@
+package ai
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/virtual-company/vc/pkg/api"
+	"github.com/virtual-company/vc/pkg/wsproto"
+	"github.com/virtual-company/vc/server/store"
+)
+
+// Backend is what the orchestrator needs from the rest of the server: the
+// stores and the messages service. server wires the real one; tests use
+// in-memory fakes.
+type Backend interface {
+	// RoleByID returns a stored role (with its instructions).
+	RoleByID(ctx context.Context, roleID int64) (store.Role, error)
+	// SeatedRoles lists the roles seated in a room, in seating order.
+	SeatedRoles(ctx context.Context, roomID int64) ([]store.Role, error)
+	// RoleSeated reports whether a role is seated in a room.
+	RoleSeated(ctx context.Context, roomID, roleID int64) (bool, error)
+	// Members lists a room's members.
+	Members(ctx context.Context, roomID int64) ([]store.Member, error)
+	// RecentMessages returns up to limit messages with seq <= uptoSeq,
+	// oldest first.
+	RecentMessages(ctx context.Context, roomID, uptoSeq int64, limit int) ([]api.Message, error)
+	// CreateAIResponse stores a role's answer and publishes its message event.
+	CreateAIResponse(ctx context.Context, roomID int64, role api.Role, content string, truncated bool) (api.Message, error)
+	// CreateSystem stores a system message and publishes it.
+	CreateSystem(ctx context.Context, roomID int64, content string) (api.Message, error)
+	// UserKey returns the user's stored credential for a provider.
+	UserKey(ctx context.Context, userID int64, provider string) (Credentials, bool, error)
+	// RecordUsage stores the tokens of one reply.
+	RecordUsage(ctx context.Context, u UsageRecord) error
+	// TokensSince sums a user's input+output tokens since t.
+	TokensSince(ctx context.Context, userID int64, since time.Time) (int64, error)
+}
+
+// Publisher sends events to every socket of a room (service.Notifier).
+type Publisher interface {
+	Publish(roomID int64, ev wsproto.Event)
+}
+
+// UsageRecord is the cost of one reply.
+type UsageRecord struct {
+	UserID       int64
+	RoleID       *int64
+	RoomID       *int64
+	Provider     string
+	Model        string
+	InputTokens  int64
+	OutputTokens int64
+	At           time.Time
+}
+
+// Config configures an Orchestrator.
+type Config struct {
+	Registry *Registry
+	Backend  Backend
+	Notifier Publisher
+	// DefaultModel is used for roles that name none.
+	DefaultModel string
+	// AllowServerKey lets replies fall back to the operator's keys.
+	AllowServerKey bool
+	Limits         Limits
+	Logger         *slog.Logger
+	Now            func() time.Time
+}
+
+// Orchestrator streams AI roles' replies into rooms. It implements
+// service.Responder and the realtime ai_cancel hook.
+type Orchestrator struct {
+	cfg     Config
+	reg     *Registry
+	be      Backend
+	pub     Publisher
+	limits  Limits
+	lim     *limiter
+	logger  *slog.Logger
+	now     func() time.Time
+	baseCtx context.Context
+	stop    context.CancelFunc
+	wg      sync.WaitGroup
+
+	mu      sync.Mutex
+	streams map[string]*liveStream
+}
+
+type liveStream struct {
+	roomID int64
+	cancel context.CancelCauseFunc
+}
+
+// New returns an orchestrator. Call Close on shutdown.
+func New(cfg Config) *Orchestrator {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.DefaultModel == "" {
+		cfg.DefaultModel = "openai/gpt-4o-mini"
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = NewRegistry()
+	}
+	limits := cfg.Limits.withDefaults()
+	ctx, stop := context.WithCancel(context.Background())
+	return &Orchestrator{
+		cfg: cfg, reg: cfg.Registry, be: cfg.Backend, pub: cfg.Notifier, limits: limits,
+		lim: newLimiter(limits, cfg.Now), logger: cfg.Logger.With("component", "ai"), now: cfg.Now,
+		baseCtx: ctx, stop: stop, streams: map[string]*liveStream{},
+	}
+}
+
+// Limits returns the effective limits.
+func (o *Orchestrator) Limits() Limits { return o.limits }
+
+// Close cancels every running reply and waits for them to finish storing
+// what they have.
+func (o *Orchestrator) Close() {
+	o.stop()
+	o.wg.Wait()
+}
+
+// trigger is one reply to produce.
+type trigger struct {
+	room    api.Room
+	role    store.Role
+	replyTo api.Message
+	payer   int64 // the human whose message started the chain
+	apiKey  string
+	model   string
+	hop     int
+}
+
+// MessageCreated implements service.Responder: it decides which roles
+// answer msg and starts their replies. It never blocks.
+func (o *Orchestrator) MessageCreated(ctx context.Context, room api.Room, msg api.Message, req api.CreateMessageRequest) {
+	if msg.MessageType != api.MessageText || msg.UserID == nil {
+		return
+	}
+	payer := *msg.UserID
+	o.wg.Add(1)
+	go func() {
+		defer o.wg.Done()
+		ctx := o.baseCtx
+		var targets []store.Role
+		seen := map[int64]bool{}
+		if msg.RoleID != nil {
+			r, err := o.be.RoleByID(ctx, *msg.RoleID)
+			switch {
+			case err != nil:
+				o.logger.Warn("role for reply", "role_id", *msg.RoleID, "err", err)
+			case strings.TrimSpace(r.AIInstructions) != "":
+				targets = append(targets, r)
+				seen[r.ID] = true
+			}
+		}
+		if len(Mentions(msg.Content)) > 0 {
+			seated, err := o.be.SeatedRoles(ctx, room.ID)
+			if err != nil {
+				o.logger.Error("seated roles", "room_id", room.ID, "err", err)
+			}
+			for _, r := range MentionedRoles(msg.Content, seated, 0) {
+				if !seen[r.ID] {
+					seen[r.ID] = true
+					targets = append(targets, r)
+				}
+			}
+		}
+		for _, r := range targets {
+			o.start(trigger{room: room, role: r, replyTo: msg, payer: payer, apiKey: req.APIKey, model: req.Model})
+		}
+	}()
+}
+
+// Cancel stops a running reply in roomID (the realtime ai_cancel hook).
+// The text streamed so far is stored, marked as truncated.
+func (o *Orchestrator) Cancel(ctx context.Context, userID, roomID int64, streamID string) error {
+	o.mu.Lock()
+	s, ok := o.streams[streamID]
+	o.mu.Unlock()
+	if !ok || s.roomID != roomID {
+		return fmt.Errorf("cancel reply %q: %w", streamID, store.ErrNotFound)
+	}
+	s.cancel(&cancelCause{userID: userID})
+	return nil
+}
+
+type cancelCause struct{ userID int64 }
+
+func (c *cancelCause) Error() string { return "reply cancelled" }
+
+func newStreamID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return "s_" + hex.EncodeToString(b[:])
+}
+
+func apiRole(r store.Role) api.Role {
+	return api.Role{ID: r.ID, UserID: r.UserID, Name: r.Name, Avatar: r.Avatar, Description: r.Description,
+		Handle: r.Handle, Model: r.Model, Temperature: r.Temperature, MaxTokens: r.MaxTokens, CreatedAt: r.CreatedAt}
+}
+
+// start checks the limits and runs one reply in its own goroutine.
+func (o *Orchestrator) start(t trigger) {
+	streamID := newStreamID()
+	roleID := t.role.ID
+	fail := func(code, detail string) {
+		o.pub.Publish(t.room.ID, wsproto.Event{Type: wsproto.TypeAIError, RoomID: t.room.ID, StreamID: streamID,
+			RoleID: &roleID, Role: t.role.Name, ReplyTo: t.replyTo.ID, Detail: detail, Code: code})
+		if _, err := o.be.CreateSystem(o.baseCtx, t.room.ID, t.role.Name+" could not answer: "+detail); err != nil {
+			o.logger.Error("store system message", "room_id", t.room.ID, "err", err)
+		}
+	}
+	if o.baseCtx.Err() != nil {
+		return
+	}
+	if err := o.checkBudget(o.baseCtx, t.payer); err != nil {
+		var le *LimitError
+		if errors.As(err, &le) {
+			fail(le.Code, le.Detail)
+		} else {
+			o.logger.Error("check token budget", "user_id", t.payer, "err", err)
+		}
+		return
+	}
+	release, err := o.lim.acquire(t.payer, t.room.ID)
+	if err != nil {
+		var le *LimitError
+		errors.As(err, &le)
+		fail(le.Code, le.Detail)
+		return
+	}
+	ctx, cancel := context.WithCancelCause(o.baseCtx)
+	o.mu.Lock()
+	o.streams[streamID] = &liveStream{roomID: t.room.ID, cancel: cancel}
+	o.mu.Unlock()
+	o.wg.Add(1)
+	go func() {
+		defer o.wg.Done()
+		defer release()
+		defer func() {
+			o.mu.Lock()
+			delete(o.streams, streamID)
+			o.mu.Unlock()
+			cancel(nil)
+		}()
+		o.run(ctx, streamID, t)
+	}()
+}
+
+// checkBudget refuses a reply when the payer spent the daily token budget.
+func (o *Orchestrator) checkBudget(ctx context.Context, userID int64) error {
+	b := o.limits.DailyTokenBudget
+	if b <= 0 {
+		return nil
+	}
+	now := o.now().UTC()
+	day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+	used, err := o.be.TokensSince(ctx, userID, day)
+	if err != nil {
+		return fmt.Errorf("tokens used today: %w", err)
+	}
+	if used >= b {
+		return &LimitError{Code: api.CodeBudgetExceeded, RetryAfter: day.Add(24 * time.Hour).Sub(now),
+			Detail: fmt.Sprintf("your daily AI token budget (%d tokens) is spent; it resets at midnight UTC.", b)}
+	}
+	return nil
+}
+
+// Call is one resolved provider call: which provider, which model, whose key.
+type Call struct {
+	Entry    ProviderEntry
+	Provider string
+	Model    string
+	Cred     Credentials
+}
+
+// NoKeyError says no credential was found for a provider.
+type NoKeyError struct{ Provider string }
+
+func (e *NoKeyError) Error() string {
+	return fmt.Sprintf("No %s API key: add one with `vc keys add %s`", DisplayName(e.Provider), e.Provider)
+}
+
+// ResolveCall picks the provider, model and credential for a call:
+// the per-message key > the payer's stored key > the role owner's > the
+// server's (when the operator allows it).
+func (o *Orchestrator) ResolveCall(ctx context.Context, model, perMessageKey string, payer, owner int64) (Call, error) {
+	if model == "" {
+		model = o.cfg.DefaultModel
+	}
+	pid, mid, err := o.reg.Resolve(model)
+	if err != nil {
+		return Call{}, err
+	}
+	e, ok := o.reg.Get(pid)
+	if !ok {
+		return Call{}, fmt.Errorf("%w: provider %q of model %q is not configured on this server", ErrBadRequest, pid, model)
+	}
+	c := Call{Entry: e, Provider: pid, Model: mid}
+	if perMessageKey != "" {
+		c.Cred = Credentials{APIKey: perMessageKey}
+		return c, nil
+	}
+	for _, uid := range []int64{payer, owner} {
+		if uid == 0 {
+			continue
+		}
+		cred, ok, err := o.be.UserKey(ctx, uid, pid)
+		if err != nil {
+			return Call{}, fmt.Errorf("read %s key: %w", pid, err)
+		}
+		if ok {
+			c.Cred = cred
+			return c, nil
+		}
+		if owner == payer {
+			break
+		}
+	}
+	if e.NoKey || (o.cfg.AllowServerKey && e.ServerKey.APIKey != "") {
+		c.Cred = e.ServerKey
+		return c, nil
+	}
+	return Call{}, &NoKeyError{Provider: pid}
+}
+
+// run produces one reply: ai_start, ai_delta..., the stored message, ai_done;
+// or ai_error and a system message.
+func (o *Orchestrator) run(ctx context.Context, streamID string, t trigger) {
+	room, roleID := t.room, t.role.ID
+	role := apiRole(t.role)
+	log := o.logger.With("room_id", room.ID, "role_id", roleID, "stream_id", streamID)
+	model := t.role.Model
+	if t.model != "" && t.hop == 0 {
+		model = t.model
+	}
+	call, err := o.ResolveCall(ctx, model, t.apiKey, t.payer, t.role.UserID)
+	if err != nil {
+		o.failed(ctx, log, streamID, t, call, err, "")
+		return
+	}
+	o.pub.Publish(room.ID, wsproto.Event{Type: wsproto.TypeAIStart, RoomID: room.ID, StreamID: streamID,
+		RoleID: &roleID, Role: t.role.Name, ReplyTo: t.replyTo.ID, Model: call.Provider + "/" + call.Model})
+
+	req, err := o.buildRequest(ctx, t, call.Model)
+	if err != nil {
+		o.failed(ctx, log, streamID, t, call, err, "")
+		return
+	}
+	rctx, cancel := context.WithTimeoutCause(ctx, o.limits.ReplyTimeout, ErrTimeout)
+	defer cancel()
+	var text strings.Builder
+	deltas := int64(0)
+	res, err := call.Entry.Provider.StreamChat(rctx, call.Cred, req, func(d string) error {
+		text.WriteString(d)
+		deltas++
+		o.pub.Publish(room.ID, wsproto.Event{Type: wsproto.TypeAIDelta, RoomID: room.ID, StreamID: streamID, Delta: d})
+		return nil
+	})
+	usage := res.Usage
+	if usage.OutputTokens == 0 {
+		usage.OutputTokens = deltas
+	}
+	if err != nil {
+		o.recordUsage(log, t, call, usage)
+		o.failed(ctx, log, streamID, t, call, err, text.String())
+		return
+	}
+	content := text.String()
+	if content == "" {
+		o.recordUsage(log, t, call, usage)
+		o.failed(ctx, log, streamID, t, call, &Error{Kind: KindUnavailable, Provider: call.Provider, Message: "the reply was empty"}, "")
+		return
+	}
+	msg, err := o.be.CreateAIResponse(context.WithoutCancel(ctx), room.ID, role, content, res.Truncated)
+	if err != nil {
+		log.Error("store reply", "err", err)
+		o.pub.Publish(room.ID, wsproto.Event{Type: wsproto.TypeAIError, RoomID: room.ID, StreamID: streamID,
+			RoleID: &roleID, Role: t.role.Name, ReplyTo: t.replyTo.ID, Detail: "The reply could not be stored.", Code: api.CodeInternal})
+		return
+	}
+	o.recordUsage(log, t, call, usage)
+	o.pub.Publish(room.ID, wsproto.Event{Type: wsproto.TypeAIDone, RoomID: room.ID, StreamID: streamID,
+		RoleID: &roleID, MessageID: msg.ID, Usage: &wsproto.Usage{InputTokens: usage.InputTokens, OutputTokens: usage.OutputTokens}})
+	o.handOn(t, msg)
+}
+
+// handOn starts the replies of roles that a role's reply mentions, within
+// the hop limit.
+func (o *Orchestrator) handOn(t trigger, reply api.Message) {
+	if t.hop+1 > o.limits.MaxHops || o.baseCtx.Err() != nil {
+		return
+	}
+	if len(Mentions(reply.Content)) == 0 {
+		return
+	}
+	seated, err := o.be.SeatedRoles(o.baseCtx, t.room.ID)
+	if err != nil {
+		o.logger.Error("seated roles", "room_id", t.room.ID, "err", err)
+		return
+	}
+	for _, r := range MentionedRoles(reply.Content, seated, t.role.ID) {
+		o.start(trigger{room: t.room, role: r, replyTo: reply, payer: t.payer, hop: t.hop + 1})
+	}
+}
+
+func (o *Orchestrator) buildRequest(ctx context.Context, t trigger, model string) (ChatRequest, error) {
+	members, err := o.be.Members(ctx, t.room.ID)
+	if err != nil {
+		return ChatRequest{}, fmt.Errorf("room members: %w", err)
+	}
+	seated, err := o.be.SeatedRoles(ctx, t.room.ID)
+	if err != nil {
+		return ChatRequest{}, fmt.Errorf("seated roles: %w", err)
+	}
+	hist, err := o.be.RecentMessages(ctx, t.room.ID, t.replyTo.Seq, o.limits.HistoryMessages)
+	if err != nil {
+		return ChatRequest{}, fmt.Errorf("room history: %w", err)
+	}
+	if len(hist) == 0 || hist[len(hist)-1].ID != t.replyTo.ID {
+		hist = append(hist, t.replyTo)
+	}
+	people := make([]string, 0, len(members))
+	for _, m := range members {
+		people = append(people, m.Username)
+	}
+	others := make([]store.Role, 0, len(seated))
+	for _, r := range seated {
+		if r.ID != t.role.ID {
+			others = append(others, r)
+		}
+	}
+	system, msgs := BuildContext(ContextInput{Role: t.role, RoomName: t.room.Name, People: people, Others: others,
+		History: hist, HistoryTokens: o.limits.HistoryTokens})
+	return ChatRequest{Model: model, System: system, Messages: msgs,
+		MaxTokens: o.limits.clampTokens(t.role.MaxTokens), Temperature: t.role.Temperature}, nil
+}
+
+func (o *Orchestrator) recordUsage(log *slog.Logger, t trigger, call Call, u Usage) {
+	if u.InputTokens == 0 && u.OutputTokens == 0 {
+		return
+	}
+	rid, room := t.role.ID, t.room.ID
+	err := o.be.RecordUsage(context.WithoutCancel(o.baseCtx), UsageRecord{UserID: t.payer, RoleID: &rid, RoomID: &room,
+		Provider: call.Provider, Model: call.Provider + "/" + call.Model, InputTokens: u.InputTokens, OutputTokens: u.OutputTokens, At: o.now().UTC()})
+	if err != nil {
+		log.Error("record usage", "err", err)
+	}
+}
+
+// failed ends a reply that went wrong: the partial text (if any) is stored
+// as truncated, then ai_error and a system message saying what to do. A
+// cancellation by a member stores the partial text and ends with ai_error
+// code "canceled" but no system message.
+func (o *Orchestrator) failed(ctx context.Context, log *slog.Logger, streamID string, t trigger, call Call, err error, partial string) {
+	room, roleID := t.room, t.role.ID
+	sctx := context.WithoutCancel(ctx)
+	var msgID int64
+	if partial != "" {
+		msg, serr := o.be.CreateAIResponse(sctx, room.ID, apiRole(t.role), partial, true)
+		if serr != nil {
+			log.Error("store truncated reply", "err", serr)
+		} else {
+			msgID = msg.ID
+		}
+	}
+	code, detail := Explain(err, call.Provider, o.limits.ReplyTimeout)
+	var cc *cancelCause
+	canceled := errors.As(context.Cause(ctx), &cc) || (errors.Is(err, ErrCanceled) && o.baseCtx.Err() == nil && ctx.Err() != nil)
+	if canceled {
+		code, detail = "canceled", "The reply was cancelled."
+	}
+	o.pub.Publish(room.ID, wsproto.Event{Type: wsproto.TypeAIError, RoomID: room.ID, StreamID: streamID, RoleID: &roleID,
+		Role: t.role.Name, ReplyTo: t.replyTo.ID, MessageID: msgID, Detail: detail, Code: code})
+	if canceled {
+		return
+	}
+	log.Info("reply failed", "code", code, "err", err)
+	if _, serr := o.be.CreateSystem(sctx, room.ID, t.role.Name+" could not answer: "+detail); serr != nil {
+		log.Error("store system message", "err", serr)
+	}
+}
+
+// Explain turns a reply error into an api code and a sentence a user can
+// act on. It never includes a key.
+func Explain(err error, provider string, timeout time.Duration) (code, detail string) {
+	name := DisplayName(provider)
+	var nk *NoKeyError
+	var le *LimitError
+	var pe *Error
+	switch {
+	case errors.As(err, &nk):
+		return api.CodeNoAPIKey, nk.Error() + "."
+	case errors.As(err, &le):
+		return le.Code, le.Detail
+	case errors.As(err, &pe):
+		name = DisplayName(pe.Provider)
+		status := ""
+		if pe.Status != 0 {
+			status = fmt.Sprintf(" (%d)", pe.Status)
+		}
+		switch pe.Kind {
+		case KindAuth:
+			return api.CodeProviderAuth, fmt.Sprintf("%s rejected the key%s: check it, then replace it with `vc keys add %s`.", name, status, pe.Provider)
+		case KindRateLimit:
+			return api.CodeProviderLimited, fmt.Sprintf("%s is rate limiting this key%s: wait a minute and ask again.", name, status)
+		case KindBadRequest:
+			msg := pe.Message
+			if msg == "" {
+				msg = "bad request"
+			}
+			return api.CodeProviderError, fmt.Sprintf("%s rejected the request%s: %s. Check the role's model.", name, status, strings.TrimRight(msg, "."))
+		case KindTimeout:
+			return api.CodeProviderError, fmt.Sprintf("%s did not finish within %s: the reply was stopped. Try again, or pick a faster model.", name, timeout)
+		case KindCanceled:
+			return "canceled", "The reply was cancelled."
+		default:
+			if pe.Message == "the stream ended before the reply was complete" || pe.Status == 0 && pe.Err != nil && strings.Contains(pe.Err.Error(), "EOF") {
+				return api.CodeProviderError, fmt.Sprintf("The connection to %s was cut mid-reply: the text so far is kept, marked as truncated. Ask again for a full answer.", name)
+			}
+			return api.CodeProviderError, fmt.Sprintf("%s is unavailable right now%s: try again in a moment.", name, status)
+		}
+	case errors.Is(err, ErrBadRequest):
+		return api.CodeBadRequest, err.Error() + "."
+	}
+	return api.CodeInternal, "Something went wrong on the server; try again."
+}
