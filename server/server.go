@@ -19,6 +19,7 @@ import (
 	"github.com/virtual-company/vc/server/httpapi"
 	"github.com/virtual-company/vc/server/realtime"
 	"github.com/virtual-company/vc/server/service"
+	"github.com/virtual-company/vc/server/signal"
 	"github.com/virtual-company/vc/server/store/gormstore"
 )
 
@@ -91,13 +92,16 @@ func New(cfg config.Config, logger *slog.Logger) (*Server, error) {
 	// === Realtime hub (server/realtime) is built here ===
 	chat := realtime.New(realtime.Deps{Auth: s.services.Auth, Rooms: s.services.Rooms,
 		Messages: s.services.Messages, Options: realtimeOptions(cfg), Logger: logger})
-	s.services.SetNotifier(chat)
 	chatSocket = chat.Handler()
 	s.closers = append(s.closers, chat.Close)
 	// === AI responder (server/ai) is built here ===
 	// s.services.SetResponder(ai.New(...)); models catalogue in httpapi.Deps.Models
 	// === Signaling (server/signal) is built here ===
-	// signalSocket = sig.Handler()
+	sig := signal.New(signal.Options{Auth: s.services.Auth, Rooms: s.services.Rooms,
+		Messages: s.services.Messages, Chat: chat, RTC: cfg.RTC, Logger: logger})
+	s.services.SetNotifier(sig.Notifier(chat))
+	signalSocket = sig.Handler()
+	s.closers = append(s.closers, func(context.Context) error { sig.Close(); return nil })
 
 	s.api, err = httpapi.New(httpapi.Deps{
 		Services:      s.services,
@@ -109,6 +113,7 @@ func New(cfg config.Config, logger *slog.Logger) (*Server, error) {
 		AuthPerMinute: cfg.RateLimit.AuthPerMinute,
 		ChatSocket:    chatSocket,
 		SignalSocket:  signalSocket,
+		Calls:         sig,
 	})
 	if err != nil {
 		return nil, err

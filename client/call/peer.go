@@ -29,6 +29,7 @@ type remote struct {
 	neg         sync.Mutex
 	makingOffer bool
 	ignoreOffer bool
+	renegotiate bool // negotiation was needed while not stable
 	pending     []webrtc.ICECandidateInit // candidates before the remote description
 
 	jb  *jitterBuffer
@@ -131,9 +132,15 @@ func (r *remote) attachTrack() error {
 func (r *remote) negotiate() {
 	r.neg.Lock()
 	defer r.neg.Unlock()
-	if r.closed.Load() || r.pc.SignalingState() != webrtc.SignalingStateStable {
+	if r.closed.Load() {
 		return
 	}
+	if r.pc.SignalingState() != webrtc.SignalingStateStable {
+		// Mid-negotiation: offer once we are back to stable.
+		r.renegotiate = true
+		return
+	}
+	r.renegotiate = false
 	r.makingOffer = true
 	defer func() { r.makingOffer = false }()
 	if err := r.offer(webrtc.OfferOptions{}); err != nil && !r.closed.Load() {
@@ -182,7 +189,13 @@ func (r *remote) handle(msg wsproto.Signal) error {
 // side ignores the other's offer and the polite side rolls back its own.
 func (r *remote) describe(desc webrtc.SessionDescription) error {
 	r.neg.Lock()
-	defer r.neg.Unlock()
+	defer func() {
+		again := r.renegotiate && r.pc.SignalingState() == webrtc.SignalingStateStable
+		r.neg.Unlock()
+		if again {
+			go r.negotiate()
+		}
+	}()
 	if r.closed.Load() {
 		return nil
 	}
@@ -193,7 +206,12 @@ func (r *remote) describe(desc webrtc.SessionDescription) error {
 		return nil
 	}
 	if collision {
-		if err := r.pc.SetLocalDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeRollback}); err != nil {
+		// Pion wants the SDP being rolled back (browsers accept it empty).
+		rb := webrtc.SessionDescription{Type: webrtc.SDPTypeRollback}
+		if ld := r.pc.PendingLocalDescription(); ld != nil {
+			rb.SDP = ld.SDP
+		}
+		if err := r.pc.SetLocalDescription(rb); err != nil {
 			return fmt.Errorf("roll back our offer: %w", err)
 		}
 	}

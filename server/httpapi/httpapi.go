@@ -44,6 +44,9 @@ type Deps struct {
 	// SignalSocket serves GET /ws/signaling/:room_id (server/signal); nil:
 	// the route is not registered.
 	SignalSocket fiber.Handler
+	// Calls serves GET /api/rooms/:id/call and GET /api/rtc/config
+	// (server/signal); nil: the routes are not registered.
+	Calls CallService
 }
 
 // API is the HTTP layer: handlers plus the Fiber app serving them.

@@ -105,6 +105,13 @@ func (a *API) routes() []route {
 		{Method: "GET", Path: "/api/llm/models", Handler: a.listModels, Auth: true, Doc: doc{Tag: "llm", Summary: "Available models",
 			Status: 200, Out: []api.Model{}, Errors: authErrs, Query: []queryParam{{"refresh", "boolean", "refetch live provider lists"}}}},
 	}
+	// Voice calls.
+	if a.d.Calls != nil {
+		rs = append(rs,
+			route{Method: "GET", Path: "/api/rooms/:id/call", Handler: a.callParticipants, Auth: true, Doc: doc{Tag: "calls", Summary: "Who is in the room's voice call (members only)", Status: 200, Out: []api.CallParticipant{}, Errors: idErrs}},
+			route{Method: "GET", Path: "/api/rtc/config", Handler: a.rtcConfig, Auth: true, Doc: doc{Tag: "calls", Summary: "ICE servers for WebRTC: STUN, and TURN with time-limited credentials", Status: 200, Out: api.RTCConfig{}, Errors: authErrs}},
+		)
+	}
 	// WebSockets (the token may also be passed as ?token=).
 	if a.d.ChatSocket != nil {
 		rs = append(rs, route{Method: "GET", Path: "/ws/chat/:room_id", Handler: a.d.ChatSocket, Doc: doc{Tag: "websocket",
