@@ -69,15 +69,64 @@ func NewHandler(cfg HandlerConfig) *Handler {
 	return h
 }
 
+// admission is the outcome of the checks made before the upgrade: the
+// database work runs on the HTTP worker's goroutine, so the socket's own
+// goroutine keeps a small stack for as long as the socket lives.
+type admission struct {
+	user   api.User
+	room   api.Room
+	resume bool
+	after  int64
+	// refuse is the close code when the socket must be refused (0: admitted).
+	refuse       int
+	refuseReason string
+}
+
+const admissionKey = "realtime.admission"
+
 // Handler returns the Fiber handler for GET /ws/chat/:room_id; plain HTTP
-// requests get 426 Upgrade Required.
+// requests get 426 Upgrade Required. Refused sockets are still upgraded and
+// then closed with 1008 and a reason, which is what browsers can see.
 func (h *Handler) Handler() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		if !websocket.IsWebSocketUpgrade(c) {
 			return fiber.ErrUpgradeRequired
 		}
+		c.Locals(admissionKey, h.admit(c))
 		return h.ws(c)
 	}
+}
+
+func (h *Handler) admit(c *fiber.Ctx) *admission {
+	ctx := c.UserContext()
+	roomID, err := strconv.ParseInt(c.Params("room_id"), 10, 64)
+	if err != nil || roomID <= 0 {
+		return &admission{refuse: wsproto.ClosePolicy, refuseReason: "not found: room not found"}
+	}
+	user, err := h.auth.Authenticate(ctx, bearer(c))
+	if err != nil {
+		if !errors.Is(err, service.ErrUnauthorized) {
+			h.log.Error("authenticate chat socket", "room_id", roomID, "err", err)
+		}
+		return &admission{refuse: wsproto.ClosePolicy, refuseReason: "unauthorized: invalid or expired token"}
+	}
+	room, err := h.rooms.RequireMember(ctx, roomID, user.ID)
+	if err != nil {
+		if errors.Is(err, service.ErrNotFound) || errors.Is(err, service.ErrForbidden) {
+			return &admission{refuse: wsproto.ClosePolicy, refuseReason: "not found: room not found or you are not a member"}
+		}
+		h.log.Error("check chat membership", "room_id", roomID, "user_id", user.ID, "err", err)
+		return &admission{refuse: 1011, refuseReason: "internal error"}
+	}
+	adm := &admission{user: user, room: room}
+	if s := c.Query("after"); s != "" {
+		adm.after, err = strconv.ParseInt(s, 10, 64)
+		if err != nil || adm.after < 0 {
+			return &admission{refuse: wsproto.ClosePolicy, refuseReason: "bad request: after must be a non-negative integer"}
+		}
+		adm.resume = true
+	}
+	return adm
 }
 
 // wait waits until every socket finished or ctx ends.
@@ -116,60 +165,37 @@ func (h *Handler) refuse(c *websocket.Conn, code int, reason string) {
 	}
 }
 
-func bearer(c *websocket.Conn) string {
+func bearer(c *fiber.Ctx) string {
 	if t := c.Query("token"); t != "" {
 		return t
 	}
-	a := c.Headers("Authorization")
+	a := c.Get(fiber.HeaderAuthorization)
 	if len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
 		return strings.TrimSpace(a[7:])
 	}
 	return ""
 }
 
-// serve runs one socket: authenticate, subscribe, replay, then read frames
-// while a writer goroutine drains the subscription.
+// serve runs one admitted socket: subscribe, replay, then read frames; a
+// writer goroutine runs whenever there is something to send.
 func (h *Handler) serve(c *websocket.Conn) {
 	h.active.Add(1)
 	defer h.active.Done()
+	c.SetReadLimit(h.opts.MaxFrameBytes)
+	adm, _ := c.Locals(admissionKey).(*admission)
+	switch {
+	case adm == nil:
+		h.refuse(c, 1011, "internal error")
+		return
+	case adm.refuse != 0:
+		h.refuse(c, adm.refuse, adm.refuseReason)
+		return
+	}
+	user, roomID := adm.user, adm.room.ID
 	ctx, cancel := context.WithCancel(h.base)
 	defer cancel()
-	c.SetReadLimit(h.opts.MaxFrameBytes)
 
-	roomID, err := strconv.ParseInt(c.Params("room_id"), 10, 64)
-	if err != nil || roomID <= 0 {
-		h.refuse(c, wsproto.ClosePolicy, "not found: room not found")
-		return
-	}
-	user, err := h.auth.Authenticate(ctx, bearer(c))
-	if err != nil {
-		if !errors.Is(err, service.ErrUnauthorized) {
-			h.log.Error("authenticate chat socket", "room_id", roomID, "err", err)
-		}
-		h.refuse(c, wsproto.ClosePolicy, "unauthorized: invalid or expired token")
-		return
-	}
-	room, err := h.rooms.RequireMember(ctx, roomID, user.ID)
-	if err != nil {
-		if errors.Is(err, service.ErrNotFound) || errors.Is(err, service.ErrForbidden) {
-			h.refuse(c, wsproto.ClosePolicy, "not found: room not found or you are not a member")
-		} else {
-			h.log.Error("check chat membership", "room_id", roomID, "user_id", user.ID, "err", err)
-			h.refuse(c, 1011, "internal error")
-		}
-		return
-	}
-	resume, after := false, int64(0)
-	if s := c.Query("after"); s != "" {
-		after, err = strconv.ParseInt(s, 10, 64)
-		if err != nil || after < 0 {
-			h.refuse(c, wsproto.ClosePolicy, "bad request: after must be a non-negative integer")
-			return
-		}
-		resume = true
-	}
-
-	sub, err := h.bus.Subscribe(roomID, user, room.LastSeq)
+	sub, err := h.bus.Subscribe(roomID, user, adm.room.LastSeq)
 	switch {
 	case errors.Is(err, ErrTooManySockets):
 		h.refuse(c, wsproto.CloseTooMany, "too many sockets for this user")
@@ -184,27 +210,26 @@ func (h *Handler) serve(c *websocket.Conn) {
 
 	// Live events queue up in sub from here on; replay what the client
 	// missed, then let the writer skip what the replay already sent.
-	last := room.LastSeq
-	if resume {
-		last, err = h.replay(ctx, c, roomID, after)
+	last := adm.room.LastSeq
+	if adm.resume {
+		last, err = h.replay(ctx, c, roomID, adm.after)
 		if err != nil {
 			h.log.Debug("replay", "room_id", roomID, "user_id", user.ID, "err", err)
 			sub.Close(1011, "replay failed")
 		}
 	}
 	sub.SkipThrough(last)
-	presence, _ := json.Marshal(wsproto.Event{Type: wsproto.TypePresence, RoomID: roomID, Online: h.bus.Online(roomID), Seq: last})
 	if err == nil {
+		presence, _ := json.Marshal(wsproto.Event{Type: wsproto.TypePresence, RoomID: roomID, Online: h.bus.Online(roomID), Seq: last})
 		if werr := h.write(c, presence); werr != nil {
 			sub.Close(CloseNormal, "")
 		}
 	}
 
-	writerDone := make(chan struct{})
-	go h.writeLoop(c, sub, writerDone)
+	sub.SetWriter(func() { h.drain(c, sub) }, h.opts.PingInterval)
 	h.readLoop(ctx, c, sub, user)
 	sub.Close(CloseNormal, "")
-	<-writerDone
+	sub.WaitWriter()
 }
 
 // replay sends the stored messages after seq `after`, page by page, and
@@ -260,42 +285,45 @@ func prepare(data []byte) any {
 	return pm
 }
 
-// writeLoop is the socket's only writer after the replay: queued events,
-// pings, and the close frame.
-func (h *Handler) writeLoop(c *websocket.Conn, sub *Subscription, done chan<- struct{}) {
-	defer close(done)
-	ping := time.NewTicker(h.opts.PingInterval)
-	defer ping.Stop()
+// drain is the socket's writer after the replay: it writes queued events,
+// pings and the close frame, and returns when there is nothing left (the
+// subscription starts it again when needed).
+func (h *Handler) drain(c *websocket.Conn, sub *Subscription) {
 	var buf []*Frame
 	for {
-		select {
-		case <-sub.Wake():
-		case <-ping.C:
+		b, ok := sub.Next(buf)
+		if !ok {
+			return
+		}
+		if b.Ping {
 			if err := c.WriteControl(websocket.PingMessage, nil, time.Now().Add(h.opts.WriteTimeout)); err != nil {
-				sub.Close(CloseNormal, "")
-				_ = c.NetConn().Close()
+				h.cut(c, sub)
 				return
 			}
-			continue
 		}
-		out, closing, code, reason := sub.Take(buf)
-		for _, f := range out {
+		for _, f := range b.Frames {
 			if err := h.writeFrame(c, f); err != nil {
-				sub.Close(CloseNormal, "")
-				_ = c.NetConn().Close()
+				h.cut(c, sub)
 				return
 			}
 		}
-		clear(out)
-		buf = out[:0]
-		if closing {
+		if b.Closing {
 			deadline := time.Now().Add(h.opts.CloseGrace)
-			_ = c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), deadline)
+			_ = c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(b.Code, b.Reason), deadline)
 			// The reader waits for the peer's close reply, not longer.
 			_ = c.SetReadDeadline(deadline)
 			return
 		}
+		clear(b.Frames)
+		buf = b.Frames[:0]
 	}
+}
+
+// cut ends a socket whose writes fail; the writer stays marked running so
+// that no new one starts.
+func (h *Handler) cut(c *websocket.Conn, sub *Subscription) {
+	sub.Close(CloseNormal, "")
+	_ = c.NetConn().Close()
 }
 
 // readLoop handles client frames until the socket fails or closes.

@@ -27,7 +27,8 @@ func drain(t *testing.T, s *Subscription) (evs []wsproto.Event, closing bool, co
 	case <-s.Wake():
 	default:
 	}
-	out, closing, code, _ := s.Take(nil)
+	b := s.Take(nil)
+	out, closing, code := b.Frames, b.Closing, b.Code
 	for _, f := range out {
 		var ev wsproto.Event
 		require.NoError(t, json.Unmarshal(f.Data, &ev))
@@ -177,8 +178,8 @@ func TestHub_SharedBytes(t *testing.T) {
 	drain(t, a)
 	drain(t, b)
 	h.Publish(1, msgEvent(1, 1))
-	oa, _, _, _ := a.Take(nil)
-	ob, _, _, _ := b.Take(nil)
+	oa := a.Take(nil).Frames
+	ob := b.Take(nil).Frames
 	require.Len(t, oa, 1)
 	require.Len(t, ob, 1)
 	require.Same(t, oa[0], ob[0], "encoded once, shared by every socket")

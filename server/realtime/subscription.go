@@ -30,8 +30,9 @@ func (f *Frame) Cached(build func([]byte) any) any {
 }
 
 // Subscription is one socket's place in a room: a bounded queue of encoded
-// events that the socket's writer drains. An idle subscription holds no
-// queue memory (the queue is released whenever it empties).
+// events and the socket's writer. The writer goroutine runs only while there
+// is something to write (SetWriter), so an idle socket costs no writer stack
+// and no queue memory.
 type Subscription struct {
 	RoomID   int64
 	UserID   int64
@@ -49,6 +50,15 @@ type Subscription struct {
 	closeCode   int
 	closeReason string
 	onClose     func()
+
+	// Lazy writer (SetWriter): write runs in its own goroutine while
+	// writing is true; pings are requested by pingTimer.
+	write     func()
+	writing   bool
+	writers   sync.WaitGroup
+	pingDue   bool
+	pingEvery time.Duration
+	pingTimer *time.Timer
 }
 
 func newSubscription(h *Hub, roomID int64, user api.User, max int) *Subscription {
@@ -59,15 +69,60 @@ func newSubscription(h *Hub, roomID int64, user api.User, max int) *Subscription
 }
 
 // Wake is signalled whenever events were queued or the subscription is
-// closing.
+// closing, for consumers that poll with Take instead of SetWriter.
 func (s *Subscription) Wake() <-chan struct{} { return s.wake }
 
-func (s *Subscription) signal() {
-	select {
-	case s.wake <- struct{}{}:
-	default:
+// kick gets the queue drained: it starts the writer when one is set and not
+// running, else signals Wake. Called with s.mu held.
+func (s *Subscription) kick() {
+	if s.write == nil {
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
+		return
+	}
+	if !s.writing {
+		s.writing = true
+		s.writers.Add(1)
+		go func() {
+			defer s.writers.Done()
+			s.write()
+		}()
 	}
 }
+
+// SetWriter makes the subscription run write in a new goroutine whenever
+// there is something to send and no writer runs; write must loop on Next
+// until it reports nothing left. Pings are requested every pingEvery.
+func (s *Subscription) SetWriter(write func(), pingEvery time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.write = write
+	s.pingEvery = pingEvery
+	if s.closing {
+		s.kick()
+		return
+	}
+	s.pingTimer = time.AfterFunc(pingEvery, s.pingTick)
+	if len(s.queue) > 0 {
+		s.kick()
+	}
+}
+
+func (s *Subscription) pingTick() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return
+	}
+	s.pingDue = true
+	s.pingTimer.Reset(s.pingEvery)
+	s.kick()
+}
+
+// WaitWriter waits until no writer goroutine runs (after Close).
+func (s *Subscription) WaitWriter() { s.writers.Wait() }
 
 // enqueue adds q to the queue, or drops the subscriber (close 4008) when
 // the queue is full. It never blocks.
@@ -83,7 +138,7 @@ func (s *Subscription) enqueue(q queued) {
 		return
 	}
 	s.queue = append(s.queue, q)
-	s.signal()
+	s.kick()
 }
 
 // Send queues data (an encoded event for this socket only, such as an ack).
@@ -97,29 +152,57 @@ func (s *Subscription) SkipThrough(seq int64) {
 	s.mu.Unlock()
 }
 
-// Take returns the queued events to write, in order, and whether the
-// subscription is closing (then code and reason are set and, unless
-// drained, the returned events are empty).
-func (s *Subscription) Take(buf []*Frame) (out []*Frame, closing bool, code int, reason string) {
+// Batch is what a writer has to do next.
+type Batch struct {
+	// Frames to write, in order (empty when closing without drain).
+	Frames []*Frame
+	// Ping asks for a keepalive ping.
+	Ping bool
+	// Closing asks for a close frame with Code and Reason after Frames.
+	Closing bool
+	Code    int
+	Reason  string
+}
+
+// Take returns what is queued (reusing buf) and whether the subscription
+// is closing.
+func (s *Subscription) Take(buf []*Frame) Batch {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out = buf[:0]
+	return s.take(buf)
+}
+
+// Next is Take for the writer goroutine: when there is nothing to do it
+// marks the writer stopped and returns ok=false (the writer must return).
+func (s *Subscription) Next(buf []*Frame) (b Batch, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.queue) == 0 && !s.closing && !s.pingDue {
+		s.writing = false
+		return Batch{}, false
+	}
+	return s.take(buf), true
+}
+
+func (s *Subscription) take(buf []*Frame) Batch {
+	b := Batch{Frames: buf[:0], Ping: s.pingDue, Closing: s.closing, Code: s.closeCode, Reason: s.closeReason}
+	s.pingDue = false
 	if !s.closing || s.drain {
 		for _, q := range s.queue {
 			if q.seq > 0 && q.seq <= s.skipThrough {
 				continue
 			}
-			out = append(out, q.frame)
+			b.Frames = append(b.Frames, q.frame)
 		}
 	}
 	// Keep a small queue for the next burst; release a big one.
-	if cap(s.queue) > 16 {
+	if cap(s.queue) > 16 || s.closing {
 		s.queue = nil
 	} else {
 		clear(s.queue)
 		s.queue = s.queue[:0]
 	}
-	return out, s.closing, s.closeCode, s.closeReason
+	return b
 }
 
 // OnClose registers f to run a short while after the subscription starts
@@ -152,7 +235,10 @@ func (s *Subscription) startClose(code int, reason string, drain bool) {
 		return
 	}
 	s.closing, s.drain, s.closeCode, s.closeReason = true, drain, code, reason
-	s.signal()
+	if s.pingTimer != nil {
+		s.pingTimer.Stop()
+	}
+	s.kick()
 	if f := s.onClose; f != nil {
 		time.AfterFunc(s.hub.opts.CloseGrace, f)
 	}
