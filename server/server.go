@@ -95,7 +95,13 @@ func New(cfg config.Config, logger *slog.Logger) (*Server, error) {
 	chatSocket = chat.Handler()
 	s.closers = append(s.closers, chat.Close)
 	// === AI responder (server/ai) is built here ===
-	// s.services.SetResponder(ai.New(...)); models catalogue in httpapi.Deps.Models
+	aip, err := buildAI(ctx, cfg, secret, st, s.services, chat, logger)
+	if err != nil {
+		return nil, err
+	}
+	s.services.SetResponder(aip.orch)
+	chat.SetCanceller(aip.orch)
+	s.closers = append(s.closers, func(context.Context) error { aip.orch.Close(); return nil })
 	// === Signaling (server/signal) is built here ===
 	sig := signal.New(signal.Options{Auth: s.services.Auth, Rooms: s.services.Rooms,
 		Messages: s.services.Messages, Chat: chat, RTC: cfg.RTC, Logger: logger})
@@ -114,6 +120,7 @@ func New(cfg config.Config, logger *slog.Logger) (*Server, error) {
 		ChatSocket:    chatSocket,
 		SignalSocket:  signalSocket,
 		Calls:         sig,
+		AI:            aip.svc,
 	})
 	if err != nil {
 		return nil, err

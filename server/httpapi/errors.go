@@ -23,6 +23,12 @@ func (e *decodeError) Error() string { return "Invalid JSON body: " + e.msg }
 // is logged (once, here) and never sent.
 func (a *API) handleError(c *fiber.Ctx, err error) error {
 	status, body := classify(err)
+	if st, b, retry, ok := aiStatus(err); ok {
+		status, body = st, b
+		if retry != "" {
+			c.Set(fiber.HeaderRetryAfter, retry)
+		}
+	}
 	switch status {
 	case http.StatusUnauthorized:
 		c.Set(fiber.HeaderWWWAuthenticate, "Bearer")

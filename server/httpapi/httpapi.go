@@ -16,6 +16,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/virtual-company/vc/server/ai"
 	"github.com/virtual-company/vc/server/service"
 )
 
@@ -44,6 +45,10 @@ type Deps struct {
 	// SignalSocket serves GET /ws/signaling/:room_id (server/signal); nil:
 	// the route is not registered.
 	SignalSocket fiber.Handler
+	// AI serves seats of roles in rooms, keys, usage, generation and the
+	// live model list (server/ai); nil: those routes are not registered and
+	// GET /api/llm/models uses Models.
+	AI *ai.Service
 	// Calls serves GET /api/rooms/:id/call and GET /api/rtc/config
 	// (server/signal); nil: the routes are not registered.
 	Calls CallService

@@ -102,7 +102,7 @@ func (a *API) routes() []route {
 			Body:    api.CreateMessageRequest{}, Status: 201, Out: api.Message{}, Errors: []int{400, 401, 404, 413, 422}}},
 
 		// LLM.
-		{Method: "GET", Path: "/api/llm/models", Handler: a.listModels, Auth: true, Doc: doc{Tag: "llm", Summary: "Available models",
+		{Method: "GET", Path: "/api/llm/models", Handler: a.listModelsRoute, Auth: true, Doc: doc{Tag: "llm", Summary: "Available models",
 			Status: 200, Out: []api.Model{}, Errors: authErrs, Query: []queryParam{{"refresh", "boolean", "refetch live provider lists"}}}},
 	}
 	// Voice calls.
@@ -112,6 +112,8 @@ func (a *API) routes() []route {
 			route{Method: "GET", Path: "/api/rtc/config", Handler: a.rtcConfig, Auth: true, Doc: doc{Tag: "calls", Summary: "ICE servers for WebRTC: STUN, and TURN with time-limited credentials", Status: 200, Out: api.RTCConfig{}, Errors: authErrs}},
 		)
 	}
+	// AI roles: seats, keys, usage, generation (server/ai).
+	rs = append(rs, a.aiRoutes()...)
 	// WebSockets (the token may also be passed as ?token=).
 	if a.d.ChatSocket != nil {
 		rs = append(rs, route{Method: "GET", Path: "/ws/chat/:room_id", Handler: a.d.ChatSocket, Doc: doc{Tag: "websocket",

@@ -56,6 +56,7 @@ type Migration struct {
 func migrations() []Migration {
 	return []Migration{
 		{Version: 1, Name: "core schema: users, roles, rooms, members, messages", Up: migrateCore},
+		{Version: 2, Name: "ai: room roles, encrypted api keys, usage", Up: migrateAI},
 	}
 }
 

@@ -1,0 +1,95 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/virtual-company/vc/server/ai"
+	aianthropic "github.com/virtual-company/vc/server/ai/anthropic"
+	aiopenai "github.com/virtual-company/vc/server/ai/openai"
+	"github.com/virtual-company/vc/server/config"
+	"github.com/virtual-company/vc/server/secrets"
+	"github.com/virtual-company/vc/server/service"
+	"github.com/virtual-company/vc/server/store/gormstore"
+)
+
+// aiParts are the AI collaborators of the daemon.
+type aiParts struct {
+	orch *ai.Orchestrator
+	svc  *ai.Service
+}
+
+// AIRegistry builds the provider registry from the llm config section.
+func AIRegistry(l config.LLMConfig) *ai.Registry {
+	reg := ai.NewRegistry()
+	retries := l.MaxRetries
+	if retries == 0 {
+		retries = -1 // 0 in the config: no retries
+	}
+	reg.Add(ai.ProviderEntry{
+		Provider:  aiopenai.New(aiopenai.Config{ID: ai.ProviderOpenAI, BaseURL: l.OpenAI.BaseURL, MaxRetries: retries}),
+		ServerKey: ai.Credentials{APIKey: l.OpenAI.APIKey},
+	})
+	reg.Add(ai.ProviderEntry{
+		Provider:  aianthropic.New(aianthropic.Config{BaseURL: l.Anthropic.BaseURL, MaxRetries: retries}),
+		ServerKey: ai.Credentials{APIKey: l.Anthropic.APIKey},
+	})
+	reg.Add(ai.ProviderEntry{
+		Provider: aiopenai.New(aiopenai.Config{ID: ai.ProviderOpenRouter, BaseURL: l.OpenRouter.BaseURL, MaxRetries: retries,
+			Headers: aiopenai.OpenRouterHeaders(l.OpenRouter.Referer, l.OpenRouter.Title)}),
+		ServerKey: ai.Credentials{APIKey: l.OpenRouter.APIKey},
+	})
+	for _, c := range l.Custom {
+		reg.Add(ai.ProviderEntry{
+			Provider:  aiopenai.New(aiopenai.Config{ID: c.Name, BaseURL: c.BaseURL, MaxRetries: retries, NoAuth: c.APIKey == ""}),
+			ServerKey: ai.Credentials{APIKey: c.APIKey},
+			NoKey:     c.APIKey == "",
+			Models:    c.Models,
+		})
+	}
+	return reg
+}
+
+// buildAI wires the orchestrator (the services' Responder and the chat
+// socket's ai_cancel handler) and the REST service of AI roles.
+func buildAI(ctx context.Context, cfg config.Config, secret []byte, st *gormstore.Store, svcs *service.Services, pub ai.Publisher, logger *slog.Logger) (aiParts, error) {
+	l := cfg.LLM
+	if err := config.ValidateLLM(l); err != nil {
+		return aiParts{}, fmt.Errorf("invalid configuration: %w", err)
+	}
+	prev := make([][]byte, 0, len(l.PreviousSecretKeys))
+	for _, p := range l.PreviousSecretKeys {
+		prev = append(prev, []byte(p))
+	}
+	keys, err := secrets.New(secret, prev...)
+	if err != nil {
+		return aiParts{}, err
+	}
+	log := logger.With("component", "ai")
+	if n, failed, err := ai.ResealKeys(ctx, st, keys); err != nil {
+		return aiParts{}, fmt.Errorf("re-seal api keys: %w", err)
+	} else if n > 0 || failed > 0 {
+		log.Info("re-sealed stored api keys under the current secret", "resealed", n, "unreadable", failed)
+	}
+	reg := AIRegistry(l)
+	orch := ai.New(ai.Config{
+		Registry:       reg,
+		Backend:        &ai.StoreBackend{Store: st, Keys: keys, Messages: svcs.Messages},
+		Notifier:       pub,
+		DefaultModel:   l.DefaultModel,
+		AllowServerKey: l.AllowServerKey,
+		Limits: ai.Limits{
+			ConcurrentPerUser: l.ConcurrentPerUser, ConcurrentPerRoom: l.ConcurrentPerRoom,
+			PerUserPerMinute: l.RepliesPerMinute, MaxTokens: l.MaxTokens, DefaultMaxTokens: l.DefaultMaxTokens,
+			ReplyTimeout: l.ReplyTimeout, DailyTokenBudget: l.DailyTokenBudget, HistoryTokens: l.HistoryTokens,
+			HistoryMessages: l.HistoryMessages, MaxHops: l.MaxHops,
+		},
+		Logger: logger,
+	})
+	svc := ai.NewService(ai.ServiceDeps{
+		Store: st, Keys: keys, Services: svcs, Orchestrator: orch,
+		Catalogue: ai.NewCatalogue(reg, l.ModelCacheTTL, nil, log), Notifier: pub,
+	})
+	return aiParts{orch: orch, svc: svc}, nil
+}
