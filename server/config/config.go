@@ -184,6 +184,11 @@ func (c *Config) Resolve() {
 	if c.DataDir == "" {
 		c.DataDir = DefaultDataDir()
 	}
+	if rest, ok := strings.CutPrefix(c.DataDir, "~/"); ok {
+		if h, err := os.UserHomeDir(); err == nil && h != "" {
+			c.DataDir = filepath.Join(h, rest)
+		}
+	}
 	if c.DatabaseURL == "" {
 		c.DatabaseURL = filepath.Join(c.DataDir, "vcd.db")
 	}
@@ -266,4 +271,11 @@ func setDefaults(v *viper.Viper, d Config) {
 // VCD_<KEY> rule.
 func bindEnv(v *viper.Viper) error {
 	return errors.Join(bindLLMEnv(v), bindRTCEnv(v))
+}
+
+// Keys lists every configuration key vcd knows (dotted, lower case).
+func Keys() []string {
+	v := viper.New()
+	setDefaults(v, Defaults())
+	return v.AllKeys()
 }
