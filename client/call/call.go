@@ -440,7 +440,7 @@ func (k *Call) handleSignal(msg wsproto.Signal) {
 		}
 	case wsproto.SignalError:
 		k.emitErr(fmt.Errorf("signaling: %s", msg.Detail))
-	case wsproto.SignalOffer, wsproto.SignalAnswer, wsproto.SignalICECandidate, wsproto.SignalState:
+	case wsproto.SignalOffer, wsproto.SignalAnswer, wsproto.SignalICECandidate, wsproto.SignalState, wsproto.SignalNegotiate:
 		if msg.From == "" || msg.From == k.selfID {
 			return
 		}

@@ -6,16 +6,29 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
-// AddRecvTransceiver adds a receive-only audio transceiver to the peer
-// connection with peerID, which makes it renegotiate (tests use it to force
+// AddSecondTrack adds another (silent) audio track to the peer connection
+// with peerID, which makes it renegotiate (tests use it to force
 // simultaneous offers).
-func (k *Call) AddRecvTransceiver(peerID string) error {
+func (k *Call) AddSecondTrack(peerID string) error {
 	r := k.remote(peerID)
 	if r == nil {
 		return fmt.Errorf("no peer %s", peerID)
 	}
-	_, err := r.pc.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly})
+	tr, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "second", "vc-second")
+	if err != nil {
+		return err
+	}
+	_, err = r.pc.AddTrack(tr)
 	return err
+}
+
+// Offers returns how many offers we sent to peerID.
+func (k *Call) Offers(peerID string) int64 {
+	r := k.remote(peerID)
+	if r == nil {
+		return 0
+	}
+	return r.offers.Load()
 }
 
 // Negotiated reports whether the connection with peerID is stable with at

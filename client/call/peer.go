@@ -30,7 +30,14 @@ type remote struct {
 	makingOffer bool
 	ignoreOffer bool
 	renegotiate bool // negotiation was needed while not stable
-	pending     []webrtc.ICECandidateInit // candidates before the remote description
+	// The offer-turn protocol (see negotiate): the polite side asks the
+	// impolite one before offering, so two Pion peers never both hold a
+	// local offer (Pion cannot roll one back).
+	mayOffer   bool                      // polite: the turn was granted
+	askedTurn  bool                      // polite: a request is outstanding
+	granted    time.Time                 // impolite: when we granted the turn (zero: none outstanding)
+	turnWanted bool                      // impolite: a request arrived while we were busy
+	pending    []webrtc.ICECandidateInit // candidates before the remote description
 
 	jb  *jitterBuffer
 	dec *gopus.Decoder // used only by the play loop
@@ -42,6 +49,7 @@ type remote struct {
 	speakingTill atomic.Int64  // unix nanos
 	audioStarted atomic.Bool
 	closed       atomic.Bool
+	offers       atomic.Int64
 
 	stats statsState
 }
@@ -129,6 +137,13 @@ func (r *remote) attachTrack() error {
 
 // negotiate is the perfect-negotiation offerer: it runs on
 // negotiationneeded and sends an offer unless one is under way.
+//
+// Perfect negotiation resolves simultaneous offers by having the polite side
+// roll its offer back, which Pion (v4.2) cannot do. So, between two
+// engines, the polite side first asks for the turn to offer (a "negotiate"
+// signal) and the impolite side grants it only while it is stable and then
+// holds its own offers until the polite offer arrived. The newcomer's first
+// offer needs no turn: the others never offer first.
 func (r *remote) negotiate() {
 	r.neg.Lock()
 	defer r.neg.Unlock()
@@ -140,7 +155,23 @@ func (r *remote) negotiate() {
 		r.renegotiate = true
 		return
 	}
-	r.renegotiate = false
+	first := r.pc.RemoteDescription() == nil
+	switch {
+	case first:
+	case r.polite && !r.mayOffer:
+		r.renegotiate = true
+		if !r.askedTurn {
+			r.askedTurn = true
+			_ = r.k.sig.sendJSON(wsproto.SignalNegotiate, r.id, map[string]bool{"request": true})
+		}
+		return
+	case !r.polite && !r.granted.IsZero() && time.Since(r.granted) < grantTimeout:
+		r.renegotiate = true // the polite side has the turn
+		return
+	}
+	r.k.log.Debug("offering", "to", r.id, "polite", r.polite, "first", first)
+	r.renegotiate, r.mayOffer = false, false
+	r.granted = time.Time{}
 	r.makingOffer = true
 	defer func() { r.makingOffer = false }()
 	if err := r.offer(webrtc.OfferOptions{}); err != nil && !r.closed.Load() {
@@ -148,7 +179,66 @@ func (r *remote) negotiate() {
 	}
 }
 
+// grantTimeout bounds how long the impolite side holds its offers for a
+// granted turn that was not used.
+const grantTimeout = 5 * time.Second
+
+// onTurn handles a negotiate signal.
+func (r *remote) onTurn(data json.RawMessage) {
+	var m struct {
+		Request bool `json:"request"`
+		Grant   bool `json:"grant"`
+	}
+	if json.Unmarshal(data, &m) != nil {
+		return
+	}
+	r.neg.Lock()
+	r.k.log.Debug("turn", "from", r.id, "request", m.Request, "grant", m.Grant, "state", r.pc.SignalingState().String())
+	var offerNow bool
+	switch {
+	case m.Grant && r.polite:
+		r.askedTurn, r.mayOffer = false, true
+		offerNow = r.pc.SignalingState() == webrtc.SignalingStateStable
+	case m.Request && !r.polite:
+		if r.pc.SignalingState() == webrtc.SignalingStateStable && !r.makingOffer && !r.renegotiate {
+			r.grantLocked()
+		} else {
+			r.turnWanted = true
+		}
+	}
+	r.neg.Unlock()
+	if offerNow {
+		r.negotiate()
+	}
+}
+
+// grantLocked gives the polite side the turn to offer; r.neg is held.
+func (r *remote) grantLocked() {
+	r.turnWanted = false
+	r.granted = time.Now()
+	_ = r.k.sig.sendJSON(wsproto.SignalNegotiate, r.id, map[string]bool{"grant": true})
+}
+
+// settled runs when a negotiation step ended (r.neg held): it starts what
+// waited for the stable state.
+func (r *remote) settled() (offerAgain bool) {
+	if r.pc.SignalingState() != webrtc.SignalingStateStable {
+		return false
+	}
+	if r.renegotiate {
+		return true
+	}
+	if r.polite && r.mayOffer {
+		return true
+	}
+	if !r.polite && r.turnWanted {
+		r.grantLocked()
+	}
+	return false
+}
+
 func (r *remote) offer(opts webrtc.OfferOptions) error {
+	r.offers.Add(1)
 	o, err := r.pc.CreateOffer(&opts)
 	if err != nil {
 		return err
@@ -173,6 +263,9 @@ func (r *remote) handle(msg wsproto.Signal) error {
 		return nil
 	case wsproto.SignalICECandidate:
 		return r.addCandidate(msg.Data)
+	case wsproto.SignalNegotiate:
+		r.onTurn(msg.Data)
+		return nil
 	}
 	var sdp wsproto.SDP
 	if err := json.Unmarshal(msg.Data, &sdp); err != nil {
@@ -190,7 +283,7 @@ func (r *remote) handle(msg wsproto.Signal) error {
 func (r *remote) describe(desc webrtc.SessionDescription) error {
 	r.neg.Lock()
 	defer func() {
-		again := r.renegotiate && r.pc.SignalingState() == webrtc.SignalingStateStable
+		again := r.settled()
 		r.neg.Unlock()
 		if again {
 			go r.negotiate()
@@ -199,8 +292,12 @@ func (r *remote) describe(desc webrtc.SessionDescription) error {
 	if r.closed.Load() {
 		return nil
 	}
+	if desc.Type == webrtc.SDPTypeOffer && !r.polite {
+		r.granted = time.Time{} // the polite side used its turn
+	}
 	collision := desc.Type == webrtc.SDPTypeOffer &&
 		(r.makingOffer || r.pc.SignalingState() != webrtc.SignalingStateStable)
+	r.k.log.Debug("description", "from", r.id, "type", desc.Type.String(), "state", r.pc.SignalingState().String(), "collision", collision)
 	r.ignoreOffer = !r.polite && collision
 	if r.ignoreOffer {
 		return nil

@@ -174,6 +174,9 @@ const (
 	SignalError        = "error"         // server -> sender: a malformed message
 	// SignalState carries a peer's own state (for example mute) to the others.
 	SignalState = "state"
+	// SignalNegotiate asks the other peer for the turn to offer
+	// ({"request":true}) or grants it ({"grant":true}); see client/call.
+	SignalNegotiate = "negotiate"
 )
 
 // Signal is every message of the signaling socket, both ways. Data is relayed
