@@ -52,6 +52,7 @@ func runFanout(ctx context.Context, args []string, out io.Writer) error {
 	clients := fs.Int("clients", 1000, "receiving sockets in the room")
 	rate := fs.Float64("rate", 100, "messages sent per second")
 	duration := fs.Duration("duration", 10*time.Second, "how long to send")
+	pid := fs.Int("pid", 0, "vcd process id for its CPU use (default: found by the server's port)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -144,6 +145,7 @@ func runFanout(ctx context.Context, args []string, out io.Writer) error {
 		}
 	}()
 	interval := time.Duration(float64(time.Second) / *rate)
+	cpu := startCPU(*pid, common.server)
 	start := time.Now()
 	for i := range total {
 		if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
@@ -168,6 +170,7 @@ func runFanout(ctx context.Context, args []string, out io.Writer) error {
 		<-done
 	}
 	elapsed := time.Unix(0, lastDelivery.Load()).Sub(start)
+	cpu.report(out, delivered.Load(), "delivery")
 
 	var all []time.Duration
 	complete := 0

@@ -122,6 +122,61 @@ func runIdle(ctx context.Context, args []string, out io.Writer) error {
 	return nil
 }
 
+// processCPU returns the user and system CPU time a process has used.
+func processCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, fmt.Errorf("read vcd cpu time: %w", err)
+	}
+	// The command name may hold spaces; fields restart after the last ')'.
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("short /proc/%d/stat", pid)
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	const ticks = 100 // USER_HZ on Linux
+	return time.Duration(utime+stime) * time.Second / ticks, nil
+}
+
+// vcdCPU measures the CPU time of the vcd process (found by --pid or by
+// the server's port) between start and stop; it reports nothing when vcd
+// is not visible from here (another host or container).
+type vcdCPU struct {
+	pid   int
+	start time.Duration
+	at    time.Time
+}
+
+func startCPU(pid int, server string) *vcdCPU {
+	if pid == 0 {
+		pid, _ = pidByServer(server)
+	}
+	if pid == 0 {
+		return nil
+	}
+	t, err := processCPU(pid)
+	if err != nil {
+		return nil
+	}
+	return &vcdCPU{pid: pid, start: t, at: time.Now()}
+}
+
+// report prints vcd's CPU use since start, per unit of work.
+func (v *vcdCPU) report(out io.Writer, units int64, unit string) {
+	if v == nil {
+		return
+	}
+	t, err := processCPU(v.pid)
+	if err != nil || units == 0 {
+		return
+	}
+	used := t - v.start
+	fmt.Fprintf(out, "vcd cpu %s over %s (%.0f%% of one core), %.1f us per %s\n", used.Round(10*time.Millisecond),
+		time.Since(v.at).Round(time.Millisecond), 100*used.Seconds()/time.Since(v.at).Seconds(),
+		float64(used.Microseconds())/float64(units), unit)
+}
+
 // rssKiB reads VmRSS of a process.
 func rssKiB(pid int) (int64, error) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))

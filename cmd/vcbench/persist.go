@@ -32,6 +32,7 @@ func runPersist(ctx context.Context, args []string, out io.Writer) error {
 	senders := fs.Int("senders", 50, "sending sockets")
 	window := fs.Int("window", 8, "unacknowledged messages in flight per sender")
 	duration := fs.Duration("duration", 10*time.Second, "how long to send")
+	pid := fs.Int("pid", 0, "vcd process id for its CPU use (default: found by the server's port)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -67,6 +68,7 @@ func runPersist(ctx context.Context, args []string, out io.Writer) error {
 	defer stop()
 	rctx, stopReaders := context.WithCancel(ctx)
 	defer stopReaders()
+	cpu := startCPU(*pid, common.server)
 	start := time.Now()
 	var wg sync.WaitGroup
 	for i, conn := range conns {
@@ -109,6 +111,7 @@ func runPersist(ctx context.Context, args []string, out io.Writer) error {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	cpu.report(out, acked.Load(), "message")
 	if firstErr != nil {
 		return firstErr
 	}

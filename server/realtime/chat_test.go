@@ -562,3 +562,24 @@ func TestChat_PlainHTTPUpgradeRequired(t *testing.T) {
 	status, _ := d.Do("GET", "/ws/chat/"+strconv.FormatInt(r.ID, 10), alice.acct.Token, nil)
 	require.Equal(t, http.StatusUpgradeRequired, status)
 }
+
+// A WebSocket ping from the client is answered (by the socket's writer).
+func TestChat_AnswersPings(t *testing.T) {
+	d := servertest.Start(t)
+	alice := newMember(t, d, "alice")
+	r := room(t, alice)
+	a := dialRaw(t, d, r.ID, "token="+alice.acct.Token)
+	a.next(wsproto.TypePresence)
+	go func() { // coder/websocket needs a concurrent reader to see the pong
+		for {
+			if _, _, err := a.read(); err != nil {
+				return
+			}
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	for range 3 {
+		require.NoError(t, a.conn.Ping(ctx))
+	}
+}

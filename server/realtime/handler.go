@@ -1,16 +1,18 @@
 package realtime
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	fws "github.com/fasthttp/websocket"
 	"github.com/gofiber/contrib/websocket"
 	"github.com/gofiber/fiber/v2"
 
@@ -44,6 +46,7 @@ type Handler struct {
 	base     context.Context
 	stopBase context.CancelFunc
 	active   sync.WaitGroup // running serve calls
+	bufs     sync.Pool      // *[]byte write buffers shared by the writers
 }
 
 // NewHandler returns the chat socket handler.
@@ -58,6 +61,7 @@ func NewHandler(cfg HandlerConfig) *Handler {
 		bus: cfg.Bus, opts: cfg.Options.withDefaults(), log: log.With("component", "chat_ws"),
 		base: base, stopBase: stop,
 	}
+	h.bufs.New = func() any { b := make([]byte, 0, 4096); return &b }
 	// Write buffers come from a pool and are held only during a write, so
 	// an idle socket costs its read buffer and two goroutine stacks.
 	h.ws = websocket.New(h.serve, websocket.Config{
@@ -155,6 +159,7 @@ func (h *Handler) recover(c *websocket.Conn) {
 // refuse closes a socket that was never subscribed, letting the peer read
 // the close frame before the connection goes.
 func (h *Handler) refuse(c *websocket.Conn, code int, reason string) {
+	c.SetReadLimit(h.opts.MaxFrameBytes)
 	deadline := time.Now().Add(h.opts.CloseGrace)
 	_ = c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), deadline)
 	_ = c.SetReadDeadline(deadline)
@@ -181,7 +186,6 @@ func bearer(c *fiber.Ctx) string {
 func (h *Handler) serve(c *websocket.Conn) {
 	h.active.Add(1)
 	defer h.active.Done()
-	c.SetReadLimit(h.opts.MaxFrameBytes)
 	adm, _ := c.Locals(admissionKey).(*admission)
 	switch {
 	case adm == nil:
@@ -264,59 +268,78 @@ func (h *Handler) write(c *websocket.Conn, b []byte) error {
 	return c.WriteMessage(websocket.TextMessage, b)
 }
 
-// writeFrame writes a shared frame: the WebSocket framing is built once per
-// event, not once per socket.
-func (h *Handler) writeFrame(c *websocket.Conn, f *Frame) error {
-	pm, _ := f.Cached(prepare).(*fws.PreparedMessage)
-	if pm == nil {
-		return h.write(c, f.Data)
-	}
-	if err := c.SetWriteDeadline(time.Now().Add(h.opts.WriteTimeout)); err != nil {
-		return err
-	}
-	return c.WritePreparedMessage(pm)
-}
-
-func prepare(data []byte) any {
-	pm, err := fws.NewPreparedMessage(websocket.TextMessage, data)
-	if err != nil {
-		return nil
-	}
-	return pm
-}
-
 // drain is the socket's writer after the replay: it writes queued events,
 // pings and the close frame, and returns when there is nothing left (the
-// subscription starts it again when needed).
+// subscription starts it again when needed). Everything queued goes out in
+// one write, so a socket that fell behind catches up with few system calls.
+// After the replay it is the connection's only writer: the reader hands
+// pongs and close replies to it instead of writing them itself.
 func (h *Handler) drain(c *websocket.Conn, sub *Subscription) {
-	var buf []*Frame
+	nc := c.NetConn()
+	var frames []*Frame
 	for {
-		b, ok := sub.Next(buf)
+		b, ok := sub.Next(frames)
 		if !ok {
 			return
 		}
+		buf := h.bufs.Get().(*[]byte)
+		out := (*buf)[:0]
+		if b.Pong != nil {
+			out = appendFrame(out, opPong, []byte(*b.Pong))
+		}
 		if b.Ping {
-			if err := c.WriteControl(websocket.PingMessage, nil, time.Now().Add(h.opts.WriteTimeout)); err != nil {
-				h.cut(c, sub)
-				return
-			}
+			out = appendFrame(out, opPing, nil)
 		}
 		for _, f := range b.Frames {
-			if err := h.writeFrame(c, f); err != nil {
-				h.cut(c, sub)
-				return
-			}
+			out = appendFrame(out, opText, f.Data)
 		}
 		if b.Closing {
-			deadline := time.Now().Add(h.opts.CloseGrace)
-			_ = c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(b.Code, b.Reason), deadline)
+			out = appendFrame(out, opClose, websocket.FormatCloseMessage(b.Code, b.Reason))
+		}
+		err := nc.SetWriteDeadline(time.Now().Add(h.opts.WriteTimeout))
+		if err == nil {
+			_, err = nc.Write(out)
+		}
+		if cap(out) <= 64<<10 {
+			*buf = out
+			h.bufs.Put(buf)
+		}
+		if err != nil {
+			h.cut(c, sub)
+			return
+		}
+		if b.Closing {
 			// The reader waits for the peer's close reply, not longer.
-			_ = c.SetReadDeadline(deadline)
+			_ = c.SetReadDeadline(time.Now().Add(h.opts.CloseGrace))
 			return
 		}
 		clear(b.Frames)
-		buf = b.Frames[:0]
+		frames = b.Frames[:0]
 	}
+}
+
+// WebSocket opcodes of the frames the writer builds.
+const (
+	opText  = 0x1
+	opClose = 0x8
+	opPing  = 0x9
+	opPong  = 0xA
+)
+
+// appendFrame appends one final, unmasked (server-to-client) frame.
+func appendFrame(dst []byte, opcode byte, payload []byte) []byte {
+	dst = append(dst, 0x80|opcode)
+	switch n := len(payload); {
+	case n < 126:
+		dst = append(dst, byte(n))
+	case n <= 0xFFFF:
+		dst = append(dst, 126)
+		dst = binary.BigEndian.AppendUint16(dst, uint16(n))
+	default:
+		dst = append(dst, 127)
+		dst = binary.BigEndian.AppendUint64(dst, uint64(n))
+	}
+	return append(dst, payload...)
 }
 
 // cut ends a socket whose writes fail; the writer stays marked running so
@@ -326,23 +349,54 @@ func (h *Handler) cut(c *websocket.Conn, sub *Subscription) {
 	_ = c.NetConn().Close()
 }
 
-// readLoop handles client frames until the socket fails or closes.
+// readLoop handles client frames until the socket fails or closes. It
+// never writes: pongs and close replies go through the writer.
 func (h *Handler) readLoop(ctx context.Context, c *websocket.Conn, sub *Subscription, user api.User) {
 	extend := func() { _ = c.SetReadDeadline(time.Now().Add(h.opts.PongWait)) }
 	extend()
 	c.SetPongHandler(func(string) error { extend(); return nil })
+	c.SetPingHandler(func(payload string) error { extend(); sub.Pong(payload); return nil })
+	c.SetCloseHandler(func(int, string) error { return nil }) // the writer answers
 	var lastTyping time.Time
+	var buf bytes.Buffer
 	for {
-		_, data, err := c.ReadMessage()
+		_, r, err := c.NextReader()
 		if err != nil {
-			if errors.Is(err, websocket.ErrReadLimit) {
-				// The library already sent 1009; do not send another close.
-				sub.Close(wsproto.CloseTooBig, "frame too big")
-			}
+			return
+		}
+		buf.Reset()
+		// The size limit is enforced here rather than by the library, which
+		// would write the 1009 close itself, racing the writer.
+		n, err := buf.ReadFrom(io.LimitReader(r, h.opts.MaxFrameBytes+1))
+		if err != nil {
+			return
+		}
+		if n > h.opts.MaxFrameBytes {
+			sub.Close(wsproto.CloseTooBig, "frame too big")
+			h.discardUntilClosed(c)
 			return
 		}
 		extend()
-		h.handleFrame(ctx, sub, user, data, &lastTyping)
+		h.handleFrame(ctx, sub, user, buf.Bytes(), &lastTyping)
+		if buf.Cap() > 64<<10 {
+			buf = bytes.Buffer{} // do not keep a big frame's buffer on an idle socket
+		}
+	}
+}
+
+// discardUntilClosed reads and drops frames until the peer answers the
+// close (or the writer's grace deadline passes), so that the close frame is
+// not lost to a reset caused by unread data.
+func (h *Handler) discardUntilClosed(c *websocket.Conn) {
+	_ = c.SetReadDeadline(time.Now().Add(h.opts.CloseGrace))
+	for {
+		_, r, err := c.NextReader()
+		if err != nil {
+			return
+		}
+		if _, err := io.Copy(io.Discard, r); err != nil {
+			return
+		}
 	}
 }
 

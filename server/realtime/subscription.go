@@ -11,23 +11,13 @@ import (
 // CloseNormal is the normal close code (1000).
 const CloseNormal = 1000
 
-// Frame is one encoded event, shared by every socket it is queued for. A
-// transport may cache its own encoding of it once (the WebSocket handler
-// keeps a prepared frame, so a fan-out to N sockets frames the event once).
+// Frame is one encoded event, shared by every socket it is queued for.
 type Frame struct {
-	Data   []byte
-	once   sync.Once
-	cached any
+	Data []byte
 }
 
 // NewFrame wraps an encoded event.
 func NewFrame(data []byte) *Frame { return &Frame{Data: data} }
-
-// Cached returns build(f.Data), computed once per frame.
-func (f *Frame) Cached(build func([]byte) any) any {
-	f.once.Do(func() { f.cached = build(f.Data) })
-	return f.cached
-}
 
 // Subscription is one socket's place in a room: a bounded queue of encoded
 // events and the socket's writer. The writer goroutine runs only while there
@@ -57,6 +47,7 @@ type Subscription struct {
 	writing   bool
 	writers   sync.WaitGroup
 	pingDue   bool
+	pong      *string // payload of a client ping to answer
 	pingEvery time.Duration
 	pingTimer *time.Timer
 }
@@ -121,6 +112,17 @@ func (s *Subscription) pingTick() {
 	s.kick()
 }
 
+// Pong asks the writer to answer a client ping.
+func (s *Subscription) Pong(payload string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return
+	}
+	s.pong = &payload
+	s.kick()
+}
+
 // WaitWriter waits until no writer goroutine runs (after Close).
 func (s *Subscription) WaitWriter() { s.writers.Wait() }
 
@@ -158,6 +160,8 @@ type Batch struct {
 	Frames []*Frame
 	// Ping asks for a keepalive ping.
 	Ping bool
+	// Pong, when set, is the payload of a client ping to answer.
+	Pong *string
 	// Closing asks for a close frame with Code and Reason after Frames.
 	Closing bool
 	Code    int
@@ -177,7 +181,7 @@ func (s *Subscription) Take(buf []*Frame) Batch {
 func (s *Subscription) Next(buf []*Frame) (b Batch, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.queue) == 0 && !s.closing && !s.pingDue {
+	if len(s.queue) == 0 && !s.closing && !s.pingDue && s.pong == nil {
 		s.writing = false
 		return Batch{}, false
 	}
@@ -185,8 +189,8 @@ func (s *Subscription) Next(buf []*Frame) (b Batch, ok bool) {
 }
 
 func (s *Subscription) take(buf []*Frame) Batch {
-	b := Batch{Frames: buf[:0], Ping: s.pingDue, Closing: s.closing, Code: s.closeCode, Reason: s.closeReason}
-	s.pingDue = false
+	b := Batch{Frames: buf[:0], Ping: s.pingDue, Pong: s.pong, Closing: s.closing, Code: s.closeCode, Reason: s.closeReason}
+	s.pingDue, s.pong = false, nil
 	if !s.closing || s.drain {
 		for _, q := range s.queue {
 			if q.seq > 0 && q.seq <= s.skipThrough {
