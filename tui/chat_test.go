@@ -432,3 +432,16 @@ func TestErrText(t *testing.T) {
 	require.Equal(t, "cannot reach 127.0.0.1:1 (connect: connection refused)", errText(err))
 	require.Equal(t, "Incorrect username or password", errText(&client.Error{StatusCode: 401, Detail: "Incorrect username or password"}))
 }
+
+// TestChat_AddressedMessage: a person's message with role_id is theirs,
+// shown addressed to the role, not as the role's.
+func TestChat_AddressedMessage(t *testing.T) {
+	hs, s := startChat(t, 120, 40)
+	c := hs.chat()
+	role, uid := int64(7), int64(1)
+	s.events <- wsproto.Event{Type: wsproto.TypeMessage, ID: 700, Seq: 31, User: "alice", UserID: &uid, RoleID: &role,
+		Content: "when do we ship?", MessageType: api.MessageText, Timestamp: t0}
+	hs.waitFor("the message", func() bool { return c.tl.ids[700] })
+	require.Contains(t, hs.screen(), "alice → CTO")
+	require.NotContains(t, hs.screen(), "🤖 alice")
+}

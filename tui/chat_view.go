@@ -298,7 +298,7 @@ func (c *chatScreen) infoLine() string {
 	case len(c.input.suggestions(c.completionNames())) > 0 && c.focus == focusInput:
 		names := c.input.suggestions(c.completionNames())
 		s = st.Completion.Render(" tab: @" + strings.Join(names, "  @"))
-	case c.noticeActive():
+	case c.noticeActive() && (c.noticeErr || c.typingText() == ""):
 		if c.noticeErr {
 			s = st.ErrorText.Render(" " + c.notice)
 		} else {

@@ -63,7 +63,7 @@ func (e *entry) authorKey() (name string, ai, ok bool) {
 		return e.roleName, true, true
 	case e.kind == entryEvent, e.msg.MessageType == api.MessageSystem:
 		return "", false, false
-	case e.msg.RoleID != nil || e.msg.MessageType == api.MessageAIResponse:
+	case e.msg.MessageType == api.MessageAIResponse:
 		return e.msg.User, true, true
 	}
 	return e.msg.User, false, true
@@ -78,6 +78,12 @@ func sameAuthor(e, p *entry) bool {
 }
 
 func (e *entry) when() time.Time { return e.msg.Timestamp }
+
+// addressed reports whether e is a person's message addressed to a role
+// (role_id set, the seed's way); it always shows its header with the role.
+func (e *entry) addressed() bool {
+	return e.kind != entryAI && e.kind != entryEvent && e.msg.RoleID != nil && e.msg.MessageType != api.MessageAIResponse
+}
 
 func (e *entry) content() string {
 	if e.kind == entryAI {
@@ -300,7 +306,7 @@ func (tl *timeline) linesOf(i int) []string {
 	head := true
 	if i > 0 {
 		p := tl.entries[i-1]
-		head = !sameAuthor(e, p) || e.when().Sub(p.when()) > groupGap || e.when().Before(p.when())
+		head = !sameAuthor(e, p) || e.when().Sub(p.when()) > groupGap || e.when().Before(p.when()) || e.addressed()
 	}
 	hl := e == tl.hl
 	if e.lines != nil && e.rw == tl.width && e.rhead == head && e.rhl == hl {
@@ -337,7 +343,7 @@ func (tl *timeline) render(e *entry, head, hl bool) []string {
 		}
 		return lines
 
-	case e.kind == entryAI || e.msg.RoleID != nil || e.msg.MessageType == api.MessageAIResponse:
+	case e.kind == entryAI || e.msg.MessageType == api.MessageAIResponse:
 		name, roleID := e.roleName, e.roleID
 		if e.kind != entryAI {
 			name = e.msg.User
@@ -349,8 +355,6 @@ func (tl *timeline) render(e *entry, head, hl bool) []string {
 			h := mark + clock + " " + avatar(tl.env.roles[roleID], name) + " " + st.AIName.Render(name)
 			if e.kind == entryAI && !e.aiDone {
 				h += " " + st.Typing.Render("typing… (ctrl+x stops)")
-			} else if e.msg.Truncated {
-				h += " " + st.Muted.Render("(cut short)")
 			}
 			lines = append(lines, h)
 		}
@@ -368,11 +372,22 @@ func (tl *timeline) render(e *entry, head, hl bool) []string {
 		for _, l := range body {
 			lines = append(lines, indent+l)
 		}
+		if e.kind == entryMessage && e.msg.Truncated {
+			lines = append(lines, indent+st.Muted.Render("⋯ (cut short)"))
+		}
 		return lines
 
 	default: // people, and my pending sends
 		if head {
-			lines = append(lines, mark+clock+" "+st.User(e.msg.User).Render(e.msg.User))
+			h := mark + clock + " " + st.User(e.msg.User).Render(e.msg.User)
+			if e.addressed() {
+				to := tl.env.roles[*e.msg.RoleID].Name
+				if to == "" {
+					to = "a role"
+				}
+				h += st.Muted.Render(" → " + to)
+			}
+			lines = append(lines, h)
 		}
 		body := wrapPlain(e.msg.Content, bodyW)
 		style := st.Body

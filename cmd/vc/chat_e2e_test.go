@@ -13,6 +13,7 @@ import (
 	"github.com/virtual-company/vc/client"
 	"github.com/virtual-company/vc/pkg/api"
 	"github.com/virtual-company/vc/pkg/wsproto"
+	"github.com/virtual-company/vc/server/ai/aitest"
 	"github.com/virtual-company/vc/server/servertest"
 )
 
@@ -69,7 +70,7 @@ func (tm *tmuxTerm) keys(k ...string)  { tm.must(append([]string{"send-keys", "-
 // (the Go client) receives, and see that client's reply appear.
 func TestChat_EndToEnd(t *testing.T) {
 	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Skip("tmux is not installed: the vc chat end-to-end test needs a terminal (apt-get install tmux)")
+		t.Skip("tmux is not installed: the vc chat end-to-end tests need a terminal (apt-get install tmux)")
 	}
 	d := servertest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -98,11 +99,7 @@ func TestChat_EndToEnd(t *testing.T) {
 
 	// vc chat, not logged in, in a 120x40 terminal.
 	cli := newCLI(t, d.URL)
-	tm := &tmuxTerm{t: t, sock: filepath.Join(t.TempDir(), "tmux.sock")}
-	t.Cleanup(func() { _, _ = tm.cmd("kill-server") })
-	env := cli.environ("VC_SERVER="+d.URL, "TERM=screen-256color", "LANG=C.UTF-8")
-	shell := "env -i " + strings.Join(quoteAll(env), " ") + " " + vcBinary + ` chat general; echo "vc exited $?"; sleep 60`
-	tm.must("new-session", "-d", "-s", "vc", "-x", "120", "-y", "40", shell)
+	tm := startChatTerm(t, cli, d.URL, "general")
 
 	tm.waitScreen("Sign in")
 	tm.typeText("alice")
@@ -153,6 +150,80 @@ func TestChat_EndToEnd(t *testing.T) {
 	require.Contains(t, cli.ok("", "whoami"), "alice")
 
 	// Ctrl-C quits cleanly and gives the terminal back.
+	tm.keys("C-c")
+	tm.waitScreen("vc exited 0")
+}
+
+// startChatTerm runs `vc chat ARGS...` for cli's profile in a 120x40 tmux
+// pane; when vc ends the pane shows "vc exited CODE".
+func startChatTerm(t *testing.T, cli *cli, server string, args ...string) *tmuxTerm {
+	t.Helper()
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Skip("tmux is not installed: the vc chat end-to-end tests need a terminal (apt-get install tmux)")
+	}
+	tm := &tmuxTerm{t: t, sock: filepath.Join(t.TempDir(), "tmux.sock")}
+	t.Cleanup(func() { _, _ = tm.cmd("kill-server") })
+	env := cli.environ("VC_SERVER="+server, "TERM=screen-256color", "LANG=C.UTF-8")
+	shell := "env -i " + strings.Join(quoteAll(env), " ") + " " + vcBinary + " chat " + strings.Join(args, " ") +
+		`; echo "vc exited $?"; sleep 60`
+	tm.must("new-session", "-d", "-s", "vc", "-x", "120", "-y", "40", shell)
+	return tm
+}
+
+// TestChat_EndToEnd_AIRole: in the TUI, create a room, seat a role, address
+// it with /role and watch its reply stream in from a fake provider through a
+// real vcd, then stop a second reply with ctrl+x.
+func TestChat_EndToEnd_AIRole(t *testing.T) {
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Skip("tmux is not installed: the vc chat end-to-end tests need a terminal (apt-get install tmux)")
+	}
+	d, fake := aiDaemon(t)
+	cli := newCLI(t, d.URL)
+	cli.register("alice")
+	tok := strings.TrimSpace(cli.ok("", "auth", "token"))
+	alice, err := client.New(d.URL, client.WithToken(tok))
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	_, err = alice.CreateRole(ctx, api.CreateRoleRequest{Name: "CTO", Avatar: "🤖", Handle: "cto",
+		AIInstructions: "You are the CTO. Answer briefly."})
+	require.NoError(t, err)
+
+	tm := startChatTerm(t, cli, d.URL)
+	tm.waitScreen("no rooms yet")
+	tm.typeText("/create lab")
+	tm.keys("Enter")
+	tm.waitScreen("#lab")
+	tm.waitScreen("● connected")
+	tm.typeText("/seat cto")
+	tm.keys("Enter")
+	tm.waitScreen("@cto") // the members panel lists the seated role
+
+	tokens := []string{"Ship ", "it ", "**today**", ", ", "then ", "measure."}
+	fake.Enqueue(aitest.Response{Tokens: tokens, FirstDelay: 300 * time.Millisecond, TokenDelay: 150 * time.Millisecond})
+	tm.typeText("/role cto")
+	tm.keys("Enter")
+	tm.waitScreen("to 🤖 CTO")
+	tm.typeText("when do we ship?")
+	tm.keys("Enter")
+	tm.waitScreen("CTO replying…")
+	tm.waitUntil("show the finished reply, Markdown rendered", func(s string) bool {
+		return strings.Contains(s, "Ship it today, then measure.") && !strings.Contains(s, "replying…")
+	})
+	require.NotContains(t, tm.screen(), "**today**")
+	require.Contains(t, userText(lastRequest(t, fake)), "when do we ship?")
+
+	// A long reply, stopped from the keyboard: what was streamed is kept,
+	// marked as cut short.
+	fake.Enqueue(aitest.Response{TokenCount: 400, TokenDelay: 40 * time.Millisecond})
+	tm.typeText("@cto explain everything")
+	tm.keys("Enter")
+	tm.waitScreen("CTO replying…")
+	tm.waitScreen("t3 ")
+	tm.keys("C-x")
+	tm.waitUntil("show the stopped reply", func(s string) bool {
+		return strings.Contains(s, "(cut short)") && !strings.Contains(s, "replying…")
+	})
 	tm.keys("C-c")
 	tm.waitScreen("vc exited 0")
 }
