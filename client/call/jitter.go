@@ -25,8 +25,17 @@ type jitterBuffer struct {
 	playing bool
 	dry     int // consecutive ticks with an empty buffer while playing
 
-	late, overflow int64 // packets dropped for arriving too late / too many buffered
+	// Latency control: the fewest packets left after a pop over the last
+	// shrinkWindow pops. When even that minimum is above target-1 the
+	// buffer holds more delay than it needs and the excess is skipped.
+	window, minLeft int
+
+	late, overflow, shrunk int64 // packets dropped: too late / too many buffered / latency trimmed
 }
+
+// shrinkWindow is how many 20 ms ticks (1 s) the buffer must have been
+// too deep before it is trimmed.
+const shrinkWindow = 50
 
 // maxDryConceal is how many frames are concealed when a peer's stream stops
 // before playing goes quiet.
@@ -111,6 +120,7 @@ func (j *jitterBuffer) pop() (payload []byte, fec []byte, res popResult) {
 		delete(j.packets, j.next)
 		j.next++
 		j.dry = 0
+		j.trim()
 		return p, nil, popOK
 	}
 	if len(j.packets) > 0 {
@@ -127,6 +137,29 @@ func (j *jitterBuffer) pop() (payload []byte, fec []byte, res popResult) {
 	}
 	j.next++
 	return nil, nil, popLost
+}
+
+// trim skips the excess when the buffer stayed deeper than needed for a
+// whole window (after a stall's burst, say): that delay would otherwise
+// stay for the rest of the call.
+func (j *jitterBuffer) trim() {
+	left := len(j.packets)
+	if j.window == 0 || left < j.minLeft {
+		j.minLeft = left
+	}
+	j.window++
+	if j.window < shrinkWindow {
+		return
+	}
+	for excess := j.minLeft - (j.target - 1); excess > 0; excess-- {
+		if _, ok := j.packets[j.next]; !ok {
+			break
+		}
+		delete(j.packets, j.next)
+		j.next++
+		j.shrunk++
+	}
+	j.window = 0
 }
 
 // buffered returns how many packets wait.
