@@ -2,17 +2,22 @@ package tui
 
 import (
 	"fmt"
+	"io"
 	"runtime"
 	"testing"
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/muesli/termenv"
 
 	"github.com/virtual-company/vc/pkg/api"
 	"github.com/virtual-company/vc/pkg/wsproto"
 )
 
-// Performance: go test ./tui -run '^$' -bench . -benchmem
+// Performance (colours on, TrueColor, 120x40):
+//
+//	go test ./tui -run '^$' -bench . -benchmem
 
 // loadedModel returns a model at w x h showing a room with n messages
 // loaded (every tenth an AI reply in Markdown), without running commands.
@@ -22,6 +27,11 @@ func loadedModel(tb testing.TB, n, w, h int) (*Model, *fakeStream) {
 	be.addRoom(1, "general", 0)
 	opts := testOptions()
 	opts.HistoryPage = n
+	// Colours on, as on a real terminal: escape sequences cost memory and time.
+	r := lipgloss.NewRenderer(io.Discard)
+	r.SetColorProfile(termenv.TrueColor)
+	r.SetHasDarkBackground(true)
+	opts.Renderer = r
 	m := New(be, opts)
 	m.Update(tea.WindowSizeMsg{Width: w, Height: h})
 	m.Update(meMsg{user: be.me})
@@ -98,6 +108,15 @@ func BenchmarkScroll10k(b *testing.B) {
 	b.ReportMetric(float64(renderAll.Milliseconds()), "render-all-ms")
 }
 
+// delta is the i-th token of a reply: words, with a paragraph break every
+// 40 tokens (about 280 characters), as Markdown answers come.
+func delta(i int) string {
+	if i%40 == 39 {
+		return "end.\n\n"
+	}
+	return "tok en "
+}
+
 // BenchmarkStreamDelta is one AI delta arriving and the frame after it; a
 // reply restarts every 1 000 deltas (about 5 000 characters).
 func BenchmarkStreamDelta(b *testing.B) {
@@ -113,7 +132,7 @@ func BenchmarkStreamDelta(b *testing.B) {
 			stream++
 			m.Update(streamMsg{gen: c.gen, events: []wsproto.Event{{Type: wsproto.TypeAIStart, StreamID: fmt.Sprint(stream), RoleID: &role, Role: "CTO"}}})
 		}
-		m.Update(streamMsg{gen: c.gen, events: []wsproto.Event{{Type: wsproto.TypeAIDelta, StreamID: fmt.Sprint(stream), Delta: "tok en "}}})
+		m.Update(streamMsg{gen: c.gen, events: []wsproto.Event{{Type: wsproto.TypeAIDelta, StreamID: fmt.Sprint(stream), Delta: delta(i)}}})
 		_ = m.View()
 	}
 }
@@ -132,7 +151,7 @@ func BenchmarkStreamDeltaBatch10(b *testing.B) {
 			m.Update(streamMsg{gen: c.gen, events: []wsproto.Event{{Type: wsproto.TypeAIStart, StreamID: fmt.Sprint(stream), RoleID: &role, Role: "CTO"}}})
 		}
 		for k := range batch {
-			batch[k] = wsproto.Event{Type: wsproto.TypeAIDelta, StreamID: fmt.Sprint(stream), Delta: "tok en "}
+			batch[k] = wsproto.Event{Type: wsproto.TypeAIDelta, StreamID: fmt.Sprint(stream), Delta: delta(i*10 + k)}
 		}
 		m.Update(streamMsg{gen: c.gen, events: batch})
 		_ = m.View()

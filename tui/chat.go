@@ -103,6 +103,9 @@ type chatScreen struct {
 	lastTyping time.Time
 
 	call CallPanel
+
+	panelKey   panelKey // the members panel's cached frame
+	panelLines []string
 }
 
 func newChatScreen(sh *shared) *chatScreen {

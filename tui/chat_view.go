@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"hash/fnv"
 	"sort"
 	"strings"
 	"time"
@@ -225,16 +226,47 @@ func (c *chatScreen) roomsPanel(w, h int) []string {
 	return lines
 }
 
+// panelKey is what the members panel's frame depends on.
+type panelKey struct {
+	w, h, sel int
+	focused   bool
+	sig       uint64
+	call      string
+}
+
 // membersPanel renders the call slot, seated roles and members: w wide,
-// exactly h lines.
+// exactly h lines. The frame is cached: it changes far less often than
+// frames are drawn (every AI delta draws one).
 func (c *chatScreen) membersPanel(w, h int) []string {
+	var call string
+	if c.call != nil {
+		call = c.call.View(w)
+	}
+	hash := fnv.New64a()
+	for _, m := range c.members {
+		_, _ = hash.Write([]byte(m.Username))
+		if c.online[m.Username] {
+			_, _ = hash.Write([]byte{1})
+		}
+		_, _ = hash.Write([]byte{0})
+	}
+	for _, r := range c.roles {
+		fmt.Fprintf(hash, "%d\x00%s\x00%s\x00%s\x00", r.ID, r.Name, r.Avatar, r.Handle)
+	}
+	_, _ = hash.Write([]byte(c.sh.me.Username))
+	k := panelKey{w: w, h: h, sel: c.memberSel, focused: c.focus == focusMembers, sig: hash.Sum64(), call: call}
+	if c.panelLines == nil || k != c.panelKey {
+		c.panelKey, c.panelLines = k, c.renderMembersPanel(w, h, call)
+	}
+	return c.panelLines
+}
+
+func (c *chatScreen) renderMembersPanel(w, h int, call string) []string {
 	st := c.sh.st
 	var lines []string
-	if c.call != nil {
-		if v := c.call.View(w); v != "" {
-			for _, l := range strings.Split(v, "\n") {
-				lines = append(lines, padRight(l, w))
-			}
+	if call != "" {
+		for _, l := range strings.Split(call, "\n") {
+			lines = append(lines, padRight(l, w))
 		}
 	}
 	idx := 0

@@ -29,6 +29,9 @@ type composer struct {
 	cands   []string
 	candIdx int
 	prefix  string // the value before the word being completed
+
+	cacheKey viewKey
+	cached   string
 }
 
 func newComposer(st *styles.Styles, km keys.KeyMap) composer {
@@ -184,4 +187,23 @@ func matchNames(names []string, prefix string) []string {
 	return out
 }
 
-func (c *composer) view() string { return c.ta.View() }
+// view renders the input. The textarea's View is costly (its placeholder
+// path especially) and the cursor does not blink, so the frame is cached
+// until the text, the cursor, the size or the focus change.
+func (c *composer) view() string {
+	li := c.ta.LineInfo()
+	k := viewKey{value: c.ta.Value(), line: c.ta.Line(), col: li.ColumnOffset, row: li.RowOffset,
+		w: c.ta.Width(), h: c.ta.Height(), focused: c.ta.Focused()}
+	if c.cached == "" || k != c.cacheKey {
+		c.cacheKey, c.cached = k, c.ta.View()
+	}
+	return c.cached
+}
+
+// viewKey is what the input's frame depends on.
+type viewKey struct {
+	value          string
+	line, col, row int
+	w, h           int
+	focused        bool
+}

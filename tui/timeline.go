@@ -39,6 +39,12 @@ type entry struct {
 	buf      strings.Builder
 	aiDone   bool // ai_done came before the stored message
 
+	// entryAI: the wrapped lines of the text up to its last line break,
+	// kept across deltas so that each delta re-wraps only the last paragraph.
+	headW     int
+	headLen   int
+	headLines []string
+
 	// entryPending
 	queued bool
 	failed string
@@ -93,6 +99,22 @@ func (e *entry) content() string {
 		return e.text
 	}
 	return e.msg.Content
+}
+
+// streamLines wraps a streaming reply at width w with cursor appended.
+func (e *entry) streamLines(w int, cursor string) []string {
+	text := e.buf.String()
+	cut := strings.LastIndexByte(text, '\n')
+	if cut < 0 {
+		return wrapPlain(text+cursor, w)
+	}
+	if e.headW != w || e.headLen != cut {
+		e.headLines = wrapPlain(text[:cut], w)
+		e.headW, e.headLen = w, cut
+	}
+	last := wrapPlain(text[cut+1:]+cursor, w)
+	out := make([]string, 0, len(e.headLines)+len(last))
+	return append(append(out, e.headLines...), last...)
 }
 
 // renderEnv is what rendering needs from the chat screen.
@@ -365,7 +387,7 @@ func (tl *timeline) render(e *entry, head, hl bool) []string {
 			if e.aiDone {
 				cursor = ""
 			}
-			body = wrapPlain(e.buf.String()+cursor, bodyW)
+			body = e.streamLines(bodyW, cursor)
 		} else {
 			body = tl.env.md.render(e.msg.Content, bodyW)
 		}
