@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -247,8 +248,9 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// codecCost times Opus encode and decode of a 20 ms voice-like frame with
-// the engine's encoder and decoder.
+// codecCost measures the CPU time (not wall time: the machine may be busy)
+// of Opus encode and decode of a 20 ms voice-like frame with the engine's
+// encoder and decoder, on one locked OS thread.
 func codecCost() (enc, dec time.Duration, err error) {
 	e, err := call.NewOpusEncoder()
 	if err != nil {
@@ -259,28 +261,46 @@ func codecCost() (enc, dec time.Duration, err error) {
 		return 0, 0, err
 	}
 	const frames = 500
-	pcm := make([]float32, audio.FrameSamples)
-	out := make([]float32, 5760)
-	pkt := make([]byte, 1500)
-	var encT, decT time.Duration
-	for i := range frames {
+	pcm := make([][]float32, frames)
+	for i := range pcm {
 		// A warbling tone with some noise: closer to speech than a sine.
-		for j := range pcm {
+		pcm[i] = make([]float32, audio.FrameSamples)
+		for j := range pcm[i] {
 			t := float64(i*audio.FrameSamples+j) / audio.SampleRate
-			pcm[j] = float32(0.3*math.Sin(2*math.Pi*(220+80*math.Sin(2*math.Pi*3*t))*t) + 0.02*math.Sin(float64(j*j)))
+			pcm[i][j] = float32(0.3*math.Sin(2*math.Pi*(220+80*math.Sin(2*math.Pi*3*t))*t) + 0.02*math.Sin(float64(j*j)))
 		}
-		t0 := time.Now()
-		n, err := e.Encode(pcm, pkt)
-		t1 := time.Now()
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	pkts := make([][]byte, frames)
+	buf := make([]byte, 1500)
+	t0 := threadCPU()
+	for i := range pcm {
+		n, err := e.Encode(pcm[i], buf)
 		if err != nil {
 			return 0, 0, err
 		}
-		if _, err := d.Decode(pkt[:n], out); err != nil {
+		pkts[i] = append([]byte(nil), buf[:n]...)
+	}
+	t1 := threadCPU()
+	out := make([]float32, 5760)
+	for _, p := range pkts {
+		if _, err := d.Decode(p, out); err != nil {
 			return 0, 0, err
 		}
-		t2 := time.Now()
-		encT += t1.Sub(t0)
-		decT += t2.Sub(t1)
 	}
-	return encT / frames, decT / frames, nil
+	t2 := threadCPU()
+	return (t1 - t0) / frames, (t2 - t1) / frames, nil
 }
+
+// threadCPU is the CPU time of the calling OS thread.
+func threadCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(rusageThread, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// rusageThread is Linux's RUSAGE_THREAD.
+const rusageThread = 1
