@@ -40,6 +40,7 @@ func commands() []command {
 		idleCommand(),
 		persistCommand(),
 		callCommand(),
+		aiCommand(),
 	}
 }
 

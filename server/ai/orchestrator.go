@@ -346,19 +346,28 @@ func (o *Orchestrator) run(ctx context.Context, streamID string, t trigger) {
 	if t.model != "" && t.hop == 0 {
 		model = t.model
 	}
+	// The key and the context are independent reads: do them at once, the
+	// time to the first token is their slowest, not their sum.
+	var req ChatRequest
+	var reqErr error
+	built := make(chan struct{})
+	go func() {
+		defer close(built)
+		req, reqErr = o.buildRequest(ctx, t)
+	}()
 	call, err := o.ResolveCall(ctx, model, t.apiKey, t.payer, t.role.UserID)
+	<-built
 	if err != nil {
 		o.failed(ctx, log, streamID, t, call, err, "")
 		return
 	}
 	o.pub.Publish(room.ID, wsproto.Event{Type: wsproto.TypeAIStart, RoomID: room.ID, StreamID: streamID,
 		RoleID: &roleID, Role: t.role.Name, ReplyTo: t.replyTo.ID, Model: call.Provider + "/" + call.Model})
-
-	req, err := o.buildRequest(ctx, t, call.Model)
-	if err != nil {
-		o.failed(ctx, log, streamID, t, call, err, "")
+	if reqErr != nil {
+		o.failed(ctx, log, streamID, t, call, reqErr, "")
 		return
 	}
+	req.Model = call.Model
 	rctx, cancel := context.WithTimeoutCause(ctx, o.limits.ReplyTimeout, ErrTimeout)
 	defer cancel()
 	var text strings.Builder
@@ -416,17 +425,33 @@ func (o *Orchestrator) handOn(t trigger, reply api.Message) {
 	}
 }
 
-func (o *Orchestrator) buildRequest(ctx context.Context, t trigger, model string) (ChatRequest, error) {
-	members, err := o.be.Members(ctx, t.room.ID)
-	if err != nil {
-		return ChatRequest{}, fmt.Errorf("room members: %w", err)
-	}
-	seated, err := o.be.SeatedRoles(ctx, t.room.ID)
-	if err != nil {
-		return ChatRequest{}, fmt.Errorf("seated roles: %w", err)
-	}
+// buildRequest reads the room (members, seated roles, history; at once)
+// and builds the prompt. The model is filled in by the caller.
+func (o *Orchestrator) buildRequest(ctx context.Context, t trigger) (ChatRequest, error) {
+	var (
+		wg                    sync.WaitGroup
+		members               []store.Member
+		seated                []store.Role
+		hist                  []api.Message
+		errMembers, errSeated error
+	)
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		members, errMembers = o.be.Members(ctx, t.room.ID)
+	}()
+	go func() {
+		defer wg.Done()
+		seated, errSeated = o.be.SeatedRoles(ctx, t.room.ID)
+	}()
 	hist, err := o.be.RecentMessages(ctx, t.room.ID, t.replyTo.Seq, o.limits.HistoryMessages)
-	if err != nil {
+	wg.Wait()
+	switch {
+	case errMembers != nil:
+		return ChatRequest{}, fmt.Errorf("room members: %w", errMembers)
+	case errSeated != nil:
+		return ChatRequest{}, fmt.Errorf("seated roles: %w", errSeated)
+	case err != nil:
 		return ChatRequest{}, fmt.Errorf("room history: %w", err)
 	}
 	if len(hist) == 0 || hist[len(hist)-1].ID != t.replyTo.ID {
@@ -444,7 +469,7 @@ func (o *Orchestrator) buildRequest(ctx context.Context, t trigger, model string
 	}
 	system, msgs := BuildContext(ContextInput{Role: t.role, RoomName: t.room.Name, People: people, Others: others,
 		History: hist, HistoryTokens: o.limits.HistoryTokens})
-	return ChatRequest{Model: model, System: system, Messages: msgs,
+	return ChatRequest{System: system, Messages: msgs,
 		MaxTokens: o.limits.clampTokens(t.role.MaxTokens), Temperature: t.role.Temperature}, nil
 }
 

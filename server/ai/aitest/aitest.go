@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -112,6 +113,25 @@ func Start(flavor Flavor) *Server {
 		s.URL += "/v1"
 	}
 	return s
+}
+
+// Listen runs a fake provider on addr (host:port; port 0 picks one), for
+// tools that must tell a separate vcd where the fake is.
+func Listen(flavor Flavor, addr string) (*Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("fake provider: listen %s: %w", addr, err)
+	}
+	s := &Server{flavor: flavor, notify: make(chan Request, 4096)}
+	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	_ = s.srv.Listener.Close()
+	s.srv.Listener = ln
+	s.srv.Start()
+	s.URL = s.srv.URL
+	if flavor == OpenAI {
+		s.URL += "/v1"
+	}
+	return s, nil
 }
 
 // TB is the part of testing.TB that New needs.
