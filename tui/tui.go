@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
@@ -133,9 +132,4 @@ func Run(ctx context.Context, be Backend, opts Options, in io.Reader, out io.Wri
 		return fmt.Errorf("chat: %w", err)
 	}
 	return nil
-}
-
-// RunTerminal is Run on the process's stdin and stdout.
-func RunTerminal(ctx context.Context, be Backend, opts Options) error {
-	return Run(ctx, be, opts, os.Stdin, os.Stdout)
 }
