@@ -175,6 +175,11 @@ func (c *chatScreen) update(msg tea.Msg) tea.Cmd {
 			}
 		}
 	}
+	if isShiftEnter(msg) && c.focus == focusInput && c.overlay == overlayNone && !c.searching {
+		c.input.ta.InsertRune('\n')
+		c.input.fit()
+		return nil
+	}
 	switch msg := msg.(type) {
 	case tea.KeyMsg:
 		return c.handleKey(msg)

@@ -445,3 +445,19 @@ func TestChat_AddressedMessage(t *testing.T) {
 	require.Contains(t, hs.screen(), "alice → CTO")
 	require.NotContains(t, hs.screen(), "🤖 alice")
 }
+
+// shiftEnterMsg stands in for Bubble Tea's unexported unknown-CSI message.
+type shiftEnterMsg []byte
+
+func (m shiftEnterMsg) String() string { return fmt.Sprintf("?CSI%+v?", []byte(m)[2:]) }
+
+func TestInput_ShiftEnterNewline(t *testing.T) {
+	hs, _ := startChat(t, 120, 40)
+	c := hs.chat()
+	hs.typeText("one")
+	hs.send(shiftEnterMsg("\x1b[13;2u"))
+	hs.typeText("two")
+	hs.send(shiftEnterMsg("\x1b[27;2;13~"))
+	hs.typeText("three")
+	require.Equal(t, "one\ntwo\nthree", c.input.value())
+}

@@ -1,6 +1,8 @@
 package tui
 
 import (
+	"fmt"
+
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 )
@@ -38,4 +40,21 @@ func feedRunes[M any](m M, msg tea.KeyMsg, update func(M, tea.Msg) (M, tea.Cmd))
 		cmds = append(cmds, cmd)
 	}
 	return m, tea.Batch(cmds...)
+}
+
+// isShiftEnter recognises Shift-Enter from terminals that report it (the
+// kitty protocol's CSI 13;2u, xterm's modifyOtherKeys CSI 27;2;13~). Bubble
+// Tea v1 has no key for them and delivers them as unknown CSI sequences,
+// which print as "?CSI[bytes]?". Most terminals send a plain Enter for
+// Shift-Enter; Alt-Enter and Ctrl-J always work.
+func isShiftEnter(msg tea.Msg) bool {
+	s, ok := msg.(fmt.Stringer)
+	if !ok {
+		return false
+	}
+	switch s.String() {
+	case "?CSI[49 51 59 50 117]?", "?CSI[50 55 59 50 59 49 51 126]?":
+		return true
+	}
+	return false
 }
