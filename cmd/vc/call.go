@@ -114,7 +114,6 @@ func runCall(cmd *cobra.Command, a *app, f *callFlags, roomArg string) error {
 		sinkClosed = true
 		return sink.Close()
 	}
-	p.status(k)
 	for {
 		select {
 		case <-ctx.Done():

@@ -1,0 +1,88 @@
+package main_test
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/virtual-company/vc/client/call/audio"
+	"github.com/virtual-company/vc/server/servertest"
+)
+
+// soundingTone returns how long the recording at path carried sound and
+// whether want dominated other over it.
+func soundingTone(t *testing.T, path string, want, other float64) (time.Duration, bool) {
+	t.Helper()
+	samples, err := audio.ReadWAVFile(path)
+	require.NoError(t, err)
+	var active []float32
+	var sounding time.Duration
+	for i := 0; i+audio.FrameSamples <= len(samples); i += audio.FrameSamples {
+		f := samples[i : i+audio.FrameSamples]
+		if audio.RMS(f) > 0.05 {
+			sounding += 20 * time.Millisecond
+			active = append(active, f...)
+		}
+	}
+	return sounding, audio.Goertzel(active, want) > 20*audio.Goertzel(active, other)
+}
+
+func TestCall_TwoProcessesExchangeTones(t *testing.T) {
+	t.Parallel()
+	d := servertest.Start(t)
+	alice, bob := newCLI(t, d.URL), newCLI(t, d.URL)
+	alice.register("alice")
+	bob.register("bob")
+	alice.ok("", "rooms", "create", "standup")
+	alice.ok("", "rooms", "add", "standup", "bob")
+	dir := t.TempDir()
+	aWAV, bWAV := filepath.Join(dir, "alice.wav"), filepath.Join(dir, "bob.wav")
+
+	// Bad input specs fail before joining.
+	r := alice.run("", "call", "standup", "--input", "tone:abc", "--output", "null")
+	require.Equal(t, 1, r.code, r.String())
+	require.Contains(t, r.stderr, "tone frequency")
+
+	a := alice.start("call", "standup", "--input", "tone:440", "--output", aWAV, "--duration", "4s", "-o", "json")
+	a.waitLine(t, 30*time.Second, func(l string) bool { return strings.Contains(l, `"type":"joined"`) })
+	const bobTalks = 3 * time.Second
+	b := bob.start("call", "standup", "--input", "tone:660", "--output", bWAV, "--duration", bobTalks.String(), "-o", "json")
+	b.waitLine(t, 30*time.Second, func(l string) bool {
+		return strings.Contains(l, `"type":"audio_started"`) && strings.Contains(l, `"user":"alice"`)
+	})
+	// A stats line names both, with link figures for alice.
+	line := b.waitLine(t, 30*time.Second, func(l string) bool {
+		return strings.Contains(l, `"type":"stats"`) && strings.Contains(l, `"packets_received"`) && strings.Contains(l, `"user":"alice"`)
+	})
+	var stats struct {
+		Type         string `json:"type"`
+		Participants []struct {
+			User            string  `json:"user"`
+			Self            bool    `json:"self"`
+			State           string  `json:"state"`
+			RTTMs           float64 `json:"rtt_ms"`
+			Loss            float64 `json:"loss"`
+			JitterMs        float64 `json:"jitter_ms"`
+			PacketsReceived int64   `json:"packets_received"`
+		} `json:"participants"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(line), &stats))
+	require.Len(t, stats.Participants, 2)
+	require.True(t, stats.Participants[0].Self)
+	require.Equal(t, "bob", stats.Participants[0].User)
+	require.Equal(t, "alice", stats.Participants[1].User)
+
+	require.Equal(t, 0, b.exitCode(t), b.stderr.String())
+	require.Equal(t, 0, a.exitCode(t), a.stderr.String())
+
+	heardByBob, ok := soundingTone(t, bWAV, 440, 660)
+	require.True(t, ok, "bob's recording is dominated by 440 Hz")
+	require.GreaterOrEqual(t, heardByBob, bobTalks*8/10)
+	heardByAlice, ok := soundingTone(t, aWAV, 660, 440)
+	require.True(t, ok, "alice's recording is dominated by 660 Hz")
+	require.GreaterOrEqual(t, heardByAlice, bobTalks*8/10)
+}
