@@ -9,6 +9,7 @@ import (
 
 	"github.com/virtual-company/vc/pkg/api"
 	"github.com/virtual-company/vc/tui"
+	"github.com/virtual-company/vc/tui/callpanel"
 )
 
 func newChatCmd(a *app) *cobra.Command {
@@ -61,6 +62,8 @@ Commands: /join ROOM, /create ROOM, /seat ROLE, /role ROLE, /stop, /members,
 					_, err := a.storeLogin(ctx, c, username)
 					return err
 				},
+				// /call, /hangup, m to mute: voice calls in the current room.
+				CallPanel: callpanel.New(c, callpanel.Options{Context: ctx}),
 			}
 			in, ok := a.in.(*os.File)
 			if !ok {
