@@ -1,12 +1,16 @@
 package httpapi_test
 
 import (
+	"bufio"
+	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -98,15 +102,24 @@ func TestMessages_Validation(t *testing.T) {
 	require.Equal(t, api.MessageText, m.MessageType)
 	require.Equal(t, "role_id", e.fail("POST", path, a.Token, api.CreateMessageRequest{Content: "x", RoleID: &other.ID}, 422).Field)
 
-	// Bodies over 1 MiB: 413 with a JSON detail.
-	big := []byte(`{"content": "` + strings.Repeat("x", 1<<20) + `"}`)
-	req, _ := http.NewRequest("POST", e.URL+path, strings.NewReader(string(big)))
-	req.Header.Set("Authorization", "Bearer "+a.Token)
-	resp, err := http.DefaultClient.Do(req)
+	// Bodies over 1 MiB: 413 with a JSON detail. A raw connection announces
+	// the size and stops writing, so the server's early answer cannot race
+	// with a client still sending.
+	conn, err := net.Dial("tcp", e.Addr)
+	require.NoError(t, err)
+	defer conn.Close()
+	_, err = fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n{\"content\": \"xxxx",
+		path, e.Addr, a.Token, 2<<20)
+	require.NoError(t, err)
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(30*time.Second)))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	require.Equal(t, 413, resp.StatusCode)
 	require.Contains(t, resp.Header.Get("Content-Type"), "application/json")
+	var ae api.Error
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&ae))
+	require.Equal(t, "Request body too large", ae.Detail)
 }
 
 func TestMessages_IdempotentClientID(t *testing.T) {

@@ -38,6 +38,8 @@ type Auth struct {
 
 	dummyOnce sync.Once
 	dummyHash []byte
+
+	users *userCache
 }
 
 func newAuth(d Deps) *Auth {
@@ -45,7 +47,8 @@ func newAuth(d Deps) *Auth {
 	if cost == 0 {
 		cost = bcrypt.DefaultCost
 	}
-	return &Auth{store: d.Store, secret: d.Secret, cost: cost, ttl: d.TokenTTL, now: d.Now, logger: d.Logger}
+	return &Auth{store: d.Store, secret: d.Secret, cost: cost, ttl: d.TokenTTL, now: d.Now, logger: d.Logger,
+		users: newUserCache(5*time.Second, 10000, d.Now)}
 }
 
 // tokenClaims are the claims of an access token.
@@ -197,7 +200,7 @@ func (a *Auth) authenticate(ctx context.Context, token string) (store.User, erro
 	if err != nil || id <= 0 {
 		return store.User{}, Unauthorized(detailBadToken)
 	}
-	u, err := a.store.UserByID(ctx, id)
+	u, err := a.users.get(ctx, a.store, id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return store.User{}, Unauthorized(detailBadToken)
@@ -212,7 +215,9 @@ func (a *Auth) authenticate(ctx context.Context, token string) (store.User, erro
 
 // LogoutAll revokes every token issued to the user so far.
 func (a *Auth) LogoutAll(ctx context.Context, userID int64) error {
-	if _, err := a.store.BumpTokenVersion(ctx, userID); err != nil {
+	_, err := a.store.BumpTokenVersion(ctx, userID)
+	a.users.forget(userID)
+	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return Unauthorized(detailBadToken)
 		}

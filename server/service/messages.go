@@ -67,7 +67,7 @@ func (s *Messages) Create(ctx context.Context, userID, roomID int64, req api.Cre
 			return api.Message{}, false, err
 		}
 	}
-	u, err := s.auth.store.UserByID(ctx, userID)
+	u, err := s.auth.users.get(ctx, s.auth.store, userID)
 	if err != nil {
 		return api.Message{}, false, internal("create message", err)
 	}

@@ -2,12 +2,14 @@ package gormstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
+	"sync"
 	"time"
-
-	"gorm.io/gorm"
 
 	"github.com/virtual-company/vc/server/store"
 )
@@ -38,85 +40,284 @@ func (r messageRow) record() store.Message {
 	return m
 }
 
-// errResend rolls back the seq increment of a send that turned out to be a
-// resend.
-var errResend = errors.New("resend")
-
-// CreateMessage implements store.MessageStore. The room row's last_seq is
-// incremented first: on PostgreSQL that row lock serialises writers of one
-// room (so seqs commit in order with no gaps), on SQLite the single writer
-// connection does.
+// CreateMessage implements store.MessageStore. On SQLite concurrent calls
+// are grouped into one transaction by the store's committer (group commit:
+// one BEGIN/COMMIT and one WAL write for many messages); on PostgreSQL each
+// call is its own transaction.
 func (s *Store) CreateMessage(ctx context.Context, m *store.Message) (bool, error) {
-	row := messageRow{RoomID: m.RoomID, UserID: m.UserID, RoleID: m.RoleID, Content: m.Content,
-		MessageType: m.MessageType, Author: m.Author, Truncated: m.Truncated, CreatedAt: nowUTC(m.CreatedAt)}
-	if m.ClientID != "" {
-		cid := m.ClientID
-		row.ClientID = &cid
+	p := &pendingMessage{m: m}
+	if s.committer != nil {
+		if err := s.committer.submit(ctx, p); err != nil {
+			return false, fmt.Errorf("create message in room %d: %w", m.RoomID, err)
+		}
+	} else if err := s.createMessages(ctx, []*pendingMessage{p}); err != nil {
+		p.err = err
 	}
-	var existing messageRow
-	err := s.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var seq int64
-		if err := tx.Raw("UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq", m.RoomID).
-			Scan(&seq).Error; err != nil {
-			return err
-		}
-		if seq == 0 {
-			return store.ErrNotFound
-		}
-		if row.ClientID != nil && row.UserID != nil {
-			err := tx.Where("room_id = ? AND user_id = ? AND client_id = ?", row.RoomID, *row.UserID, *row.ClientID).
-				Take(&existing).Error
-			if err == nil {
-				return errResend
-			}
-			if !errors.Is(err, gorm.ErrRecordNotFound) {
-				return err
-			}
-		}
-		row.Seq = seq
-		return tx.Create(&row).Error
-	})
-	switch {
-	case errors.Is(err, errResend):
-		*m = existing.record()
-		return false, nil
-	case err != nil:
-		return false, fmt.Errorf("create message in room %d: %w", m.RoomID, translate(err))
+	if p.err != nil {
+		return false, fmt.Errorf("create message in room %d: %w", m.RoomID, translate(p.err))
 	}
-	*m = row.record()
-	return true, nil
+	return p.created, nil
 }
 
-// Messages implements store.MessageStore.
+// pendingMessage is one message waiting to be stored, with its outcome.
+type pendingMessage struct {
+	m       *store.Message
+	created bool
+	err     error
+	done    chan struct{}
+}
+
+// createMessages stores msgs in one transaction. For each message it first
+// increments the room's last_seq (on PostgreSQL that row lock serialises the
+// writers of one room, so seqs commit in order with no gaps), then looks for
+// an earlier send with the same client_id (undoing the increment if there
+// is one), then inserts. A room that does not exist fails only its message;
+// any other error fails the whole transaction, which rolls back every seq.
+func (s *Store) createMessages(ctx context.Context, msgs []*pendingMessage) error {
+	sqlDB, err := s.w.DB()
+	if err != nil {
+		return err
+	}
+	tx, err := sqlDB.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	for _, p := range msgs {
+		p.created, p.err = false, nil
+		m := p.m
+		var seq int64
+		err := tx.QueryRowContext(ctx, s.bind("UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq"), m.RoomID).Scan(&seq)
+		if errors.Is(err, sql.ErrNoRows) {
+			p.err = store.ErrNotFound
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("next seq: %w", err)
+		}
+		if m.ClientID != "" && m.UserID != nil {
+			existing, err := scanMessage(tx.QueryRowContext(ctx, s.bind("SELECT "+messageColumns+
+				" FROM messages WHERE room_id = ? AND user_id = ? AND client_id = ?"), m.RoomID, *m.UserID, m.ClientID))
+			switch {
+			case err == nil:
+				if _, err := tx.ExecContext(ctx, s.bind("UPDATE rooms SET last_seq = last_seq - 1 WHERE id = ?"), m.RoomID); err != nil {
+					return fmt.Errorf("undo seq: %w", err)
+				}
+				*m = existing
+				continue
+			case !errors.Is(err, sql.ErrNoRows):
+				return fmt.Errorf("find resend: %w", err)
+			}
+		}
+		m.Seq = seq
+		m.CreatedAt = nowUTC(m.CreatedAt)
+		var cid *string
+		if m.ClientID != "" {
+			cid = &m.ClientID
+		}
+		if err := tx.QueryRowContext(ctx, s.bind(s.insertVerb()+` INTO messages
+			(room_id, seq, user_id, role_id, content, message_type, author, client_id, truncated, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+			m.RoomID, m.Seq, m.UserID, m.RoleID, m.Content, m.MessageType, m.Author, cid, m.Truncated, m.CreatedAt,
+		).Scan(&m.ID); err != nil {
+			return fmt.Errorf("insert: %w", err)
+		}
+		p.created = true
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// insertVerb is INSERT, and on SQLite INSERT OR ROLLBACK: a constraint
+// failure rolls the transaction back (createMessages then retries each
+// message alone), so SQLite needs no statement journal for the insert.
+func (s *Store) insertVerb() string {
+	if s.dialect == SQLite {
+		return "INSERT OR ROLLBACK"
+	}
+	return "INSERT"
+}
+
+// bind rewrites ? placeholders to $1, $2, ... on PostgreSQL.
+func (s *Store) bind(q string) string {
+	if s.dialect != Postgres {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for i := 0; i < len(q); i++ {
+		if q[i] == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(q[i])
+	}
+	return b.String()
+}
+
+// rowScanner is *sql.Row or *sql.Rows.
+type rowScanner interface{ Scan(dest ...any) error }
+
+// scanMessage reads one row of messageColumns.
+func scanMessage(sc rowScanner) (store.Message, error) {
+	var (
+		r   messageRow
+		cid sql.NullString
+	)
+	if err := sc.Scan(&r.ID, &r.RoomID, &r.Seq, &r.UserID, &r.RoleID, &r.Content, &r.MessageType,
+		&r.Author, &cid, &r.Truncated, &r.CreatedAt); err != nil {
+		return store.Message{}, err
+	}
+	if cid.Valid {
+		r.ClientID = &cid.String
+	}
+	return r.record(), nil
+}
+
+// committer groups concurrent message inserts into shared transactions on
+// SQLite, where there is one writer anyway.
+type committer struct {
+	s      *Store
+	mu     sync.RWMutex
+	closed bool
+	in     chan *pendingMessage
+	done   chan struct{}
+}
+
+// maxGroup bounds how many messages share one transaction.
+const maxGroup = 256
+
+func newCommitter(s *Store) *committer {
+	c := &committer{s: s, in: make(chan *pendingMessage, maxGroup), done: make(chan struct{})}
+	go c.run()
+	return c
+}
+
+var errStoreClosed = errors.New("store closed")
+
+// submit queues p and waits for its outcome. Once queued, a message is
+// stored even if ctx ends, so that the caller never reports a stored
+// message as failed.
+func (c *committer) submit(ctx context.Context, p *pendingMessage) error {
+	p.done = make(chan struct{})
+	c.mu.RLock()
+	if c.closed {
+		c.mu.RUnlock()
+		return errStoreClosed
+	}
+	select {
+	case c.in <- p:
+	case <-ctx.Done():
+		c.mu.RUnlock()
+		return ctx.Err()
+	}
+	c.mu.RUnlock()
+	<-p.done
+	return nil
+}
+
+func (c *committer) run() {
+	defer close(c.done)
+	batch := make([]*pendingMessage, 0, maxGroup)
+	for p := range c.in {
+		batch = append(batch[:0], p)
+	drain:
+		for len(batch) < maxGroup {
+			select {
+			case p, ok := <-c.in:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, p)
+			default:
+				break drain
+			}
+		}
+		ctx := context.Background()
+		if err := c.s.createMessages(ctx, batch); err != nil {
+			// One bad message must not fail the others: retry alone.
+			for _, p := range batch {
+				if err := c.s.createMessages(ctx, []*pendingMessage{p}); err != nil {
+					p.created, p.err = false, err
+				}
+			}
+		}
+		for _, p := range batch {
+			close(p.done)
+		}
+	}
+}
+
+// close stops accepting messages, stores those queued, and returns when the
+// committer has finished.
+func (c *committer) close() {
+	c.mu.Lock()
+	if !c.closed {
+		c.closed = true
+		close(c.in)
+	}
+	c.mu.Unlock()
+	<-c.done
+}
+
+// messageColumns are the columns scanMessage reads, in order.
+const messageColumns = "id, room_id, seq, user_id, role_id, content, message_type, author, client_id, truncated, created_at"
+
+// Messages implements store.MessageStore. It scans rows by hand: history
+// reads are the hottest query and GORM's reflection costs more than SQLite.
 func (s *Store) Messages(ctx context.Context, roomID int64, q store.MessageQuery) ([]store.Message, error) {
-	db := s.r.WithContext(ctx).Where("room_id = ?", roomID)
+	var b strings.Builder
+	args := make([]any, 0, 5)
+	b.WriteString("SELECT " + messageColumns + " FROM messages WHERE room_id = ?")
+	args = append(args, roomID)
 	if q.After > 0 {
-		db = db.Where("seq > ?", q.After)
+		b.WriteString(" AND seq > ?")
+		args = append(args, q.After)
 	}
 	if q.Before > 0 {
-		db = db.Where("seq < ?", q.Before)
+		b.WriteString(" AND seq < ?")
+		args = append(args, q.Before)
 	}
 	if q.Newest {
-		db = db.Order("seq DESC")
+		b.WriteString(" ORDER BY seq DESC")
 	} else {
-		db = db.Order("seq")
+		b.WriteString(" ORDER BY seq")
 	}
-	if q.Limit > 0 {
-		db = db.Limit(q.Limit)
+	if q.Limit > 0 || q.Offset > 0 {
+		limit := int64(q.Limit)
+		if limit <= 0 {
+			limit = -1 // SQLite: no limit; PostgreSQL takes LIMIT ALL
+		}
+		if limit < 0 && s.dialect == Postgres {
+			b.WriteString(" LIMIT ALL")
+		} else {
+			b.WriteString(" LIMIT ?")
+			args = append(args, limit)
+		}
+		b.WriteString(" OFFSET ?")
+		args = append(args, q.Offset)
 	}
-	if q.Offset > 0 {
-		db = db.Offset(q.Offset)
-	}
-	var rows []messageRow
-	if err := db.Find(&rows).Error; err != nil {
+	rows, err := s.r.WithContext(ctx).Raw(b.String(), args...).Rows()
+	if err != nil {
 		return nil, fmt.Errorf("messages of room %d: %w", roomID, translate(err))
 	}
-	if q.Newest {
-		slices.Reverse(rows)
+	defer rows.Close()
+	out := make([]store.Message, 0, max(q.Limit, 0))
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, fmt.Errorf("messages of room %d: %w", roomID, err)
+		}
+		out = append(out, m)
 	}
-	out := make([]store.Message, len(rows))
-	for i, r := range rows {
-		out[i] = r.record()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("messages of room %d: %w", roomID, err)
+	}
+	if q.Newest {
+		slices.Reverse(out)
 	}
 	return out, nil
 }

@@ -176,11 +176,14 @@ func migrateCore(tx *gorm.DB, d Dialect) error {
 		`CREATE INDEX room_members_user_idx ON room_members (user_id)`,
 		// role_id has no foreign key on purpose: deleting a role keeps the
 		// history of what it said, attributed by author and role_id.
+		// The foreign keys of messages are checked at commit: an immediate
+		// check makes SQLite keep a statement journal for every insert in a
+		// transaction, which costs more than the insert itself.
 		`CREATE TABLE messages (
 			id `+d.AutoID()+`,
-			room_id BIGINT NOT NULL REFERENCES rooms (id) ON DELETE CASCADE,
+			room_id BIGINT NOT NULL REFERENCES rooms (id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED,
 			seq BIGINT NOT NULL,
-			user_id BIGINT REFERENCES users (id) ON DELETE SET NULL,
+			user_id BIGINT REFERENCES users (id) ON DELETE SET NULL DEFERRABLE INITIALLY DEFERRED,
 			role_id BIGINT,
 			content TEXT NOT NULL,
 			message_type TEXT NOT NULL,

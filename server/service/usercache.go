@@ -1,0 +1,64 @@
+package service
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/virtual-company/vc/server/store"
+)
+
+// userCache keeps recently read user rows for a short time: every
+// authenticated request needs the user's token version, and message posts
+// need the username. LogoutAll drops the entry at once, so revocation is
+// immediate on this daemon; another daemon sharing the database sees it
+// within the TTL.
+type userCache struct {
+	mu      sync.Mutex
+	ttl     time.Duration
+	max     int
+	now     func() time.Time
+	entries map[int64]userEntry
+}
+
+type userEntry struct {
+	user    store.User
+	expires time.Time
+}
+
+func newUserCache(ttl time.Duration, max int, now func() time.Time) *userCache {
+	return &userCache{ttl: ttl, max: max, now: now, entries: make(map[int64]userEntry)}
+}
+
+// get returns the user from the cache or the store.
+func (c *userCache) get(ctx context.Context, st store.UserStore, id int64) (store.User, error) {
+	now := c.now()
+	c.mu.Lock()
+	e, ok := c.entries[id]
+	c.mu.Unlock()
+	if ok && now.Before(e.expires) {
+		return e.user, nil
+	}
+	u, err := st.UserByID(ctx, id)
+	if err != nil {
+		return store.User{}, err
+	}
+	c.mu.Lock()
+	if len(c.entries) >= c.max {
+		for k, e := range c.entries {
+			if !now.Before(e.expires) || len(c.entries) >= c.max {
+				delete(c.entries, k)
+			}
+		}
+	}
+	c.entries[id] = userEntry{user: u, expires: now.Add(c.ttl)}
+	c.mu.Unlock()
+	return u, nil
+}
+
+// forget drops a user's entry.
+func (c *userCache) forget(id int64) {
+	c.mu.Lock()
+	delete(c.entries, id)
+	c.mu.Unlock()
+}
