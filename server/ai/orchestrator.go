@@ -177,8 +177,8 @@ func (o *Orchestrator) MessageCreated(ctx context.Context, room api.Room, msg ap
 				}
 			}
 		}
-		for _, r := range targets {
-			o.start(trigger{room: room, role: r, replyTo: msg, payer: payer, apiKey: req.APIKey, model: req.Model})
+		for i, r := range targets {
+			o.start(trigger{room: room, role: r, replyTo: msg, payer: payer, apiKey: req.APIKey, model: req.Model}, i == len(targets)-1)
 		}
 	}()
 }
@@ -211,8 +211,10 @@ func apiRole(r store.Role) api.Role {
 		Handle: r.Handle, Model: r.Model, Temperature: r.Temperature, MaxTokens: r.MaxTokens, CreatedAt: r.CreatedAt}
 }
 
-// start checks the limits and runs one reply in its own goroutine.
-func (o *Orchestrator) start(t trigger) {
+// start checks the limits and runs one reply: in its own goroutine, or in
+// the caller's when inline (the caller is a goroutine of the orchestrator
+// with nothing else to do; it saves a hop before the first token).
+func (o *Orchestrator) start(t trigger, inline bool) {
 	streamID := newStreamID()
 	roleID := t.role.ID
 	fail := func(code, detail string) {
@@ -245,17 +247,27 @@ func (o *Orchestrator) start(t trigger) {
 	o.mu.Lock()
 	o.streams[streamID] = &liveStream{roomID: t.room.ID, cancel: cancel}
 	o.mu.Unlock()
+	reply := func() {
+		reply, ok := o.run(ctx, streamID, t)
+		o.mu.Lock()
+		delete(o.streams, streamID)
+		o.mu.Unlock()
+		cancel(nil)
+		// Free the slot before handing on, so a chain of roles needs one
+		// slot at a time.
+		release()
+		if ok {
+			o.handOn(t, reply)
+		}
+	}
+	if inline {
+		reply()
+		return
+	}
 	o.wg.Add(1)
 	go func() {
 		defer o.wg.Done()
-		defer release()
-		defer func() {
-			o.mu.Lock()
-			delete(o.streams, streamID)
-			o.mu.Unlock()
-			cancel(nil)
-		}()
-		o.run(ctx, streamID, t)
+		reply()
 	}()
 }
 
@@ -338,7 +350,7 @@ func (o *Orchestrator) ResolveCall(ctx context.Context, model, perMessageKey str
 
 // run produces one reply: ai_start, ai_delta..., the stored message, ai_done;
 // or ai_error and a system message.
-func (o *Orchestrator) run(ctx context.Context, streamID string, t trigger) {
+func (o *Orchestrator) run(ctx context.Context, streamID string, t trigger) (api.Message, bool) {
 	room, roleID := t.room, t.role.ID
 	role := apiRole(t.role)
 	log := o.logger.With("room_id", room.ID, "role_id", roleID, "stream_id", streamID)
@@ -359,13 +371,13 @@ func (o *Orchestrator) run(ctx context.Context, streamID string, t trigger) {
 	<-built
 	if err != nil {
 		o.failed(ctx, log, streamID, t, call, err, "")
-		return
+		return api.Message{}, false
 	}
 	o.pub.Publish(room.ID, wsproto.Event{Type: wsproto.TypeAIStart, RoomID: room.ID, StreamID: streamID,
 		RoleID: &roleID, Role: t.role.Name, ReplyTo: t.replyTo.ID, Model: call.Provider + "/" + call.Model})
 	if reqErr != nil {
 		o.failed(ctx, log, streamID, t, call, reqErr, "")
-		return
+		return api.Message{}, false
 	}
 	req.Model = call.Model
 	rctx, cancel := context.WithTimeoutCause(ctx, o.limits.ReplyTimeout, ErrTimeout)
@@ -385,25 +397,25 @@ func (o *Orchestrator) run(ctx context.Context, streamID string, t trigger) {
 	if err != nil {
 		o.recordUsage(log, t, call, usage)
 		o.failed(ctx, log, streamID, t, call, err, text.String())
-		return
+		return api.Message{}, false
 	}
 	content := text.String()
 	if content == "" {
 		o.recordUsage(log, t, call, usage)
 		o.failed(ctx, log, streamID, t, call, &Error{Kind: KindUnavailable, Provider: call.Provider, Message: "the reply was empty"}, "")
-		return
+		return api.Message{}, false
 	}
 	msg, err := o.be.CreateAIResponse(context.WithoutCancel(ctx), room.ID, role, content, res.Truncated)
 	if err != nil {
 		log.Error("store reply", "err", err)
 		o.pub.Publish(room.ID, wsproto.Event{Type: wsproto.TypeAIError, RoomID: room.ID, StreamID: streamID,
 			RoleID: &roleID, Role: t.role.Name, ReplyTo: t.replyTo.ID, Detail: "The reply could not be stored.", Code: api.CodeInternal})
-		return
+		return api.Message{}, false
 	}
 	o.recordUsage(log, t, call, usage)
 	o.pub.Publish(room.ID, wsproto.Event{Type: wsproto.TypeAIDone, RoomID: room.ID, StreamID: streamID,
 		RoleID: &roleID, MessageID: msg.ID, Usage: &wsproto.Usage{InputTokens: usage.InputTokens, OutputTokens: usage.OutputTokens}})
-	o.handOn(t, msg)
+	return msg, true
 }
 
 // handOn starts the replies of roles that a role's reply mentions, within
@@ -420,8 +432,9 @@ func (o *Orchestrator) handOn(t trigger, reply api.Message) {
 		o.logger.Error("seated roles", "room_id", t.room.ID, "err", err)
 		return
 	}
-	for _, r := range MentionedRoles(reply.Content, seated, t.role.ID) {
-		o.start(trigger{room: t.room, role: r, replyTo: reply, payer: t.payer, hop: t.hop + 1})
+	next := MentionedRoles(reply.Content, seated, t.role.ID)
+	for i, r := range next {
+		o.start(trigger{room: t.room, role: r, replyTo: reply, payer: t.payer, hop: t.hop + 1}, i == len(next)-1)
 	}
 }
 
