@@ -1,0 +1,126 @@
+package gormstore_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/virtual-company/vc/server/config"
+	"github.com/virtual-company/vc/server/servertest"
+	"github.com/virtual-company/vc/server/store"
+	"github.com/virtual-company/vc/server/store/gormstore"
+)
+
+// open returns a migrated store on each test database (a SQLite file, and a
+// throwaway PostgreSQL schema when VC_TEST_POSTGRES_DSN is set).
+func eachStore(t *testing.T, f func(t *testing.T, s *gormstore.Store, url string)) {
+	servertest.EachDatabase(t, func(t *testing.T, opts ...servertest.Option) {
+		// servertest creates (and drops) the schema; reuse its database URL.
+		var url string
+		d := servertest.Start(t, append(opts, servertest.WithConfig(func(c *config.Config) {
+			if c.DatabaseURL == "" {
+				c.DatabaseURL = filepath.Join(t.TempDir(), "store.db")
+			}
+			url = c.DatabaseURL
+		}))...)
+		d.Stop()
+		s, err := gormstore.Open(context.Background(), url, gormstore.Options{})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = s.Close() })
+		f(t, s, url)
+	})
+}
+
+func TestMigrate_Idempotent(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *gormstore.Store, url string) {
+		ctx := context.Background()
+		v1, err := s.Migrate(ctx)
+		require.NoError(t, err)
+		require.GreaterOrEqual(t, v1, 1)
+		v2, err := s.Migrate(ctx)
+		require.NoError(t, err)
+		require.Equal(t, v1, v2)
+		got, err := s.SchemaVersion(ctx)
+		require.NoError(t, err)
+		require.Equal(t, v1, got)
+	})
+}
+
+func TestMigrate_FreshSQLiteFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sub", "fresh.db")
+	s, err := gormstore.Open(context.Background(), path, gormstore.Options{})
+	require.NoError(t, err)
+	defer s.Close()
+	v, err := s.SchemaVersion(context.Background())
+	require.Error(t, err, "no schema_migrations before Migrate")
+	require.Zero(t, v)
+	_, err = s.Migrate(context.Background())
+	require.NoError(t, err)
+	_, err = os.Stat(path)
+	require.NoError(t, err)
+}
+
+// TestCreateMessage_GroupCommit sends from many goroutines at once, with
+// resends mixed in, and checks seqs are 1..n with no gap and each client_id
+// stored once.
+func TestCreateMessage_GroupCommit(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *gormstore.Store, url string) {
+		ctx := context.Background()
+		u := store.User{Email: "a@example.com", Username: "a", Name: "A", PasswordHash: "x"}
+		require.NoError(t, s.CreateUser(ctx, &u))
+		r := store.Room{Name: "r", CreatedBy: u.ID}
+		require.NoError(t, s.CreateRoom(ctx, &r))
+
+		const workers, each = 16, 30
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		created := map[string]int64{}
+		for w := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range each {
+					// Every message is sent twice with the same client_id.
+					cid := fmt.Sprintf("w%d-%d", w, i)
+					for range 2 {
+						m := store.Message{RoomID: r.ID, UserID: &u.ID, Content: cid, MessageType: "text", Author: "a", ClientID: cid}
+						isNew, err := s.CreateMessage(ctx, &m)
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						mu.Lock()
+						if prev, ok := created[cid]; ok {
+							if isNew || prev != m.Seq {
+								t.Errorf("%s stored twice (seq %d and %d)", cid, prev, m.Seq)
+							}
+						} else {
+							created[cid] = m.Seq
+						}
+						mu.Unlock()
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		ms, err := s.Messages(ctx, r.ID, store.MessageQuery{})
+		require.NoError(t, err)
+		require.Len(t, ms, workers*each)
+		for i, m := range ms {
+			require.Equal(t, int64(i+1), m.Seq)
+		}
+		room, err := s.RoomByID(ctx, r.ID)
+		require.NoError(t, err)
+		require.Equal(t, int64(workers*each), room.LastSeq)
+
+		// A missing room fails only its own message.
+		m := store.Message{RoomID: 999999, UserID: &u.ID, Content: "x", MessageType: "text", Author: "a"}
+		_, err = s.CreateMessage(ctx, &m)
+		require.ErrorIs(t, err, store.ErrNotFound)
+	})
+}
