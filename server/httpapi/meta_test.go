@@ -163,3 +163,44 @@ func TestRestart_DataAndTokensSurvive(t *testing.T) {
 		require.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
 	})
 }
+
+// TestEveryProtectedRouteNeedsAToken walks the OpenAPI document: every
+// operation that declares bearer security answers 401 with
+// WWW-Authenticate without a token and with a bad one.
+func TestEveryProtectedRouteNeedsAToken(t *testing.T) {
+	e := start(t)
+	_, body := get(t, e.URL+"/openapi.json", nil)
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Security []any `json:"security"`
+		} `json:"paths"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(body), &doc))
+	n := 0
+	for path, ops := range doc.Paths {
+		concrete := path
+		for strings.Contains(concrete, "{") {
+			i, j := strings.Index(concrete, "{"), strings.Index(concrete, "}")
+			concrete = concrete[:i] + "1" + concrete[j+1:]
+		}
+		for method, op := range ops {
+			if len(op.Security) == 0 {
+				continue
+			}
+			n++
+			for _, tok := range []string{"", "not-a-token"} {
+				req, err := http.NewRequest(strings.ToUpper(method), e.URL+concrete, strings.NewReader(`{}`))
+				require.NoError(t, err)
+				if tok != "" {
+					req.Header.Set("Authorization", "Bearer "+tok)
+				}
+				resp, err := http.DefaultClient.Do(req)
+				require.NoError(t, err)
+				resp.Body.Close()
+				require.Equal(t, 401, resp.StatusCode, "%s %s with token %q", method, concrete, tok)
+				require.Equal(t, "Bearer", resp.Header.Get("WWW-Authenticate"))
+			}
+		}
+	}
+	require.Greater(t, n, 15)
+}

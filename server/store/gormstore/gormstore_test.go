@@ -124,3 +124,19 @@ func TestCreateMessage_GroupCommit(t *testing.T) {
 		require.ErrorIs(t, err, store.ErrNotFound)
 	})
 }
+
+func TestSQLite_Pragmas(t *testing.T) {
+	s, err := gormstore.Open(context.Background(), filepath.Join(t.TempDir(), "p.db"), gormstore.Options{})
+	require.NoError(t, err)
+	defer s.Close()
+	var mode string
+	require.NoError(t, s.DB().Raw("PRAGMA journal_mode").Scan(&mode).Error)
+	require.Equal(t, "wal", mode)
+	var fk, busy int
+	require.NoError(t, s.DB().Raw("PRAGMA foreign_keys").Scan(&fk).Error)
+	require.Equal(t, 1, fk)
+	require.NoError(t, s.ReadDB().Raw("PRAGMA foreign_keys").Scan(&fk).Error)
+	require.Equal(t, 1, fk)
+	require.NoError(t, s.DB().Raw("PRAGMA busy_timeout").Scan(&busy).Error)
+	require.Equal(t, 5000, busy)
+}
