@@ -87,7 +87,7 @@ func TestAsk_OneShotStreamsFromFakeProvider(t *testing.T) {
 		Content string `json:"content"`
 		Model   string `json:"model"`
 	}
-	c.jsonOut(&res, "", "ask", "-m", "openai/gpt-4o", "--json", "hi")
+	c.jsonOut(&res, "", "ask", "-m", "openai/gpt-4o", "hi", "--json")
 	require.Equal(t, "Looks good to me.", res.Content)
 	require.Equal(t, "gpt-4o", strings.TrimPrefix(lastRequest(t, fake).Model, "openai/"))
 
@@ -141,8 +141,10 @@ func TestAsk_ConversationsInPrivateRooms(t *testing.T) {
 	c.jsonOut(&members, "", "rooms", "members", "design", "--json")
 	require.Len(t, members, 1)
 
-	// send --wait prints a role's reply to a message addressed to it.
-	c.ok("", "roles", "seat", "design", "architect")
+	// send --wait prints a role's reply to a message addressed to it (the
+	// conversation seated the role).
+	r := c.run("", "roles", "seat", "design", "architect")
+	require.Equal(t, 1, r.code, "seated twice: %s", r)
 	fake.Enqueue(aitest.Response{Text: "Yes, with consistent hashing."})
 	out = c.ok("", "send", "design", "--role", "architect", "--wait", "any hashing?")
 	require.Equal(t, "Yes, with consistent hashing.\n", out)
