@@ -225,35 +225,42 @@ func (h *Handler) serve(c *websocket.Conn) {
 	sub.SkipThrough(last)
 	if err == nil {
 		presence, _ := json.Marshal(wsproto.Event{Type: wsproto.TypePresence, RoomID: roomID, Online: h.bus.Online(roomID), Seq: last})
-		if werr := h.write(c, presence); werr != nil {
+		if werr := h.writeRaw(c, appendFrame(nil, opText, presence)); werr != nil {
 			sub.Close(CloseNormal, "")
 		}
 	}
 
-	sub.SetWriter(func() { h.drain(c, sub) }, h.opts.PingInterval)
+	var deadline time.Time // the connection's write deadline, owned by the running writer
+	sub.SetWriter(func() { h.drain(c, sub, &deadline) }, h.opts.PingInterval)
 	h.readLoop(ctx, c, sub, user)
 	sub.Close(CloseNormal, "")
 	sub.WaitWriter()
 }
 
-// replay sends the stored messages after seq `after`, page by page, and
-// returns the seq of the last one sent.
+// replay sends the stored messages after seq `after`, one write per page,
+// and returns the seq of the last one sent. It runs before the reader and
+// the writer start, so it may write to the connection directly.
 func (h *Handler) replay(ctx context.Context, c *websocket.Conn, roomID, after int64) (int64, error) {
 	last := after
+	var out []byte
 	for {
 		msgs, err := h.msgs.After(ctx, roomID, last, h.opts.ReplayPage)
 		if err != nil {
 			return last, err
 		}
+		out = out[:0]
 		for _, m := range msgs {
 			b, err := json.Marshal(service.MessageEvent(m))
 			if err != nil {
 				return last, err
 			}
-			if err := h.write(c, b); err != nil {
-				return last, err
-			}
-			last = m.Seq
+			out = appendFrame(out, opText, b)
+		}
+		if err := h.writeRaw(c, out); err != nil {
+			return last, err
+		}
+		if len(msgs) > 0 {
+			last = msgs[len(msgs)-1].Seq
 		}
 		if len(msgs) < h.opts.ReplayPage {
 			return last, nil
@@ -261,11 +268,17 @@ func (h *Handler) replay(ctx context.Context, c *websocket.Conn, roomID, after i
 	}
 }
 
-func (h *Handler) write(c *websocket.Conn, b []byte) error {
-	if err := c.SetWriteDeadline(time.Now().Add(h.opts.WriteTimeout)); err != nil {
+// writeRaw writes already framed bytes.
+func (h *Handler) writeRaw(c *websocket.Conn, out []byte) error {
+	if len(out) == 0 {
+		return nil
+	}
+	nc := c.NetConn()
+	if err := nc.SetWriteDeadline(time.Now().Add(h.opts.WriteTimeout)); err != nil {
 		return err
 	}
-	return c.WriteMessage(websocket.TextMessage, b)
+	_, err := nc.Write(out)
+	return err
 }
 
 // drain is the socket's writer after the replay: it writes queued events,
@@ -274,7 +287,7 @@ func (h *Handler) write(c *websocket.Conn, b []byte) error {
 // one write, so a socket that fell behind catches up with few system calls.
 // After the replay it is the connection's only writer: the reader hands
 // pongs and close replies to it instead of writing them itself.
-func (h *Handler) drain(c *websocket.Conn, sub *Subscription) {
+func (h *Handler) drain(c *websocket.Conn, sub *Subscription, deadline *time.Time) {
 	nc := c.NetConn()
 	var frames []*Frame
 	for {
@@ -296,7 +309,13 @@ func (h *Handler) drain(c *websocket.Conn, sub *Subscription) {
 		if b.Closing {
 			out = appendFrame(out, opClose, websocket.FormatCloseMessage(b.Code, b.Reason))
 		}
-		err := nc.SetWriteDeadline(time.Now().Add(h.opts.WriteTimeout))
+		// Moving the deadline costs a timer update; do it only when less
+		// than half of WriteTimeout is left.
+		var err error
+		if now := time.Now(); deadline.Sub(now) < h.opts.WriteTimeout/2 {
+			*deadline = now.Add(h.opts.WriteTimeout)
+			err = nc.SetWriteDeadline(*deadline)
+		}
 		if err == nil {
 			_, err = nc.Write(out)
 		}
