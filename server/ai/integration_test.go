@@ -461,3 +461,52 @@ func TestVCD_SeatingRules(t *testing.T) {
 	err = e.alice.UnseatRole(ctx, e.room.ID, bobRole.ID)
 	require.True(t, errors.As(err, &ce) && ce.StatusCode == 404, "%v", err)
 }
+
+func TestVCD_OpenRouterCustomEndpointAndOpenAPI(t *testing.T) {
+	local := aitest.New(t, aitest.OpenAI)
+	local.SetDefault(aitest.Response{Text: "local answer"})
+	e := startEnv(t, func(c *config.Config) {
+		c.LLM.OpenRouter.Referer, c.LLM.OpenRouter.Title = "https://vc.example", "VC Test"
+		c.LLM.Custom = []config.CustomProvider{{Name: "local", BaseURL: local.URL, Models: []string{"llama3"}}}
+	})
+	ctx := context.Background()
+	e.oa.SetDefault(aitest.Response{Text: "routed"})
+	_, err := e.alice.AddKey(ctx, api.CreateKeyRequest{Provider: "openrouter", APIKey: "sk-or-alice"})
+	require.NoError(t, err)
+	or, err := e.alice.CreateRole(ctx, api.CreateRoleRequest{Name: "Router", Handle: "router", AIInstructions: "x", Model: "openrouter/meta-llama/llama-3.1-70b-instruct"})
+	require.NoError(t, err)
+	loc, err := e.alice.CreateRole(ctx, api.CreateRoleRequest{Name: "Local", Handle: "local", AIInstructions: "y", Model: "local/llama3"})
+	require.NoError(t, err)
+	for _, id := range []int64{or.ID, loc.ID} {
+		_, err = e.alice.SeatRole(ctx, e.room.ID, id)
+		require.NoError(t, err)
+	}
+	w := e.watch(t, e.bob)
+	_, err = e.bob.SendMessage(ctx, e.room.ID, api.CreateMessageRequest{Content: "@router and @local, hello"})
+	require.NoError(t, err)
+	evs := w.until("two replies", func(evs []wsproto.Event) bool { return count(evs, wsproto.TypeAIDone) == 2 })
+	require.Equal(t, 0, count(evs, wsproto.TypeAIError), describe(evs))
+
+	r := e.oa.Received()[0]
+	require.Equal(t, "meta-llama/llama-3.1-70b-instruct", r.Model)
+	require.Equal(t, "Bearer sk-or-alice", r.Auth)
+	require.Equal(t, "https://vc.example", r.Header.Get("HTTP-Referer"))
+	require.Equal(t, "VC Test", r.Header.Get("X-Title"))
+	lr := local.Received()[0]
+	require.Equal(t, "llama3", lr.Model)
+	require.Empty(t, lr.Auth, "a custom endpoint without a key gets no Authorization header")
+
+	ms, err := e.alice.ListModels(ctx, false)
+	require.NoError(t, err)
+	found := false
+	for _, m := range ms {
+		found = found || m.ID == "local/llama3"
+	}
+	require.True(t, found, "custom models are listed")
+
+	status, body := e.d.Do("GET", "/openapi.json", "", nil)
+	require.Equal(t, 200, status)
+	for _, p := range []string{`"/api/keys"`, `"/api/keys/{id}"`, `"/api/usage"`, `"/api/llm/generate"`, `"/api/rooms/{id}/roles"`, `"/api/rooms/{id}/roles/{role_id}"`} {
+		require.Contains(t, string(body), p)
+	}
+}
