@@ -16,16 +16,16 @@ import (
 	"github.com/virtual-company/vc/client/call/audio"
 )
 
-// pacer ticks every 20 ms on an absolute schedule, so a late tick is caught
-// up rather than lost; after a long stall (over maxBehind frames) it starts
-// over instead of bursting.
+// pacer ticks every 20 ms on an absolute schedule, so late ticks (a busy
+// machine, a GC pause) are caught up rather than lost; after a stall of over
+// maxBehind frames (1 s) it starts over instead of bursting.
 type pacer struct {
 	start time.Time
 	n     int64
 	timer *time.Timer
 }
 
-const maxBehind = 5
+const maxBehind = 50
 
 func newPacer() *pacer { return &pacer{start: time.Now(), timer: time.NewTimer(time.Hour)} }
 
