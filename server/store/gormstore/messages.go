@@ -28,8 +28,6 @@ type messageRow struct {
 	CreatedAt   time.Time
 }
 
-func (messageRow) TableName() string { return "messages" }
-
 func (r messageRow) record() store.Message {
 	m := store.Message{ID: r.ID, RoomID: r.RoomID, Seq: r.Seq, UserID: r.UserID, RoleID: r.RoleID,
 		Content: r.Content, MessageType: r.MessageType, Author: r.Author, Truncated: r.Truncated,
@@ -118,7 +116,7 @@ func (s *Store) createMessages(ctx context.Context, msgs []*pendingMessage) erro
 		if err := tx.QueryRowContext(ctx, s.bind(s.insertVerb()+` INTO messages
 			(room_id, seq, user_id, role_id, content, message_type, author, client_id, truncated, created_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
-			m.RoomID, m.Seq, m.UserID, m.RoleID, m.Content, m.MessageType, m.Author, cid, m.Truncated, m.CreatedAt,
+			m.RoomID, m.Seq, m.UserID, m.RoleID, m.Content, m.MessageType, m.Author, cid, m.Truncated, m.CreatedAt.UnixMicro(),
 		).Scan(&m.ID); err != nil {
 			return fmt.Errorf("insert: %w", err)
 		}
@@ -164,13 +162,15 @@ type rowScanner interface{ Scan(dest ...any) error }
 // scanMessage reads one row of messageColumns.
 func scanMessage(sc rowScanner) (store.Message, error) {
 	var (
-		r   messageRow
-		cid sql.NullString
+		r       messageRow
+		cid     sql.NullString
+		created int64
 	)
 	if err := sc.Scan(&r.ID, &r.RoomID, &r.Seq, &r.UserID, &r.RoleID, &r.Content, &r.MessageType,
-		&r.Author, &cid, &r.Truncated, &r.CreatedAt); err != nil {
+		&r.Author, &cid, &r.Truncated, &created); err != nil {
 		return store.Message{}, err
 	}
+	r.CreatedAt = time.UnixMicro(created)
 	if cid.Valid {
 		r.ClientID = &cid.String
 	}
