@@ -222,7 +222,7 @@ input{font-family:ui-monospace,monospace}.out{white-space:pre-wrap}
 {{range .Params}}<tr><td>{{.Name}}</td><td>{{.In}}</td><td>{{.Type}}</td><td>{{.Description}}</td><td><input data-in="{{.In}}" data-name="{{.Name}}"></td></tr>{{end}}</table>{{end}}
 {{if .Body}}<h4>Request body</h4><textarea rows="8" class="req">{{.Body}}</textarea>{{end}}
 <h4>Responses</h4>{{range .Responses}}<p><b>{{.Status}}</b> {{.Description}}</p>{{if .Example}}<pre>{{.Example}}</pre>{{end}}{{end}}
-{{if ne .Method "GET"}}{{end}}<button onclick="tryIt(this)">Send</button><pre class="out"></pre>
+<button onclick="tryIt(this)">Send</button><pre class="out"></pre>
 </div></details>{{end}}{{end}}
 </main>
 <script>
