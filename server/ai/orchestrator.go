@@ -13,6 +13,7 @@ import (
 
 	"github.com/virtual-company/vc/pkg/api"
 	"github.com/virtual-company/vc/pkg/wsproto"
+	"github.com/virtual-company/vc/server/service"
 	"github.com/virtual-company/vc/server/store"
 )
 
@@ -190,7 +191,7 @@ func (o *Orchestrator) Cancel(ctx context.Context, userID, roomID int64, streamI
 	s, ok := o.streams[streamID]
 	o.mu.Unlock()
 	if !ok || s.roomID != roomID {
-		return fmt.Errorf("cancel reply %q: %w", streamID, store.ErrNotFound)
+		return service.NotFound("No such AI reply in this room (it may have finished)")
 	}
 	s.cancel(&cancelCause{userID: userID})
 	return nil
@@ -519,6 +520,8 @@ func (o *Orchestrator) failed(ctx context.Context, log *slog.Logger, streamID st
 	canceled := errors.As(context.Cause(ctx), &cc) || (errors.Is(err, ErrCanceled) && o.baseCtx.Err() == nil && ctx.Err() != nil)
 	if canceled {
 		code, detail = "canceled", "The reply was cancelled."
+	} else if o.baseCtx.Err() != nil {
+		code, detail = api.CodeUnavailable, "The server is shutting down; ask again in a moment."
 	}
 	o.pub.Publish(room.ID, wsproto.Event{Type: wsproto.TypeAIError, RoomID: room.ID, StreamID: streamID, RoleID: &roleID,
 		Role: t.role.Name, ReplyTo: t.replyTo.ID, MessageID: msgID, Detail: detail, Code: code})

@@ -159,7 +159,8 @@ func TestOrchestrator_OwnRepliesAreAssistantTurns(t *testing.T) {
 }
 
 func TestOrchestrator_RoleToRoleHopLimit(t *testing.T) {
-	h := newHarness(t)
+	// One reply at a time per room: a chain frees its slot before handing on.
+	h := newHarness(t, func(c *ai.Config) { c.Limits.ConcurrentPerRoom = 1 })
 	// PM always hands to the CTO, the CTO always hands back (and mentions itself).
 	h.oa.SetDefault(aitest.Response{Text: "Over to you @cto."})
 	h.an.SetDefault(aitest.Response{Text: "Back to you @pm, says @cto."})
