@@ -19,7 +19,8 @@ import (
 
 // Handler returns the Fiber handler of GET /ws/signaling/:room_id. The token
 // comes from ?token= or the Authorization header; a bad token, unknown room
-// or non-member gets the socket closed with 1008 and a reason.
+// or non-member gets the socket closed with 1008 and a reason that starts
+// with "unauthorized:" or "not found:", as on the chat socket.
 func (h *Hub) Handler() fiber.Handler {
 	ws := websocket.New(h.serve, websocket.Config{ReadBufferSize: 4096, WriteBufferSize: 4096})
 	return func(c *fiber.Ctx) error {
@@ -74,18 +75,18 @@ func (h *Hub) admit(token, roomParam string) (api.User, int64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if token == "" {
-		return api.User{}, 0, errors.New("missing token")
+		return api.User{}, 0, errors.New("unauthorized: missing token")
 	}
 	user, err := h.opts.Auth.Authenticate(ctx, token)
 	if err != nil {
-		return api.User{}, 0, errors.New("invalid or expired token")
+		return api.User{}, 0, errors.New("unauthorized: invalid or expired token")
 	}
 	roomID, err := strconv.ParseInt(roomParam, 10, 64)
 	if err != nil || roomID <= 0 {
-		return api.User{}, 0, errors.New("room not found")
+		return api.User{}, 0, errors.New("not found: room not found")
 	}
 	if _, err := h.opts.Rooms.RequireMember(ctx, roomID, user.ID); err != nil {
-		return api.User{}, 0, errors.New("room not found or not a member")
+		return api.User{}, 0, errors.New("not found: room not found or you are not a member")
 	}
 	return user, roomID, nil
 }
