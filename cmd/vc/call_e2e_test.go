@@ -2,14 +2,17 @@ package main_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/virtual-company/vc/client/call/audio"
+	"github.com/virtual-company/vc/pkg/api"
 	"github.com/virtual-company/vc/server/servertest"
 )
 
@@ -85,4 +88,44 @@ func TestCall_TwoProcessesExchangeTones(t *testing.T) {
 	heardByAlice, ok := soundingTone(t, aWAV, 660, 440)
 	require.True(t, ok, "alice's recording is dominated by 660 Hz")
 	require.GreaterOrEqual(t, heardByAlice, bobTalks*8/10)
+}
+
+func TestCall_CtrlCHangsUpCleanly(t *testing.T) {
+	t.Parallel()
+	d := servertest.Start(t)
+	alice := newCLI(t, d.URL)
+	alice.register("alice")
+	var room api.Room
+	alice.jsonOut(&room, "", "rooms", "create", "standup", "--json")
+	tok, err := d.Login("alice", "pw-alice-12345")
+	require.NoError(t, err)
+	wav := filepath.Join(t.TempDir(), "out.wav")
+	a := alice.start("call", "standup", "--input", "tone:440", "--output", wav, "-o", "json")
+	// Two stats lines: a second of the call has passed.
+	for range 2 {
+		a.waitLine(t, 30*time.Second, func(l string) bool { return strings.Contains(l, `"type":"stats"`) })
+	}
+	status, body := d.Do("GET", fmt.Sprintf("/api/rooms/%d/call", room.ID), tok.AccessToken, nil)
+	require.Equal(t, 200, status)
+	require.Contains(t, string(body), `"user":"alice"`)
+
+	require.NoError(t, a.cmd.Process.Signal(syscall.SIGINT))
+	a.waitLine(t, 30*time.Second, func(l string) bool { return strings.Contains(l, `"type":"closed"`) })
+	require.Equal(t, 0, a.exitCode(t), a.stderr.String())
+
+	// The recording was finalised (its header sizes are right) and the
+	// daemon saw the call end.
+	samples, err := audio.ReadWAVFile(wav)
+	require.NoError(t, err)
+	require.NotEmpty(t, samples)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		status, body = d.Do("GET", fmt.Sprintf("/api/rooms/%d/call", room.ID), tok.AccessToken, nil)
+		require.Equal(t, 200, status)
+		if string(body) == "[]" {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "the call still lists %s", body)
+		time.Sleep(20 * time.Millisecond) // polling the REST endpoint
+	}
 }
