@@ -33,7 +33,8 @@ type Store struct {
 	w         *gorm.DB // writes and transactions
 	r         *gorm.DB // reads (the same as w on PostgreSQL)
 	dialect   Dialect
-	committer *committer // group commit of messages (SQLite only)
+	committer *committer   // group commit of messages (SQLite only)
+	recent    *recentCache // newest messages of read rooms (SQLite only)
 }
 
 var _ store.Store = (*Store)(nil)
@@ -159,6 +160,7 @@ func openSQLite(ctx context.Context, databaseURL string, opts Options, gcfg *gor
 		_ = s.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
+	s.recent = newRecentCache(256, 32<<20)
 	s.committer = newCommitter(s)
 	return s, nil
 }

@@ -140,3 +140,67 @@ func TestSQLite_Pragmas(t *testing.T) {
 	require.NoError(t, s.DB().Raw("PRAGMA busy_timeout").Scan(&busy).Error)
 	require.Equal(t, 5000, busy)
 }
+
+// TestMessages_Pages checks every kind of page against the expected seqs on
+// a room larger than the in-memory window, before and after more writes.
+func TestMessages_Pages(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *gormstore.Store, url string) {
+		ctx := context.Background()
+		u := store.User{Email: "p@example.com", Username: "p", Name: "P", PasswordHash: "x"}
+		require.NoError(t, s.CreateUser(ctx, &u))
+		r := store.Room{Name: "r", CreatedBy: u.ID}
+		require.NoError(t, s.CreateRoom(ctx, &r))
+		total := int64(0)
+		add := func(n int) {
+			for range n {
+				m := store.Message{RoomID: r.ID, UserID: &u.ID, Content: "m", MessageType: "text", Author: "p"}
+				_, err := s.CreateMessage(ctx, &m)
+				require.NoError(t, err)
+				total++
+				require.Equal(t, total, m.Seq)
+			}
+		}
+		span := func(from, to int64) []int64 { // inclusive
+			var out []int64
+			for i := from; i <= to; i++ {
+				out = append(out, i)
+			}
+			return out
+		}
+		check := func() {
+			cases := []struct {
+				q    store.MessageQuery
+				want []int64
+			}{
+				{store.MessageQuery{Newest: true, Limit: 100}, span(total-99, total)},
+				{store.MessageQuery{Newest: true, Limit: 100, Offset: 200}, span(total-299, total-200)},
+				{store.MessageQuery{Newest: true, Limit: 10, Offset: int(total) - 5}, span(1, 5)},
+				{store.MessageQuery{After: 100, Limit: 50}, span(101, 150)},
+				{store.MessageQuery{After: total - 3}, span(total-2, total)},
+				{store.MessageQuery{After: total}, nil},
+				{store.MessageQuery{Newest: true, Before: 300, Limit: 10}, span(290, 299)},
+				{store.MessageQuery{Newest: true, Before: 10}, span(1, 9)},
+				{store.MessageQuery{After: 250, Before: 260}, span(251, 259)},
+				{store.MessageQuery{Newest: true, After: total - 20, Limit: 5}, span(total-4, total)},
+				{store.MessageQuery{}, span(1, total)},
+			}
+			for _, c := range cases {
+				ms, err := s.Messages(ctx, r.ID, c.q)
+				require.NoError(t, err)
+				var got []int64
+				for _, m := range ms {
+					got = append(got, m.Seq)
+				}
+				require.Equal(t, c.want, got, "%+v with %d messages", c.q, total)
+			}
+		}
+		add(600)
+		check()
+		add(37) // written while the room is in memory
+		check()
+		require.NoError(t, s.DeleteRoom(ctx, r.ID))
+		ms, err := s.Messages(ctx, r.ID, store.MessageQuery{Newest: true, Limit: 100})
+		require.NoError(t, err)
+		require.Empty(t, ms)
+	})
+}

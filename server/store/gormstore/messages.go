@@ -237,6 +237,10 @@ func (c *committer) run() {
 			}
 		}
 		ctx := context.Background()
+		recent := c.s.recent
+		if recent != nil {
+			recent.writeMu.Lock()
+		}
 		if err := c.s.createMessages(ctx, batch); err != nil {
 			// One bad message must not fail the others: retry alone.
 			for _, p := range batch {
@@ -244,6 +248,10 @@ func (c *committer) run() {
 					p.created, p.err = false, err
 				}
 			}
+		}
+		if recent != nil {
+			recent.committed(batch)
+			recent.writeMu.Unlock()
 		}
 		for _, p := range batch {
 			close(p.done)
@@ -266,9 +274,27 @@ func (c *committer) close() {
 // messageColumns are the columns scanMessage reads, in order.
 const messageColumns = "id, room_id, seq, user_id, role_id, content, message_type, author, client_id, truncated, created_at"
 
-// Messages implements store.MessageStore. It scans rows by hand: history
-// reads are the hottest query and GORM's reflection costs more than SQLite.
+// Messages implements store.MessageStore. On SQLite the newest messages of
+// rooms being read are answered from memory (recent.go).
 func (s *Store) Messages(ctx context.Context, roomID int64, q store.MessageQuery) ([]store.Message, error) {
+	if s.recent == nil {
+		return s.queryMessages(ctx, roomID, q)
+	}
+	if ms, ok := s.recent.query(roomID, q); ok {
+		return ms, nil
+	}
+	if err := s.loadRecent(ctx, roomID); err != nil {
+		return nil, err
+	}
+	if ms, ok := s.recent.query(roomID, q); ok {
+		return ms, nil
+	}
+	return s.queryMessages(ctx, roomID, q)
+}
+
+// queryMessages reads messages from the database. It scans rows by hand:
+// history reads are hot and GORM's reflection costs more than SQLite.
+func (s *Store) queryMessages(ctx context.Context, roomID int64, q store.MessageQuery) ([]store.Message, error) {
 	var b strings.Builder
 	args := make([]any, 0, 5)
 	b.WriteString("SELECT " + messageColumns + " FROM messages WHERE room_id = ?")

@@ -103,6 +103,11 @@ func (s *Store) RenameRoom(ctx context.Context, roomID int64, name string) error
 // DeleteRoom implements store.RoomStore. Foreign keys cascade to members and
 // messages; the explicit deletes keep it true where cascades are off.
 func (s *Store) DeleteRoom(ctx context.Context, roomID int64) error {
+	if s.recent != nil {
+		s.recent.writeMu.Lock()
+		defer s.recent.writeMu.Unlock()
+		defer s.recent.drop(roomID)
+	}
 	err := s.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Exec("DELETE FROM messages WHERE room_id = ?", roomID).Error; err != nil {
 			return err
