@@ -116,6 +116,27 @@ type tailer struct {
 	// inline is the AI reply being printed delta by delta, "" when none.
 	inline  string
 	midLine bool
+	// newlines is the count of line breaks of the inline reply not written
+	// yet: written (indented) only when more text follows, so that a reply
+	// ending with a newline leaves no blank line.
+	newlines int
+}
+
+// writeDelta prints a piece of the inline reply, continuation lines indented.
+func (t *tailer) writeDelta(d string) error {
+	var sb strings.Builder
+	for _, r := range d {
+		if r == '\n' {
+			t.newlines++
+			continue
+		}
+		for ; t.newlines > 0; t.newlines-- {
+			sb.WriteString("\n  ")
+		}
+		sb.WriteRune(r)
+	}
+	_, err := io.WriteString(t.a.out, sb.String())
+	return err
 }
 
 // tailStream is an AI reply in progress.
@@ -127,6 +148,7 @@ type tailStream struct {
 
 // endLine ends a reply printed inline.
 func (t *tailer) endLine() {
+	t.newlines = 0
 	if t.midLine {
 		fmt.Fprintln(t.a.out)
 		t.midLine = false
@@ -172,8 +194,7 @@ func (t *tailer) event(ev wsproto.Event) error {
 		}
 	case wsproto.TypeAIDelta:
 		if ev.StreamID == t.inline {
-			_, err := io.WriteString(out, strings.ReplaceAll(ev.Delta, "\n", "\n  "))
-			return err
+			return t.writeDelta(ev.Delta)
 		}
 	case wsproto.TypeAIDone, wsproto.TypeAIError:
 		// A failed reply is also stored as a system message, which follows;
