@@ -92,7 +92,30 @@ type Orchestrator struct {
 
 	mu      sync.Mutex
 	streams map[string]*liveStream
+
+	// Caches of what every reply reads before its first token.
+	members *ttlCache[int64, []store.Member]
+	seats   *ttlCache[int64, []store.Role]
+	keys    *ttlCache[keyRef, cachedKey]
 }
+
+type keyRef struct {
+	userID   int64
+	provider string
+}
+
+type cachedKey struct {
+	cred Credentials
+	ok   bool
+}
+
+// Cache lifetimes: seats and keys are dropped by the writers in this
+// package; members and role edits come from elsewhere and may be this stale
+// in a reply's preamble.
+const (
+	roomCacheTTL = 2 * time.Second
+	keyCacheTTL  = time.Minute
+)
 
 type liveStream struct {
 	roomID int64
@@ -119,7 +142,70 @@ func New(cfg Config) *Orchestrator {
 		cfg: cfg, reg: cfg.Registry, be: cfg.Backend, pub: cfg.Notifier, limits: limits,
 		lim: newLimiter(limits, cfg.Now), logger: cfg.Logger.With("component", "ai"), now: cfg.Now,
 		baseCtx: ctx, stop: stop, streams: map[string]*liveStream{},
+		members: newTTLCache[int64, []store.Member](roomCacheTTL, 10000, cfg.Now),
+		seats:   newTTLCache[int64, []store.Role](roomCacheTTL, 10000, cfg.Now),
+		keys:    newTTLCache[keyRef, cachedKey](keyCacheTTL, 10000, cfg.Now),
 	}
+}
+
+// seatedRoles reads the roles seated in a room, cached.
+func (o *Orchestrator) seatedRoles(ctx context.Context, roomID int64) ([]store.Role, error) {
+	if rs, ok := o.seats.get(roomID); ok {
+		return rs, nil
+	}
+	rs, err := o.be.SeatedRoles(ctx, roomID)
+	if err != nil {
+		return nil, err
+	}
+	o.seats.put(roomID, rs)
+	return rs, nil
+}
+
+// freshSeatedRoles reads the seated roles from the store (triggers must
+// not answer for a role unseated or deleted a moment ago) and refreshes the
+// cache the reply's preamble reads.
+func (o *Orchestrator) freshSeatedRoles(ctx context.Context, roomID int64) ([]store.Role, error) {
+	rs, err := o.be.SeatedRoles(ctx, roomID)
+	if err != nil {
+		return nil, err
+	}
+	o.seats.put(roomID, rs)
+	return rs, nil
+}
+
+// roomMembers reads a room's members, cached.
+func (o *Orchestrator) roomMembers(ctx context.Context, roomID int64) ([]store.Member, error) {
+	if ms, ok := o.members.get(roomID); ok {
+		return ms, nil
+	}
+	ms, err := o.be.Members(ctx, roomID)
+	if err != nil {
+		return nil, err
+	}
+	o.members.put(roomID, ms)
+	return ms, nil
+}
+
+// userKey reads a user's key for a provider, cached (also its absence).
+func (o *Orchestrator) userKey(ctx context.Context, userID int64, provider string) (Credentials, bool, error) {
+	ref := keyRef{userID, provider}
+	if k, ok := o.keys.get(ref); ok {
+		return k.cred, k.ok, nil
+	}
+	cred, ok, err := o.be.UserKey(ctx, userID, provider)
+	if err != nil {
+		return Credentials{}, false, err
+	}
+	o.keys.put(ref, cachedKey{cred, ok})
+	return cred, ok, nil
+}
+
+// SeatsChanged drops the cached seats of a room.
+func (o *Orchestrator) SeatsChanged(roomID int64) { o.seats.drop(roomID) }
+
+// KeyChanged drops the cached key of a user for a provider.
+func (o *Orchestrator) KeyChanged(userID int64, provider string) {
+	o.keys.drop(keyRef{userID, provider})
 }
 
 // Limits returns the effective limits.
@@ -167,7 +253,7 @@ func (o *Orchestrator) MessageCreated(ctx context.Context, room api.Room, msg ap
 			}
 		}
 		if len(Mentions(msg.Content)) > 0 {
-			seated, err := o.be.SeatedRoles(ctx, room.ID)
+			seated, err := o.freshSeatedRoles(ctx, room.ID)
 			if err != nil {
 				o.logger.Error("seated roles", "room_id", room.ID, "err", err)
 			}
@@ -330,7 +416,7 @@ func (o *Orchestrator) ResolveCall(ctx context.Context, model, perMessageKey str
 		if uid == 0 {
 			continue
 		}
-		cred, ok, err := o.be.UserKey(ctx, uid, pid)
+		cred, ok, err := o.userKey(ctx, uid, pid)
 		if err != nil {
 			return Call{}, fmt.Errorf("read %s key: %w", pid, err)
 		}
@@ -428,7 +514,7 @@ func (o *Orchestrator) handOn(t trigger, reply api.Message) {
 	if len(Mentions(reply.Content)) == 0 {
 		return
 	}
-	seated, err := o.be.SeatedRoles(o.baseCtx, t.room.ID)
+	seated, err := o.freshSeatedRoles(o.baseCtx, t.room.ID)
 	if err != nil {
 		o.logger.Error("seated roles", "room_id", t.room.ID, "err", err)
 		return
@@ -452,11 +538,11 @@ func (o *Orchestrator) buildRequest(ctx context.Context, t trigger) (ChatRequest
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		members, errMembers = o.be.Members(ctx, t.room.ID)
+		members, errMembers = o.roomMembers(ctx, t.room.ID)
 	}()
 	go func() {
 		defer wg.Done()
-		seated, errSeated = o.be.SeatedRoles(ctx, t.room.ID)
+		seated, errSeated = o.seatedRoles(ctx, t.room.ID)
 	}()
 	hist, err := o.be.RecentMessages(ctx, t.room.ID, t.replyTo.Seq, o.limits.HistoryMessages)
 	wg.Wait()

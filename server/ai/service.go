@@ -86,6 +86,7 @@ func (s *Service) SeatRole(ctx context.Context, userID, roomID, roleID int64) (a
 		}
 		return api.Role{}, fmt.Errorf("seat role: %w", err)
 	}
+	s.orch.SeatsChanged(roomID)
 	s.roomChanged(roomID)
 	return service.RoleOf(r, userID), nil
 }
@@ -133,6 +134,7 @@ func (s *Service) UnseatRole(ctx context.Context, userID, roomID, roleID int64) 
 		}
 		return fmt.Errorf("unseat role: %w", err)
 	}
+	s.orch.SeatsChanged(roomID)
 	s.roomChanged(roomID)
 	return nil
 }
@@ -191,6 +193,7 @@ func (s *Service) AddKey(ctx context.Context, userID int64, req api.CreateKeyReq
 	if err := s.st.CreateAPIKey(ctx, &k); err != nil {
 		return api.APIKey{}, fmt.Errorf("store key: %w", err)
 	}
+	s.orch.KeyChanged(userID, provider)
 	return keyOf(k), nil
 }
 
@@ -232,6 +235,9 @@ func (s *Service) DeleteKey(ctx context.Context, userID, keyID int64) error {
 			return service.NotFound("Key not found")
 		}
 		return fmt.Errorf("delete key: %w", err)
+	}
+	for _, p := range s.providerIDs() {
+		s.orch.KeyChanged(userID, p)
 	}
 	return nil
 }
