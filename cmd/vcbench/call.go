@@ -1,13 +1,18 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"math"
+	"os"
+	"os/exec"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -33,6 +38,7 @@ func runCall(ctx context.Context, args []string, out io.Writer) error {
 	rounds := fs.Int("rounds", 10, "call set-ups to time")
 	bursts := fs.Int("bursts", 20, "tone bursts to time one-way (one every 500 ms)")
 	loopback := fs.Bool("loopback", true, "restrict ICE to UDP4 host candidates on 127.0.0.1 (false: every interface, as vc call does)")
+	vcPath := fs.String("vc", "", "also time `vc call` processes (this vc binary) from process start to audio")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -59,6 +65,20 @@ func runCall(ctx context.Context, args []string, out io.Writer) error {
 	sortDurations(setups)
 	fmt.Fprintf(out, "set-up (start to audio both ways): p50 %s  max %s  over %d calls (goal < 250ms)\n",
 		ms(percentile(setups, 50)), ms(setups[len(setups)-1]), len(setups))
+
+	if *vcPath != "" {
+		var procs []time.Duration
+		for i := range *rounds {
+			d, err := timeProcessSetup(ctx, b, base, *vcPath)
+			if err != nil {
+				return fmt.Errorf("vc call round %d: %w", i+1, err)
+			}
+			procs = append(procs, d)
+		}
+		sortDurations(procs)
+		fmt.Fprintf(out, "set-up of a `vc call` process (exec to hearing the other): p50 %s  max %s  over %d calls\n",
+			ms(percentile(procs, 50)), ms(procs[len(procs)-1]), len(procs))
+	}
 
 	// 2. One-way latency file-to-file, and the CPU of the whole engine.
 	lat, cpu, err := timeLatency(ctx, b, base, *bursts)
@@ -304,3 +324,46 @@ func threadCPU() time.Duration {
 
 // rusageThread is Linux's RUSAGE_THREAD.
 const rusageThread = 1
+
+// timeProcessSetup starts `vc call` as the second participant while the
+// first (an engine here) waits in the call, and times exec until the
+// process printed that it hears the first.
+func timeProcessSetup(ctx context.Context, b *benchRoom, base call.Config, vc string) (time.Duration, error) {
+	ca := base
+	ca.Input = audio.NewTone(440, 0.5)
+	a, err := joinBench(ctx, b, 0, ca)
+	if err != nil {
+		return 0, err
+	}
+	defer a.Hangup()
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(cctx, vc, "call", strconv.FormatInt(b.room.ID, 10),
+		"--input", "tone:660", "--output", "null", "--duration", "20s", "-o", "json")
+	home, err := os.MkdirTemp("", "vcbench-vc-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(home)
+	cmd.Env = append(os.Environ(), "VC_SERVER="+b.server, "VC_TOKEN="+b.users[1].client.Token(),
+		"XDG_CONFIG_HOME="+home, "HOME="+home)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return 0, err
+	}
+	defer func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Wait()
+	}()
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), `"type":"audio_started"`) {
+			return time.Since(start), nil
+		}
+	}
+	return 0, fmt.Errorf("vc call ended without hearing anyone")
+}
