@@ -66,7 +66,7 @@ func runFanout(ctx context.Context, args []string, out io.Writer) error {
 	fmt.Fprintf(out, "room %d, %d users, opening %d sockets...\n", b.room.ID, len(b.users), *clients)
 
 	type receiver struct {
-		conn      *websocket.Conn
+		conn      *rawSocket
 		latencies []time.Duration
 		got       int
 	}
@@ -81,9 +81,9 @@ func runFanout(ctx context.Context, args []string, out io.Writer) error {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			conn, err := b.dial(ctx, i, nil)
+			conn, err := b.dialRaw(ctx, i)
 			if err == nil {
-				_, _, err = conn.Read(ctx) // presence: the socket is live
+				_, err = conn.next() // presence: the socket is live
 			}
 			if err != nil {
 				mu.Lock()
@@ -100,7 +100,7 @@ func runFanout(ctx context.Context, args []string, out io.Writer) error {
 	}
 	defer func() {
 		for _, r := range recvs {
-			r.conn.CloseNow()
+			r.conn.close()
 		}
 	}()
 
@@ -115,9 +115,8 @@ func runFanout(ctx context.Context, args []string, out io.Writer) error {
 		go func() {
 			defer readers.Done()
 			r.latencies = make([]time.Duration, 0, total)
-			var buf bytes.Buffer
 			for r.got < total {
-				data, err := readInto(rctx, r.conn, &buf)
+				data, err := r.conn.next()
 				if err != nil {
 					return
 				}
@@ -163,12 +162,13 @@ func runFanout(ctx context.Context, args []string, out io.Writer) error {
 	select {
 	case <-done:
 	case <-time.After(30 * time.Second):
-		stopReaders()
-		<-done
 	case <-ctx.Done():
-		stopReaders()
-		<-done
 	}
+	stopReaders()
+	for _, r := range recvs {
+		r.conn.close() // unblocks the receivers still reading
+	}
+	<-done
 	elapsed := time.Unix(0, lastDelivery.Load()).Sub(start)
 	cpu.report(out, delivered.Load(), "delivery")
 
@@ -187,18 +187,4 @@ func runFanout(ctx context.Context, args []string, out io.Writer) error {
 	fmt.Fprintf(out, "latency p50 %s p99 %s max %s\n", percentile(all, 50).Round(10*time.Microsecond),
 		percentile(all, 99).Round(10*time.Microsecond), percentile(all, 100).Round(10*time.Microsecond))
 	return nil
-}
-
-// readInto reads one message into buf (reused between reads, so receivers
-// do not allocate per message).
-func readInto(ctx context.Context, conn *websocket.Conn, buf *bytes.Buffer) ([]byte, error) {
-	_, r, err := conn.Reader(ctx)
-	if err != nil {
-		return nil, err
-	}
-	buf.Reset()
-	if _, err := buf.ReadFrom(r); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
 }

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// rawSocket is a minimal WebSocket client for the fan-out receivers: the
+// handshake by hand, then frames parsed from a buffered reader into a
+// reused buffer. It keeps the load generator's own CPU cost per delivery low
+// so that the figures are about vcd. It answers pings and understands only
+// what vcd sends (unfragmented, unmasked frames).
+type rawSocket struct {
+	conn    net.Conn
+	br      *bufio.Reader
+	payload []byte
+}
+
+func (b *benchRoom) dialRaw(ctx context.Context, i int) (*rawSocket, error) {
+	u, err := url.Parse(b.server)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", u.Host)
+	if err != nil {
+		return nil, fmt.Errorf("dial %s: %w", u.Host, err)
+	}
+	var key [16]byte
+	_, _ = rand.Read(key[:])
+	req := "GET /ws/chat/" + strconv.FormatInt(b.room.ID, 10) + " HTTP/1.1\r\n" +
+		"Host: " + u.Host + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: " + base64.StdEncoding.EncodeToString(key[:]) + "\r\n" +
+		"Sec-WebSocket-Version: 13\r\nAuthorization: Bearer " + b.users[i%len(b.users)].client.Token() + "\r\n\r\n"
+	if _, err := io.WriteString(conn, req); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("handshake: %w", err)
+	}
+	br := bufio.NewReaderSize(conn, 16<<10)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("handshake: %w", err)
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		conn.Close()
+		return nil, fmt.Errorf("handshake: %s", resp.Status)
+	}
+	return &rawSocket{conn: conn, br: br}, nil
+}
+
+// next returns the payload of the next text frame (valid until the next
+// call).
+func (r *rawSocket) next() ([]byte, error) {
+	for {
+		var h [2]byte
+		if _, err := io.ReadFull(r.br, h[:]); err != nil {
+			return nil, err
+		}
+		op := h[0] & 0x0f
+		n := uint64(h[1] & 0x7f)
+		switch n {
+		case 126:
+			var ext [2]byte
+			if _, err := io.ReadFull(r.br, ext[:]); err != nil {
+				return nil, err
+			}
+			n = uint64(binary.BigEndian.Uint16(ext[:]))
+		case 127:
+			var ext [8]byte
+			if _, err := io.ReadFull(r.br, ext[:]); err != nil {
+				return nil, err
+			}
+			n = binary.BigEndian.Uint64(ext[:])
+		}
+		if n > 16<<20 {
+			return nil, errors.New("frame too big")
+		}
+		if uint64(cap(r.payload)) < n {
+			r.payload = make([]byte, n)
+		}
+		p := r.payload[:n]
+		if _, err := io.ReadFull(r.br, p); err != nil {
+			return nil, err
+		}
+		switch op {
+		case 0x1:
+			return p, nil
+		case 0x8:
+			code := 0
+			if len(p) >= 2 {
+				code = int(binary.BigEndian.Uint16(p))
+			}
+			return nil, fmt.Errorf("closed by vcd: %d %s", code, strings.TrimSpace(string(p[min(len(p), 2):])))
+		case 0x9:
+			if err := r.pong(p); err != nil {
+				return nil, err
+			}
+		}
+	}
+}
+
+// pong answers a ping; client frames must be masked.
+func (r *rawSocket) pong(p []byte) error {
+	var mask [4]byte
+	_, _ = rand.Read(mask[:])
+	f := append([]byte{0x8A, 0x80 | byte(len(p))}, mask[:]...)
+	for i, c := range p {
+		f = append(f, c^mask[i%4])
+	}
+	_, err := r.conn.Write(f)
+	return err
+}
+
+func (r *rawSocket) close() { _ = r.conn.Close() }
