@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 
 	"github.com/virtual-company/vc/client"
@@ -62,14 +63,18 @@ func exitCode(ctx context.Context, err error) int {
 	}
 }
 
-// errorLine is the one line printed to stderr for err.
-func errorLine(ctx context.Context, err error) string {
+// errorLine is the one line printed to stderr for err; server is the
+// server vc talked to, for connection failures.
+func errorLine(ctx context.Context, err error, server string) string {
 	var ce *client.Error
+	var oe *net.OpError
 	switch {
 	case exitCode(ctx, err) == exitCancelled:
 		return "cancelled"
 	case vcdUnauthorized(err) && errors.As(err, &ce):
 		return fmt.Sprintf("authentication required: %s (run `vc login`, or set VC_TOKEN)", ce.Error())
+	case errors.As(err, &oe) && oe.Op == "dial":
+		return fmt.Sprintf("cannot reach the server at %s: %v (is vcd running? choose another with --server or VC_SERVER)", server, oe.Err)
 	case errors.As(err, &ce) && ce.RetryAfter > 0:
 		return fmt.Sprintf("%s (retry in %s)", err.Error(), ce.RetryAfter)
 	}

@@ -37,6 +37,6 @@ func TestExitCode(t *testing.T) {
 	cancelled, cancel := context.WithCancel(context.Background())
 	cancel()
 	require.Equal(t, exitCancelled, exitCode(cancelled, errors.New("read: connection reset")), "Ctrl-C wins over the error it caused")
-	require.Equal(t, "cancelled", errorLine(cancelled, errors.New("x")))
-	require.Contains(t, errorLine(live, &client.Error{StatusCode: 401, Detail: "Could not validate credentials"}), "vc login")
+	require.Equal(t, "cancelled", errorLine(cancelled, errors.New("x"), ""))
+	require.Contains(t, errorLine(live, &client.Error{StatusCode: 401, Detail: "Could not validate credentials"}, ""), "vc login")
 }

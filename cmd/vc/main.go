@@ -24,7 +24,8 @@ func run(args []string) int {
 	root.SetArgs(normalizeJSONFlag(args))
 	err := root.ExecuteContext(ctx)
 	if err != nil {
-		if line := errorLine(ctx, err); line != "" {
+		srv, _ := a.server()
+		if line := errorLine(ctx, err, srv); line != "" {
 			fmt.Fprintln(a.errOut, line)
 		}
 	}
