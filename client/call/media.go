@@ -180,6 +180,7 @@ type statsState struct {
 	jitter    float64 // in RTP units (1/48000 s)
 	lastTrans float64
 	haveTrans bool
+	base      time.Time // arrival of the first packet
 	rtt       time.Duration
 
 	concealed atomic.Int64
@@ -202,7 +203,10 @@ func (s *statsState) receivedPacket(seq uint16, ts uint32, at time.Time) {
 	}
 	s.received++
 	// Interarrival jitter: |D(i-1,i)| smoothed by 1/16.
-	arrival := float64(at.UnixNano()) * 48000 / 1e9
+	if s.base.IsZero() {
+		s.base = at
+	}
+	arrival := at.Sub(s.base).Seconds() * 48000 // in RTP units, from the first packet
 	transit := arrival - float64(ts)
 	if s.haveTrans {
 		d := math.Abs(transit - s.lastTrans)

@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -219,8 +220,8 @@ func newPeerID() string {
 
 // errCallFull and errClosed are join refusals.
 var (
-	errCallFull = fmt.Errorf("the call is full")
-	errClosed   = fmt.Errorf("server shutting down")
+	errCallFull = errors.New("the call is full")
+	errClosed   = errors.New("server shutting down")
 )
 
 // join adds a peer to the room's call and tells everyone.
