@@ -16,6 +16,7 @@ import (
 	"github.com/virtual-company/vc/pkg/wsproto"
 	"github.com/virtual-company/vc/server/ai/aitest"
 	"github.com/virtual-company/vc/server/config"
+	"github.com/virtual-company/vc/server/secrets"
 	"github.com/virtual-company/vc/server/servertest"
 )
 
@@ -509,4 +510,47 @@ func TestVCD_OpenRouterCustomEndpointAndOpenAPI(t *testing.T) {
 	for _, p := range []string{`"/api/keys"`, `"/api/keys/{id}"`, `"/api/usage"`, `"/api/llm/generate"`, `"/api/rooms/{id}/roles"`, `"/api/rooms/{id}/roles/{role_id}"`} {
 		require.Contains(t, string(body), p)
 	}
+}
+
+func TestVCD_SecretRotationReseals(t *testing.T) {
+	const oldSecret, newSecret = "old-secret-0123456789abcdef-0123456789", "new-secret-0123456789abcdef-0123456789"
+	e := startEnv(t, func(c *config.Config) { c.SecretKey = oldSecret })
+	ctx := context.Background()
+	e.oa.SetDefault(aitest.Response{Text: "ok"})
+	_, err := e.alice.AddKey(ctx, api.CreateKeyRequest{Provider: "openai", APIKey: "sk-rotate-1234"})
+	require.NoError(t, err)
+	pm, err := e.alice.CreateRole(ctx, api.CreateRoleRequest{Name: "PM", AIInstructions: "x", Model: "openai/gpt-4o"})
+	require.NoError(t, err)
+
+	ask := func(n int) {
+		t.Helper()
+		tok, err := e.d.Login("alice", "password-alice") // tokens are signed with the secret
+		require.NoError(t, err)
+		c, err := client.New(e.d.URL, client.WithToken(tok.AccessToken))
+		require.NoError(t, err)
+		_, err = c.SendMessage(ctx, e.room.ID, api.CreateMessageRequest{Content: "hi", RoleID: &pm.ID})
+		require.NoError(t, err)
+		rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		defer cancel()
+		for len(e.oa.Received()) < n {
+			_, err := e.oa.Next(rctx)
+			require.NoError(t, err, "reply %d never reached the provider", n)
+		}
+		require.Equal(t, "Bearer sk-rotate-1234", e.oa.Received()[n-1].Auth)
+	}
+	ask(1)
+
+	e.d.Config.SecretKey = newSecret
+	e.d.Config.LLM.PreviousSecretKeys = []string{oldSecret}
+	e.d.Restart()
+	ask(2)
+	ks, err := e.d.Server().Store().APIKeys(ctx, e.aliceID)
+	require.NoError(t, err)
+	kr, err := secrets.New([]byte(newSecret))
+	require.NoError(t, err)
+	require.Equal(t, kr.Version(), ks[0].KeyVersion, "re-sealed under the new secret at start")
+
+	e.d.Config.LLM.PreviousSecretKeys = nil
+	e.d.Restart()
+	ask(3)
 }
