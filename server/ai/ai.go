@@ -117,9 +117,12 @@ func (e *Error) Error() string {
 	if e.Status != 0 {
 		s += fmt.Sprintf(" (%d)", e.Status)
 	}
-	if e.Message != "" {
+	switch {
+	case e.Kind == KindAuth:
+		// A provider's own text about a rejected key may quote part of it.
+	case e.Message != "":
 		s += ": " + e.Message
-	} else if e.Err != nil {
+	case e.Err != nil:
 		s += ": " + e.Err.Error()
 	}
 	return s

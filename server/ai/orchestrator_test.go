@@ -233,7 +233,7 @@ func failure(t *testing.T, h *harness, resp ...aitest.Response) (api.Message, ws
 func TestOrchestrator_Failures(t *testing.T) {
 	t.Run("401", func(t *testing.T) {
 		h := newHarness(t)
-		sys, ae, _ := failure(t, h, aitest.Response{Status: 401, ErrorMessage: "Incorrect API key provided"})
+		sys, ae, _ := failure(t, h, aitest.Response{Status: 401, ErrorMessage: "Incorrect API key provided: sk-alice-openai"})
 		require.Equal(t, api.CodeProviderAuth, ae.Code)
 		require.Equal(t, "PM could not answer: OpenAI rejected the key (401): check it, then replace it with `vc keys add openai`.", sys.Content)
 		require.NotContains(t, sys.Content, "sk-alice")

@@ -84,7 +84,7 @@ func TestProviders_Errors(t *testing.T) {
 		status int
 		calls  int
 	}{
-		{"401", []aitest.Response{{Status: 401, ErrorMessage: "bad key"}}, ai.ErrAuth, 401, 1},
+		{"401", []aitest.Response{{Status: 401, ErrorMessage: "bad key sk-test-1234"}}, ai.ErrAuth, 401, 1},
 		{"400", []aitest.Response{{Status: 400, ErrorMessage: "no such model"}}, ai.ErrBadRequest, 400, 1},
 		{"429 always", []aitest.Response{{Status: 429}, {Status: 429}, {Status: 429}}, ai.ErrRateLimited, 429, 3},
 		{"500 always", []aitest.Response{{Status: 500}, {Status: 500}, {Status: 500}}, ai.ErrUnavailable, 500, 3},
