@@ -91,6 +91,7 @@ type Orchestrator struct {
 	wg      sync.WaitGroup
 
 	mu      sync.Mutex
+	closed  bool
 	streams map[string]*liveStream
 
 	// Caches of what every reply reads before its first token.
@@ -214,6 +215,9 @@ func (o *Orchestrator) Limits() Limits { return o.limits }
 // Close cancels every running reply and waits for them to finish storing
 // what they have.
 func (o *Orchestrator) Close() {
+	o.mu.Lock()
+	o.closed = true
+	o.mu.Unlock()
 	o.stop()
 	o.wg.Wait()
 }
@@ -236,7 +240,14 @@ func (o *Orchestrator) MessageCreated(ctx context.Context, room api.Room, msg ap
 		return
 	}
 	payer := *msg.UserID
+	// Add under the lock Close takes, so no reply starts once Close waits.
+	o.mu.Lock()
+	if o.closed {
+		o.mu.Unlock()
+		return
+	}
 	o.wg.Add(1)
+	o.mu.Unlock()
 	go func() {
 		defer o.wg.Done()
 		ctx := o.baseCtx
