@@ -318,7 +318,7 @@ func (o *Orchestrator) start(t trigger, inline bool) {
 	fail := func(code, detail string) {
 		o.pub.Publish(t.room.ID, wsproto.Event{Type: wsproto.TypeAIError, RoomID: t.room.ID, StreamID: streamID,
 			RoleID: &roleID, Role: t.role.Name, ReplyTo: t.replyTo.ID, Detail: detail, Code: code})
-		if _, err := o.be.CreateSystem(o.baseCtx, t.room.ID, t.role.Name+" could not answer: "+detail); err != nil {
+		if _, err := o.be.CreateSystem(context.WithoutCancel(o.baseCtx), t.room.ID, t.role.Name+" could not answer: "+detail); err != nil {
 			o.logger.Error("store system message", "room_id", t.room.ID, "err", err)
 		}
 	}
