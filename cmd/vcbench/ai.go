@@ -46,6 +46,7 @@ type aiFlags struct {
 	tokenRate float64
 	skipTTFT  bool
 	skipLoad  bool
+	inProcess bool
 }
 
 func runAI(ctx context.Context, args []string, out io.Writer) error {
@@ -78,7 +79,7 @@ func runAI(ctx context.Context, args []string, out io.Writer) error {
 			return err
 		}
 		defer stop()
-		f.server = url
+		f.server, f.inProcess = url, true
 		fmt.Fprintf(out, "vcd in-process at %s (SQLite in a temp dir)\n", url)
 	}
 	if !f.skipTTFT {
@@ -370,6 +371,10 @@ func aiLoad(ctx context.Context, f aiFlags, fake *aitest.Server, out io.Writer) 
 	fmt.Fprintf(out, "%d sockets open; %d replies of %d tokens at %.0f tokens/s each...\n", len(conns), f.replies, f.tokens, f.tokenRate)
 	asker := s.users[0].client
 	cpu0 := cpuTime()
+	var vcd *vcdCPU
+	if !f.inProcess {
+		vcd = startCPU(0, f.server)
+	}
 	t0 := time.Now()
 	var sendWG sync.WaitGroup
 	sendErr := make(chan error, len(s.rooms))
@@ -413,8 +418,12 @@ func aiLoad(ctx context.Context, f aiFlags, fake *aitest.Server, out io.Writer) 
 		(time.Duration(f.tokens-1) * interval).Round(time.Millisecond), deltas, want, float64(deltas)/elapsed.Seconds())
 	fmt.Fprintf(out, "lost %d, reordered %d, stored message != deltas %d, sockets without ai_done %d, sockets dropped %d\n",
 		lost, reordered, mismatched, incomplete, dropped)
-	fmt.Fprintf(out, "process CPU (vcd in-process + bench clients + fake): %s = %.0f%% of one core\n",
-		cpu.Round(time.Millisecond), 100*cpu.Seconds()/elapsed.Seconds())
+	what := "vcbench process (bench clients + fake provider)"
+	if f.inProcess {
+		what = "process (vcd in-process + bench clients + fake provider)"
+	}
+	fmt.Fprintf(out, "%s CPU: %s = %.0f%% of one core\n", what, cpu.Round(time.Millisecond), 100*cpu.Seconds()/elapsed.Seconds())
+	vcd.report(out, int64(deltas), "delta delivered to a socket")
 	if lost > 0 || reordered > 0 || mismatched > 0 || incomplete > 0 {
 		return errors.New("deltas were lost or reordered")
 	}
