@@ -554,3 +554,36 @@ func TestVCD_SecretRotationReseals(t *testing.T) {
 	e.d.Restart()
 	ask(3)
 }
+
+func TestVCD_GenerateLimits(t *testing.T) {
+	e := startEnv(t, func(c *config.Config) {
+		c.LLM.DailyTokenBudget = 5
+		c.LLM.AllowServerKey = true
+		c.LLM.OpenAI.APIKey = "sk-server-key"
+	})
+	ctx := context.Background()
+	e.oa.SetDefault(aitest.Response{Text: "one two three four five six"})
+	out, err := e.alice.Generate(ctx, api.GenerateRequest{Prompt: "count", Model: "openai/gpt-4o-mini"})
+	require.NoError(t, err)
+	require.Equal(t, "one two three four five six", out.Content)
+	require.Equal(t, "Bearer sk-server-key", e.oa.Received()[0].Auth, "the server's key when allowed")
+	u, err := e.alice.Usage(ctx)
+	require.NoError(t, err)
+	require.Equal(t, int64(5), u.DailyBudget)
+	require.GreaterOrEqual(t, u.UsedToday, int64(6))
+
+	_, err = e.alice.Generate(ctx, api.GenerateRequest{Prompt: "again", Model: "openai/gpt-4o-mini"})
+	var ce *client.Error
+	require.True(t, errors.As(err, &ce), "%v", err)
+	require.Equal(t, 429, ce.StatusCode)
+	require.Equal(t, api.CodeBudgetExceeded, ce.Code)
+	require.Len(t, e.oa.Received(), 1)
+	// Bob's budget is his own.
+	_, err = e.bob.Generate(ctx, api.GenerateRequest{Prompt: "hi", Model: "openai/gpt-4o-mini"})
+	require.NoError(t, err)
+	// Validation.
+	_, err = e.bob.Generate(ctx, api.GenerateRequest{Prompt: " "})
+	require.True(t, errors.As(err, &ce) && ce.StatusCode == 422 && ce.Field == "prompt", "%v", err)
+	_, err = e.bob.Generate(ctx, api.GenerateRequest{Prompt: "x", Model: "nonsense-model"})
+	require.True(t, errors.As(err, &ce) && ce.StatusCode == 400, "%v", err)
+}
