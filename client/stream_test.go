@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/virtual-company/vc/client"
 	"github.com/virtual-company/vc/pkg/api"
 	"github.com/virtual-company/vc/pkg/wsproto"
+	"github.com/virtual-company/vc/server/config"
 	"github.com/virtual-company/vc/server/servertest"
 )
 
@@ -247,4 +249,31 @@ func TestStream_LiveOnlyThenResume(t *testing.T) {
 	var mu sync.Mutex
 	seqs := collect(t, s, 5, &states, &mu)
 	require.Equal(t, []int64{6, 7, 8, 9, 10}, seqs)
+}
+
+// TestStream_SlowConsumerResumes: a consumer that stops reading gets its
+// socket dropped by the server (close 4008); the stream reconnects, resumes
+// and still delivers every message exactly once, in order.
+func TestStream_SlowConsumerResumes(t *testing.T) {
+	f := newStreamFixture(t, servertest.WithConfig(func(c *config.Config) { c.Realtime.SendQueue = 4 }))
+	ctx, cancel := context.WithTimeout(context.Background(), streamWait)
+	defer cancel()
+	s, err := f.bob.OpenStream(ctx, f.roomID, client.StreamOptions{MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
+	require.NoError(t, err)
+	defer s.Close()
+
+	const n = 600
+	big := strings.Repeat("b", 15<<10)
+	for i := range n { // bob reads nothing meanwhile
+		_, err := f.alice.SendMessage(ctx, f.roomID, api.CreateMessageRequest{Content: big + strconv.Itoa(i)})
+		require.NoError(t, err)
+	}
+	var states []client.StreamState
+	var mu sync.Mutex
+	seqs := collect(t, s, n, &states, &mu)
+	require.Equal(t, int64(1), seqs[0])
+	require.Equal(t, int64(n), seqs[n-1])
+	mu.Lock()
+	t.Logf("states seen: %v", states)
+	mu.Unlock()
 }
