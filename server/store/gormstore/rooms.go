@@ -2,6 +2,8 @@ package gormstore
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -57,19 +59,25 @@ func (s *Store) RoomByID(ctx context.Context, id int64) (store.Room, error) {
 	return row.record(), nil
 }
 
-// RoomForMember implements store.RoomStore.
+// RoomForMember implements store.RoomStore. It runs on every message post
+// and history read, so it skips GORM's reflection.
 func (s *Store) RoomForMember(ctx context.Context, roomID, userID int64) (store.Room, error) {
-	var row roomRow
-	err := s.r.WithContext(ctx).Raw(`SELECT r.id, r.name, r.created_by, r.last_seq, r.created_at
-		FROM rooms r JOIN room_members m ON m.room_id = r.id AND m.user_id = ?
-		WHERE r.id = ?`, userID, roomID).Scan(&row).Error
+	sqlDB, err := s.r.DB()
 	if err != nil {
+		return store.Room{}, err
+	}
+	var r store.Room
+	err = sqlDB.QueryRowContext(ctx, s.bind(`SELECT r.id, r.name, r.created_by, r.last_seq, r.created_at
+		FROM rooms r JOIN room_members m ON m.room_id = r.id AND m.user_id = ?
+		WHERE r.id = ?`), userID, roomID).Scan(&r.ID, &r.Name, &r.CreatedBy, &r.LastSeq, &r.CreatedAt)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return store.Room{}, fmt.Errorf("room %d for user %d: %w", roomID, userID, store.ErrNotFound)
+	case err != nil:
 		return store.Room{}, fmt.Errorf("room %d for user %d: %w", roomID, userID, translate(err))
 	}
-	if row.ID == 0 {
-		return store.Room{}, fmt.Errorf("room %d for user %d: %w", roomID, userID, store.ErrNotFound)
-	}
-	return row.record(), nil
+	r.CreatedAt = r.CreatedAt.UTC()
+	return r, nil
 }
 
 // RoomsForMember implements store.RoomStore.
