@@ -204,3 +204,50 @@ func TestMessages_Pages(t *testing.T) {
 		require.Empty(t, ms)
 	})
 }
+
+// TestCreateMessage_ConcurrentResends sends the same client_id from many
+// goroutines at once (so that copies share a group commit): one is stored.
+func TestCreateMessage_ConcurrentResends(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *gormstore.Store, url string) {
+		ctx := context.Background()
+		u := store.User{Email: "c@example.com", Username: "c", Name: "C", PasswordHash: "x"}
+		require.NoError(t, s.CreateUser(ctx, &u))
+		r := store.Room{Name: "r", CreatedBy: u.ID}
+		require.NoError(t, s.CreateRoom(ctx, &r))
+		for round := range 5 {
+			cid := fmt.Sprintf("same-%d", round)
+			const n = 24
+			var wg sync.WaitGroup
+			ids := make([]int64, n)
+			news := make([]bool, n)
+			for i := range n {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					m := store.Message{RoomID: r.ID, UserID: &u.ID, Content: cid, MessageType: "text", Author: "c", ClientID: cid}
+					isNew, err := s.CreateMessage(ctx, &m)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					ids[i], news[i] = m.ID, isNew
+				}()
+			}
+			wg.Wait()
+			created := 0
+			for i := range n {
+				require.Equal(t, ids[0], ids[i], "every copy answers with the stored message")
+				if news[i] {
+					created++
+				}
+			}
+			require.Equal(t, 1, created)
+		}
+		ms, err := s.Messages(ctx, r.ID, store.MessageQuery{})
+		require.NoError(t, err)
+		require.Len(t, ms, 5)
+		for i, m := range ms {
+			require.Equal(t, int64(i+1), m.Seq)
+		}
+	})
+}

@@ -241,7 +241,7 @@ func (c *committer) run() {
 		if recent != nil {
 			recent.writeMu.Lock()
 		}
-		if err := c.s.createMessages(ctx, batch); err != nil {
+		if err := c.s.createMessagesBatch(ctx, batch); err != nil {
 			// One bad message must not fail the others: retry alone.
 			for _, p := range batch {
 				if err := c.s.createMessages(ctx, []*pendingMessage{p}); err != nil {
