@@ -1,0 +1,44 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/virtual-company/vc/server/servertest"
+)
+
+// TestRealtimeCommands runs fanout, persist and idle at toy sizes against a
+// real daemon (in this process, so idle measures the test's own RSS).
+func TestRealtimeCommands(t *testing.T) {
+	d := servertest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	var out, errOut bytes.Buffer
+	require.NoError(t, run(ctx, []string{"fanout", "--server", d.URL, "--users", "2", "--clients", "5",
+		"--rate", "50", "--duration", "200ms", "--pid", strconv.Itoa(os.Getpid())}, &out, &errOut))
+	require.Contains(t, out.String(), "delivered 50 of 50 (5 clients got every message)")
+	require.Contains(t, out.String(), "latency p50")
+
+	out.Reset()
+	require.NoError(t, run(ctx, []string{"persist", "--server", d.URL, "--users", "2", "--senders", "3",
+		"--duration", "200ms"}, &out, &errOut))
+	require.Contains(t, out.String(), "persisted msgs/s")
+	require.NotContains(t, out.String(), "acknowledged 0,")
+
+	out.Reset()
+	require.NoError(t, run(ctx, []string{"idle", "--server", d.URL, "--users", "2", "--sockets", "20",
+		"--settle", "10ms", "--pid", strconv.Itoa(os.Getpid())}, &out, &errOut))
+	require.Contains(t, out.String(), "RSS per socket")
+
+	err := run(ctx, []string{"nope"}, &out, &errOut)
+	require.Error(t, err)
+	require.True(t, strings.Contains(errOut.String(), "fanout"), "usage lists the commands")
+}
