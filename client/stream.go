@@ -127,7 +127,8 @@ type Stream struct {
 // first connection is up (the server's first event arrived), or with the
 // error that prevented it. A refusal by the server (close 1008) is returned
 // as an *Error with status 401 (bad token) or 404 (unknown room, not a
-// member); the stream then does not retry.
+// member); the stream then does not retry. ctx bounds only the first
+// connection: the stream runs until Close.
 func (c *Client) OpenStream(ctx context.Context, roomID int64, opts StreamOptions) (*Stream, error) {
 	if opts.MinBackoff <= 0 {
 		opts.MinBackoff = 200 * time.Millisecond
