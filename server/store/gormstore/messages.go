@@ -15,7 +15,7 @@ import (
 )
 
 type messageRow struct {
-	ID          int64 `gorm:"primaryKey"`
+	ID          int64
 	RoomID      int64
 	Seq         int64
 	UserID      *int64
