@@ -23,7 +23,17 @@ type recentCache struct {
 	bytes    int
 	perRoom  int
 	maxBytes int
+
+	// Memberships known to exist, with their room (whose LastSeq the
+	// committer keeps current): the membership check runs on every post and
+	// history read. Only positive answers are kept; RemoveMember,
+	// RenameRoom and DeleteRoom update them under writeMu.
+	roomInfo map[int64]*store.Room
+	members  map[[2]int64]bool
 }
+
+// maxMembers bounds the membership cache; past it, it starts over.
+const maxMembers = 100_000
 
 // recentRoom holds messages with contiguous seqs, the newest of the room.
 type recentRoom struct {
@@ -34,7 +44,8 @@ type recentRoom struct {
 }
 
 func newRecentCache(perRoom, maxBytes int) *recentCache {
-	return &recentCache{rooms: make(map[int64]*recentRoom), perRoom: perRoom, maxBytes: maxBytes}
+	return &recentCache{rooms: make(map[int64]*recentRoom), perRoom: perRoom, maxBytes: maxBytes,
+		roomInfo: make(map[int64]*store.Room), members: make(map[[2]int64]bool)}
 }
 
 // committed appends messages just committed (in seq order). The caller holds
@@ -45,6 +56,9 @@ func (c *recentCache) committed(msgs []*pendingMessage) {
 	for _, p := range msgs {
 		if !p.created {
 			continue
+		}
+		if info := c.roomInfo[p.m.RoomID]; info != nil && p.m.Seq > info.LastSeq {
+			info.LastSeq = p.m.Seq
 		}
 		r := c.rooms[p.m.RoomID]
 		if r == nil {
@@ -96,10 +110,59 @@ func (c *recentCache) evictLocked(keep int64) {
 	}
 }
 
-// drop forgets a room (deleted).
+// drop forgets a room (deleted). The caller holds writeMu.
 func (c *recentCache) drop(roomID int64) {
 	c.mu.Lock()
 	c.dropLocked(roomID)
+	delete(c.roomInfo, roomID)
+	for k := range c.members {
+		if k[0] == roomID {
+			delete(c.members, k)
+		}
+	}
+	c.mu.Unlock()
+}
+
+// member returns the room if userID is known to be a member.
+func (c *recentCache) member(roomID, userID int64) (store.Room, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if !c.members[[2]int64{roomID, userID}] {
+		return store.Room{}, false
+	}
+	info := c.roomInfo[roomID]
+	if info == nil {
+		return store.Room{}, false
+	}
+	return *info, true
+}
+
+// addMember records a membership read from the database. The caller holds
+// writeMu, so no commit or membership change happened since the read.
+func (c *recentCache) addMember(r store.Room, userID int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.members) >= maxMembers {
+		clear(c.members)
+		clear(c.roomInfo)
+	}
+	c.members[[2]int64{r.ID, userID}] = true
+	c.roomInfo[r.ID] = &r
+}
+
+// removeMember forgets a membership. The caller holds writeMu.
+func (c *recentCache) removeMember(roomID, userID int64) {
+	c.mu.Lock()
+	delete(c.members, [2]int64{roomID, userID})
+	c.mu.Unlock()
+}
+
+// renamed updates a cached room's name. The caller holds writeMu.
+func (c *recentCache) renamed(roomID int64, name string) {
+	c.mu.Lock()
+	if info := c.roomInfo[roomID]; info != nil {
+		info.Name = name
+	}
 	c.mu.Unlock()
 }
 

@@ -62,6 +62,23 @@ func (s *Store) RoomByID(ctx context.Context, id int64) (store.Room, error) {
 // RoomForMember implements store.RoomStore. It runs on every message post
 // and history read, so it skips GORM's reflection.
 func (s *Store) RoomForMember(ctx context.Context, roomID, userID int64) (store.Room, error) {
+	if s.recent == nil {
+		return s.roomForMember(ctx, roomID, userID)
+	}
+	if r, ok := s.recent.member(roomID, userID); ok {
+		return r, nil
+	}
+	s.recent.writeMu.Lock()
+	defer s.recent.writeMu.Unlock()
+	r, err := s.roomForMember(ctx, roomID, userID)
+	if err != nil {
+		return store.Room{}, err
+	}
+	s.recent.addMember(r, userID)
+	return r, nil
+}
+
+func (s *Store) roomForMember(ctx context.Context, roomID, userID int64) (store.Room, error) {
 	sqlDB, err := s.r.DB()
 	if err != nil {
 		return store.Room{}, err
@@ -98,6 +115,11 @@ func (s *Store) RoomsForMember(ctx context.Context, userID int64) ([]store.Room,
 
 // RenameRoom implements store.RoomStore.
 func (s *Store) RenameRoom(ctx context.Context, roomID int64, name string) error {
+	if s.recent != nil {
+		s.recent.writeMu.Lock()
+		defer s.recent.writeMu.Unlock()
+		defer s.recent.renamed(roomID, name)
+	}
 	res := s.w.WithContext(ctx).Exec("UPDATE rooms SET name = ? WHERE id = ?", name, roomID)
 	if res.Error != nil {
 		return fmt.Errorf("rename room %d: %w", roomID, translate(res.Error))
@@ -153,6 +175,14 @@ func (s *Store) AddMember(ctx context.Context, roomID, userID int64) (store.Memb
 
 // RemoveMember implements store.RoomStore.
 func (s *Store) RemoveMember(ctx context.Context, roomID, userID int64) error {
+	if s.recent != nil {
+		s.recent.writeMu.Lock()
+		defer s.recent.writeMu.Unlock()
+		// Forget it before and after: no reader may see the membership
+		// once the delete committed.
+		s.recent.removeMember(roomID, userID)
+		defer s.recent.removeMember(roomID, userID)
+	}
 	res := s.w.WithContext(ctx).Exec("DELETE FROM room_members WHERE room_id = ? AND user_id = ?", roomID, userID)
 	if res.Error != nil {
 		return fmt.Errorf("remove user %d from room %d: %w", userID, roomID, translate(res.Error))
