@@ -204,7 +204,6 @@ func TestTheme_DarkAndLight(t *testing.T) {
 		r.SetHasDarkBackground(dark)
 		opts := testOptions()
 		opts.Renderer = r
-		opts.MarkdownStyle = ""
 		hs := newHarness(t, goldenBackend(), opts, 100, 30)
 		hs.ready()
 		hs.waitScreen("in a minute.")

@@ -24,7 +24,7 @@ func testOptions() Options {
 	return Options{
 		LoggedIn: true, Server: "http://127.0.0.1:8000",
 		Now: fixedNow, Location: time.UTC, Renderer: asciiRenderer(),
-		MarkdownStyle: "dark", RoomsRefresh: time.Hour,
+		RoomsRefresh: time.Hour,
 	}
 }
 

@@ -9,36 +9,6 @@ import (
 // stripANSI removes escape sequences.
 func stripANSI(s string) string { return ansi.Strip(s) }
 
-// trimMargin drops up to n leading spaces (escape sequences in front of them
-// are kept).
-func trimMargin(s string, n int) string {
-	i := 0
-	out := make([]byte, 0, len(s))
-	for i < len(s) && n > 0 {
-		if s[i] == '\x1b' {
-			j := i + 1
-			if j < len(s) && s[j] == '[' {
-				j++
-				for j < len(s) && (s[j] < 0x40 || s[j] > 0x7e) {
-					j++
-				}
-				if j < len(s) {
-					j++
-				}
-			}
-			out = append(out, s[i:j]...)
-			i = j
-			continue
-		}
-		if s[i] != ' ' {
-			break
-		}
-		i++
-		n--
-	}
-	return string(append(out, s[i:]...))
-}
-
 // wrapPlain wraps text to width cells, keeping its own line breaks.
 func wrapPlain(s string, width int) []string {
 	if width < 1 {

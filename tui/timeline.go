@@ -382,7 +382,7 @@ func (tl *timeline) render(e *entry, head, hl bool) []string {
 		}
 		var body []string
 		if e.kind == entryAI {
-			// Plain while streaming: glamour per delta would be far too slow.
+			// Plain while streaming: Markdown per delta would be too slow.
 			cursor := "▍"
 			if e.aiDone {
 				cursor = ""

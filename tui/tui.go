@@ -42,10 +42,6 @@ type Options struct {
 	// Renderer carries the colour profile and background (lipgloss's default
 	// renderer when nil). NO_COLOR is honoured by lipgloss renderers.
 	Renderer *lipgloss.Renderer
-	// MarkdownStyle is the glamour style of AI replies ("dark", "light",
-	// "notty", ...). Empty picks dark or light from the renderer's background;
-	// colours follow the renderer's profile either way.
-	MarkdownStyle string
 	// HistoryPage is how many messages are fetched per history request (100 when 0).
 	HistoryPage int
 	// RoomsRefresh is how often the room list (and unread counts) is refreshed (5s when 0).
@@ -80,9 +76,6 @@ func (o *Options) defaults() {
 	if o.Context == nil {
 		o.Context = context.Background()
 	}
-	if o.MarkdownStyle == "" {
-		o.MarkdownStyle = markdownStyleFor(o.Renderer)
-	}
 }
 
 // shared is what every screen needs.
@@ -103,7 +96,7 @@ func New(be Backend, opts Options) *Model {
 		be: be, opts: opts, st: styles.New(opts.Renderer), keys: keys.Default(),
 		logger: opts.Logger.With("component", "tui"),
 	}
-	sh.md = newMarkdown(opts.MarkdownStyle, opts.Renderer.ColorProfile())
+	sh.md = newMarkdown(sh.st)
 	return &Model{sh: sh}
 }
 

@@ -569,6 +569,13 @@ func TestImports_NoServer(t *testing.T) {
 		require.False(t, strings.HasPrefix(p, "github.com/virtual-company/vc/server"), "vc imports %s", p)
 		require.NotContains(t, p, "openai-go", "vc must not link the LLM SDKs")
 		require.NotContains(t, p, "anthropic-sdk-go", "vc must not link the LLM SDKs")
+		// Go runs the init of every linked package on every command, not only
+		// vc chat: glamour's chroma (lexers and styles parse embedded XML) and
+		// bluemonday cost ~25 ms of init, more than the whole startup budget of
+		// vc version (issue 5). The TUI renders Markdown with tui/markdown.
+		for _, slow := range []string{"glamour", "chroma", "bluemonday"} {
+			require.NotContains(t, p, slow, "vc must not link %s: its package init slows every command", slow)
+		}
 	}
 }
 

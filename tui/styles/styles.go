@@ -60,6 +60,18 @@ type Styles struct {
 	KeyDesc      lipgloss.Style
 	Muted        lipgloss.Style
 	Accent       lipgloss.Style
+
+	// Markdown of messages (tui/markdown).
+	MDHeading   [3]lipgloss.Style // levels 1, 2 and 3+
+	MDCode      lipgloss.Style    // inline code
+	MDCodeBlock lipgloss.Style    // fenced and indented code lines
+	MDCodeLabel lipgloss.Style    // the language of a code block
+	MDQuote     lipgloss.Style    // the bar of a blockquote
+	MDLink      lipgloss.Style
+	MDURL       lipgloss.Style // a link's target shown after its text
+	MDBullet    lipgloss.Style // list markers and task boxes
+	MDRule      lipgloss.Style // thematic breaks and table rules
+	MDTableHead lipgloss.Style
 }
 
 // New builds the theme on r (lipgloss.DefaultRenderer() when nil).
@@ -133,6 +145,23 @@ func New(r *lipgloss.Renderer) *Styles {
 	s.KeyDesc = n().Foreground(colMuted)
 	s.Muted = n().Foreground(colMuted)
 	s.Accent = n().Foreground(colAccent)
+
+	colCodeBg := lipgloss.AdaptiveColor{Light: "#F0EEF6", Dark: "#26232E"}
+	colCode := lipgloss.AdaptiveColor{Light: "#9C2C6B", Dark: "#FF9AC1"}
+	s.MDHeading = [3]lipgloss.Style{
+		n().Bold(true).Underline(true).Foreground(colAccent),
+		n().Bold(true).Foreground(colAccent),
+		n().Bold(true).Foreground(colText),
+	}
+	s.MDCode = n().Foreground(colCode).Background(colCodeBg)
+	s.MDCodeBlock = n().Foreground(colText).Background(colCodeBg)
+	s.MDCodeLabel = n().Foreground(colMuted).Italic(true)
+	s.MDQuote = n().Foreground(colMuted)
+	s.MDLink = n().Foreground(colAccent).Underline(true)
+	s.MDURL = n().Foreground(colMuted)
+	s.MDBullet = n().Foreground(colAccent)
+	s.MDRule = n().Foreground(colSubtle)
+	s.MDTableHead = n().Bold(true)
 	return s
 }
 
