@@ -61,9 +61,9 @@ func New(st *styles.Styles) *Renderer {
 }
 
 // Render returns src as lines at most width cells wide (MinWidth at least),
-// without trailing blank lines. Only a run of more than width cells without
-// a break opportunity inside a code span is cut hard; code block lines that
-// do not fit are truncated with an ellipsis.
+// without trailing blank lines. Paragraphs are word-wrapped; a word wider
+// than the line is cut hard; code block lines that do not fit continue on
+// marked rows.
 func (r *Renderer) Render(src string, width int) []string {
 	if width < MinWidth {
 		width = MinWidth
@@ -231,8 +231,9 @@ func listLevel(l ast.Node) int {
 }
 
 // code renders a code block: a language label, then its lines kept as they
-// are (tabs expanded), indented by two cells on the code background and
-// truncated with an ellipsis where they do not fit.
+// are (tabs expanded), indented by two cells on the code background. A line
+// wider than the block is cut into rows, the continuation rows marked with
+// "↪" in the margin, so that nothing is lost and nothing is re-flowed.
 func (w *walker) code(lines *text.Segments, lang string, width int) []string {
 	st := w.r.st
 	inner := max(width-2, 1)
@@ -245,26 +246,40 @@ func (w *walker) code(lines *text.Segments, lang string, width int) []string {
 	for len(src) > 0 && strings.TrimSpace(src[len(src)-1]) == "" {
 		src = src[:len(src)-1]
 	}
+	type row struct {
+		s    string
+		cont bool
+	}
+	var rows []row
 	bw := 0
-	for i, l := range src {
-		if ansi.StringWidth(l) > inner {
-			l = ansi.Truncate(l, inner, "…")
-			src[i] = l
+	for _, l := range src {
+		l = strings.TrimRight(l, " ")
+		first := true
+		for _, part := range strings.Split(ansi.Wrap(l, inner, ""), "\n") {
+			// ansi.Wrap may leave runs of spaces over the limit: cut those.
+			for _, p := range strings.Split(ansi.Hardwrap(part, inner, true), "\n") {
+				rows = append(rows, row{s: p, cont: !first})
+				bw = max(bw, ansi.StringWidth(p))
+				first = false
+			}
 		}
-		bw = max(bw, ansi.StringWidth(l))
 	}
 	var out []string
 	if lang != "" {
 		label := ansi.Truncate("["+lang+"]", width, "…")
 		out = append(out, st.MDCodeLabel.Render(label))
 	}
-	for _, l := range src {
-		pad := strings.Repeat(" ", bw-ansi.StringWidth(l))
+	for _, r := range rows {
+		margin := "  "
+		if r.cont {
+			margin = st.MDCodeLabel.Render("↪") + " "
+		}
 		if w.r.ascii {
-			out = append(out, strings.TrimRight("  "+l, " "))
+			out = append(out, strings.TrimRight(margin+r.s, " "))
 			continue
 		}
-		out = append(out, "  "+st.MDCodeBlock.Render(l+pad))
+		pad := strings.Repeat(" ", bw-ansi.StringWidth(r.s))
+		out = append(out, margin+st.MDCodeBlock.Render(r.s+pad))
 	}
 	return out
 }
@@ -291,10 +306,11 @@ func (w *walker) inlineStyled(n ast.Node, base lipgloss.Style) []token {
 	return toks
 }
 
-// sanitize drops control characters other than tab and newline: raw escape
-// sequences in a message must neither reach the terminal nor confuse width
-// computations.
+// sanitize replaces invalid UTF-8 and drops control characters other than
+// tab and newline: raw escape sequences in a message must neither reach the
+// terminal nor confuse width computations.
 func sanitize(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
 	clean := true
 	for _, r := range s {
 		if isControl(r) {
@@ -546,27 +562,29 @@ func wrap(toks []token, width int) []string {
 		}
 		if r.w > width-cw-sep {
 			// Cut hard: fill this line, then whole lines.
+			if cw+sep >= width {
+				flush()
+				sep = 0
+			}
 			if sep == 1 {
 				cur.WriteByte(' ')
 				cw++
 			}
-			rest := r.s
-			for ansi.StringWidth(rest) > width-cw {
-				room := width - cw
-				head := ansi.Truncate(rest, room, "")
-				if ansi.StringWidth(head) == 0 && cw == 0 {
-					// A rune wider than the whole line: give up on it.
-					rest = ansi.TruncateLeft(rest, 1, "")
+			// One pass over the run (a huge token must stay linear).
+			head := ansi.Truncate(r.s, width-cw, "")
+			cur.WriteString(head)
+			cw += ansi.StringWidth(head)
+			rest := ansi.TruncateLeft(r.s, ansi.StringWidth(head), "")
+			flush()
+			parts := strings.Split(ansi.Hardwrap(rest, width, true), "\n")
+			for i, p := range parts {
+				if i < len(parts)-1 {
+					cur.WriteString(p)
+					flush()
 					continue
 				}
-				cur.WriteString(head)
-				rest = ansi.TruncateLeft(rest, room, "")
-				cw += ansi.StringWidth(head)
-				flush()
-			}
-			if ansi.StringWidth(rest) > 0 {
-				cur.WriteString(rest)
-				cw += ansi.StringWidth(rest)
+				cur.WriteString(p)
+				cw = ansi.StringWidth(p)
 			}
 			continue
 		}

@@ -37,7 +37,8 @@ func TestRender_Ascii(t *testing.T) {
 		{"headings", "# One\n\n## Two\n\n### Three\n\ntext", 40, "# One\n\n## Two\n\n### Three\n\ntext"},
 		{"fenced code", "```go\nfunc main() {\n\tx := 1\n}\n```", 40, "[go]\n  func main() {\n      x := 1\n  }"},
 		{"indented code", "para\n\n    code line\n    second", 40, "para\n\n  code line\n  second"},
-		{"long code truncated", "```\n" + strings.Repeat("x", 30) + "\n```", 12, "  xxxxxxxxx…"},
+		{"long code continues", "```\n" + strings.Repeat("x", 25) + "\n```", 12, "  xxxxxxxxxx\n↪ xxxxxxxxxx\n↪ xxxxx"},
+		{"code wraps at spaces", "```\nfoo bar baz qux quux\n```", 12, "  foo bar\n↪ baz qux\n↪ quux"},
 		{"bullets nested", "- one\n- two\n  - inner item that wraps\n- three", 16,
 			"• one\n• two\n  ◦ inner item\n    that wraps\n• three"},
 		{"numbered hanging indent", "1. first item wraps here\n2. second", 14,
@@ -127,4 +128,24 @@ func next(s *uint64) uint64 { // xorshift: deterministic "random" input
 	*s ^= *s >> 7
 	*s ^= *s << 17
 	return *s
+}
+
+// BenchmarkRender_HugeToken: a 200 kB word (a base64 blob in a reply) must
+// cost linear time, not a quadratic freeze of the TUI.
+func BenchmarkRender_HugeToken(b *testing.B) {
+	md := newRenderer(termenv.TrueColor)
+	in := "see **" + strings.Repeat("QUJD", 50_000) + "** and\n\n```\n" + strings.Repeat("x", 200_000) + "\n```"
+	for b.Loop() {
+		md.Render(in, 80)
+	}
+}
+
+func BenchmarkRender_Reply(b *testing.B) {
+	md := newRenderer(termenv.TrueColor)
+	in := "# Plan\n\nWe should **ship** on *Friday* if the `load test` passes; see [the runbook](https://wiki/run).\n\n" +
+		"1. Migrate the `messages` table\n2. Deploy\n   - [x] build\n   - [ ] smoke test\n\n> careful\n\n```go\nfmt.Println(\"ok\")\n```\n\n" +
+		"| Step | Owner |\n|---|---|\n| Migrate | Alice |\n| Deploy | Bob |\n"
+	for b.Loop() {
+		md.Render(in, 80)
+	}
 }
