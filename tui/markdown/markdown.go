@@ -22,7 +22,6 @@ import (
 	"github.com/yuin/goldmark/ast"
 	"github.com/yuin/goldmark/extension"
 	east "github.com/yuin/goldmark/extension/ast"
-	"github.com/yuin/goldmark/parser"
 	"github.com/yuin/goldmark/text"
 	"github.com/yuin/goldmark/util"
 
@@ -38,9 +37,8 @@ const MinWidth = 10
 // shrink the width to nothing.
 const maxDepth = 8
 
-// Renderer turns Markdown into styled terminal lines. It holds no per-call
-// state and may be shared; it is not safe for concurrent use only because
-// the goldmark parser is not documented to be.
+// Renderer turns Markdown into styled terminal lines. The TUI calls it from
+// its update loop only; it keeps no state between calls.
 type Renderer struct {
 	st    *styles.Styles
 	ascii bool
@@ -52,7 +50,7 @@ type Renderer struct {
 func New(st *styles.Styles) *Renderer {
 	md := goldmark.New(goldmark.WithExtensions(
 		extension.Table, extension.Strikethrough, extension.TaskList, extension.Linkify,
-	), goldmark.WithParserOptions(parser.WithAttribute()))
+	))
 	return &Renderer{
 		st:    st,
 		ascii: st.Renderer.ColorProfile() == termenv.Ascii,
@@ -462,7 +460,7 @@ func words(s string, style lipgloss.Style, code bool) []token {
 			word = s[:i]
 		}
 		if word != "" {
-			out = append(out, token{s: render(style, word), w: ansi.StringWidth(word), space: pendingSpace, code: code})
+			out = append(out, token{s: style.Render(word), w: ansi.StringWidth(word), space: pendingSpace, code: code})
 			pendingSpace = false
 		}
 		if i < 0 {
@@ -475,12 +473,6 @@ func words(s string, style lipgloss.Style, code bool) []token {
 		out = append(out, token{space: true})
 	}
 	return out
-}
-
-// render styles a word; lipgloss would turn tabs into spaces and do other
-// layout work we do not want on single words.
-func render(style lipgloss.Style, s string) string {
-	return style.Render(s)
 }
 
 // appendWords adds ws to toks, folding empty space markers into the next
