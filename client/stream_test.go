@@ -173,110 +173,118 @@ func TestStream_ResumesAcrossDaemonRestart(t *testing.T) {
 // of sends: frames the server stored but whose acks were lost are resent
 // after the reconnect and stored only once.
 func TestStream_UnackedSendsResentOnce(t *testing.T) {
-	f := newStreamFixture(t)
-	ctx, cancel := context.WithTimeout(context.Background(), streamWait)
-	defer cancel()
-	s, err := f.bob.OpenStream(ctx, f.roomID, client.StreamOptions{MinBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
-	require.NoError(t, err)
-	defer s.Close()
-
-	const n = 100
-	ids := map[string]bool{}
-	for i := range n {
-		if i == n/2 {
-			f.net.cut()
-		}
-		id, err := s.Send(ctx, wsproto.ClientFrame{Content: "s" + strconv.Itoa(i)})
+	servertest.EachDatabase(t, func(t *testing.T, opts ...servertest.Option) {
+		f := newStreamFixture(t, opts...)
+		ctx, cancel := context.WithTimeout(context.Background(), streamWait)
+		defer cancel()
+		s, err := f.bob.OpenStream(ctx, f.roomID, client.StreamOptions{MinBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
 		require.NoError(t, err)
-		ids[id] = true
-	}
-	var states []client.StreamState
-	var mu sync.Mutex
-	seqs := collect(t, s, n, &states, &mu)
-	require.Equal(t, int64(n), seqs[len(seqs)-1])
-	msgs, err := f.alice.ListMessages(ctx, f.roomID, client.MessageQuery{Limit: 1000})
-	require.NoError(t, err)
-	require.Len(t, msgs, n, "every send stored exactly once")
-	for _, m := range msgs {
-		require.True(t, ids[m.ClientID])
-	}
-	// Every send is acknowledged in the end.
-	deadline := time.After(streamWait)
-	for s.Pending() > 0 {
-		select {
-		case _, ok := <-s.Events():
-			require.True(t, ok)
-		case <-deadline:
-			t.Fatalf("%d sends never acknowledged", s.Pending())
+		defer s.Close()
+
+		const n = 100
+		ids := map[string]bool{}
+		for i := range n {
+			if i == n/2 {
+				f.net.cut()
+			}
+			id, err := s.Send(ctx, wsproto.ClientFrame{Content: "s" + strconv.Itoa(i)})
+			require.NoError(t, err)
+			ids[id] = true
 		}
-	}
+		var states []client.StreamState
+		var mu sync.Mutex
+		seqs := collect(t, s, n, &states, &mu)
+		require.Equal(t, int64(n), seqs[len(seqs)-1])
+		msgs, err := f.alice.ListMessages(ctx, f.roomID, client.MessageQuery{Limit: 1000})
+		require.NoError(t, err)
+		require.Len(t, msgs, n, "every send stored exactly once")
+		for _, m := range msgs {
+			require.True(t, ids[m.ClientID])
+		}
+		// Every send is acknowledged in the end.
+		deadline := time.After(streamWait)
+		for s.Pending() > 0 {
+			select {
+			case _, ok := <-s.Events():
+				require.True(t, ok)
+			case <-deadline:
+				t.Fatalf("%d sends never acknowledged", s.Pending())
+			}
+		}
+	})
 }
 
 func TestStream_GivesUpAfterMaxRetries(t *testing.T) {
-	f := newStreamFixture(t)
-	ctx, cancel := context.WithTimeout(context.Background(), streamWait)
-	defer cancel()
-	s, err := f.bob.OpenStream(ctx, f.roomID, client.StreamOptions{MaxRetries: 2, MinBackoff: 5 * time.Millisecond, MaxBackoff: 10 * time.Millisecond})
-	require.NoError(t, err)
-	defer s.Close()
-	f.d.Stop()
-	var last client.StreamStatus
-	for st := range s.Status() {
-		last = st
-	}
-	require.Equal(t, client.StateGaveUp, last.State)
-	require.Error(t, last.Err)
-	_, ok := <-s.Events()
-	for ok { // drain what was delivered before
-		_, ok = <-s.Events()
-	}
+	servertest.EachDatabase(t, func(t *testing.T, opts ...servertest.Option) {
+		f := newStreamFixture(t, opts...)
+		ctx, cancel := context.WithTimeout(context.Background(), streamWait)
+		defer cancel()
+		s, err := f.bob.OpenStream(ctx, f.roomID, client.StreamOptions{MaxRetries: 2, MinBackoff: 5 * time.Millisecond, MaxBackoff: 10 * time.Millisecond})
+		require.NoError(t, err)
+		defer s.Close()
+		f.d.Stop()
+		var last client.StreamStatus
+		for st := range s.Status() {
+			last = st
+		}
+		require.Equal(t, client.StateGaveUp, last.State)
+		require.Error(t, last.Err)
+		_, ok := <-s.Events()
+		for ok { // drain what was delivered before
+			_, ok = <-s.Events()
+		}
+	})
 }
 
 func TestStream_LiveOnlyThenResume(t *testing.T) {
-	// A stream opened without After sees no history, but after a cut it
-	// still gets what was sent while it was away.
-	f := newStreamFixture(t)
-	ctx, cancel := context.WithTimeout(context.Background(), streamWait)
-	defer cancel()
-	require.NoError(t, sendREST(ctx, f.alice, f.roomID, 0, 5))
-	s, err := f.bob.OpenStream(ctx, f.roomID, client.StreamOptions{MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
-	require.NoError(t, err)
-	defer s.Close()
-	require.Equal(t, int64(5), s.LastSeq())
-	f.net.cut()
-	require.NoError(t, sendREST(ctx, f.alice, f.roomID, 5, 10))
-	var states []client.StreamState
-	var mu sync.Mutex
-	seqs := collect(t, s, 5, &states, &mu)
-	require.Equal(t, []int64{6, 7, 8, 9, 10}, seqs)
+	servertest.EachDatabase(t, func(t *testing.T, opts ...servertest.Option) {
+		// A stream opened without After sees no history, but after a cut it
+		// still gets what was sent while it was away.
+		f := newStreamFixture(t, opts...)
+		ctx, cancel := context.WithTimeout(context.Background(), streamWait)
+		defer cancel()
+		require.NoError(t, sendREST(ctx, f.alice, f.roomID, 0, 5))
+		s, err := f.bob.OpenStream(ctx, f.roomID, client.StreamOptions{MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
+		require.NoError(t, err)
+		defer s.Close()
+		require.Equal(t, int64(5), s.LastSeq())
+		f.net.cut()
+		require.NoError(t, sendREST(ctx, f.alice, f.roomID, 5, 10))
+		var states []client.StreamState
+		var mu sync.Mutex
+		seqs := collect(t, s, 5, &states, &mu)
+		require.Equal(t, []int64{6, 7, 8, 9, 10}, seqs)
+	})
 }
 
 // TestStream_SlowConsumerResumes: a consumer that stops reading gets its
 // socket dropped by the server (close 4008); the stream reconnects, resumes
 // and still delivers every message exactly once, in order.
 func TestStream_SlowConsumerResumes(t *testing.T) {
-	f := newStreamFixture(t, servertest.WithConfig(func(c *config.Config) { c.Realtime.SendQueue = 4 }))
-	ctx, cancel := context.WithTimeout(context.Background(), streamWait)
-	defer cancel()
-	s, err := f.bob.OpenStream(ctx, f.roomID, client.StreamOptions{MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
-	require.NoError(t, err)
-	defer s.Close()
-
-	n := 600
-	if raceEnabled {
-		n = 250 // the race detector makes each 15 KiB post ~10x slower
-	}
-	big := strings.Repeat("b", 15<<10)
-	for i := range n { // bob reads nothing meanwhile
-		_, err := f.alice.SendMessage(ctx, f.roomID, api.CreateMessageRequest{Content: big + strconv.Itoa(i)})
+	servertest.EachDatabase(t, func(t *testing.T, opts ...servertest.Option) {
+		f := newStreamFixture(t, append(opts, servertest.WithConfig(func(c *config.Config) { c.Realtime.SendQueue = 4 }))...)
+		ctx, cancel := context.WithTimeout(context.Background(), streamWait)
+		defer cancel()
+		s, err := f.bob.OpenStream(ctx, f.roomID, client.StreamOptions{MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
 		require.NoError(t, err)
-	}
-	var states []client.StreamState
-	var mu sync.Mutex
-	seqs := collect(t, s, n, &states, &mu)
-	require.Equal(t, int64(1), seqs[0])
-	require.Equal(t, int64(n), seqs[n-1])
-	mu.Lock()
-	t.Logf("states seen: %v", states)
-	mu.Unlock()
+		defer s.Close()
+
+		n := 600
+		if raceEnabled {
+			n = 250 // the race detector makes each 15 KiB post ~10x slower
+		}
+		big := strings.Repeat("b", 15<<10)
+		for i := range n { // bob reads nothing meanwhile
+			_, err := f.alice.SendMessage(ctx, f.roomID, api.CreateMessageRequest{Content: big + strconv.Itoa(i)})
+			require.NoError(t, err)
+		}
+		var states []client.StreamState
+		var mu sync.Mutex
+		seqs := collect(t, s, n, &states, &mu)
+		require.Equal(t, int64(1), seqs[0])
+		require.Equal(t, int64(n), seqs[n-1])
+		mu.Lock()
+		t.Logf("states seen: %v", states)
+		mu.Unlock()
+	})
 }

@@ -230,38 +230,42 @@ func nextEvent(t *testing.T, s *client.Stream, typ string) wsproto.Event {
 }
 
 func TestChat_Refusals(t *testing.T) {
-	d := servertest.Start(t)
-	alice, eve := newMember(t, d, "alice"), newMember(t, d, "eve")
-	r := room(t, alice)
+	servertest.EachDatabase(t, func(t *testing.T, opts ...servertest.Option) {
+		d := servertest.Start(t, opts...)
+		alice, eve := newMember(t, d, "alice"), newMember(t, d, "eve")
+		r := room(t, alice)
 
-	code, reason := dialRaw(t, d, r.ID, "token=not-a-token").closeCode()
-	require.Equal(t, websocket.StatusCode(wsproto.ClosePolicy), code)
-	require.NotEmpty(t, reason)
-	code, _ = dialRaw(t, d, r.ID, "").closeCode()
-	require.Equal(t, websocket.StatusCode(wsproto.ClosePolicy), code)
-	code, _ = dialRaw(t, d, r.ID, "token="+eve.acct.Token).closeCode()
-	require.Equal(t, websocket.StatusCode(wsproto.ClosePolicy), code, "non-member")
-	code, _ = dialRaw(t, d, r.ID+1000, "token="+alice.acct.Token).closeCode()
-	require.Equal(t, websocket.StatusCode(wsproto.ClosePolicy), code, "unknown room")
+		code, reason := dialRaw(t, d, r.ID, "token=not-a-token").closeCode()
+		require.Equal(t, websocket.StatusCode(wsproto.ClosePolicy), code)
+		require.NotEmpty(t, reason)
+		code, _ = dialRaw(t, d, r.ID, "").closeCode()
+		require.Equal(t, websocket.StatusCode(wsproto.ClosePolicy), code)
+		code, _ = dialRaw(t, d, r.ID, "token="+eve.acct.Token).closeCode()
+		require.Equal(t, websocket.StatusCode(wsproto.ClosePolicy), code, "non-member")
+		code, _ = dialRaw(t, d, r.ID+1000, "token="+alice.acct.Token).closeCode()
+		require.Equal(t, websocket.StatusCode(wsproto.ClosePolicy), code, "unknown room")
 
-	ctx := context.Background()
-	bad, err := client.New(d.URL, client.WithToken("nope"))
-	require.NoError(t, err)
-	_, err = bad.OpenStream(ctx, r.ID, client.StreamOptions{})
-	require.True(t, client.IsUnauthorized(err), "got %v", err)
-	_, err = eve.c.OpenStream(ctx, r.ID, client.StreamOptions{})
-	require.True(t, client.IsNotFound(err), "got %v", err)
+		ctx := context.Background()
+		bad, err := client.New(d.URL, client.WithToken("nope"))
+		require.NoError(t, err)
+		_, err = bad.OpenStream(ctx, r.ID, client.StreamOptions{})
+		require.True(t, client.IsUnauthorized(err), "got %v", err)
+		_, err = eve.c.OpenStream(ctx, r.ID, client.StreamOptions{})
+		require.True(t, client.IsNotFound(err), "got %v", err)
+	})
 }
 
 func TestChat_FrameTooBigCloses1009(t *testing.T) {
-	d := servertest.Start(t, servertest.WithConfig(func(c *config.Config) { c.Realtime.MaxFrameBytes = 4096 }))
-	alice := newMember(t, d, "alice")
-	r := room(t, alice)
-	a := dialRaw(t, d, r.ID, "token="+alice.acct.Token)
-	a.next(wsproto.TypePresence)
-	a.send(map[string]any{"content": strings.Repeat("y", 8000)})
-	code, _ := a.closeCode()
-	require.Equal(t, websocket.StatusCode(wsproto.CloseTooBig), code)
+	servertest.EachDatabase(t, func(t *testing.T, opts ...servertest.Option) {
+		d := servertest.Start(t, append(opts, servertest.WithConfig(func(c *config.Config) { c.Realtime.MaxFrameBytes = 4096 }))...)
+		alice := newMember(t, d, "alice")
+		r := room(t, alice)
+		a := dialRaw(t, d, r.ID, "token="+alice.acct.Token)
+		a.next(wsproto.TypePresence)
+		a.send(map[string]any{"content": strings.Repeat("y", 8000)})
+		code, _ := a.closeCode()
+		require.Equal(t, websocket.StatusCode(wsproto.CloseTooBig), code)
+	})
 }
 
 func TestChat_MembershipRevokedClosesSocket(t *testing.T) {
@@ -301,81 +305,87 @@ func TestChat_MembershipRevokedClosesSocket(t *testing.T) {
 }
 
 func TestChat_SlowConsumerDropped(t *testing.T) {
-	d := servertest.Start(t, servertest.WithConfig(func(c *config.Config) { c.Realtime.SendQueue = 8 }))
-	alice, bob, carol := newMember(t, d, "alice"), newMember(t, d, "bob"), newMember(t, d, "carol")
-	r := room(t, alice, bob, carol)
+	servertest.EachDatabase(t, func(t *testing.T, opts ...servertest.Option) {
+		d := servertest.Start(t, append(opts, servertest.WithConfig(func(c *config.Config) { c.Realtime.SendQueue = 8 }))...)
+		alice, bob, carol := newMember(t, d, "alice"), newMember(t, d, "bob"), newMember(t, d, "carol")
+		r := room(t, alice, bob, carol)
 
-	slow := dialRaw(t, d, r.ID, "token="+carol.acct.Token) // never reads until the end
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	defer cancel()
-	bs, err := bob.c.OpenStream(ctx, r.ID, client.StreamOptions{})
-	require.NoError(t, err)
-	defer bs.Close()
-
-	// Big messages fill the socket buffers of the never-reading client fast.
-	const n = 300
-	content := strings.Repeat("z", 15<<10)
-	received := make(chan int64, n)
-	go func() {
-		for ev := range bs.Events() {
-			if ev.Type == wsproto.TypeMessage {
-				received <- ev.Seq
-			}
-		}
-	}()
-	for i := range n {
-		_, err := alice.c.SendMessage(ctx, r.ID, api.CreateMessageRequest{Content: content + strconv.Itoa(i)})
+		slow := dialRaw(t, d, r.ID, "token="+carol.acct.Token) // never reads until the end
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		defer cancel()
+		bs, err := bob.c.OpenStream(ctx, r.ID, client.StreamOptions{})
 		require.NoError(t, err)
-	}
-	for want := int64(1); want <= n; want++ {
-		select {
-		case seq := <-received:
-			require.Equal(t, want, seq)
-		case <-ctx.Done():
-			t.Fatalf("bob got %d of %d messages", want-1, n)
-		}
-	}
-	// The never-reading socket was dropped: it closes (4008, or a cut
-	// connection when the close frame could not be written) before the end.
-	got := 0
-	for {
-		ev, _, err := slow.read()
-		if err != nil {
-			var ce websocket.CloseError
-			if errors.As(err, &ce) {
-				require.Equal(t, websocket.StatusCode(wsproto.CloseSlowConsumer), ce.Code)
+		defer bs.Close()
+
+		// Big messages fill the socket buffers of the never-reading client fast.
+		const n = 300
+		content := strings.Repeat("z", 15<<10)
+		received := make(chan int64, n)
+		go func() {
+			for ev := range bs.Events() {
+				if ev.Type == wsproto.TypeMessage {
+					received <- ev.Seq
+				}
 			}
-			break
+		}()
+		for i := range n {
+			_, err := alice.c.SendMessage(ctx, r.ID, api.CreateMessageRequest{Content: content + strconv.Itoa(i)})
+			require.NoError(t, err)
 		}
-		if ev.Type == wsproto.TypeMessage {
-			got++
+		for want := int64(1); want <= n; want++ {
+			select {
+			case seq := <-received:
+				require.Equal(t, want, seq)
+			case <-ctx.Done():
+				t.Fatalf("bob got %d of %d messages", want-1, n)
+			}
 		}
-	}
-	require.Less(t, got, n, "the slow socket was not dropped")
+		// The never-reading socket was dropped: it closes (4008, or a cut
+		// connection when the close frame could not be written) before the end.
+		got := 0
+		for {
+			ev, _, err := slow.read()
+			if err != nil {
+				var ce websocket.CloseError
+				if errors.As(err, &ce) {
+					require.Equal(t, websocket.StatusCode(wsproto.CloseSlowConsumer), ce.Code)
+				}
+				break
+			}
+			if ev.Type == wsproto.TypeMessage {
+				got++
+			}
+		}
+		require.Less(t, got, n, "the slow socket was not dropped")
+	})
 }
 
 func TestChat_ShutdownClosesSocketsWith1001(t *testing.T) {
-	d := servertest.Start(t)
-	alice := newMember(t, d, "alice")
-	r := room(t, alice)
-	a := dialRaw(t, d, r.ID, "token="+alice.acct.Token)
-	a.next(wsproto.TypePresence)
-	done := make(chan struct{})
-	go func() { d.Stop(); close(done) }()
-	code, _ := a.closeCode()
-	require.Equal(t, websocket.StatusCode(wsproto.CloseGoingAway), code)
-	<-done
+	servertest.EachDatabase(t, func(t *testing.T, opts ...servertest.Option) {
+		d := servertest.Start(t, opts...)
+		alice := newMember(t, d, "alice")
+		r := room(t, alice)
+		a := dialRaw(t, d, r.ID, "token="+alice.acct.Token)
+		a.next(wsproto.TypePresence)
+		done := make(chan struct{})
+		go func() { d.Stop(); close(done) }()
+		code, _ := a.closeCode()
+		require.Equal(t, websocket.StatusCode(wsproto.CloseGoingAway), code)
+		<-done
+	})
 }
 
 func TestChat_SocketCapPerUser(t *testing.T) {
-	d := servertest.Start(t, servertest.WithConfig(func(c *config.Config) { c.Realtime.MaxSocketsPerUser = 2 }))
-	alice := newMember(t, d, "alice")
-	r := room(t, alice)
-	for range 2 {
-		dialRaw(t, d, r.ID, "token="+alice.acct.Token).next(wsproto.TypePresence)
-	}
-	code, _ := dialRaw(t, d, r.ID, "token="+alice.acct.Token).closeCode()
-	require.Equal(t, websocket.StatusCode(wsproto.CloseTooMany), code)
+	servertest.EachDatabase(t, func(t *testing.T, opts ...servertest.Option) {
+		d := servertest.Start(t, append(opts, servertest.WithConfig(func(c *config.Config) { c.Realtime.MaxSocketsPerUser = 2 }))...)
+		alice := newMember(t, d, "alice")
+		r := room(t, alice)
+		for range 2 {
+			dialRaw(t, d, r.ID, "token="+alice.acct.Token).next(wsproto.TypePresence)
+		}
+		code, _ := dialRaw(t, d, r.ID, "token="+alice.acct.Token).closeCode()
+		require.Equal(t, websocket.StatusCode(wsproto.CloseTooMany), code)
+	})
 }
 
 // TestChat_ConcurrentSocketAndREST: 50 goroutines x 200 messages, half over
@@ -560,30 +570,34 @@ func TestChat_ResumeWhileOthersSend(t *testing.T) {
 
 // The plain HTTP request to the socket path is refused with 426.
 func TestChat_PlainHTTPUpgradeRequired(t *testing.T) {
-	d := servertest.Start(t)
-	alice := newMember(t, d, "alice")
-	r := room(t, alice)
-	status, _ := d.Do("GET", "/ws/chat/"+strconv.FormatInt(r.ID, 10), alice.acct.Token, nil)
-	require.Equal(t, http.StatusUpgradeRequired, status)
+	servertest.EachDatabase(t, func(t *testing.T, opts ...servertest.Option) {
+		d := servertest.Start(t, opts...)
+		alice := newMember(t, d, "alice")
+		r := room(t, alice)
+		status, _ := d.Do("GET", "/ws/chat/"+strconv.FormatInt(r.ID, 10), alice.acct.Token, nil)
+		require.Equal(t, http.StatusUpgradeRequired, status)
+	})
 }
 
 // A WebSocket ping from the client is answered (by the socket's writer).
 func TestChat_AnswersPings(t *testing.T) {
-	d := servertest.Start(t)
-	alice := newMember(t, d, "alice")
-	r := room(t, alice)
-	a := dialRaw(t, d, r.ID, "token="+alice.acct.Token)
-	a.next(wsproto.TypePresence)
-	go func() { // coder/websocket needs a concurrent reader to see the pong
-		for {
-			if _, _, err := a.read(); err != nil {
-				return
+	servertest.EachDatabase(t, func(t *testing.T, opts ...servertest.Option) {
+		d := servertest.Start(t, opts...)
+		alice := newMember(t, d, "alice")
+		r := room(t, alice)
+		a := dialRaw(t, d, r.ID, "token="+alice.acct.Token)
+		a.next(wsproto.TypePresence)
+		go func() { // coder/websocket needs a concurrent reader to see the pong
+			for {
+				if _, _, err := a.read(); err != nil {
+					return
+				}
 			}
+		}()
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		defer cancel()
+		for range 3 {
+			require.NoError(t, a.conn.Ping(ctx))
 		}
-	}()
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	defer cancel()
-	for range 3 {
-		require.NoError(t, a.conn.Ping(ctx))
-	}
+	})
 }

@@ -74,6 +74,8 @@ type hubRoom struct {
 	last     int64
 	held     []queued
 	gapTimer *time.Timer
+	// gapFailures counts failed loads of the current gap.
+	gapFailures int
 }
 
 // queued is one encoded event; seq is set for message events.
@@ -205,33 +207,36 @@ func (r *hubRoom) flush() {
 }
 
 // fillGap runs when a gap outlived ReorderWait: the missing messages are
-// committed (seqs are assigned in commit order), so they are loaded from
-// the store; if that fails the gap is skipped so the room keeps flowing.
+// committed (seqs are assigned in commit order), so they are loaded from the
+// store. A gap is skipped only when the store does not have its messages
+// (or keeps failing), so that the room keeps flowing; a newer gap that
+// opened meanwhile gets its own wait.
 func (h *Hub) fillGap(r *hubRoom) {
 	r.mu.Lock()
 	r.gapTimer = nil
-	if len(r.held) == 0 {
+	front := r.frontSeq()
+	if front == 0 {
 		r.mu.Unlock()
 		return
 	}
-	from, to := r.last, r.held[0].seq
+	from, to := r.last, front
 	r.mu.Unlock()
 
 	var fetched []api.Message
-	if h.backfill != nil && to > from+1 {
+	var err error
+	if h.backfill != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		msgs, err := h.backfill(ctx, r.id, from, int(to-from-1))
+		fetched, err = h.backfill(ctx, r.id, from, int(to-from-1))
 		cancel()
 		if err != nil {
 			h.log.Warn("backfill gap", "room_id", r.id, "after_seq", from, "err", err)
 		}
-		fetched = msgs
 	}
 
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, m := range fetched {
-		if m.Seq <= r.last {
+		if m.Seq <= r.last || m.Seq >= to {
 			continue
 		}
 		data, err := json.Marshal(service.MessageEvent(m))
@@ -241,17 +246,37 @@ func (h *Hub) fillGap(r *hubRoom) {
 		r.hold(queued{frame: NewFrame(data), seq: m.Seq})
 	}
 	r.flush()
-	if len(r.held) > 0 {
-		// Still missing: skip the gap rather than stall the room.
-		for _, q := range r.held {
-			if q.seq > 0 {
-				h.log.Warn("skipping seq gap", "room_id", r.id, "after_seq", r.last, "next_seq", q.seq)
-				r.last = q.seq - 1
-				break
-			}
-		}
-		r.flush()
+	if len(r.held) == 0 {
+		r.gapFailures = 0
+		return
 	}
+	switch {
+	case r.last >= to-1:
+		r.gapFailures = 0 // this gap is filled; the next one waits its turn
+	case err != nil && r.gapFailures < 3:
+		r.gapFailures++ // the store failed: try again
+	default:
+		if next := r.frontSeq(); next > 0 && r.last < to-1 {
+			h.log.Warn("skipping seq gap", "room_id", r.id, "after_seq", r.last, "next_seq", next)
+			r.last = next - 1
+			r.flush()
+		}
+		r.gapFailures = 0
+	}
+	if len(r.held) > 0 && r.gapTimer == nil {
+		r.gapTimer = time.AfterFunc(h.opts.ReorderWait, func() { h.fillGap(r) })
+	}
+}
+
+// frontSeq is the seq of the first held message (0: none). Called with
+// r.mu held.
+func (r *hubRoom) frontSeq() int64 {
+	for _, q := range r.held {
+		if q.seq > 0 {
+			return q.seq
+		}
+	}
+	return 0
 }
 
 // fanout queues q for every subscriber but except. Called with r.mu held.

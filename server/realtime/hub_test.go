@@ -287,3 +287,61 @@ func BenchmarkHub_Publish1000(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1000, "ns/delivery")
 }
+
+// TestHub_NewGapDuringBackfillIsNotSkipped: a gap that opens while an older
+// one is being loaded from the store gets its own wait and load, and is not
+// skipped with the older one (which would lose its message).
+func TestHub_NewGapDuringBackfillIsNotSkipped(t *testing.T) {
+	release := make(chan struct{})
+	var calls sync.Mutex
+	first := true
+	backfill := func(_ context.Context, roomID, after int64, limit int) ([]api.Message, error) {
+		calls.Lock()
+		wasFirst := first
+		first = false
+		calls.Unlock()
+		if wasFirst {
+			<-release
+		}
+		var out []api.Message
+		for seq := after + 1; seq <= after+int64(limit); seq++ {
+			out = append(out, api.Message{ID: seq, RoomID: roomID, Seq: seq})
+		}
+		return out, nil
+	}
+	h := NewHub(Options{ReorderWait: time.Millisecond}, backfill, nil)
+	s, err := h.Subscribe(1, user(1, "alice"), 0)
+	require.NoError(t, err)
+	drain(t, s)
+	h.Publish(1, msgEvent(1, 3)) // 1 and 2 late: the first load blocks
+	for {
+		calls.Lock()
+		started := !first
+		calls.Unlock()
+		if started {
+			break
+		}
+		select {
+		case <-time.After(time.Millisecond): // poll for the load to start
+		case <-time.After(10 * time.Second):
+			t.Fatal("no backfill")
+		}
+	}
+	h.Publish(1, msgEvent(1, 5)) // 4 late too
+	close(release)
+	var got []int64
+	deadline := time.After(10 * time.Second)
+	for len(got) < 5 {
+		select {
+		case <-s.Wake():
+		case <-deadline:
+			t.Fatalf("got %v, want 1..5", got)
+		}
+		evs, _, _ := drain(t, s)
+		got = append(got, seqs(evs)...)
+	}
+	h.Publish(1, msgEvent(1, 4)) // the late publish itself: already sent
+	evs, _, _ := drain(t, s)
+	got = append(got, seqs(evs)...)
+	require.Equal(t, []int64{1, 2, 3, 4, 5}, got)
+}
