@@ -78,8 +78,12 @@ type StreamStatus struct {
 // StreamOptions configures OpenStream.
 type StreamOptions struct {
 	// After resumes after this seq: every stored message with a larger seq
-	// is replayed first. 0 means live events only.
+	// is replayed first. 0 means live events only, unless Resume is set.
 	After int64
+	// Resume replays after After even when it is 0: a client that loaded
+	// the (empty) history of a room sets it so that a message stored between
+	// that load and the connection is not missed.
+	Resume bool
 	// MaxRetries is the number of consecutive failed reconnection attempts
 	// before the stream gives up; 0 retries forever.
 	MaxRetries int
@@ -155,7 +159,7 @@ func (c *Client) OpenStream(ctx context.Context, roomID int64, opts StreamOption
 	s.lastSeq.Store(opts.After)
 	s.setStatus(StreamStatus{State: StateConnecting})
 
-	conn, first, err := s.connect(ctx, opts.After > 0)
+	conn, first, err := s.connect(ctx, opts.After > 0 || opts.Resume)
 	if err != nil {
 		cancel()
 		return nil, err

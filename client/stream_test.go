@@ -257,6 +257,25 @@ func TestStream_LiveOnlyThenResume(t *testing.T) {
 	})
 }
 
+// TestStream_ResumeFromZero: a client that loaded the empty history of a
+// room and then opens its stream with Resume misses nothing stored in
+// between, although its resume point is seq 0.
+func TestStream_ResumeFromZero(t *testing.T) {
+	f := newStreamFixture(t)
+	ctx, cancel := context.WithTimeout(context.Background(), streamWait)
+	defer cancel()
+	hist, err := f.bob.ListMessages(ctx, f.roomID, client.MessageQuery{Limit: 50})
+	require.NoError(t, err)
+	require.Empty(t, hist)
+	require.NoError(t, sendREST(ctx, f.alice, f.roomID, 0, 3)) // stored after the history load
+	s, err := f.bob.OpenStream(ctx, f.roomID, client.StreamOptions{Resume: true})
+	require.NoError(t, err)
+	defer s.Close()
+	var states []client.StreamState
+	var mu sync.Mutex
+	require.Equal(t, []int64{1, 2, 3}, collect(t, s, 3, &states, &mu))
+}
+
 // TestStream_SlowConsumerResumes: a consumer that stops reading gets its
 // socket dropped by the server (close 4008); the stream reconnects, resumes
 // and still delivers every message exactly once, in order.

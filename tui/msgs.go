@@ -155,7 +155,7 @@ func (sh *shared) openRoomCmd(gen int, room api.Room) tea.Cmd {
 		if n := len(r.msgs); n > 0 {
 			after = r.msgs[n-1].Seq
 		}
-		r.stream, r.streamErr = sh.be.OpenStream(ctx, room.ID, client.StreamOptions{After: after, Logger: sh.logger})
+		r.stream, r.streamErr = sh.be.OpenStream(ctx, room.ID, client.StreamOptions{After: after, Resume: true, Logger: sh.logger})
 		return r
 	}
 }
