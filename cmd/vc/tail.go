@@ -56,7 +56,7 @@ timestamp).`,
 					after = max(after, m.Seq)
 				}
 			}
-			s, err := c.OpenStream(ctx, room.ID, client.StreamOptions{After: after})
+			s, err := c.OpenStream(ctx, room.ID, client.StreamOptions{After: after, Resume: true})
 			if err != nil {
 				return fmt.Errorf("follow %q: %w", room.Name, err)
 			}
