@@ -67,11 +67,7 @@ peer_left, peer_state, audio_started, input_ended, error, closed).`,
 
 func runCall(cmd *cobra.Command, a *app, f *callFlags, roomArg string) error {
 	ctx := cmd.Context()
-	c, err := a.client(ctx)
-	if err != nil {
-		return err
-	}
-	room, err := resolveRoom(ctx, c, roomArg)
+	c, room, err := a.clientAndRoom(ctx, roomArg)
 	if err != nil {
 		return err
 	}

@@ -75,11 +75,7 @@ as it arrives on a terminal).`,
 			if err != nil {
 				return err
 			}
-			c, err := a.client(ctx)
-			if err != nil {
-				return err
-			}
-			room, err := resolveRoom(ctx, c, args[0])
+			c, room, err := a.clientAndRoom(ctx, args[0])
 			if err != nil {
 				return err
 			}
@@ -357,11 +353,7 @@ those between --after and --before (message seq numbers, exclusive).`,
 		ValidArgsFunction: a.completeRoomArg(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			c, err := a.client(ctx)
-			if err != nil {
-				return err
-			}
-			room, err := resolveRoom(ctx, c, args[0])
+			c, room, err := a.clientAndRoom(ctx, args[0])
 			if err != nil {
 				return err
 			}

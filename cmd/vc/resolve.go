@@ -204,3 +204,17 @@ func (a *app) completeRoomRole() cobra.CompletionFunc {
 		return nil, nil
 	})
 }
+
+// clientAndRoom returns the selected profile's client and the room that arg
+// names (an id or a unique name): the start of every command about one room.
+func (a *app) clientAndRoom(ctx context.Context, arg string) (*client.Client, api.Room, error) {
+	c, err := a.client(ctx)
+	if err != nil {
+		return nil, api.Room{}, err
+	}
+	r, err := resolveRoom(ctx, c, arg)
+	if err != nil {
+		return nil, api.Room{}, err
+	}
+	return c, r, nil
+}

@@ -359,11 +359,7 @@ func newRolesSeatCmd(a *app) *cobra.Command {
 		ValidArgsFunction: a.completeRoomRole(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			c, err := a.client(ctx)
-			if err != nil {
-				return err
-			}
-			room, err := resolveRoom(ctx, c, args[0])
+			c, room, err := a.clientAndRoom(ctx, args[0])
 			if err != nil {
 				return err
 			}
@@ -395,11 +391,7 @@ func newRolesUnseatCmd(a *app) *cobra.Command {
 		ValidArgsFunction: a.completeRoomRole(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			c, err := a.client(ctx)
-			if err != nil {
-				return err
-			}
-			room, err := resolveRoom(ctx, c, args[0])
+			c, room, err := a.clientAndRoom(ctx, args[0])
 			if err != nil {
 				return err
 			}

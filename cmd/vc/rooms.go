@@ -132,11 +132,7 @@ func newRoomsShowCmd(a *app) *cobra.Command {
 		ValidArgsFunction: a.completeRoomArg(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			c, err := a.client(ctx)
-			if err != nil {
-				return err
-			}
-			r, err := resolveRoom(ctx, c, args[0])
+			c, r, err := a.clientAndRoom(ctx, args[0])
 			if err != nil {
 				return err
 			}
@@ -199,11 +195,7 @@ func newRoomsRenameCmd(a *app) *cobra.Command {
 		ValidArgsFunction: a.completeRoomArg(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			c, err := a.client(ctx)
-			if err != nil {
-				return err
-			}
-			r, err := resolveRoom(ctx, c, args[0])
+			c, r, err := a.clientAndRoom(ctx, args[0])
 			if err != nil {
 				return err
 			}
@@ -237,11 +229,7 @@ scripts pass --yes.`,
 		ValidArgsFunction: a.completeRoomArg(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			c, err := a.client(ctx)
-			if err != nil {
-				return err
-			}
-			r, err := resolveRoom(ctx, c, args[0])
+			c, r, err := a.clientAndRoom(ctx, args[0])
 			if err != nil {
 				return err
 			}
@@ -272,11 +260,7 @@ func newRoomsMembersCmd(a *app) *cobra.Command {
 		ValidArgsFunction: a.completeRoomArg(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			c, err := a.client(ctx)
-			if err != nil {
-				return err
-			}
-			r, err := resolveRoom(ctx, c, args[0])
+			c, r, err := a.clientAndRoom(ctx, args[0])
 			if err != nil {
 				return err
 			}
@@ -312,11 +296,7 @@ func newRoomsAddCmd(a *app) *cobra.Command {
 		ValidArgsFunction: a.completeRoomArg(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			c, err := a.client(ctx)
-			if err != nil {
-				return err
-			}
-			r, err := resolveRoom(ctx, c, args[0])
+			c, r, err := a.clientAndRoom(ctx, args[0])
 			if err != nil {
 				return err
 			}
@@ -344,11 +324,7 @@ func newRoomsLeaveCmd(a *app) *cobra.Command {
 		ValidArgsFunction: a.completeRoomArg(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			c, err := a.client(ctx)
-			if err != nil {
-				return err
-			}
-			r, err := resolveRoom(ctx, c, args[0])
+			c, r, err := a.clientAndRoom(ctx, args[0])
 			if err != nil {
 				return err
 			}

@@ -34,11 +34,7 @@ timestamp).`,
 		ValidArgsFunction: a.completeRoomArg(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			c, err := a.client(ctx)
-			if err != nil {
-				return err
-			}
-			room, err := resolveRoom(ctx, c, args[0])
+			c, room, err := a.clientAndRoom(ctx, args[0])
 			if err != nil {
 				return err
 			}
