@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/virtual-company/vc/pkg/api"
@@ -179,4 +180,22 @@ func ContextError(ctx context.Context, provider string) error {
 		return &Error{Kind: KindTimeout, Provider: provider, Err: cause}
 	}
 	return &Error{Kind: KindCanceled, Provider: provider, Err: cause}
+}
+
+// MaxIdleConnsPerProvider is how many idle keep-alive connections to one
+// provider host the providers' HTTP clients keep. net/http's default of 2
+// would close most connections after a burst of concurrent replies and
+// open new ones (a TCP, often TLS, handshake before the first token) for
+// the next.
+const MaxIdleConnsPerProvider = 256
+
+// NewHTTPClient returns the HTTP client a provider uses when none is
+// configured: net/http's default transport with MaxIdleConnsPerProvider
+// idle connections per host. No overall timeout: replies stream for long;
+// the per-reply timeout is the caller's context.
+func NewHTTPClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 4 * MaxIdleConnsPerProvider
+	t.MaxIdleConnsPerHost = MaxIdleConnsPerProvider
+	return &http.Client{Transport: t}
 }

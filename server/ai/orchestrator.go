@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -231,11 +232,73 @@ type trigger struct {
 	apiKey  string
 	model   string
 	hop     int
+	// reads are the room reads for the prompt, started early (nil: the
+	// reply reads them itself).
+	reads *roomReads
+}
+
+// roomReads are the reads a reply's prompt needs (members, seated roles,
+// history up to the message answered), done in the background. They do not
+// depend on the role, so MessageCreated starts them while it reads the
+// role; every role answering the same message shares them (read-only).
+type roomReads struct {
+	done    chan struct{}
+	members []store.Member
+	seated  []store.Role
+	hist    []api.Message
+	err     error
+}
+
+// readRoom starts the room reads for a reply to the message with seq
+// uptoSeq; wait for them with wait.
+func (o *Orchestrator) readRoom(ctx context.Context, roomID, uptoSeq int64) *roomReads {
+	rr := &roomReads{done: make(chan struct{})}
+	o.wg.Add(1)
+	go func() {
+		defer o.wg.Done()
+		defer close(rr.done)
+		var (
+			wg                    sync.WaitGroup
+			errMembers, errSeated error
+		)
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			rr.members, errMembers = o.roomMembers(ctx, roomID)
+		}()
+		go func() {
+			defer wg.Done()
+			rr.seated, errSeated = o.seatedRoles(ctx, roomID)
+		}()
+		hist, err := o.be.RecentMessages(ctx, roomID, uptoSeq, o.limits.HistoryMessages)
+		wg.Wait()
+		switch {
+		case errMembers != nil:
+			rr.err = fmt.Errorf("room members: %w", errMembers)
+		case errSeated != nil:
+			rr.err = fmt.Errorf("seated roles: %w", errSeated)
+		case err != nil:
+			rr.err = fmt.Errorf("room history: %w", err)
+		}
+		// Clipped: a reply appending to its copy never writes into another's.
+		rr.hist = slices.Clip(hist)
+	}()
+	return rr
+}
+
+// wait returns the reads once done (or ctx's error first).
+func (rr *roomReads) wait(ctx context.Context) error {
+	select {
+	case <-rr.done:
+		return rr.err
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
 }
 
 // MessageCreated implements service.Responder: it decides which roles
 // answer msg and starts their replies. It never blocks.
-func (o *Orchestrator) MessageCreated(ctx context.Context, room api.Room, msg api.Message, req api.CreateMessageRequest) {
+func (o *Orchestrator) MessageCreated(mctx context.Context, room api.Room, msg api.Message, req api.CreateMessageRequest) {
 	if msg.MessageType != api.MessageText || msg.UserID == nil {
 		return
 	}
@@ -251,10 +314,23 @@ func (o *Orchestrator) MessageCreated(ctx context.Context, room api.Room, msg ap
 	go func() {
 		defer o.wg.Done()
 		ctx := o.baseCtx
+		var reads *roomReads
+		mentions := len(Mentions(msg.Content)) > 0
+		if msg.RoleID != nil {
+			// The prompt's reads do not depend on which role answers:
+			// start them now, alongside the role read.
+			reads = o.readRoom(ctx, room.ID, msg.Seq)
+		}
 		var targets []store.Role
 		seen := map[int64]bool{}
 		if msg.RoleID != nil {
-			r, err := o.be.RoleByID(ctx, *msg.RoleID)
+			// The messages service read the role in this request (after
+			// checking the author may use it); read it only without that.
+			r, ok := service.NamedRole(mctx)
+			var err error
+			if !ok || r.ID != *msg.RoleID {
+				r, err = o.be.RoleByID(ctx, *msg.RoleID)
+			}
 			switch {
 			case err != nil:
 				o.logger.Warn("role for reply", "role_id", *msg.RoleID, "err", err)
@@ -263,7 +339,7 @@ func (o *Orchestrator) MessageCreated(ctx context.Context, room api.Room, msg ap
 				seen[r.ID] = true
 			}
 		}
-		if len(Mentions(msg.Content)) > 0 {
+		if mentions {
 			seated, err := o.freshSeatedRoles(ctx, room.ID)
 			if err != nil {
 				o.logger.Error("seated roles", "room_id", room.ID, "err", err)
@@ -275,8 +351,11 @@ func (o *Orchestrator) MessageCreated(ctx context.Context, room api.Room, msg ap
 				}
 			}
 		}
+		if reads == nil && len(targets) > 0 {
+			reads = o.readRoom(ctx, room.ID, msg.Seq)
+		}
 		for i, r := range targets {
-			o.start(trigger{room: room, role: r, replyTo: msg, payer: payer, apiKey: req.APIKey, model: req.Model}, i == len(targets)-1)
+			o.start(trigger{room: room, role: r, replyTo: msg, payer: payer, apiKey: req.APIKey, model: req.Model, reads: reads}, i == len(targets)-1)
 		}
 	}()
 }
@@ -537,34 +616,17 @@ func (o *Orchestrator) handOn(t trigger, reply api.Message) {
 }
 
 // buildRequest reads the room (members, seated roles, history; at once)
-// and builds the prompt. The model is filled in by the caller.
+// unless the trigger's reads were started already, and builds the prompt.
+// The model is filled in by the caller.
 func (o *Orchestrator) buildRequest(ctx context.Context, t trigger) (ChatRequest, error) {
-	var (
-		wg                    sync.WaitGroup
-		members               []store.Member
-		seated                []store.Role
-		hist                  []api.Message
-		errMembers, errSeated error
-	)
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		members, errMembers = o.roomMembers(ctx, t.room.ID)
-	}()
-	go func() {
-		defer wg.Done()
-		seated, errSeated = o.seatedRoles(ctx, t.room.ID)
-	}()
-	hist, err := o.be.RecentMessages(ctx, t.room.ID, t.replyTo.Seq, o.limits.HistoryMessages)
-	wg.Wait()
-	switch {
-	case errMembers != nil:
-		return ChatRequest{}, fmt.Errorf("room members: %w", errMembers)
-	case errSeated != nil:
-		return ChatRequest{}, fmt.Errorf("seated roles: %w", errSeated)
-	case err != nil:
-		return ChatRequest{}, fmt.Errorf("room history: %w", err)
+	rr := t.reads
+	if rr == nil {
+		rr = o.readRoom(ctx, t.room.ID, t.replyTo.Seq)
 	}
+	if err := rr.wait(ctx); err != nil {
+		return ChatRequest{}, err
+	}
+	members, seated, hist := rr.members, rr.seated, rr.hist
 	if len(hist) == 0 || hist[len(hist)-1].ID != t.replyTo.ID {
 		hist = append(hist, t.replyTo)
 	}

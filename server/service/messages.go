@@ -59,8 +59,9 @@ func (s *Messages) Create(ctx context.Context, userID, roomID int64, req api.Cre
 	if err != nil {
 		return api.Message{}, false, err
 	}
+	var role store.Role
 	if req.RoleID != nil {
-		if _, err := s.roles.visible(ctx, userID, *req.RoleID); err != nil {
+		if role, err = s.roles.visible(ctx, userID, *req.RoleID); err != nil {
 			if errors.Is(err, ErrNotFound) {
 				return api.Message{}, false, Invalid("role_id", "no such role")
 			}
@@ -85,9 +86,24 @@ func (s *Messages) Create(ctx context.Context, userID, roomID int64, req api.Cre
 	if created {
 		room.LastSeq = msg.Seq
 		s.hooks.notifier.Publish(roomID, MessageEvent(msg))
-		s.hooks.responder.MessageCreated(context.WithoutCancel(ctx), room, msg, req)
+		rctx := context.WithoutCancel(ctx)
+		if req.RoleID != nil {
+			rctx = context.WithValue(rctx, namedRoleKey{}, role)
+		}
+		s.hooks.responder.MessageCreated(rctx, room, msg, req)
 	}
 	return msg, created, nil
+}
+
+type namedRoleKey struct{}
+
+// NamedRole returns the role a new message names (its role_id) as Create
+// read it, in this request, while checking the author may see it: the
+// context Create hands to Responder.MessageCreated carries it, so the
+// responder need not read it again before its first token.
+func NamedRole(ctx context.Context) (store.Role, bool) {
+	r, ok := ctx.Value(namedRoleKey{}).(store.Role)
+	return r, ok
 }
 
 // CreateSystem stores and publishes a system message in a room.

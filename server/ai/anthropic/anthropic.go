@@ -29,7 +29,7 @@ type Config struct {
 	BaseURL string
 	// MaxRetries for 429 and 5xx before the stream starts (default 2; -1 = none).
 	MaxRetries int
-	// HTTPClient replaces the default HTTP client.
+	// HTTPClient replaces the default HTTP client (ai.NewHTTPClient).
 	HTTPClient *http.Client
 }
 
@@ -56,9 +56,10 @@ func New(cfg Config) *Provider {
 		// credential chain out; every call passes its own key.
 		option.WithAPIKey(""),
 	}
-	if cfg.HTTPClient != nil {
-		opts = append(opts, option.WithHTTPClient(cfg.HTTPClient))
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = ai.NewHTTPClient()
 	}
+	opts = append(opts, option.WithHTTPClient(cfg.HTTPClient))
 	return &Provider{client: sdk.NewClient(opts...)}
 }
 
