@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // rawSocket is a minimal WebSocket client for the fan-out receivers: the
@@ -25,6 +26,7 @@ type rawSocket struct {
 	conn    net.Conn
 	br      *bufio.Reader
 	payload []byte
+	stamps  *stampReader // nil: no kernel receive times
 }
 
 func (b *benchRoom) dialRaw(ctx context.Context, i int) (*rawSocket, error) {
@@ -46,7 +48,12 @@ func (b *benchRoom) dialRaw(ctx context.Context, i int) (*rawSocket, error) {
 		conn.Close()
 		return nil, fmt.Errorf("handshake: %w", err)
 	}
-	br := bufio.NewReaderSize(conn, 16<<10)
+	var src io.Reader = conn
+	stamps := newStampReader(conn)
+	if stamps != nil {
+		src = stamps
+	}
+	br := bufio.NewReaderSize(src, 16<<10)
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
 		conn.Close()
@@ -56,7 +63,7 @@ func (b *benchRoom) dialRaw(ctx context.Context, i int) (*rawSocket, error) {
 		conn.Close()
 		return nil, fmt.Errorf("handshake: %s", resp.Status)
 	}
-	return &rawSocket{conn: conn, br: br}, nil
+	return &rawSocket{conn: conn, br: br, stamps: stamps}, nil
 }
 
 // next returns the payload of the next text frame (valid until the next
@@ -120,6 +127,17 @@ func (r *rawSocket) pong(p []byte) error {
 	}
 	_, err := r.conn.Write(f)
 	return err
+}
+
+// receivedAt is when the kernel received the newest bytes read so far,
+// which for the frame next just returned is when its last byte arrived,
+// or later when a following frame came in the same read (so never
+// flattering); ok=false when the kernel gives no receive times.
+func (r *rawSocket) receivedAt() (time.Time, bool) {
+	if r.stamps == nil || r.stamps.last.IsZero() {
+		return time.Time{}, false
+	}
+	return r.stamps.last, true
 }
 
 func (r *rawSocket) close() { _ = r.conn.Close() }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -26,6 +27,9 @@ func TestRealtimeCommands(t *testing.T) {
 		"--rate", "50", "--duration", "200ms", "--pid", strconv.Itoa(os.Getpid())}, &out, &errOut))
 	require.Contains(t, out.String(), "delivered 50 of 50 (5 clients got every message)")
 	require.Contains(t, out.String(), "latency p50")
+	if runtime.GOOS == "linux" {
+		require.Contains(t, out.String(), "(kernel receive time, 50 samples)", "every delivery has its socket arrival time")
+	}
 
 	out.Reset()
 	require.NoError(t, run(ctx, []string{"persist", "--server", d.URL, "--users", "2", "--senders", "3",
