@@ -27,7 +27,8 @@ type Presence interface {
 
 // Responder lets AI roles answer stored messages (server/ai implements it;
 // no-op until then). Called after commit and after Publish, must not block.
-// ctx is detached from the request's cancellation.
+// ctx is detached from the request's cancellation; when the message names a
+// role, ctx carries the role as Create read it (NamedRole).
 type Responder interface {
 	MessageCreated(ctx context.Context, room api.Room, msg api.Message, req api.CreateMessageRequest)
 }
