@@ -82,7 +82,7 @@ func BenchmarkFirstDelta_Orchestrator(b *testing.B) {
 		}
 		m := be.human(1, 1, "alice", "go", &role.ID)
 		t0 := time.Now()
-		o.MessageCreated(context.Background(), room, m, api.CreateMessageRequest{})
+		o.MessageCreated(context.Background(), room, m, api.CreateMessageRequest{}, nil)
 		var first time.Duration
 		for ev := range pub.ch {
 			if ev.Type == wsproto.TypeAIDelta && first == 0 {

@@ -298,7 +298,7 @@ func (rr *roomReads) wait(ctx context.Context) error {
 
 // MessageCreated implements service.Responder: it decides which roles
 // answer msg and starts their replies. It never blocks.
-func (o *Orchestrator) MessageCreated(mctx context.Context, room api.Room, msg api.Message, req api.CreateMessageRequest) {
+func (o *Orchestrator) MessageCreated(_ context.Context, room api.Room, msg api.Message, req api.CreateMessageRequest, named *store.Role) {
 	if msg.MessageType != api.MessageText || msg.UserID == nil {
 		return
 	}
@@ -326,9 +326,11 @@ func (o *Orchestrator) MessageCreated(mctx context.Context, room api.Room, msg a
 		if msg.RoleID != nil {
 			// The messages service read the role in this request (after
 			// checking the author may use it); read it only without that.
-			r, ok := service.NamedRole(mctx)
+			var r store.Role
 			var err error
-			if !ok || r.ID != *msg.RoleID {
+			if named != nil && named.ID == *msg.RoleID {
+				r = *named
+			} else {
 				r, err = o.be.RoleByID(ctx, *msg.RoleID)
 			}
 			switch {

@@ -56,7 +56,7 @@ func newHarness(t *testing.T, opts ...harnessOpt) *harness {
 func (h *harness) send(userID int64, user, content string, roleID *int64, req api.CreateMessageRequest) api.Message {
 	m := h.be.human(h.room.ID, userID, user, content, roleID)
 	req.Content, req.RoleID = content, roleID
-	h.orch.MessageCreated(context.Background(), h.room, m, req)
+	h.orch.MessageCreated(context.Background(), h.room, m, req, nil)
 	return m
 }
 

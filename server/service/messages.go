@@ -86,24 +86,13 @@ func (s *Messages) Create(ctx context.Context, userID, roomID int64, req api.Cre
 	if created {
 		room.LastSeq = msg.Seq
 		s.hooks.notifier.Publish(roomID, MessageEvent(msg))
-		rctx := context.WithoutCancel(ctx)
+		var named *store.Role
 		if req.RoleID != nil {
-			rctx = context.WithValue(rctx, namedRoleKey{}, role)
+			named = &role
 		}
-		s.hooks.responder.MessageCreated(rctx, room, msg, req)
+		s.hooks.responder.MessageCreated(context.WithoutCancel(ctx), room, msg, req, named)
 	}
 	return msg, created, nil
-}
-
-type namedRoleKey struct{}
-
-// NamedRole returns the role a new message names (its role_id) as Create
-// read it, in this request, while checking the author may see it: the
-// context Create hands to Responder.MessageCreated carries it, so the
-// responder need not read it again before its first token.
-func NamedRole(ctx context.Context) (store.Role, bool) {
-	r, ok := ctx.Value(namedRoleKey{}).(store.Role)
-	return r, ok
 }
 
 // CreateSystem stores and publishes a system message in a room.

@@ -5,6 +5,7 @@ import (
 
 	"github.com/virtual-company/vc/pkg/api"
 	"github.com/virtual-company/vc/pkg/wsproto"
+	"github.com/virtual-company/vc/server/store"
 )
 
 // Notifier is how services tell connected clients about changes. The
@@ -27,10 +28,12 @@ type Presence interface {
 
 // Responder lets AI roles answer stored messages (server/ai implements it;
 // no-op until then). Called after commit and after Publish, must not block.
-// ctx is detached from the request's cancellation; when the message names a
-// role, ctx carries the role as Create read it (NamedRole).
+// ctx is detached from the request's cancellation. named is the role the
+// message names (its role_id) as Create read it while checking the author may
+// use it, so the responder need not read it again before its first token; nil
+// when the message names none.
 type Responder interface {
-	MessageCreated(ctx context.Context, room api.Room, msg api.Message, req api.CreateMessageRequest)
+	MessageCreated(ctx context.Context, room api.Room, msg api.Message, req api.CreateMessageRequest, named *store.Role)
 }
 
 // NopNotifier drops every notification.
@@ -49,7 +52,7 @@ func (NopNotifier) RoomDeleted(int64) {}
 type NopResponder struct{}
 
 // MessageCreated implements Responder.
-func (NopResponder) MessageCreated(context.Context, api.Room, api.Message, api.CreateMessageRequest) {
+func (NopResponder) MessageCreated(context.Context, api.Room, api.Message, api.CreateMessageRequest, *store.Role) {
 }
 
 // hooks holds the late-bound collaborators shared by all services. They are
