@@ -19,3 +19,13 @@ type CallPanel interface {
 	// View renders the panel at most width cells wide; "" hides it.
 	View(width int) string
 }
+
+// CallHelp is optionally implemented by a CallPanel to list its slash
+// commands and keys in the ? help overlay.
+type CallHelp interface {
+	HelpCommands() []SlashHelp
+}
+
+// SlashHelp is one line of the help overlay's command list: "/Name Args"
+// and what it does.
+type SlashHelp struct{ Name, Args, Help string }

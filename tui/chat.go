@@ -86,6 +86,7 @@ type chatScreen struct {
 	input       composer
 	focus       focusArea
 	overlay     overlayKind
+	helpOff     int // first row of the help overlay shown (it scrolls on short terminals)
 	switcher    switcher
 	memberSel   int
 	membersFlip bool // the user toggled the members panel (/members)

@@ -47,8 +47,17 @@ func (c *chatScreen) handleKey(msg tea.KeyMsg) tea.Cmd {
 	k := c.sh.keys
 	switch c.overlay {
 	case overlayHelp:
-		if keyIs(msg, k.Back, k.Help, k.Select) || msg.String() == "q" {
-			c.overlay = overlayNone
+		switch {
+		case keyIs(msg, k.Back, k.Help, k.Select) || msg.String() == "q":
+			c.overlay, c.helpOff = overlayNone, 0
+		case keyIs(msg, k.LineDown) || msg.String() == "down":
+			c.helpOff++
+		case keyIs(msg, k.LineUp) || msg.String() == "up":
+			c.helpOff = max(c.helpOff-1, 0)
+		case keyIs(msg, k.PageDown):
+			c.helpOff += 5
+		case keyIs(msg, k.PageUp):
+			c.helpOff = max(c.helpOff-5, 0)
 		}
 		return nil
 	case overlaySwitcher:

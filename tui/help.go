@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/charmbracelet/x/ansi"
@@ -24,7 +25,13 @@ func (c *chatScreen) helpView(maxH int) string {
 		}
 	}
 	var cmdRows []string
-	for _, sc := range slashCommands() {
+	cmds := slashCommands()
+	if h, ok := c.sh.opts.CallPanel.(CallHelp); ok {
+		for _, x := range h.HelpCommands() {
+			cmds = append(cmds, slashCommand{x.Name, x.Args, x.Help})
+		}
+	}
+	for _, sc := range cmds {
 		use := "/" + sc.name
 		if sc.args != "" {
 			use += " " + sc.args
@@ -37,7 +44,18 @@ func (c *chatScreen) helpView(maxH int) string {
 	rows = append(rows, grid(cmdRows, maxW)...)
 	rows = append(rows, st.Muted.Render("esc closes · //text sends a line starting with /"))
 	if inner := max(maxH-2, 3); len(rows) > inner {
-		rows = append(rows[:inner-1], st.Muted.Render("… (a taller terminal shows more)"))
+		// Too tall for the terminal: show a window that ↑/↓ and pgup/pgdn move.
+		maxOff := len(rows) - (inner - 1)
+		c.helpOff = min(c.helpOff, maxOff)
+		win := rows[c.helpOff : c.helpOff+inner-1]
+		more := "↓/pgdn more"
+		switch {
+		case c.helpOff == maxOff:
+			more = "↑/pgup back"
+		case c.helpOff > 0:
+			more = "↑↓ scroll"
+		}
+		rows = append(append([]string(nil), win...), st.Muted.Render(fmt.Sprintf("… %s (%d-%d of %d)", more, c.helpOff+1, c.helpOff+inner-1, len(rows))))
 	}
 	for i, r := range rows {
 		rows[i] = truncate(r, maxW)

@@ -80,3 +80,26 @@ func TestMouse_ClickRoom(t *testing.T) {
 	hs.send(tea.MouseMsg{X: 5, Y: 3, Button: tea.MouseButtonLeft, Action: tea.MouseActionPress})
 	hs.waitFor("#random open", func() bool { r, _ := c.curRoom(); return r.ID == 2 && c.stream != nil })
 }
+
+// TestHelp_ScrollsOnShortTerminals: at 60x20 the ? overlay does not fit, so
+// it shows a window that ↓ and pgdn move down to the last line and ↑ back.
+func TestHelp_ScrollsOnShortTerminals(t *testing.T) {
+	hs, _ := startChat(t, 60, 20)
+	hs.typeText("?")
+	hs.waitScreen("Keys")
+	require.Contains(t, hs.screen(), "↓/pgdn more")
+	require.NotContains(t, hs.screen(), "/quit")
+	for i := 0; i < 40 && !strings.Contains(hs.screen(), "/quit"); i++ {
+		hs.keyType(tea.KeyPgDown)
+	}
+	require.Contains(t, hs.screen(), "/quit", "pgdn reaches the end of the help")
+	require.Contains(t, hs.screen(), "↑/pgup back")
+	require.NotContains(t, hs.screen(), "Keys", "the window moved past the first line")
+	for i := 0; i < 40 && !strings.Contains(hs.screen(), "Keys"); i++ {
+		hs.keyType(tea.KeyUp)
+	}
+	require.Contains(t, hs.screen(), "Keys")
+	for _, l := range strings.Split(hs.m.View(), "\n") {
+		require.LessOrEqual(t, ansi.StringWidth(l), 60)
+	}
+}

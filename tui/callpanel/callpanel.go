@@ -22,6 +22,7 @@ import (
 	"github.com/virtual-company/vc/client/call"
 	"github.com/virtual-company/vc/client/call/audio"
 	"github.com/virtual-company/vc/pkg/api"
+	"github.com/virtual-company/vc/tui"
 )
 
 // Options configures a Panel.
@@ -91,7 +92,7 @@ type (
 // InCall reports whether the panel is in (or joining) a call.
 func (p *Panel) InCall() bool { return p.k != nil || p.joining }
 
-// Command handles /call and /hangup.
+// Command handles /call, /hangup and /mute.
 func (p *Panel) Command(room api.Room, name string, args []string) (tea.Cmd, bool) {
 	switch name {
 	case "call":
@@ -119,6 +120,14 @@ func (p *Panel) Command(room api.Room, name string, args []string) (tea.Cmd, boo
 			return nil, true
 		}
 		return p.hangup(), true
+	case "mute":
+		if p.k == nil {
+			p.status = "not in a call (/call joins)"
+			return nil, true
+		}
+		p.muted = p.k.ToggleMute()
+		p.people = p.k.Participants()
+		return nil, true
 	}
 	return nil, false
 }
@@ -176,6 +185,15 @@ func waitEvent(gen int, k *call.Call) tea.Cmd {
 
 func refresh(gen int) tea.Cmd {
 	return tea.Tick(250*time.Millisecond, func(time.Time) tea.Msg { return refreshMsg{gen: gen} })
+}
+
+// HelpCommands implements tui.CallHelp: the panel's lines in the ? overlay.
+func (p *Panel) HelpCommands() []tui.SlashHelp {
+	return []tui.SlashHelp{
+		{Name: "call", Args: "[IN [OUT]]", Help: "join the room's call"},
+		{Name: "hangup", Help: "leave the call"},
+		{Name: "mute", Help: "toggle mute (m too)"},
+	}
 }
 
 // Update handles the panel's messages and, during a call, the mute key.

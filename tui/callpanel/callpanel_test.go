@@ -107,6 +107,11 @@ func TestPanel_JoinMuteHangup(t *testing.T) {
 		time.Sleep(20 * time.Millisecond) // polling the engine's snapshot
 	}
 
+	// /mute toggles back.
+	_, ok = p.Command(room, "mute", nil)
+	require.True(t, ok)
+	l.until("unmuted", func(v string) bool { return !strings.Contains(v, "[muted]") })
+
 	// /hangup leaves: bob sees alice go.
 	cmd, ok = p.Command(room, "hangup", nil)
 	require.True(t, ok)
