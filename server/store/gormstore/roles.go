@@ -2,8 +2,12 @@ package gormstore
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
+
+	"gorm.io/gorm"
 
 	"github.com/virtual-company/vc/server/store"
 )
@@ -49,8 +53,19 @@ func (s *Store) CreateRole(ctx context.Context, r *store.Role) error {
 
 // RoleByID implements store.RoleStore.
 func (s *Store) RoleByID(ctx context.Context, id int64) (store.Role, error) {
+	// Scanned by hand: a post naming a role reads it before its message
+	// is stored, and GORM's reflection costs more than SQLite's read.
+	db, err := s.r.DB()
+	if err != nil {
+		return store.Role{}, fmt.Errorf("role %d: %w", id, err)
+	}
 	var row roleRow
-	if err := s.r.WithContext(ctx).Where("id = ?", id).Take(&row).Error; err != nil {
+	err = db.QueryRowContext(ctx, s.bind("SELECT id, user_id, name, avatar, description, ai_instructions, handle, model, temperature, max_tokens, created_at FROM roles WHERE id = ?"), id).
+		Scan(&row.ID, &row.UserID, &row.Name, &row.Avatar, &row.Description, &row.AIInstructions, &row.Handle, &row.Model, &row.Temperature, &row.MaxTokens, &row.CreatedAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = gorm.ErrRecordNotFound
+	}
+	if err != nil {
 		return store.Role{}, fmt.Errorf("role %d: %w", id, translate(err))
 	}
 	return row.record(), nil
