@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -198,6 +199,13 @@ func (h *Handler) serve(c *websocket.Conn) {
 	user, roomID := adm.user, adm.room.ID
 	ctx, cancel := context.WithCancel(h.base)
 	defer cancel()
+	// fasthttp hands over a wrapper whose Close does nothing (it closes the
+	// connection after the handler returns); cutting a stuck socket needs
+	// the connection itself.
+	netConn := c.NetConn()
+	if u, ok := netConn.(interface{ UnsafeConn() net.Conn }); ok {
+		netConn = u.UnsafeConn()
+	}
 
 	sub, err := h.bus.Subscribe(roomID, user, adm.room.LastSeq)
 	switch {
@@ -209,7 +217,6 @@ func (h *Handler) serve(c *websocket.Conn) {
 		return
 	}
 	defer h.bus.Unsubscribe(sub)
-	netConn := c.NetConn()
 	sub.OnClose(func() { _ = netConn.Close() })
 
 	// Live events queue up in sub from here on; replay what the client
@@ -231,7 +238,7 @@ func (h *Handler) serve(c *websocket.Conn) {
 	}
 
 	var deadline time.Time // the connection's write deadline, owned by the running writer
-	sub.SetWriter(func() { h.drain(c, sub, &deadline) }, h.opts.PingInterval)
+	sub.SetWriter(func() { h.drain(c, sub, &deadline) }, h.opts.PingInterval, nonBlockingWriter(netConn))
 	h.readLoop(ctx, c, sub, user)
 	sub.Close(CloseNormal, "")
 	sub.WaitWriter()
@@ -304,7 +311,7 @@ func (h *Handler) drain(c *websocket.Conn, sub *Subscription, deadline *time.Tim
 			out = appendFrame(out, opPing, nil)
 		}
 		for _, f := range b.Frames {
-			out = appendFrame(out, opText, f.Data)
+			out = append(out, f.wire...)
 		}
 		if b.Closing {
 			out = appendFrame(out, opClose, websocket.FormatCloseMessage(b.Code, b.Reason))
@@ -365,7 +372,11 @@ func appendFrame(dst []byte, opcode byte, payload []byte) []byte {
 // that no new one starts.
 func (h *Handler) cut(c *websocket.Conn, sub *Subscription) {
 	sub.Close(CloseNormal, "")
-	_ = c.NetConn().Close()
+	nc := c.NetConn()
+	if u, ok := nc.(interface{ UnsafeConn() net.Conn }); ok {
+		nc = u.UnsafeConn()
+	}
+	_ = nc.Close()
 }
 
 // readLoop handles client frames until the socket fails or closes. It

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/virtual-company/vc/pkg/api"
@@ -54,6 +55,7 @@ type Hub struct {
 	log      *slog.Logger
 	opts     Options
 	backfill Backfill
+	pool     *fanoutPool
 
 	mu      sync.RWMutex
 	rooms   map[int64]*hubRoom
@@ -64,8 +66,20 @@ type Hub struct {
 // hubRoom is the subscribers and ordering state of one room.
 type hubRoom struct {
 	id   int64
+	hub  *Hub
 	mu   sync.Mutex
 	subs map[*Subscription]struct{}
+	// shards split the subscribers for the fan-out workers, each
+	// subscription staying in its shard. New ones are appended in place and
+	// a shard is only replaced (never changed) when compacted, so a worker
+	// may read the slice it was handed while the room changes; removed
+	// counts the unsubscribed entries still in them.
+	shards    [][]*Subscription
+	nextShard int
+	removed   int
+	// pending counts the jobs of this room queued to the pool and not yet
+	// run; while there are none, a small room is written inline.
+	pending atomic.Int64
 	// online counts the sockets per user.
 	online map[int64]int
 	names  map[int64]string
@@ -90,10 +104,12 @@ func NewHub(opts Options, backfill Backfill, logger *slog.Logger) *Hub {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	opts = opts.withDefaults()
 	return &Hub{
 		log:      logger.With("component", "hub"),
-		opts:     opts.withDefaults(),
+		opts:     opts,
 		backfill: backfill,
+		pool:     newFanoutPool(opts.FanoutWorkers, 1024),
 		rooms:    make(map[int64]*hubRoom),
 		sockets:  make(map[int64]int),
 	}
@@ -279,13 +295,69 @@ func (r *hubRoom) frontSeq() int64 {
 	return 0
 }
 
-// fanout queues q for every subscriber but except. Called with r.mu held.
+// fanout sends q to every subscriber but except: a small room right here,
+// a big one through the pool's workers, shard by shard. Called with r.mu
+// held, which orders the room's events.
 func (r *hubRoom) fanout(q queued, except *Subscription) {
-	for s := range r.subs {
-		if s != except {
-			s.enqueue(q)
+	h := r.hub
+	if len(r.subs) <= h.opts.FanoutInline && r.pending.Load() == 0 {
+		r.fanoutInline(q, except)
+		return
+	}
+	for i, subs := range r.shards {
+		if len(subs) == 0 {
+			continue
+		}
+		r.pending.Add(1)
+		if !h.pool.dispatch(i, fanoutJob{q: q, subs: subs, except: except, room: r}) {
+			r.pending.Add(-1)
+			for _, s := range subs {
+				if s != except {
+					s.enqueue(q)
+				}
+			}
 		}
 	}
+}
+
+func (r *hubRoom) fanoutInline(q queued, except *Subscription) {
+	for _, subs := range r.shards {
+		for _, s := range subs {
+			if s != except {
+				s.enqueue(q)
+			}
+		}
+	}
+}
+
+// add places s in a shard. Called with r.mu held.
+func (r *hubRoom) add(s *Subscription) {
+	r.subs[s] = struct{}{}
+	s.room = r
+	s.shard = r.nextShard
+	r.nextShard = (r.nextShard + 1) % len(r.shards)
+	r.shards[s.shard] = append(r.shards[s.shard], s)
+}
+
+// remove takes s out of the room; its shard entry goes at the next
+// compaction (a closed subscription ignores what is still sent to it).
+// Called with r.mu held.
+func (r *hubRoom) remove(s *Subscription) {
+	delete(r.subs, s)
+	r.removed++
+	if r.removed < 64 || r.removed < len(r.subs) {
+		return
+	}
+	for i, subs := range r.shards {
+		kept := make([]*Subscription, 0, len(subs))
+		for _, x := range subs {
+			if _, ok := r.subs[x]; ok {
+				kept = append(kept, x)
+			}
+		}
+		r.shards[i] = kept
+	}
+	r.removed = 0
 }
 
 // Subscribe registers a socket of user in the room and announces the user
@@ -303,14 +375,14 @@ func (h *Hub) Subscribe(roomID int64, user api.User, lastSeq int64) (*Subscripti
 	h.sockets[user.ID]++
 	r := h.rooms[roomID]
 	if r == nil {
-		r = &hubRoom{id: roomID, subs: make(map[*Subscription]struct{}), online: make(map[int64]int),
-			names: make(map[int64]string), last: lastSeq}
+		r = &hubRoom{id: roomID, hub: h, subs: make(map[*Subscription]struct{}), online: make(map[int64]int),
+			names: make(map[int64]string), last: lastSeq, shards: make([][]*Subscription, h.pool.workers())}
 		h.rooms[roomID] = r
 	}
 	s := newSubscription(h, roomID, user, h.opts.SendQueue)
 	r.mu.Lock()
 	h.mu.Unlock()
-	r.subs[s] = struct{}{}
+	r.add(s)
 	r.online[user.ID]++
 	r.names[user.ID] = user.Username
 	first := r.online[user.ID] == 1
@@ -337,7 +409,7 @@ func (h *Hub) Unsubscribe(s *Subscription) {
 		h.mu.Unlock()
 		return
 	}
-	delete(r.subs, s)
+	r.remove(s)
 	if h.sockets[s.UserID]--; h.sockets[s.UserID] <= 0 {
 		delete(h.sockets, s.UserID)
 	}
@@ -433,6 +505,8 @@ func (h *Hub) Close() {
 		rooms = append(rooms, r)
 	}
 	h.mu.Unlock()
+	// Events already handed to the fan-out workers are queued first.
+	h.pool.close()
 	for _, r := range rooms {
 		r.mu.Lock()
 		for s := range r.subs {

@@ -280,6 +280,7 @@ func BenchmarkHub_Publish1000(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		h.Publish(1, msgEvent(1, int64(i+1)))
 		if i%64 == 63 {
+			h.pool.flush()
 			for _, s := range subs {
 				buf = s.Take(buf).Frames
 			}
@@ -344,4 +345,89 @@ func TestHub_NewGapDuringBackfillIsNotSkipped(t *testing.T) {
 	evs, _, _ := drain(t, s)
 	got = append(got, seqs(evs)...)
 	require.Equal(t, []int64{1, 2, 3, 4, 5}, got)
+}
+
+// TestHub_BigRoomOrderWithAcks: a room above the inline size is written by
+// the fan-out workers; every socket still gets every message in seq order,
+// and an event sent to one socket alone (an ack) comes after the room's
+// events published before it.
+func TestHub_BigRoomOrderWithAcks(t *testing.T) {
+	h := NewHub(Options{SendQueue: 1 << 16, FanoutInline: 4, FanoutWorkers: 3}, nil, nil)
+	defer h.Close()
+	subs := make([]*Subscription, 40)
+	for i := range subs {
+		s, err := h.Subscribe(1, user(int64(i+1), "u"+strconv.Itoa(i)), 0)
+		require.NoError(t, err)
+		subs[i] = s
+	}
+	h.pool.flush()
+	for _, s := range subs {
+		drain(t, s) // the joins
+	}
+	const n = 300
+	for seq := int64(1); seq <= n; seq++ {
+		h.Publish(1, msgEvent(1, seq))
+		ack, err := json.Marshal(wsproto.Event{Type: wsproto.TypeAck, RoomID: 1, Seq: seq})
+		require.NoError(t, err)
+		subs[0].Send(ack)
+	}
+	h.pool.flush()
+	for i, s := range subs {
+		evs, _, _ := drain(t, s)
+		var want []int64
+		for seq := int64(1); seq <= n; seq++ {
+			want = append(want, seq)
+		}
+		require.Equal(t, want, seqs(evs), "socket %d", i)
+		if i == 0 {
+			// Each ack follows its message.
+			var last int64
+			for _, ev := range evs {
+				switch ev.Type {
+				case wsproto.TypeMessage:
+					last = ev.Seq
+				case wsproto.TypeAck:
+					require.Equal(t, last, ev.Seq, "ack %d before its message", ev.Seq)
+				}
+			}
+		}
+	}
+}
+
+// TestBatchWriter_Group: jobs of one shard taken together give each socket
+// the frames of the jobs it was in, in order: a socket that joined part way
+// gets only the later ones, one left out of a job (except) misses only that
+// one.
+func TestBatchWriter_Group(t *testing.T) {
+	h := NewHub(Options{SendQueue: 64}, nil, nil)
+	r := &hubRoom{id: 1, hub: h}
+	mk := func(id int64) *Subscription { return newSubscription(h, 1, user(id, "u"), 64) }
+	a, b, late := mk(1), mk(2), mk(3)
+	shard := make([]*Subscription, 0, 4)
+	shard = append(shard, a, b)
+	first := shard[:2]
+	shard = append(shard, late) // joined after the first job
+	frame := func(seq int64) queued {
+		data, err := json.Marshal(msgEvent(1, seq))
+		require.NoError(t, err)
+		return queued{frame: NewFrame(data), seq: seq}
+	}
+	r.pending.Store(3)
+	group := []fanoutJob{
+		{q: frame(1), subs: first, room: r},
+		{q: frame(2), subs: shard, room: r, except: b},
+		{q: frame(3), subs: shard, room: r},
+	}
+	require.Equal(t, 3, groupLen(group))
+	var w batchWriter
+	w.run(group)
+	got := func(s *Subscription) []int64 { evs, _, _ := drain(t, s); return seqs(evs) }
+	require.Equal(t, []int64{1, 2, 3}, got(a))
+	require.Equal(t, []int64{1, 3}, got(b))
+	require.Equal(t, []int64{2, 3}, got(late))
+	require.Zero(t, r.pending.Load())
+
+	// A compaction gives the shard a new slice: a new group starts there.
+	other := []*Subscription{a}
+	require.Equal(t, 1, groupLen([]fanoutJob{{q: frame(4), subs: shard, room: r}, {q: frame(5), subs: other, room: r}}))
 }

@@ -20,6 +20,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -58,6 +59,10 @@ type Options struct {
 	// ReadBufferSize and WriteBufferSize size the socket's I/O buffers; small
 	// buffers keep idle sockets cheap (frames may be larger).
 	ReadBufferSize, WriteBufferSize int
+	// FanoutWorkers is how many goroutines write the events of big rooms
+	// (default: GOMAXPROCS); FanoutInline is the largest room whose events
+	// the publisher writes itself (default 32).
+	FanoutWorkers, FanoutInline int
 }
 
 // DefaultOptions returns the defaults.
@@ -75,6 +80,8 @@ func DefaultOptions() Options {
 		ReplayPage:        500,
 		ReadBufferSize:    1024,
 		WriteBufferSize:   4096,
+		FanoutWorkers:     runtime.GOMAXPROCS(0),
+		FanoutInline:      32,
 	}
 }
 
@@ -115,6 +122,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.WriteBufferSize <= 0 {
 		o.WriteBufferSize = d.WriteBufferSize
+	}
+	if o.FanoutWorkers <= 0 {
+		o.FanoutWorkers = d.FanoutWorkers
+	}
+	if o.FanoutInline == 0 {
+		o.FanoutInline = d.FanoutInline
 	}
 	return o
 }

@@ -13,11 +13,19 @@ const CloseNormal = 1000
 
 // Frame is one encoded event, shared by every socket it is queued for.
 type Frame struct {
+	// Data is the event's JSON.
 	Data []byte
+	// wire is Data framed as one server-to-client text frame, built once
+	// for every socket; for the rest of a partly written frame it is those
+	// bytes and Data is nil.
+	wire []byte
 }
 
 // NewFrame wraps an encoded event.
-func NewFrame(data []byte) *Frame { return &Frame{Data: data} }
+func NewFrame(data []byte) *Frame {
+	wire := appendFrame(make([]byte, 0, len(data)+10), opText, data)
+	return &Frame{Data: wire[len(wire)-len(data):], wire: wire}
+}
 
 // Subscription is one socket's place in a room: a bounded queue of encoded
 // events and the socket's writer. The writer goroutine runs only while there
@@ -29,8 +37,11 @@ type Subscription struct {
 	Username string
 
 	hub  *Hub
-	max  int
-	wake chan struct{}
+	room *hubRoom
+	// shard is the subscription's fan-out shard in its room, for life.
+	shard int
+	max   int
+	wake  chan struct{}
 
 	mu          sync.Mutex
 	queue       []queued
@@ -42,7 +53,11 @@ type Subscription struct {
 	onClose     func()
 
 	// Lazy writer (SetWriter): write runs in its own goroutine while
-	// writing is true; pings are requested by pingTimer.
+	// writing is true; pings are requested by pingTimer. direct, when set,
+	// writes to the socket without waiting: an event for a socket with
+	// nothing queued goes out from the goroutine that fans it out, and only
+	// what the socket cannot take at once waits for the writer.
+	direct    func([]byte) (int, error)
 	write     func()
 	writing   bool
 	writers   sync.WaitGroup
@@ -86,10 +101,14 @@ func (s *Subscription) kick() {
 // SetWriter makes the subscription run write in a new goroutine whenever
 // there is something to send and no writer runs; write must loop on Next
 // until it reports nothing left. Pings are requested every pingEvery.
-func (s *Subscription) SetWriter(write func(), pingEvery time.Duration) {
+// direct, when not nil, is a write to the socket that never waits (it
+// returns how much the socket took); events are then written with it when
+// nothing else is queued, and write only sends what it could not take.
+func (s *Subscription) SetWriter(write func(), pingEvery time.Duration, direct func([]byte) (int, error)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.write = write
+	s.direct = direct
 	s.pingEvery = pingEvery
 	if s.closing {
 		s.kick()
@@ -134,6 +153,24 @@ func (s *Subscription) enqueue(q queued) {
 	if s.closing {
 		return
 	}
+	if s.direct != nil && !s.writing && len(s.queue) == 0 {
+		// Nothing waits for this socket: write now. The writer is not
+		// running and cannot start while s.mu is held, so the order holds.
+		if q.seq > 0 && q.seq <= s.skipThrough {
+			return
+		}
+		wire := q.frame.wire
+		n, _ := s.direct(wire)
+		if n >= len(wire) {
+			return
+		}
+		// The socket took part or none of it (its buffer is full, a write
+		// deadline passed, or it failed): the writer sends the rest, or
+		// finds out that the socket is gone.
+		if n > 0 {
+			q = queued{frame: &Frame{wire: wire[n:]}}
+		}
+	}
 	if len(s.queue) >= s.max {
 		s.queue = nil
 		s.startClose(wsproto.CloseSlowConsumer, "too slow: send queue full", false)
@@ -143,8 +180,58 @@ func (s *Subscription) enqueue(q queued) {
 	s.kick()
 }
 
-// Send queues data (an encoded event for this socket only, such as an ack).
-func (s *Subscription) Send(data []byte) { s.enqueue(queued{frame: NewFrame(data)}) }
+// enqueueBatch is enqueue of several events whose frames, back to back,
+// are wire: written with one write when nothing else waits.
+func (s *Subscription) enqueueBatch(events []queued, wire []byte) {
+	s.mu.Lock()
+	direct := s.direct != nil && !s.writing && len(s.queue) == 0 && !s.closing
+	if direct {
+		for _, q := range events {
+			if q.seq > 0 && q.seq <= s.skipThrough {
+				direct = false // right after a replay: filter one by one
+				break
+			}
+		}
+	}
+	if !direct {
+		s.mu.Unlock()
+		for _, q := range events {
+			s.enqueue(q)
+		}
+		return
+	}
+	defer s.mu.Unlock()
+	n, _ := s.direct(wire)
+	if n >= len(wire) {
+		return
+	}
+	// What the socket did not take waits for the writer, as one chunk.
+	rest := make([]byte, len(wire)-n)
+	copy(rest, wire[n:])
+	if len(s.queue) >= s.max {
+		s.queue = nil
+		s.startClose(wsproto.CloseSlowConsumer, "too slow: send queue full", false)
+		return
+	}
+	s.queue = append(s.queue, queued{frame: &Frame{wire: rest}})
+	s.kick()
+}
+
+// Send queues data (an encoded event for this socket only, such as an ack)
+// behind the room's events already dispatched to it.
+func (s *Subscription) Send(data []byte) {
+	q := queued{frame: NewFrame(data)}
+	if r := s.room; r != nil && r.pending.Load() > 0 {
+		// Room events for this socket may still wait in its fan-out
+		// worker: queue behind them.
+		r.pending.Add(1)
+		if s.hub.pool.dispatch(s.shard, fanoutJob{q: q, subs: []*Subscription{s}, room: r}) {
+			return
+		}
+		r.pending.Add(-1)
+	}
+	s.enqueue(q)
+}
 
 // SkipThrough makes the writer drop message events with seq <= seq: those
 // were already sent by the replay.

@@ -1,0 +1,9 @@
+//go:build !unix
+
+package realtime
+
+import "net"
+
+// nonBlockingWriter returns nil off Unix: every write goes through the
+// socket's writer goroutine.
+func nonBlockingWriter(net.Conn) func([]byte) (int, error) { return nil }
