@@ -22,7 +22,7 @@ type fanoutPool struct {
 	// running: the workers were started; stopped: dispatch writes inline
 	// from now on.
 	running, stopped atomic.Bool
-	done    sync.WaitGroup
+	done             sync.WaitGroup
 }
 
 // fanoutJob is one event for the subscribers of one shard (or a barrier
