@@ -2,6 +2,7 @@ package ai
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 )
@@ -94,9 +95,59 @@ func newLimiter(l Limits, now func() time.Time) *limiter {
 	return &limiter{limits: l, now: now, perUser: map[int64]int{}, perRoom: map[int64]int{}, starts: map[int64][]time.Time{}}
 }
 
+// slot is a reply's place in the limits.
+type slot struct {
+	lm         *limiter
+	user, room int64
+	at         time.Time
+	counted    bool // at is in lm.starts
+	release1   sync.Once
+	refund1    sync.Once
+}
+
+// release frees the slot; call it exactly once a reply ends.
+func (s *slot) release() {
+	s.release1.Do(func() {
+		lm := s.lm
+		lm.mu.Lock()
+		defer lm.mu.Unlock()
+		if lm.perUser[s.user]--; lm.perUser[s.user] <= 0 {
+			delete(lm.perUser, s.user)
+		}
+		if s.room != 0 {
+			if lm.perRoom[s.room]--; lm.perRoom[s.room] <= 0 {
+				delete(lm.perRoom, s.room)
+			}
+		}
+	})
+}
+
+// refund takes the reply's start back out of the per-minute count (a
+// reply to a message that was never stored).
+func (s *slot) refund() {
+	if !s.counted {
+		return
+	}
+	s.refund1.Do(func() {
+		lm := s.lm
+		lm.mu.Lock()
+		defer lm.mu.Unlock()
+		ts := lm.starts[s.user]
+		for i := len(ts) - 1; i >= 0; i-- {
+			if ts[i].Equal(s.at) {
+				lm.starts[s.user] = slices.Delete(ts, i, i+1)
+				break
+			}
+		}
+		if len(lm.starts[s.user]) == 0 {
+			delete(lm.starts, s.user)
+		}
+	})
+}
+
 // acquire reserves a slot for a reply paid by userID in roomID (roomID 0:
-// no room). The returned release must be called exactly once.
-func (lm *limiter) acquire(userID, roomID int64) (release func(), err error) {
+// no room). The slot's release must be called exactly once.
+func (lm *limiter) acquire(userID, roomID int64) (*slot, error) {
 	lm.mu.Lock()
 	defer lm.mu.Unlock()
 	l := lm.limits
@@ -109,6 +160,7 @@ func (lm *limiter) acquire(userID, roomID int64) (release func(), err error) {
 			Detail: fmt.Sprintf("Too many AI replies at once in this room (limit %d): wait for one to finish.", l.ConcurrentPerRoom)}
 	}
 	now := lm.now()
+	s := &slot{lm: lm, user: userID, room: roomID, at: now}
 	if l.PerUserPerMinute > 0 {
 		cut := now.Add(-time.Minute)
 		ts := lm.starts[userID]
@@ -124,26 +176,13 @@ func (lm *limiter) acquire(userID, roomID int64) (release func(), err error) {
 				Detail: fmt.Sprintf("Too many AI replies for you this minute (limit %d per minute): try again in %s.", l.PerUserPerMinute, wait)}
 		}
 		lm.starts[userID] = append(ts, now)
+		s.counted = true
 	}
 	lm.perUser[userID]++
 	if roomID != 0 {
 		lm.perRoom[roomID]++
 	}
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			lm.mu.Lock()
-			defer lm.mu.Unlock()
-			if lm.perUser[userID]--; lm.perUser[userID] <= 0 {
-				delete(lm.perUser, userID)
-			}
-			if roomID != 0 {
-				if lm.perRoom[roomID]--; lm.perRoom[roomID] <= 0 {
-					delete(lm.perRoom, roomID)
-				}
-			}
-		})
-	}, nil
+	return s, nil
 }
 
 // clampTokens applies the default and the ceiling to a role's max_tokens.

@@ -210,6 +210,14 @@ func (o *Orchestrator) KeyChanged(userID int64, provider string) {
 	o.keys.drop(keyRef{userID, provider})
 }
 
+// Running is the number of replies under way (started and not yet over,
+// their slot in the limits still taken).
+func (o *Orchestrator) Running() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.streams)
+}
+
 // Limits returns the effective limits.
 func (o *Orchestrator) Limits() Limits { return o.limits }
 
@@ -225,13 +233,17 @@ func (o *Orchestrator) Close() {
 
 // trigger is one reply to produce.
 type trigger struct {
-	room    api.Room
-	role    store.Role
-	replyTo api.Message
-	payer   int64 // the human whose message started the chain
-	apiKey  string
-	model   string
-	hop     int
+	room api.Room
+	role store.Role
+	// replyTo is the message answered: a draft (no id or seq) until
+	// question says it is committed; read it from question.wait before
+	// publishing anything.
+	replyTo  api.Message
+	question *posting
+	payer    int64 // the human whose message started the chain
+	apiKey   string
+	model    string
+	hop      int
 	// reads are the room reads for the prompt, started early (nil: the
 	// reply reads them itself).
 	reads *roomReads
@@ -253,6 +265,20 @@ type roomReads struct {
 // uptoSeq; wait for them with wait.
 func (o *Orchestrator) readRoom(ctx context.Context, roomID, uptoSeq int64) *roomReads {
 	rr := &roomReads{done: make(chan struct{})}
+	if ms, ok := o.members.get(roomID); ok {
+		if rs, ok := o.seats.get(roomID); ok {
+			// Members and seats are cached: the history is the one read
+			// left, which needs no goroutine of its own.
+			rr.members, rr.seated = ms, rs
+			hist, err := o.be.RecentMessages(ctx, roomID, uptoSeq, o.limits.HistoryMessages)
+			if err != nil {
+				rr.err = fmt.Errorf("room history: %w", err)
+			}
+			rr.hist = slices.Clip(hist)
+			close(rr.done)
+			return rr
+		}
+	}
 	o.wg.Add(1)
 	go func() {
 		defer o.wg.Done()
@@ -286,6 +312,16 @@ func (o *Orchestrator) readRoom(ctx context.Context, roomID, uptoSeq int64) *roo
 	return rr
 }
 
+// ready reports whether the reads are done.
+func (rr *roomReads) ready() bool {
+	select {
+	case <-rr.done:
+		return true
+	default:
+		return false
+	}
+}
+
 // wait returns the reads once done (or ctx's error first).
 func (rr *roomReads) wait(ctx context.Context) error {
 	select {
@@ -296,18 +332,135 @@ func (rr *roomReads) wait(ctx context.Context) error {
 	}
 }
 
-// MessageCreated implements service.Responder: it decides which roles
-// answer msg and starts their replies. It never blocks.
-func (o *Orchestrator) MessageCreated(_ context.Context, room api.Room, msg api.Message, req api.CreateMessageRequest, named *store.Role) {
-	if msg.MessageType != api.MessageText || msg.UserID == nil {
+// posting is a question announced by MessagePosting: the replies to it
+// prepare and call their provider while it commits, and show nothing until
+// it is committed; when it is dropped they are cancelled and end silently.
+type posting struct {
+	mu      sync.Mutex
+	state   postingState
+	msg     api.Message
+	done    chan struct{}
+	cancels []context.CancelCauseFunc
+}
+
+type postingState int
+
+const (
+	postingPending postingState = iota
+	postingCommitted
+	postingDropped
+)
+
+// errDropped ends a reply whose question was not stored.
+var errDropped = errors.New("the message was not stored")
+
+func newPosting() *posting { return &posting{done: make(chan struct{})} }
+
+// committedPosting is the posting of a message already stored.
+func committedPosting(msg api.Message) *posting {
+	p := &posting{state: postingCommitted, msg: msg, done: make(chan struct{})}
+	close(p.done)
+	return p
+}
+
+// Committed implements service.Posting.
+func (p *posting) Committed(msg api.Message) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.state != postingPending {
 		return
 	}
-	payer := *msg.UserID
+	p.state, p.msg, p.cancels = postingCommitted, msg, nil
+	close(p.done)
+}
+
+// Dropped implements service.Posting.
+func (p *posting) Dropped() {
+	p.mu.Lock()
+	if p.state != postingPending {
+		p.mu.Unlock()
+		return
+	}
+	p.state = postingDropped
+	cancels := p.cancels
+	p.cancels = nil
+	close(p.done)
+	p.mu.Unlock()
+	for _, c := range cancels {
+		c(errDropped)
+	}
+}
+
+// watch makes a drop cancel a reply's context.
+func (p *posting) watch(cancel context.CancelCauseFunc) {
+	p.mu.Lock()
+	switch p.state {
+	case postingPending:
+		p.cancels = append(p.cancels, cancel)
+		p.mu.Unlock()
+	case postingDropped:
+		p.mu.Unlock()
+		cancel(errDropped)
+	default:
+		p.mu.Unlock()
+	}
+}
+
+// dropped reports whether the question was dropped.
+func (p *posting) dropped() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.state == postingDropped
+}
+
+// settled reports whether the outcome is known.
+func (p *posting) settled() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// wait returns the stored question, or ok=false when it was dropped or
+// ctx ended first.
+func (p *posting) wait(ctx context.Context) (api.Message, bool) {
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+		return api.Message{}, false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.msg, p.state == postingCommitted
+}
+
+// MessagePosting implements service.Responder: it decides which roles
+// answer the message about to be stored and starts their replies, which
+// show once it is committed. It never blocks.
+func (o *Orchestrator) MessagePosting(_ context.Context, room api.Room, draft api.Message, req api.CreateMessageRequest, named *store.Role) service.Posting {
+	if draft.MessageType != api.MessageText || draft.UserID == nil {
+		return service.NopPosting{}
+	}
+	mentions := len(Mentions(draft.Content)) > 0
+	if draft.RoleID == nil && !mentions {
+		return service.NopPosting{}
+	}
+	question := newPosting()
+	// The history of the prompt: the room as it was when the message was
+	// posted, then the message. (Messages committed at the same moment by
+	// others may or may not be in it, as for the people in the room.)
+	upto := room.LastSeq
+	if draft.Seq > 0 {
+		upto = draft.Seq // already stored (MessageCreated)
+	}
+	payer := *draft.UserID
 	// Add under the lock Close takes, so no reply starts once Close waits.
 	o.mu.Lock()
 	if o.closed {
 		o.mu.Unlock()
-		return
+		return service.NopPosting{}
 	}
 	o.wg.Add(1)
 	o.mu.Unlock()
@@ -315,27 +468,26 @@ func (o *Orchestrator) MessageCreated(_ context.Context, room api.Room, msg api.
 		defer o.wg.Done()
 		ctx := o.baseCtx
 		var reads *roomReads
-		mentions := len(Mentions(msg.Content)) > 0
-		if msg.RoleID != nil {
+		if draft.RoleID != nil {
 			// The prompt's reads do not depend on which role answers:
 			// start them now, alongside the role read.
-			reads = o.readRoom(ctx, room.ID, msg.Seq)
+			reads = o.readRoom(ctx, room.ID, upto)
 		}
 		var targets []store.Role
 		seen := map[int64]bool{}
-		if msg.RoleID != nil {
+		if draft.RoleID != nil {
 			// The messages service read the role in this request (after
 			// checking the author may use it); read it only without that.
 			var r store.Role
 			var err error
-			if named != nil && named.ID == *msg.RoleID {
+			if named != nil && named.ID == *draft.RoleID {
 				r = *named
 			} else {
-				r, err = o.be.RoleByID(ctx, *msg.RoleID)
+				r, err = o.be.RoleByID(ctx, *draft.RoleID)
 			}
 			switch {
 			case err != nil:
-				o.logger.Warn("role for reply", "role_id", *msg.RoleID, "err", err)
+				o.logger.Warn("role for reply", "role_id", *draft.RoleID, "err", err)
 			case strings.TrimSpace(r.AIInstructions) != "":
 				targets = append(targets, r)
 				seen[r.ID] = true
@@ -346,7 +498,7 @@ func (o *Orchestrator) MessageCreated(_ context.Context, room api.Room, msg api.
 			if err != nil {
 				o.logger.Error("seated roles", "room_id", room.ID, "err", err)
 			}
-			for _, r := range MentionedRoles(msg.Content, seated, 0) {
+			for _, r := range MentionedRoles(draft.Content, seated, 0) {
 				if !seen[r.ID] {
 					seen[r.ID] = true
 					targets = append(targets, r)
@@ -354,12 +506,20 @@ func (o *Orchestrator) MessageCreated(_ context.Context, room api.Room, msg api.
 			}
 		}
 		if reads == nil && len(targets) > 0 {
-			reads = o.readRoom(ctx, room.ID, msg.Seq)
+			reads = o.readRoom(ctx, room.ID, upto)
 		}
 		for i, r := range targets {
-			o.start(trigger{room: room, role: r, replyTo: msg, payer: payer, apiKey: req.APIKey, model: req.Model, reads: reads}, i == len(targets)-1)
+			o.start(trigger{room: room, role: r, replyTo: draft, question: question, payer: payer,
+				apiKey: req.APIKey, model: req.Model, reads: reads}, i == len(targets)-1)
 		}
 	}()
+	return question
+}
+
+// MessageCreated starts the replies to a message already stored and
+// published (MessagePosting and Committed at once).
+func (o *Orchestrator) MessageCreated(ctx context.Context, room api.Room, msg api.Message, req api.CreateMessageRequest, named *store.Role) {
+	o.MessagePosting(ctx, room, msg, req, named).Committed(msg)
 }
 
 // Cancel stops a running reply in roomID (the realtime ai_cancel hook).
@@ -396,9 +556,16 @@ func apiRole(r store.Role) api.Role {
 func (o *Orchestrator) start(t trigger, inline bool) {
 	streamID := newStreamID()
 	roleID := t.role.ID
+	if t.question == nil {
+		t.question = committedPosting(t.replyTo)
+	}
 	fail := func(code, detail string) {
+		q, ok := t.question.wait(o.baseCtx)
+		if !ok {
+			return // the question was not stored: nothing to answer
+		}
 		o.pub.Publish(t.room.ID, wsproto.Event{Type: wsproto.TypeAIError, RoomID: t.room.ID, StreamID: streamID,
-			RoleID: &roleID, Role: t.role.Name, ReplyTo: t.replyTo.ID, Detail: detail, Code: code})
+			RoleID: &roleID, Role: t.role.Name, ReplyTo: q.ID, Detail: detail, Code: code})
 		if _, err := o.be.CreateSystem(context.WithoutCancel(o.baseCtx), t.room.ID, t.role.Name+" could not answer: "+detail); err != nil {
 			o.logger.Error("store system message", "room_id", t.room.ID, "err", err)
 		}
@@ -415,7 +582,7 @@ func (o *Orchestrator) start(t trigger, inline bool) {
 		}
 		return
 	}
-	release, err := o.lim.acquire(t.payer, t.room.ID)
+	slot, err := o.lim.acquire(t.payer, t.room.ID)
 	if err != nil {
 		var le *LimitError
 		errors.As(err, &le)
@@ -423,18 +590,23 @@ func (o *Orchestrator) start(t trigger, inline bool) {
 		return
 	}
 	ctx, cancel := context.WithCancelCause(o.baseCtx)
+	t.question.watch(cancel)
 	o.mu.Lock()
 	o.streams[streamID] = &liveStream{roomID: t.room.ID, cancel: cancel}
 	o.mu.Unlock()
 	reply := func() {
 		reply, ok := o.run(ctx, streamID, t)
+		cancel(nil)
+		// Free the slot before handing on, so a chain of roles needs one
+		// slot at a time. A reply to a question that was not stored does
+		// not count against the per-minute limit.
+		if t.question.dropped() {
+			slot.refund()
+		}
+		slot.release()
 		o.mu.Lock()
 		delete(o.streams, streamID)
 		o.mu.Unlock()
-		cancel(nil)
-		// Free the slot before handing on, so a chain of roles needs one
-		// slot at a time.
-		release()
 		if ok {
 			o.handOn(t, reply)
 		}
@@ -542,20 +714,41 @@ func (o *Orchestrator) run(ctx context.Context, streamID string, t trigger) (api
 	var req ChatRequest
 	var reqErr error
 	built := make(chan struct{})
-	go func() {
-		defer close(built)
+	if t.reads != nil && t.reads.ready() {
 		req, reqErr = o.buildRequest(ctx, t)
-	}()
+		close(built)
+	} else {
+		go func() {
+			defer close(built)
+			req, reqErr = o.buildRequest(ctx, t)
+		}()
+	}
 	call, err := o.ResolveCall(ctx, model, t.apiKey, t.payer, t.role.UserID)
 	<-built
 	if err != nil {
 		o.failed(ctx, log, streamID, t, call, err, "")
 		return api.Message{}, false
 	}
-	o.pub.Publish(room.ID, wsproto.Event{Type: wsproto.TypeAIStart, RoomID: room.ID, StreamID: streamID,
-		RoleID: &roleID, Role: t.role.Name, ReplyTo: t.replyTo.ID, Model: call.Provider + "/" + call.Model})
+	// ai_start goes out once the question is stored and published, and
+	// before any delta: the provider call below may start earlier, its
+	// deltas wait here.
+	announce := sync.OnceValue(func() bool {
+		q, ok := t.question.wait(ctx)
+		if ok {
+			o.pub.Publish(room.ID, wsproto.Event{Type: wsproto.TypeAIStart, RoomID: room.ID, StreamID: streamID,
+				RoleID: &roleID, Role: t.role.Name, ReplyTo: q.ID, Model: call.Provider + "/" + call.Model})
+		}
+		return ok
+	})
+	if t.question.settled() {
+		announce()
+	} else {
+		go announce()
+	}
 	if reqErr != nil {
-		o.failed(ctx, log, streamID, t, call, reqErr, "")
+		if announce() {
+			o.failed(ctx, log, streamID, t, call, reqErr, "")
+		}
 		return api.Message{}, false
 	}
 	req.Model = call.Model
@@ -564,6 +757,9 @@ func (o *Orchestrator) run(ctx context.Context, streamID string, t trigger) (api
 	var text strings.Builder
 	deltas := int64(0)
 	res, err := call.Entry.Provider.StreamChat(rctx, call.Cred, req, func(d string) error {
+		if !announce() {
+			return errDropped
+		}
 		text.WriteString(d)
 		deltas++
 		o.pub.Publish(room.ID, wsproto.Event{Type: wsproto.TypeAIDelta, RoomID: room.ID, StreamID: streamID, Delta: d})
@@ -572,6 +768,12 @@ func (o *Orchestrator) run(ctx context.Context, streamID string, t trigger) (api
 	usage := res.Usage
 	if usage.OutputTokens == 0 {
 		usage.OutputTokens = deltas
+	}
+	if !announce() {
+		// The question was not stored: the call was cancelled; what it
+		// cost is still the payer's.
+		o.recordUsage(log, t, call, usage)
+		return api.Message{}, false
 	}
 	if err != nil {
 		o.recordUsage(log, t, call, usage)
@@ -587,8 +789,9 @@ func (o *Orchestrator) run(ctx context.Context, streamID string, t trigger) (api
 	msg, err := o.be.CreateAIResponse(context.WithoutCancel(ctx), room.ID, role, content, res.Truncated)
 	if err != nil {
 		log.Error("store reply", "err", err)
+		q, _ := t.question.wait(ctx)
 		o.pub.Publish(room.ID, wsproto.Event{Type: wsproto.TypeAIError, RoomID: room.ID, StreamID: streamID,
-			RoleID: &roleID, Role: t.role.Name, ReplyTo: t.replyTo.ID, Detail: "The reply could not be stored.", Code: api.CodeInternal})
+			RoleID: &roleID, Role: t.role.Name, ReplyTo: q.ID, Detail: "The reply could not be stored.", Code: api.CodeInternal})
 		return api.Message{}, false
 	}
 	o.recordUsage(log, t, call, usage)
@@ -613,7 +816,7 @@ func (o *Orchestrator) handOn(t trigger, reply api.Message) {
 	}
 	next := MentionedRoles(reply.Content, seated, t.role.ID)
 	for i, r := range next {
-		o.start(trigger{room: t.room, role: r, replyTo: reply, payer: t.payer, hop: t.hop + 1}, i == len(next)-1)
+		o.start(trigger{room: t.room, role: r, replyTo: reply, question: committedPosting(reply), payer: t.payer, hop: t.hop + 1}, i == len(next)-1)
 	}
 }
 
@@ -667,6 +870,10 @@ func (o *Orchestrator) recordUsage(log *slog.Logger, t trigger, call Call, u Usa
 func (o *Orchestrator) failed(ctx context.Context, log *slog.Logger, streamID string, t trigger, call Call, err error, partial string) {
 	room, roleID := t.room, t.role.ID
 	sctx := context.WithoutCancel(ctx)
+	q, ok := t.question.wait(o.baseCtx)
+	if !ok {
+		return // the question was not stored (or the server is closing)
+	}
 	var msgID int64
 	if partial != "" {
 		msg, serr := o.be.CreateAIResponse(sctx, room.ID, apiRole(t.role), partial, true)
@@ -685,7 +892,7 @@ func (o *Orchestrator) failed(ctx context.Context, log *slog.Logger, streamID st
 		code, detail = api.CodeUnavailable, "The server is shutting down; ask again in a moment."
 	}
 	o.pub.Publish(room.ID, wsproto.Event{Type: wsproto.TypeAIError, RoomID: room.ID, StreamID: streamID, RoleID: &roleID,
-		Role: t.role.Name, ReplyTo: t.replyTo.ID, MessageID: msgID, Detail: detail, Code: code})
+		Role: t.role.Name, ReplyTo: q.ID, MessageID: msgID, Detail: detail, Code: code})
 	if canceled {
 		return
 	}

@@ -336,11 +336,11 @@ func (s *Service) PrepareGenerate(ctx context.Context, userID int64, req api.Gen
 	if err := o.checkBudget(ctx, userID); err != nil {
 		return nil, toStatusError(err, call.Provider, o.limits.ReplyTimeout)
 	}
-	release, err := o.lim.acquire(userID, 0)
+	slot, err := o.lim.acquire(userID, 0)
 	if err != nil {
 		return nil, toStatusError(err, call.Provider, o.limits.ReplyTimeout)
 	}
-	return &Generation{s: s, userID: userID, roleID: req.RoleID, call: call, release: release, req: ChatRequest{
+	return &Generation{s: s, userID: userID, roleID: req.RoleID, call: call, release: slot.release, req: ChatRequest{
 		Model: call.Model, System: system, Messages: []ChatMessage{{Role: TurnUser, Content: prompt}},
 		MaxTokens: o.limits.clampTokens(maxTokens), Temperature: temp,
 	}}, nil

@@ -75,6 +75,19 @@ func (s *Messages) Create(ctx context.Context, userID, roomID int64, req api.Cre
 	uid := userID
 	m := store.Message{RoomID: roomID, UserID: &uid, RoleID: req.RoleID, Content: req.Content,
 		MessageType: api.MessageText, Author: u.Username, ClientID: req.ClientID}
+	var named *store.Role
+	if req.RoleID != nil {
+		named = &role
+	}
+	// Replies start preparing now (their reads, the provider call) and
+	// show only once the message is committed and published.
+	posting := s.hooks.responder.MessagePosting(context.WithoutCancel(ctx), room, MessageOf(m), req, named)
+	committed := false
+	defer func() {
+		if !committed {
+			posting.Dropped() // not stored, a resend, or a panic on the way
+		}
+	}()
 	created, err := s.store.CreateMessage(ctx, &m)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
@@ -83,16 +96,13 @@ func (s *Messages) Create(ctx context.Context, userID, roomID int64, req api.Cre
 		return api.Message{}, false, internal("create message", err)
 	}
 	msg := MessageOf(m)
-	if created {
-		room.LastSeq = msg.Seq
-		s.hooks.notifier.Publish(roomID, MessageEvent(msg))
-		var named *store.Role
-		if req.RoleID != nil {
-			named = &role
-		}
-		s.hooks.responder.MessageCreated(context.WithoutCancel(ctx), room, msg, req, named)
+	if !created {
+		return msg, false, nil // a resend: it was answered the first time
 	}
-	return msg, created, nil
+	s.hooks.notifier.Publish(roomID, MessageEvent(msg))
+	committed = true
+	posting.Committed(msg)
+	return msg, true, nil
 }
 
 // CreateSystem stores and publishes a system message in a room.

@@ -26,14 +26,29 @@ type Presence interface {
 	IsOnline(roomID, userID int64) bool
 }
 
-// Responder lets AI roles answer stored messages (server/ai implements it;
-// no-op until then). Called after commit and after Publish, must not block.
-// ctx is detached from the request's cancellation. named is the role the
-// message names (its role_id) as Create read it while checking the author may
-// use it, so the responder need not read it again before its first token; nil
-// when the message names none.
+// Responder lets AI roles answer messages (server/ai implements it; no-op
+// until then). A reply is prepared while its question commits, so that the
+// store's commit and the provider's first token overlap instead of adding
+// up: Create calls MessagePosting once the message passed its checks and
+// before it is stored, then exactly one of the returned Posting's methods.
+// Nothing of a reply may be published before Committed: persistence first
+// holds for the question and everything that answers it.
 type Responder interface {
-	MessageCreated(ctx context.Context, room api.Room, msg api.Message, req api.CreateMessageRequest, named *store.Role)
+	// MessagePosting announces a message about to be stored; draft has no
+	// id, seq or timestamp yet. ctx is detached from the request's
+	// cancellation. named is the role the message names (its role_id) as
+	// Create read it while checking the author may use it; nil when it
+	// names none. It must not block.
+	MessagePosting(ctx context.Context, room api.Room, draft api.Message, req api.CreateMessageRequest, named *store.Role) Posting
+}
+
+// Posting is the outcome of a message announced with MessagePosting.
+type Posting interface {
+	// Committed says the message is stored and its event published.
+	Committed(msg api.Message)
+	// Dropped says it was not stored (an error, or a resend of a message
+	// stored before): replies prepared for it end without a trace.
+	Dropped()
 }
 
 // NopNotifier drops every notification.
@@ -51,9 +66,19 @@ func (NopNotifier) RoomDeleted(int64) {}
 // NopResponder never answers.
 type NopResponder struct{}
 
-// MessageCreated implements Responder.
-func (NopResponder) MessageCreated(context.Context, api.Room, api.Message, api.CreateMessageRequest, *store.Role) {
+// MessagePosting implements Responder.
+func (NopResponder) MessagePosting(context.Context, api.Room, api.Message, api.CreateMessageRequest, *store.Role) Posting {
+	return NopPosting{}
 }
+
+// NopPosting is the Posting of a message nothing answers.
+type NopPosting struct{}
+
+// Committed implements Posting.
+func (NopPosting) Committed(api.Message) {}
+
+// Dropped implements Posting.
+func (NopPosting) Dropped() {}
 
 // hooks holds the late-bound collaborators shared by all services. They are
 // set while the server is wired (before it serves) and only read afterwards.
