@@ -27,6 +27,11 @@ type rawSocket struct {
 	br      *bufio.Reader
 	payload []byte
 	stamps  *stampReader // nil: no kernel receive times
+	// exact reads each frame with reads that end where it ends (once the
+	// handshake's buffer is used up), so that the receive time is that of
+	// the frame's own bytes and not of later ones read with it.
+	exact bool
+	src   io.Reader
 }
 
 func (b *benchRoom) dialRaw(ctx context.Context, i int) (*rawSocket, error) {
@@ -63,15 +68,19 @@ func (b *benchRoom) dialRaw(ctx context.Context, i int) (*rawSocket, error) {
 		conn.Close()
 		return nil, fmt.Errorf("handshake: %s", resp.Status)
 	}
-	return &rawSocket{conn: conn, br: br, stamps: stamps}, nil
+	return &rawSocket{conn: conn, br: br, stamps: stamps, src: src}, nil
 }
 
 // next returns the payload of the next text frame (valid until the next
 // call).
 func (r *rawSocket) next() ([]byte, error) {
 	for {
+		var in io.Reader = r.br
+		if r.exact && r.br.Buffered() == 0 {
+			in = r.src
+		}
 		var h [2]byte
-		if _, err := io.ReadFull(r.br, h[:]); err != nil {
+		if _, err := io.ReadFull(in, h[:]); err != nil {
 			return nil, err
 		}
 		op := h[0] & 0x0f
@@ -79,13 +88,13 @@ func (r *rawSocket) next() ([]byte, error) {
 		switch n {
 		case 126:
 			var ext [2]byte
-			if _, err := io.ReadFull(r.br, ext[:]); err != nil {
+			if _, err := io.ReadFull(in, ext[:]); err != nil {
 				return nil, err
 			}
 			n = uint64(binary.BigEndian.Uint16(ext[:]))
 		case 127:
 			var ext [8]byte
-			if _, err := io.ReadFull(r.br, ext[:]); err != nil {
+			if _, err := io.ReadFull(in, ext[:]); err != nil {
 				return nil, err
 			}
 			n = binary.BigEndian.Uint64(ext[:])
@@ -97,7 +106,7 @@ func (r *rawSocket) next() ([]byte, error) {
 			r.payload = make([]byte, n)
 		}
 		p := r.payload[:n]
-		if _, err := io.ReadFull(r.br, p); err != nil {
+		if _, err := io.ReadFull(in, p); err != nil {
 			return nil, err
 		}
 		switch op {

@@ -46,3 +46,19 @@ func TestRealtimeCommands(t *testing.T) {
 	require.Error(t, err)
 	require.True(t, strings.Contains(errOut.String(), "fanout"), "usage lists the commands")
 }
+
+// TestAICommand runs the AI bench at toy sizes (vcd and the fake provider
+// in this process).
+func TestAICommand(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var out, errOut bytes.Buffer
+	require.NoError(t, run(ctx, []string{"ai", "--samples", "5", "--replies", "3", "--tokens", "20", "--watchers", "2",
+		"--token-rate", "2000"}, &out, &errOut), out.String())
+	require.Contains(t, out.String(), "vcd room: POST message -> ai_delta")
+	if runtime.GOOS == "linux" {
+		require.Contains(t, out.String(), "to the clients' sockets (kernel receive time", "the room and direct paths have socket arrival times")
+	}
+	require.Contains(t, out.String(), "deltas delivered 120 of 120")
+	require.Contains(t, out.String(), "lost 0, reordered 0, stored message != deltas 0")
+}
