@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -53,6 +54,12 @@ func runFanout(ctx context.Context, args []string, out io.Writer) error {
 	rate := fs.Float64("rate", 100, "messages sent per second")
 	duration := fs.Duration("duration", 10*time.Second, "how long to send")
 	pid := fs.Int("pid", 0, "vcd process id for its CPU use (default: found by the server's port)")
+	defaultRx := "goroutines"
+	if rxAvailable {
+		defaultRx = "epoll"
+	}
+	receivers := fs.String("receivers", defaultRx, "how the receiving sockets are read: epoll (a few threads, Linux) or goroutines (one per socket)")
+	rxThreads := fs.Int("rx-threads", 2, "threads of the epoll receivers")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -71,70 +78,122 @@ func runFanout(ctx context.Context, args []string, out io.Writer) error {
 		arrivals  []time.Duration // send to kernel receive time
 		got       int
 	}
-	recvs := make([]*receiver, *clients)
-	var openErr error
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 64)
-	for i := range recvs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			conn, err := b.dialRaw(ctx, i)
-			if err == nil {
-				_, err = conn.next() // presence: the socket is live
-			}
-			if err != nil {
-				mu.Lock()
-				openErr = errors.Join(openErr, err)
-				mu.Unlock()
-				return
-			}
-			recvs[i] = &receiver{conn: conn}
-		}()
-	}
-	wg.Wait()
-	if openErr != nil {
-		return fmt.Errorf("open sockets: %w", openErr)
-	}
-	defer func() {
-		for _, r := range recvs {
-			r.conn.close()
-		}
-	}()
-
 	total := int(*rate * duration.Seconds())
+	recvs := make([]*receiver, *clients)
 	var delivered atomic.Int64
 	var lastDelivery atomic.Int64
 	rctx, stopReaders := context.WithCancel(ctx)
 	defer stopReaders()
 	var readers sync.WaitGroup
-	for _, r := range recvs {
+	useRx := *receivers == "epoll"
+	if useRx && !rxAvailable {
+		return errors.New("--receivers epoll needs Linux; use --receivers goroutines")
+	}
+	if useRx {
+		// A few threads in epoll read every socket: the load generator's
+		// cost per delivery is one recvmsg, so that more of the machine is
+		// left to vcd.
+		rx, err := newRxSet(*rxThreads)
+		if err != nil {
+			return err
+		}
+		defer rx.close()
+		u, err := url.Parse(common.server)
+		if err != nil {
+			return err
+		}
+		addr, err := resolveAddr(u.Host)
+		if err != nil {
+			return err
+		}
+		path := "/ws/chat/" + strconv.FormatInt(b.room.ID, 10)
+		for i := range recvs {
+			if _, err := rx.dial(addr, path, b.users[i%len(b.users)].client.Token(), i); err != nil {
+				return fmt.Errorf("open sockets: %w", err)
+			}
+			recvs[i] = &receiver{latencies: make([]time.Duration, 0, total), arrivals: make([]time.Duration, 0, total)}
+		}
+		var complete atomic.Int64
 		readers.Add(1)
 		go func() {
 			defer readers.Done()
-			r.latencies = make([]time.Duration, 0, total)
-			r.arrivals = make([]time.Duration, 0, total)
-			for r.got < total {
-				data, err := r.conn.next()
-				if err != nil {
+			rx.run(rctx, func(f rxFrame) {
+				t, ok := sentAt(f.payload)
+				if !ok {
 					return
 				}
-				if t, ok := sentAt(data); ok {
-					now := time.Now()
-					r.latencies = append(r.latencies, now.Sub(t))
-					if at, ok := r.conn.receivedAt(); ok {
-						r.arrivals = append(r.arrivals, at.Sub(t))
-					}
-					r.got++
-					delivered.Add(1)
-					lastDelivery.Store(now.UnixNano())
+				r := recvs[f.sock.idx]
+				r.latencies = append(r.latencies, f.readAt.Sub(t))
+				if !f.kernelAt.IsZero() {
+					r.arrivals = append(r.arrivals, f.kernelAt.Sub(t))
 				}
+				r.got++
+				delivered.Add(1)
+				lastDelivery.Store(f.readAt.UnixNano())
+				if r.got == total && complete.Add(1) == int64(len(recvs)) {
+					stopReaders()
+				}
+			})
+		}()
+	} else {
+		var openErr error
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, 64)
+		for i := range recvs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				conn, err := b.dialRaw(ctx, i)
+				if err == nil {
+					_, err = conn.next() // presence: the socket is live
+				}
+				if err != nil {
+					mu.Lock()
+					openErr = errors.Join(openErr, err)
+					mu.Unlock()
+					return
+				}
+				recvs[i] = &receiver{conn: conn}
+			}()
+		}
+		wg.Wait()
+		if openErr != nil {
+			return fmt.Errorf("open sockets: %w", openErr)
+		}
+		defer func() {
+			for _, r := range recvs {
+				r.conn.close()
 			}
 		}()
+		for _, r := range recvs {
+			readers.Add(1)
+			go func() {
+				defer readers.Done()
+				r.latencies = make([]time.Duration, 0, total)
+				r.arrivals = make([]time.Duration, 0, total)
+				for r.got < total {
+					data, err := r.conn.next()
+					if err != nil {
+						return
+					}
+					if t, ok := sentAt(data); ok {
+						now := time.Now()
+						r.latencies = append(r.latencies, now.Sub(t))
+						if at, ok := r.conn.receivedAt(); ok {
+							r.arrivals = append(r.arrivals, at.Sub(t))
+						}
+						r.got++
+						delivered.Add(1)
+						lastDelivery.Store(now.UnixNano())
+					}
+				}
+			}()
+		}
 	}
+	fmt.Fprintf(out, "%d sockets open (%s receivers)\n", len(recvs), *receivers)
 
 	sender, err := b.dial(ctx, 0, nil)
 	if err != nil {
@@ -171,7 +230,9 @@ func runFanout(ctx context.Context, args []string, out io.Writer) error {
 	}
 	stopReaders()
 	for _, r := range recvs {
-		r.conn.close() // unblocks the receivers still reading
+		if r.conn != nil {
+			r.conn.close() // unblocks the receivers still reading
+		}
 	}
 	<-done
 	elapsed := time.Unix(0, lastDelivery.Load()).Sub(start)

@@ -5,6 +5,8 @@
 //	vcbench idle     N idle sockets: vcd RSS per socket
 //	vcbench persist  many senders as fast as acks allow: persisted messages/s
 //	vcbench call     two voice-call engines: set-up time, one-way latency, CPU per participant
+//	vcbench ai       AI replies against a fake provider: time to first token, concurrent streamed replies
+//	vcbench floor    the fanout traffic from a minimal writer process instead of vcd: this machine's floor
 //
 // Run vcd in its own process (10 000 sockets need two processes under a
 // 20 000 open-file limit). vcbench registers its own users; start vcd with
@@ -41,6 +43,8 @@ func commands() []command {
 		persistCommand(),
 		callCommand(),
 		aiCommand(),
+		floorCommand(),
+		floorWriterCommand(),
 	}
 }
 

@@ -15,6 +15,18 @@ import (
 	"github.com/virtual-company/vc/server/servertest"
 )
 
+// TestMain runs a vcbench subcommand instead of the tests when the floor
+// command starts this binary as its writer process.
+func TestMain(m *testing.M) {
+	if os.Getenv("VCBENCH_SUBCOMMAND") == "1" {
+		if err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
 // TestRealtimeCommands runs fanout, persist and idle at toy sizes against a
 // real daemon (in this process, so idle measures the test's own RSS).
 func TestRealtimeCommands(t *testing.T) {
@@ -41,6 +53,13 @@ func TestRealtimeCommands(t *testing.T) {
 	require.NoError(t, run(ctx, []string{"idle", "--server", d.URL, "--users", "2", "--sockets", "20",
 		"--settle", "10ms", "--pid", strconv.Itoa(os.Getpid())}, &out, &errOut))
 	require.Contains(t, out.String(), "RSS per socket")
+
+	if rxAvailable {
+		out.Reset()
+		require.NoError(t, run(ctx, []string{"floor", "--clients", "5", "--rate", "50", "--duration", "200ms"}, &out, &errOut), out.String())
+		require.Contains(t, out.String(), "delivered 50 of 50 (5 clients got every message)")
+		require.Contains(t, out.String(), "writer CPU")
+	}
 
 	err := run(ctx, []string{"nope"}, &out, &errOut)
 	require.Error(t, err)
