@@ -6,7 +6,10 @@
 // On SQLite the store keeps two connection pools on the same file: one
 // connection for writes (transactions begin IMMEDIATE, so concurrent writers
 // queue in Go instead of failing with SQLITE_BUSY) and several read-only
-// connections that WAL lets run alongside the writer.
+// connections that WAL lets run alongside the writer. Messages are written by
+// one goroutine that groups concurrent posts into shared transactions, with
+// statements it prepares once on the writer connection (batch.go,
+// sqlitestmt.go).
 package gormstore
 
 import (
@@ -160,8 +163,12 @@ func openSQLite(ctx context.Context, databaseURL string, opts Options, gcfg *gor
 		_ = s.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
+	if err := checkSQLiteConn(ctx, wdb); err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
 	s.recent = newRecentCache(256, 32<<20)
-	s.committer = newCommitter(s)
+	s.committer = newCommitter(s, wdb)
 	return s, nil
 }
 

@@ -251,3 +251,51 @@ func TestCreateMessage_ConcurrentResends(t *testing.T) {
 		}
 	})
 }
+
+// TestCreateMessage_UnknownUserFailsAlone posts from a user that does not
+// exist (its foreign key is checked at COMMIT) alongside good posts: only
+// it fails, seqs stay gap-free, and the store keeps working afterwards.
+func TestCreateMessage_UnknownUserFailsAlone(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *gormstore.Store, url string) {
+		ctx := context.Background()
+		u := store.User{Email: "f@example.com", Username: "f", Name: "F", PasswordHash: "x"}
+		require.NoError(t, s.CreateUser(ctx, &u))
+		r := store.Room{Name: "r", CreatedBy: u.ID}
+		require.NoError(t, s.CreateRoom(ctx, &r))
+		ghost := u.ID + 1000
+
+		const senders = 16
+		errs := make([]error, senders)
+		var wg sync.WaitGroup
+		for i := range senders {
+			wg.Go(func() {
+				uid := u.ID
+				if i == senders/2 {
+					uid = ghost
+				}
+				m := store.Message{RoomID: r.ID, UserID: &uid, Content: "x", MessageType: "text", Author: "f", ClientID: fmt.Sprintf("c%d", i)}
+				_, errs[i] = s.CreateMessage(ctx, &m)
+			})
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if i == senders/2 {
+				require.Error(t, err)
+				continue
+			}
+			require.NoError(t, err)
+		}
+		m := store.Message{RoomID: r.ID, UserID: &u.ID, Content: "after", MessageType: "text", Author: "f"}
+		_, err := s.CreateMessage(ctx, &m)
+		require.NoError(t, err)
+		require.Equal(t, int64(senders), m.Seq)
+		other := store.Room{Name: "other", CreatedBy: u.ID}
+		require.NoError(t, s.CreateRoom(ctx, &other))
+		ms, err := s.Messages(ctx, r.ID, store.MessageQuery{})
+		require.NoError(t, err)
+		require.Len(t, ms, senders)
+		for i, m := range ms {
+			require.Equal(t, int64(i+1), m.Seq)
+		}
+	})
+}

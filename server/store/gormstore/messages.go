@@ -65,7 +65,8 @@ type pendingMessage struct {
 	done    chan struct{}
 }
 
-// createMessages stores msgs in one transaction. For each message it first
+// createMessages stores msgs in one transaction on PostgreSQL (on SQLite the
+// committer stores messages, see batch.go). For each message it first
 // increments the room's last_seq (on PostgreSQL that row lock serialises the
 // writers of one room, so seqs commit in order with no gaps), then looks for
 // an earlier send with the same client_id (undoing the increment if there
@@ -113,7 +114,7 @@ func (s *Store) createMessages(ctx context.Context, msgs []*pendingMessage) erro
 		if m.ClientID != "" {
 			cid = &m.ClientID
 		}
-		if err := tx.QueryRowContext(ctx, s.bind(s.insertVerb()+` INTO messages
+		if err := tx.QueryRowContext(ctx, s.bind(`INSERT INTO messages
 			(room_id, seq, user_id, role_id, content, message_type, author, client_id, truncated, created_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
 			m.RoomID, m.Seq, m.UserID, m.RoleID, m.Content, m.MessageType, m.Author, cid, m.Truncated, m.CreatedAt.UnixMicro(),
@@ -126,16 +127,6 @@ func (s *Store) createMessages(ctx context.Context, msgs []*pendingMessage) erro
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
-}
-
-// insertVerb is INSERT, and on SQLite INSERT OR ROLLBACK: a constraint
-// failure rolls the transaction back (createMessages then retries each
-// message alone), so SQLite needs no statement journal for the insert.
-func (s *Store) insertVerb() string {
-	if s.dialect == SQLite {
-		return "INSERT OR ROLLBACK"
-	}
-	return "INSERT"
 }
 
 // bind rewrites ? placeholders to $1, $2, ... on PostgreSQL.
@@ -178,20 +169,26 @@ func scanMessage(sc rowScanner) (store.Message, error) {
 }
 
 // committer groups concurrent message inserts into shared transactions on
-// SQLite, where there is one writer anyway.
+// SQLite, where there is one writer anyway. Only its goroutine uses stmts
+// and group.
 type committer struct {
 	s      *Store
+	db     *sql.DB // the writer pool
 	mu     sync.RWMutex
 	closed bool
 	in     chan *pendingMessage
 	done   chan struct{}
+
+	stmts *messageStmts
+	group groupState
 }
 
 // maxGroup bounds how many messages share one transaction.
 const maxGroup = 256
 
-func newCommitter(s *Store) *committer {
-	c := &committer{s: s, in: make(chan *pendingMessage, maxGroup), done: make(chan struct{})}
+func newCommitter(s *Store, db *sql.DB) *committer {
+	c := &committer{s: s, db: db, in: make(chan *pendingMessage, maxGroup), done: make(chan struct{}),
+		group: newGroupState()}
 	go c.run()
 	return c
 }
@@ -221,6 +218,7 @@ func (c *committer) submit(ctx context.Context, p *pendingMessage) error {
 
 func (c *committer) run() {
 	defer close(c.done)
+	defer c.closeStmts()
 	batch := make([]*pendingMessage, 0, maxGroup)
 	for p := range c.in {
 		batch = append(batch[:0], p)
@@ -236,15 +234,14 @@ func (c *committer) run() {
 				break drain
 			}
 		}
-		ctx := context.Background()
 		recent := c.s.recent
 		if recent != nil {
 			recent.writeMu.Lock()
 		}
-		if err := c.s.createMessagesBatch(ctx, batch); err != nil {
+		if err := c.store(batch); err != nil {
 			// One bad message must not fail the others: retry alone.
-			for _, p := range batch {
-				if err := c.s.createMessages(ctx, []*pendingMessage{p}); err != nil {
+			for i, p := range batch {
+				if err := c.store(batch[i : i+1]); err != nil {
 					p.created, p.err = false, err
 				}
 			}
