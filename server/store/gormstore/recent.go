@@ -30,6 +30,10 @@ type recentCache struct {
 	// RenameRoom and DeleteRoom update them under writeMu.
 	roomInfo map[int64]*store.Room
 	members  map[[2]int64]bool
+
+	// Roles read by id (a post naming a role reads it first); UpdateRole
+	// and DeleteRole drop theirs under writeMu.
+	roles map[int64]store.Role
 }
 
 // maxMembers bounds the membership cache; past it, it starts over.
@@ -45,7 +49,35 @@ type recentRoom struct {
 
 func newRecentCache(perRoom, maxBytes int) *recentCache {
 	return &recentCache{rooms: make(map[int64]*recentRoom), perRoom: perRoom, maxBytes: maxBytes,
-		roomInfo: make(map[int64]*store.Room), members: make(map[[2]int64]bool)}
+		roomInfo: make(map[int64]*store.Room), members: make(map[[2]int64]bool), roles: make(map[int64]store.Role)}
+}
+
+// maxRoles bounds the role cache; past it, it starts over.
+const maxRoles = 100_000
+
+// role returns a cached role.
+func (c *recentCache) role(id int64) (store.Role, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	r, ok := c.roles[id]
+	return r, ok
+}
+
+// putRole caches a role just read. The caller holds writeMu.
+func (c *recentCache) putRole(r store.Role) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.roles) >= maxRoles {
+		clear(c.roles)
+	}
+	c.roles[r.ID] = r
+}
+
+// dropRole forgets a role that changed. The caller holds writeMu.
+func (c *recentCache) dropRole(id int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.roles, id)
 }
 
 // committed appends messages just committed (in seq order). The caller holds
