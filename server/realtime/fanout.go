@@ -92,97 +92,96 @@ func (p *fanoutPool) work(jobs <-chan fanoutJob) {
 				break more
 			}
 		}
-		for len(batch) > 0 {
-			n := groupLen(batch)
-			w.run(batch[:n])
-			batch = batch[n:]
-		}
+		w.run(batch)
 		clear(batch[:cap(batch)])
 	}
 }
 
-// maxBatch bounds the events one worker writes to a socket at once.
+// maxBatch bounds the events one worker takes at once.
 const maxBatch = 64
 
-// groupLen is how many jobs at the head of batch go to the same shard of
-// the same room, with a shard slice that only grew between them (a
-// compaction replaces the slice and starts a new group). A barrier is a
-// group of its own.
-func groupLen(batch []fanoutJob) int {
-	first := batch[0]
-	if first.barrier != nil {
-		return 1
-	}
-	n := 1
-	for ; n < len(batch); n++ {
-		j := batch[n]
-		if j.barrier != nil || j.room != first.room || &j.subs[0] != &first.subs[0] {
-			break
-		}
-	}
-	return n
-}
-
-// batchWriter writes a group of jobs; its buffers are reused.
+// batchWriter writes a batch of jobs, each socket's frames of the whole
+// batch in one write (acks and other events for one socket included); its
+// buffers are reused from batch to batch.
 type batchWriter struct {
-	events []queued
-	wire   []byte
+	subs  []*Subscription // in the order first seen
+	at    map[*Subscription]int
+	lists [][]queued // frames per entry of subs, in job order
+	wire  []byte
 }
 
-// run sends every job of a group to its subscribers: a subscription that
-// each job includes gets all their frames in one write, one that joined or
-// was left out (except) part way gets its own selection.
-func (w *batchWriter) run(group []fanoutJob) {
-	first := group[0]
-	if first.barrier != nil {
-		first.barrier <- struct{}{}
-		return
-	}
-	if len(group) == 1 {
-		for _, s := range first.subs {
-			if s != first.except {
-				s.enqueue(first.q)
-			}
-		}
-		first.room.pending.Add(-1)
-		return
-	}
-	// The frames of the whole group, for the subscriptions in every job.
-	common := len(first.subs)
-	w.events, w.wire = w.events[:0], w.wire[:0]
-	for _, j := range group {
-		common = min(common, len(j.subs))
-		w.events = append(w.events, j.q)
-		w.wire = append(w.wire, j.q.frame.wire...)
-	}
-	all := group[len(group)-1].subs // the longest: shards only grow within a group
-	for i, s := range all {
-		if i < common && !excluded(group, s) {
-			s.enqueueBatch(w.events, w.wire)
-			continue
-		}
-		for _, j := range group {
-			if i < len(j.subs) && s != j.except {
+// run sends the jobs of a batch, in order per socket. A barrier is
+// signalled once everything before it was written.
+func (w *batchWriter) run(batch []fanoutJob) {
+	if len(batch) == 1 && batch[0].barrier == nil {
+		// Not behind: nothing to gather.
+		j := batch[0]
+		for _, s := range j.subs {
+			if s != j.except {
 				s.enqueue(j.q)
 			}
 		}
-	}
-	for _, j := range group {
 		j.room.pending.Add(-1)
+		return
 	}
-	clear(w.events)
-	if cap(w.wire) > 1<<20 {
-		w.wire = nil
+	if w.at == nil {
+		w.at = make(map[*Subscription]int)
+	}
+	for _, j := range batch {
+		if j.barrier != nil {
+			w.flush()
+			j.barrier <- struct{}{}
+			continue
+		}
+		for _, s := range j.subs {
+			if s != j.except {
+				w.add(s, j.q)
+			}
+		}
+	}
+	w.flush()
+	for _, j := range batch {
+		if j.room != nil {
+			j.room.pending.Add(-1)
+		}
 	}
 }
 
-func excluded(group []fanoutJob, s *Subscription) bool {
-	for _, j := range group {
-		if j.except == s {
-			return true
+func (w *batchWriter) add(s *Subscription, q queued) {
+	i, ok := w.at[s]
+	if !ok {
+		i = len(w.subs)
+		w.at[s] = i
+		w.subs = append(w.subs, s)
+		if i == len(w.lists) {
+			w.lists = append(w.lists, nil)
 		}
 	}
-	return false
+	w.lists[i] = append(w.lists[i], q)
+}
+
+// flush writes what was gathered and empties the buffers.
+func (w *batchWriter) flush() {
+	for i, s := range w.subs {
+		list := w.lists[i]
+		if len(list) == 1 {
+			s.enqueue(list[0])
+		} else {
+			w.wire = w.wire[:0]
+			for _, q := range list {
+				w.wire = append(w.wire, q.frame.wire...)
+			}
+			s.enqueueBatch(list, w.wire)
+		}
+		clear(list)
+		w.lists[i] = list[:0]
+	}
+	clear(w.at)
+	clear(w.subs)
+	w.subs = w.subs[:0]
+	if cap(w.wire) > 1<<20 {
+		w.wire = nil
+	}
 }
 
 // flush waits until every job queued before the call has run.

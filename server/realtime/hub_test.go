@@ -394,11 +394,11 @@ func TestHub_BigRoomOrderWithAcks(t *testing.T) {
 	}
 }
 
-// TestBatchWriter_Group: jobs of one shard taken together give each socket
-// the frames of the jobs it was in, in order: a socket that joined part way
-// gets only the later ones, one left out of a job (except) misses only that
-// one.
-func TestBatchWriter_Group(t *testing.T) {
+// TestBatchWriter_Batch: jobs taken together give each socket the frames
+// of the jobs it was in, in order and in one write: a socket that joined
+// part way gets only the later ones, one left out of a job (except) misses
+// only that one, and an event for one socket alone keeps its place.
+func TestBatchWriter_Batch(t *testing.T) {
 	h := NewHub(Options{SendQueue: 64}, nil, nil)
 	r := &hubRoom{id: 1, hub: h}
 	mk := func(id int64) *Subscription { return newSubscription(h, 1, user(id, "u"), 64) }
@@ -412,22 +412,34 @@ func TestBatchWriter_Group(t *testing.T) {
 		require.NoError(t, err)
 		return queued{frame: NewFrame(data), seq: seq}
 	}
-	r.pending.Store(3)
-	group := []fanoutJob{
+	ack, err := json.Marshal(wsproto.Event{Type: wsproto.TypeAck, RoomID: 1, Seq: 2})
+	require.NoError(t, err)
+	r.pending.Store(4)
+	done := make(chan struct{}, 1)
+	batch := []fanoutJob{
 		{q: frame(1), subs: first, room: r},
 		{q: frame(2), subs: shard, room: r, except: b},
+		{q: queued{frame: NewFrame(ack)}, subs: []*Subscription{a}, room: r},
+		{barrier: done},
 		{q: frame(3), subs: shard, room: r},
 	}
-	require.Equal(t, 3, groupLen(group))
 	var w batchWriter
-	w.run(group)
-	got := func(s *Subscription) []int64 { evs, _, _ := drain(t, s); return seqs(evs) }
-	require.Equal(t, []int64{1, 2, 3}, got(a))
-	require.Equal(t, []int64{1, 3}, got(b))
-	require.Equal(t, []int64{2, 3}, got(late))
+	w.run(batch)
+	select {
+	case <-done:
+	default:
+		t.Fatal("the barrier was not signalled")
+	}
+	types := func(s *Subscription) []string {
+		evs, _, _ := drain(t, s)
+		var out []string
+		for _, ev := range evs {
+			out = append(out, ev.Type+strconv.FormatInt(ev.Seq, 10))
+		}
+		return out
+	}
+	require.Equal(t, []string{"message1", "message2", "ack2", "message3"}, types(a))
+	require.Equal(t, []string{"message1", "message3"}, types(b))
+	require.Equal(t, []string{"message2", "message3"}, types(late))
 	require.Zero(t, r.pending.Load())
-
-	// A compaction gives the shard a new slice: a new group starts there.
-	other := []*Subscription{a}
-	require.Equal(t, 1, groupLen([]fanoutJob{{q: frame(4), subs: shard, room: r}, {q: frame(5), subs: other, room: r}}))
 }
