@@ -236,55 +236,41 @@ func aiTTFT(ctx context.Context, f aiFlags, fake *aitest.Server, out io.Writer) 
 	var lastRead atomic.Int64 // kernel receive time of the direct client's newest read
 	p := aiopenai.New(aiopenai.Config{BaseURL: fake.URL, MaxRetries: -1, HTTPClient: stampedHTTPClient(&lastRead)})
 	req := ai.ChatRequest{Model: "gpt-4o-mini", System: "You answer benchmarks.", Messages: []ai.ChatMessage{{Role: ai.TurnUser, Content: "bench: go"}}, MaxTokens: 1024}
-	warm := 20
-	directCalls := func(req ai.ChatRequest) (user, sock []time.Duration, err error) {
-		for i := range f.samples + warm {
-			t0 := time.Now()
-			var first, firstSock time.Duration
-			_, err := p.StreamChat(ctx, ai.Credentials{APIKey: "sk-bench-key"}, req, func(string) error {
-				if first == 0 {
-					first = time.Since(t0)
-					if at := lastRead.Load(); at != 0 {
-						firstSock = time.Unix(0, at).Sub(t0)
-					}
-				}
-				return nil
-			})
-			if err != nil {
-				return nil, nil, fmt.Errorf("direct call: %w", err)
-			}
-			if i >= warm {
-				user = append(user, first)
-				if firstSock > 0 {
-					sock = append(sock, firstSock)
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	// direct calls the fake with the SDK vcd uses: the time to the first
+	// token in the caller, and to the caller's socket (0: unknown).
+	direct := func(req ai.ChatRequest) (time.Duration, time.Duration, error) {
+		t0 := time.Now()
+		var first, firstSock time.Duration
+		_, err := p.StreamChat(rctx, ai.Credentials{APIKey: "sk-bench-key"}, req, func(string) error {
+			if first == 0 {
+				first = time.Since(t0)
+				if at := lastRead.Load(); at != 0 {
+					firstSock = time.Unix(0, at).Sub(t0)
 				}
 			}
+			return nil
+		})
+		if err != nil {
+			return 0, 0, fmt.Errorf("direct call: %w", err)
 		}
-		return user, sock, nil
+		return first, firstSock, nil
 	}
-	var gen, roomT, roomSock, msgT, msgSock []time.Duration
-	direct, directSock, err := directCalls(req)
-	if err != nil {
-		return err
-	}
-	for i := range f.samples + warm {
+	generate := func() (time.Duration, error) {
 		t0 := time.Now()
 		var first time.Duration
-		err := asker.GenerateStream(ctx, api.GenerateRequest{Prompt: "bench: go", Model: "openai/gpt-4o-mini", System: "You answer benchmarks."}, func(ch api.GenerateChunk) error {
+		err := asker.GenerateStream(rctx, api.GenerateRequest{Prompt: "bench: go", Model: "openai/gpt-4o-mini", System: "You answer benchmarks."}, func(ch api.GenerateChunk) error {
 			if first == 0 && ch.Delta != "" {
 				first = time.Since(t0)
 			}
 			return nil
 		})
 		if err != nil {
-			return fmt.Errorf("generate: %w", err)
+			return 0, fmt.Errorf("generate: %w", err)
 		}
-		if i >= warm {
-			gen = append(gen, first)
-		}
+		return first, nil
 	}
-	rctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-	defer cancel()
 	// next reads the member's next event, with the time it was read and
 	// when its bytes reached the socket (zero when unknown).
 	next := func() (benchEvent, time.Time, time.Time, error) {
@@ -300,37 +286,39 @@ func aiTTFT(ctx context.Context, f aiFlags, fake *aitest.Server, out io.Writer) 
 		at, _ := member.receivedAt()
 		return ev, now, at, nil
 	}
-	for i := range f.samples + warm {
-		// A plain message first: what storing and fanning out a message
-		// costs, AI or not.
+	// plain posts a message naming no role: what storing and fanning out
+	// a message costs, AI or not (to the member's own message event).
+	plain := func(i int) (time.Duration, time.Duration, error) {
 		t0 := time.Now()
 		if _, err := asker.SendMessage(rctx, room.ID, api.CreateMessageRequest{Content: "plain " + strconv.Itoa(i)}); err != nil {
-			return err
+			return 0, 0, err
 		}
 		for {
 			ev, readAt, sockAt, err := next()
 			if err != nil {
-				return err
+				return 0, 0, err
 			}
 			if ev.Type == wsproto.TypeMessage && strings.HasPrefix(ev.Content, "plain ") {
-				if i >= warm {
-					msgT = append(msgT, readAt.Sub(t0))
-					if !sockAt.IsZero() {
-						msgSock = append(msgSock, sockAt.Sub(t0))
-					}
+				var sock time.Duration
+				if !sockAt.IsZero() {
+					sock = sockAt.Sub(t0)
 				}
-				break
+				return readAt.Sub(t0), sock, nil
 			}
 		}
-		t0 = time.Now()
+	}
+	// reply posts a message naming the role: the time to its first
+	// ai_delta on the member's socket.
+	reply := func() (time.Duration, time.Duration, error) {
+		t0 := time.Now()
 		if _, err := asker.SendMessage(rctx, room.ID, api.CreateMessageRequest{Content: "bench: go", RoleID: &s.role.ID}); err != nil {
-			return err
+			return 0, 0, err
 		}
 		var first, firstSock time.Duration
 		for {
 			ev, readAt, sockAt, err := next()
 			if err != nil {
-				return err
+				return 0, 0, err
 			}
 			if ev.Type == wsproto.TypeAIDelta && first == 0 {
 				first = readAt.Sub(t0)
@@ -339,34 +327,76 @@ func aiTTFT(ctx context.Context, f aiFlags, fake *aitest.Server, out io.Writer) 
 				}
 			}
 			if ev.Type == wsproto.TypeAIError {
-				return fmt.Errorf("reply failed: %s", ev.Detail)
+				return 0, 0, fmt.Errorf("reply failed: %s", ev.Detail)
 			}
 			if ev.Type == wsproto.TypeAIDone {
-				break
-			}
-		}
-		if i >= warm {
-			roomT = append(roomT, first)
-			if firstSock > 0 {
-				roomSock = append(roomSock, firstSock)
+				return first, firstSock, nil
 			}
 		}
 	}
-	// The room's reply sends the provider a bigger request (the room
-	// preamble and up to llm.history_messages of history): the same call
-	// made directly is the fair baseline of what vcd adds in a room.
+	// Warm up every path; the last reply's request is the room's: the room
+	// sends the provider a bigger prompt (the preamble and up to
+	// llm.history_messages of history), and the same call made directly is
+	// the fair baseline of what vcd adds in a room.
+	const warm = 20
+	for i := range warm {
+		if _, _, err := direct(req); err != nil {
+			return err
+		}
+		if _, err := generate(); err != nil {
+			return err
+		}
+		if _, _, err := plain(i); err != nil {
+			return err
+		}
+		if _, _, err := reply(); err != nil {
+			return err
+		}
+	}
 	got := fake.Received()
 	last := got[len(got)-1]
 	roomReq := ai.ChatRequest{Model: last.Model, System: last.System, MaxTokens: last.MaxTokens, Temperature: last.Temperature}
 	for _, m := range last.Messages {
 		roomReq.Messages = append(roomReq.Messages, ai.ChatMessage{Role: m.Role, Content: m.Content})
 	}
-	directRoom, directRoomSock, err := directCalls(roomReq)
-	if err != nil {
-		return err
+	// The paths take turns, sample by sample, so that each baseline is
+	// measured in the same moments (the machine is shared) as what it is
+	// compared with.
+	var directT, directSock, directRoom, directRoomSock, gen, roomT, roomSock, msgT, msgSock []time.Duration
+	keep := func(dst *[]time.Duration, d time.Duration) {
+		if d > 0 {
+			*dst = append(*dst, d)
+		}
+	}
+	for i := range f.samples {
+		d, ds, err := direct(req)
+		if err != nil {
+			return err
+		}
+		keep(&directT, d)
+		keep(&directSock, ds)
+		if d, ds, err = direct(roomReq); err != nil {
+			return err
+		}
+		keep(&directRoom, d)
+		keep(&directRoomSock, ds)
+		if d, err = generate(); err != nil {
+			return err
+		}
+		keep(&gen, d)
+		if d, ds, err = plain(warm + i); err != nil {
+			return err
+		}
+		keep(&msgT, d)
+		keep(&msgSock, ds)
+		if d, ds, err = reply(); err != nil {
+			return err
+		}
+		keep(&roomT, d)
+		keep(&roomSock, ds)
 	}
 	fmt.Fprintln(out, "\ntime to first token (fake provider answers at once, 3 tokens):")
-	fmt.Fprintln(out, summary("direct (openai-go -> fake)", direct))
+	fmt.Fprintln(out, summary("direct (openai-go -> fake)", directT))
 	fmt.Fprintln(out, summary(fmt.Sprintf("direct, room's request (%d msgs)", len(roomReq.Messages)), directRoom))
 	fmt.Fprintln(out, summary("vcd POST /api/llm/generate stream", gen))
 	fmt.Fprintln(out, summary("vcd room: POST message -> ai_delta", roomT))
@@ -375,8 +405,8 @@ func aiTTFT(ctx context.Context, f aiFlags, fake *aitest.Server, out io.Writer) 
 		fmt.Fprintf(out, "added by vcd, %-7s p50 %s  p99 %s  %s\n", name+":", us(percentile(via, 50)-percentile(direct, 50)),
 			us(percentile(via, 99)-percentile(direct, 99)), note)
 	}
-	added("generate", gen, direct, "")
-	added("room", roomT, direct, "(vs the 1-message direct call)")
+	added("generate", gen, directT, "")
+	added("room", roomT, directT, "(vs the 1-message direct call)")
 	added("room", roomT, directRoom, "(vs the same request made directly)")
 	if len(roomSock) > 0 && len(directSock) > 0 {
 		fmt.Fprintln(out, "\nthe same, to the clients' sockets (kernel receive time; leaves out the clients' own wait for a CPU):")
