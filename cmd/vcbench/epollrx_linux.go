@@ -104,7 +104,11 @@ func (s *rxSet) dial(addr netip.AddrPort, path, token string, idx int) (*rxSocke
 	// Whatever the handshake read past the response is the first frames.
 	sock.pend, _ = br.Peek(br.Buffered())
 	sock.pend = append([]byte(nil), sock.pend...)
-	for len(frameAt(sock.pend)) == 0 { // the presence event: the socket is live
+	for { // the presence event: the socket is live
+		if first, rest := splitFrame(sock.pend); first != nil {
+			sock.pend = append(sock.pend[:0], rest...)
+			break
+		}
 		var b [4096]byte
 		n, err := syscall.Read(fd, b[:])
 		if err != nil || n <= 0 {
@@ -112,8 +116,6 @@ func (s *rxSet) dial(addr netip.AddrPort, path, token string, idx int) (*rxSocke
 		}
 		sock.pend = append(sock.pend, b[:n]...)
 	}
-	_, rest := splitFrame(sock.pend)
-	sock.pend = append(sock.pend[:0], rest...)
 	if err := syscall.SetNonblock(fd, true); err != nil {
 		return fail(err)
 	}
@@ -152,12 +154,6 @@ func writeAll(fd int, p []byte) error {
 		p = p[n:]
 	}
 	return nil
-}
-
-// frameAt returns the first whole frame in b (nil: none yet).
-func frameAt(b []byte) []byte {
-	f, _ := splitFrame(b)
-	return f
 }
 
 // splitFrame splits off the first whole server frame (header included).

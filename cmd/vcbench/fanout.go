@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -72,23 +71,16 @@ func runFanout(ctx context.Context, args []string, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "room %d, %d users, opening %d sockets...\n", b.room.ID, len(b.users), *clients)
 
-	type receiver struct {
-		conn      *rawSocket
-		latencies []time.Duration
-		arrivals  []time.Duration // send to kernel receive time
-		got       int
-	}
 	total := int(*rate * duration.Seconds())
-	recvs := make([]*receiver, *clients)
-	var delivered atomic.Int64
-	var lastDelivery atomic.Int64
 	rctx, stopReaders := context.WithCancel(ctx)
 	defer stopReaders()
+	got := newDeliveries(*clients, total, stopReaders)
 	var readers sync.WaitGroup
 	useRx := *receivers == "epoll"
 	if useRx && !rxAvailable {
 		return errors.New("--receivers epoll needs Linux; use --receivers goroutines")
 	}
+	var conns []*rawSocket // goroutine receivers
 	if useRx {
 		// A few threads in epoll read every socket: the load generator's
 		// cost per delivery is one recvmsg, so that more of the machine is
@@ -107,40 +99,23 @@ func runFanout(ctx context.Context, args []string, out io.Writer) error {
 			return err
 		}
 		path := "/ws/chat/" + strconv.FormatInt(b.room.ID, 10)
-		for i := range recvs {
+		for i := range *clients {
 			if _, err := rx.dial(addr, path, b.users[i%len(b.users)].client.Token(), i); err != nil {
 				return fmt.Errorf("open sockets: %w", err)
 			}
-			recvs[i] = &receiver{latencies: make([]time.Duration, 0, total), arrivals: make([]time.Duration, 0, total)}
 		}
-		var complete atomic.Int64
 		readers.Add(1)
 		go func() {
 			defer readers.Done()
-			rx.run(rctx, func(f rxFrame) {
-				t, ok := sentAt(f.payload)
-				if !ok {
-					return
-				}
-				r := recvs[f.sock.idx]
-				r.latencies = append(r.latencies, f.readAt.Sub(t))
-				if !f.kernelAt.IsZero() {
-					r.arrivals = append(r.arrivals, f.kernelAt.Sub(t))
-				}
-				r.got++
-				delivered.Add(1)
-				lastDelivery.Store(f.readAt.UnixNano())
-				if r.got == total && complete.Add(1) == int64(len(recvs)) {
-					stopReaders()
-				}
-			})
+			rx.run(rctx, func(f rxFrame) { got.record(f.sock.idx, f.payload, f.readAt, f.kernelAt) })
 		}()
 	} else {
+		conns = make([]*rawSocket, *clients)
 		var openErr error
 		var mu sync.Mutex
 		var wg sync.WaitGroup
 		sem := make(chan struct{}, 64)
-		for i := range recvs {
+		for i := range conns {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -156,7 +131,7 @@ func runFanout(ctx context.Context, args []string, out io.Writer) error {
 					mu.Unlock()
 					return
 				}
-				recvs[i] = &receiver{conn: conn}
+				conns[i] = conn
 			}()
 		}
 		wg.Wait()
@@ -164,36 +139,26 @@ func runFanout(ctx context.Context, args []string, out io.Writer) error {
 			return fmt.Errorf("open sockets: %w", openErr)
 		}
 		defer func() {
-			for _, r := range recvs {
-				r.conn.close()
+			for _, c := range conns {
+				c.close()
 			}
 		}()
-		for _, r := range recvs {
+		for i, c := range conns {
 			readers.Add(1)
 			go func() {
 				defer readers.Done()
-				r.latencies = make([]time.Duration, 0, total)
-				r.arrivals = make([]time.Duration, 0, total)
-				for r.got < total {
-					data, err := r.conn.next()
+				for !got.done(i) {
+					data, err := c.next()
 					if err != nil {
 						return
 					}
-					if t, ok := sentAt(data); ok {
-						now := time.Now()
-						r.latencies = append(r.latencies, now.Sub(t))
-						if at, ok := r.conn.receivedAt(); ok {
-							r.arrivals = append(r.arrivals, at.Sub(t))
-						}
-						r.got++
-						delivered.Add(1)
-						lastDelivery.Store(now.UnixNano())
-					}
+					at, _ := c.receivedAt()
+					got.record(i, data, time.Now(), at)
 				}
 			}()
 		}
 	}
-	fmt.Fprintf(out, "%d sockets open (%s receivers)\n", len(recvs), *receivers)
+	fmt.Fprintf(out, "%d sockets open (%s receivers)\n", *clients, *receivers)
 
 	sender, err := b.dial(ctx, 0, nil)
 	if err != nil {
@@ -229,37 +194,14 @@ func runFanout(ctx context.Context, args []string, out io.Writer) error {
 	case <-ctx.Done():
 	}
 	stopReaders()
-	for _, r := range recvs {
-		if r.conn != nil {
-			r.conn.close() // unblocks the receivers still reading
-		}
+	for _, c := range conns {
+		c.close() // unblocks the receivers still reading
 	}
 	<-done
-	elapsed := time.Unix(0, lastDelivery.Load()).Sub(start)
-	cpu.report(out, delivered.Load(), "delivery")
-
-	var all, arrivals []time.Duration
-	complete := 0
-	for _, r := range recvs {
-		all = append(all, r.latencies...)
-		arrivals = append(arrivals, r.arrivals...)
-		if r.got == total {
-			complete++
-		}
-	}
-	sortDurations(all)
-	sortDurations(arrivals)
-	fmt.Fprintf(out, "sent %d messages in %s (%.0f msg/s) to %d clients\n", total, sendTime.Round(time.Millisecond), float64(total)/sendTime.Seconds(), len(recvs))
-	fmt.Fprintf(out, "delivered %d of %d (%d clients got every message)\n", delivered.Load(), int64(total)*int64(len(recvs)), complete)
-	fmt.Fprintf(out, "deliveries/s %.0f\n", float64(delivered.Load())/elapsed.Seconds())
-	fmt.Fprintf(out, "latency p50 %s p99 %s max %s\n", percentile(all, 50).Round(10*time.Microsecond),
-		percentile(all, 99).Round(10*time.Microsecond), percentile(all, 100).Round(10*time.Microsecond))
-	if len(arrivals) > 0 {
-		// The kernel's receive time leaves out the receivers' own wait for
-		// the CPU (they share the machine with vcd).
-		fmt.Fprintf(out, "latency to the receivers' sockets (kernel receive time, %d samples) p50 %s p99 %s max %s\n", len(arrivals),
-			percentile(arrivals, 50).Round(10*time.Microsecond), percentile(arrivals, 99).Round(10*time.Microsecond),
-			percentile(arrivals, 100).Round(10*time.Microsecond))
-	}
+	elapsed := time.Unix(0, got.last.Load()).Sub(start)
+	cpu.report(out, got.delivered.Load(), "delivery")
+	fmt.Fprintf(out, "sent %d messages in %s (%.0f msg/s) to %d clients\n", total, sendTime.Round(time.Millisecond), float64(total)/sendTime.Seconds(), *clients)
+	fmt.Fprintf(out, "deliveries/s %.0f\n", float64(got.delivered.Load())/elapsed.Seconds())
+	got.report(out)
 	return nil
 }

@@ -99,41 +99,20 @@ func runFloor(ctx context.Context, args []string, out io.Writer) error {
 	}
 	defer rx.close()
 	total := int(*rate * duration.Seconds())
-	type receiver struct {
-		latencies, arrivals []time.Duration
-		got                 int
-	}
-	recvs := make([]*receiver, *clients)
-	for i := range recvs {
+	for i := range *clients {
 		if _, err := rx.dial(addr, "/floor", "-", i); err != nil {
 			return fmt.Errorf("open sockets: %w", err)
 		}
-		recvs[i] = &receiver{latencies: make([]time.Duration, 0, total), arrivals: make([]time.Duration, 0, total)}
 	}
-	fmt.Fprintf(out, "%d sockets open to a minimal writer process (%d writer threads)\n", len(recvs), *writers)
+	fmt.Fprintf(out, "%d sockets open to a minimal writer process (%d writer threads)\n", *clients, *writers)
 	rctx, stop := context.WithCancel(ctx)
 	defer stop()
-	var delivered, complete atomic.Int64
+	got := newDeliveries(*clients, total, stop)
 	var readers sync.WaitGroup
 	readers.Add(1)
 	go func() {
 		defer readers.Done()
-		rx.run(rctx, func(f rxFrame) {
-			t, ok := sentAt(f.payload)
-			if !ok {
-				return
-			}
-			r := recvs[f.sock.idx]
-			r.latencies = append(r.latencies, f.readAt.Sub(t))
-			if !f.kernelAt.IsZero() {
-				r.arrivals = append(r.arrivals, f.kernelAt.Sub(t))
-			}
-			r.got++
-			delivered.Add(1)
-			if r.got == total && complete.Add(1) == int64(len(recvs)) {
-				stop()
-			}
-		})
+		rx.run(rctx, func(f rxFrame) { got.record(f.sock.idx, f.payload, f.readAt, f.kernelAt) })
 	}()
 	if _, err := io.WriteString(stdin, "go\n"); err != nil {
 		return err
@@ -148,26 +127,8 @@ func runFloor(ctx context.Context, args []string, out io.Writer) error {
 		stop()
 	}
 	readers.Wait()
-	var all, arrivals []time.Duration
-	got := 0
-	for _, r := range recvs {
-		all = append(all, r.latencies...)
-		arrivals = append(arrivals, r.arrivals...)
-		if r.got == total {
-			got++
-		}
-	}
-	sortDurations(all)
-	sortDurations(arrivals)
 	fmt.Fprintln(out, report)
-	fmt.Fprintf(out, "delivered %d of %d (%d clients got every message)\n", delivered.Load(), int64(total)*int64(len(recvs)), got)
-	fmt.Fprintf(out, "latency p50 %s p99 %s max %s\n", percentile(all, 50).Round(10*time.Microsecond),
-		percentile(all, 99).Round(10*time.Microsecond), percentile(all, 100).Round(10*time.Microsecond))
-	if len(arrivals) > 0 {
-		fmt.Fprintf(out, "latency to the receivers' sockets (kernel receive time, %d samples) p50 %s p99 %s max %s\n", len(arrivals),
-			percentile(arrivals, 50).Round(10*time.Microsecond), percentile(arrivals, 99).Round(10*time.Microsecond),
-			percentile(arrivals, 100).Round(10*time.Microsecond))
-	}
+	got.report(out)
 	return nil
 }
 

@@ -102,7 +102,6 @@ type slot struct {
 	at         time.Time
 	counted    bool // at is in lm.starts
 	release1   sync.Once
-	refund1    sync.Once
 }
 
 // release frees the slot; call it exactly once a reply ends.
@@ -123,26 +122,21 @@ func (s *slot) release() {
 }
 
 // refund takes the reply's start back out of the per-minute count (a
-// reply to a message that was never stored).
+// reply to a message that was never stored). Call it at most once.
 func (s *slot) refund() {
 	if !s.counted {
 		return
 	}
-	s.refund1.Do(func() {
-		lm := s.lm
-		lm.mu.Lock()
-		defer lm.mu.Unlock()
-		ts := lm.starts[s.user]
-		for i := len(ts) - 1; i >= 0; i-- {
-			if ts[i].Equal(s.at) {
-				lm.starts[s.user] = slices.Delete(ts, i, i+1)
-				break
-			}
-		}
-		if len(lm.starts[s.user]) == 0 {
-			delete(lm.starts, s.user)
-		}
-	})
+	lm := s.lm
+	lm.mu.Lock()
+	defer lm.mu.Unlock()
+	ts := lm.starts[s.user]
+	if i := slices.IndexFunc(ts, s.at.Equal); i >= 0 {
+		lm.starts[s.user] = slices.Delete(ts, i, i+1)
+	}
+	if len(lm.starts[s.user]) == 0 {
+		delete(lm.starts, s.user)
+	}
 }
 
 // acquire reserves a slot for a reply paid by userID in roomID (roomID 0:

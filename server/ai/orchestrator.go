@@ -424,12 +424,17 @@ func (p *posting) settled() bool {
 }
 
 // wait returns the stored question, or ok=false when it was dropped or
-// ctx ended first.
+// ctx ended before it was settled (a settled outcome wins over an ended
+// ctx: a reply failing because the server closes still says so).
 func (p *posting) wait(ctx context.Context) (api.Message, bool) {
 	select {
 	case <-p.done:
-	case <-ctx.Done():
-		return api.Message{}, false
+	default:
+		select {
+		case <-p.done:
+		case <-ctx.Done():
+			return api.Message{}, false
+		}
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()

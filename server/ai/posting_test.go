@@ -180,3 +180,26 @@ func TestVCD_ResendNamingRoleAnswersOnce(t *testing.T) {
 		require.Equal(t, 2, replies)
 	})
 }
+
+// TestPosting_CloseMidReplyStoresWhatStreamed: a reply cut by the server
+// closing still stores its partial text and says why, although the closing
+// also ends the context its question is waited with.
+func TestPosting_CloseMidReplyStoresWhatStreamed(t *testing.T) {
+	h := newHarness(t)
+	h.oa.SetDefault(aitest.Response{Text: "one two three four five six seven eight", TokenDelay: time.Minute})
+	q := h.send(1, "alice", "Go on", &h.pm.ID, api.CreateMessageRequest{})
+	h.rec.waitFor(t, "first delta", func(e []wsproto.Event) bool { return count(e, wsproto.TypeAIDelta) >= 1 })
+	h.orch.Close()
+	evs := h.rec.all()
+	require.Equal(t, 1, count(evs, wsproto.TypeAIError), describe(evs))
+	for _, e := range evs {
+		if e.Type == wsproto.TypeAIError {
+			require.Equal(t, api.CodeUnavailable, e.Code)
+			require.Equal(t, q.ID, e.ReplyTo)
+		}
+	}
+	msgs := h.be.messages(h.room.ID)
+	require.Len(t, msgs, 3, "question, truncated reply, system message")
+	require.True(t, msgs[1].Truncated)
+	require.Equal(t, "one ", msgs[1].Content)
+}

@@ -116,11 +116,7 @@ func (w *batchWriter) run(batch []fanoutJob) {
 	if len(batch) == 1 && batch[0].barrier == nil {
 		// Not behind: nothing to gather.
 		j := batch[0]
-		for _, s := range j.subs {
-			if s != j.except {
-				s.enqueue(j.q)
-			}
-		}
+		enqueueAll(j.subs, j.q, j.except)
 		j.room.pending.Add(-1)
 		return
 	}

@@ -199,13 +199,7 @@ func (h *Handler) serve(c *websocket.Conn) {
 	user, roomID := adm.user, adm.room.ID
 	ctx, cancel := context.WithCancel(h.base)
 	defer cancel()
-	// fasthttp hands over a wrapper whose Close does nothing (it closes the
-	// connection after the handler returns); cutting a stuck socket needs
-	// the connection itself.
-	netConn := c.NetConn()
-	if u, ok := netConn.(interface{ UnsafeConn() net.Conn }); ok {
-		netConn = u.UnsafeConn()
-	}
+	netConn := socketOf(c)
 
 	sub, err := h.bus.Subscribe(roomID, user, adm.room.LastSeq)
 	switch {
@@ -372,11 +366,18 @@ func appendFrame(dst []byte, opcode byte, payload []byte) []byte {
 // that no new one starts.
 func (h *Handler) cut(c *websocket.Conn, sub *Subscription) {
 	sub.Close(CloseNormal, "")
+	_ = socketOf(c).Close()
+}
+
+// socketOf is the connection under c. fasthttp hands over a wrapper whose
+// Close does nothing (it closes the connection after the handler returns),
+// and cutting a stuck socket or writing to it directly needs the socket.
+func socketOf(c *websocket.Conn) net.Conn {
 	nc := c.NetConn()
 	if u, ok := nc.(interface{ UnsafeConn() net.Conn }); ok {
-		nc = u.UnsafeConn()
+		return u.UnsafeConn()
 	}
-	_ = nc.Close()
+	return nc
 }
 
 // readLoop handles client frames until the socket fails or closes. It

@@ -311,21 +311,22 @@ func (r *hubRoom) fanout(q queued, except *Subscription) {
 		r.pending.Add(1)
 		if !h.pool.dispatch(i, fanoutJob{q: q, subs: subs, except: except, room: r}) {
 			r.pending.Add(-1)
-			for _, s := range subs {
-				if s != except {
-					s.enqueue(q)
-				}
-			}
+			enqueueAll(subs, q, except)
 		}
 	}
 }
 
 func (r *hubRoom) fanoutInline(q queued, except *Subscription) {
 	for _, subs := range r.shards {
-		for _, s := range subs {
-			if s != except {
-				s.enqueue(q)
-			}
+		enqueueAll(subs, q, except)
+	}
+}
+
+// enqueueAll sends q to every one of subs but except.
+func enqueueAll(subs []*Subscription, q queued, except *Subscription) {
+	for _, s := range subs {
+		if s != except {
+			s.enqueue(q)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package realtime
 
 import (
+	"slices"
 	"sync"
 	"time"
 
@@ -171,6 +172,12 @@ func (s *Subscription) enqueue(q queued) {
 			q = queued{frame: &Frame{wire: wire[n:]}}
 		}
 	}
+	s.push(q)
+}
+
+// push queues q for the writer, or drops the subscriber (close 4008) when
+// the queue is full. Called with s.mu held.
+func (s *Subscription) push(q queued) {
 	if len(s.queue) >= s.max {
 		s.queue = nil
 		s.startClose(wsproto.CloseSlowConsumer, "too slow: send queue full", false)
@@ -205,16 +212,9 @@ func (s *Subscription) enqueueBatch(events []queued, wire []byte) {
 	if n >= len(wire) {
 		return
 	}
-	// What the socket did not take waits for the writer, as one chunk.
-	rest := make([]byte, len(wire)-n)
-	copy(rest, wire[n:])
-	if len(s.queue) >= s.max {
-		s.queue = nil
-		s.startClose(wsproto.CloseSlowConsumer, "too slow: send queue full", false)
-		return
-	}
-	s.queue = append(s.queue, queued{frame: &Frame{wire: rest}})
-	s.kick()
+	// What the socket did not take waits for the writer, as one chunk
+	// (wire is the caller's buffer).
+	s.push(queued{frame: &Frame{wire: slices.Clone(wire[n:])}})
 }
 
 // Send queues data (an encoded event for this socket only, such as an ack)

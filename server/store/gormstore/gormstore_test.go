@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -34,6 +35,17 @@ func eachStore(t *testing.T, f func(t *testing.T, s *gormstore.Store, url string
 		t.Cleanup(func() { _ = s.Close() })
 		f(t, s, url)
 	})
+}
+
+// userAndRoom stores a user named name and a room of theirs.
+func userAndRoom(t *testing.T, s *gormstore.Store, name string) (store.User, store.Room) {
+	t.Helper()
+	ctx := context.Background()
+	u := store.User{Email: name + "@example.com", Username: name, Name: strings.ToUpper(name), PasswordHash: "x"}
+	require.NoError(t, s.CreateUser(ctx, &u))
+	r := store.Room{Name: "r", CreatedBy: u.ID}
+	require.NoError(t, s.CreateRoom(ctx, &r))
+	return u, r
 }
 
 func TestMigrate_Idempotent(t *testing.T) {
@@ -71,10 +83,7 @@ func TestMigrate_FreshSQLiteFile(t *testing.T) {
 func TestCreateMessage_GroupCommit(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *gormstore.Store, url string) {
 		ctx := context.Background()
-		u := store.User{Email: "a@example.com", Username: "a", Name: "A", PasswordHash: "x"}
-		require.NoError(t, s.CreateUser(ctx, &u))
-		r := store.Room{Name: "r", CreatedBy: u.ID}
-		require.NoError(t, s.CreateRoom(ctx, &r))
+		u, r := userAndRoom(t, s, "a")
 
 		const workers, each = 16, 30
 		var wg sync.WaitGroup
@@ -146,10 +155,7 @@ func TestSQLite_Pragmas(t *testing.T) {
 func TestMessages_Pages(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *gormstore.Store, url string) {
 		ctx := context.Background()
-		u := store.User{Email: "p@example.com", Username: "p", Name: "P", PasswordHash: "x"}
-		require.NoError(t, s.CreateUser(ctx, &u))
-		r := store.Room{Name: "r", CreatedBy: u.ID}
-		require.NoError(t, s.CreateRoom(ctx, &r))
+		u, r := userAndRoom(t, s, "p")
 		total := int64(0)
 		add := func(n int) {
 			for range n {
@@ -210,10 +216,7 @@ func TestMessages_Pages(t *testing.T) {
 func TestCreateMessage_ConcurrentResends(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *gormstore.Store, url string) {
 		ctx := context.Background()
-		u := store.User{Email: "c@example.com", Username: "c", Name: "C", PasswordHash: "x"}
-		require.NoError(t, s.CreateUser(ctx, &u))
-		r := store.Room{Name: "r", CreatedBy: u.ID}
-		require.NoError(t, s.CreateRoom(ctx, &r))
+		u, r := userAndRoom(t, s, "c")
 		for round := range 5 {
 			cid := fmt.Sprintf("same-%d", round)
 			const n = 24
@@ -258,10 +261,7 @@ func TestCreateMessage_ConcurrentResends(t *testing.T) {
 func TestCreateMessage_UnknownUserFailsAlone(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *gormstore.Store, url string) {
 		ctx := context.Background()
-		u := store.User{Email: "f@example.com", Username: "f", Name: "F", PasswordHash: "x"}
-		require.NoError(t, s.CreateUser(ctx, &u))
-		r := store.Room{Name: "r", CreatedBy: u.ID}
-		require.NoError(t, s.CreateRoom(ctx, &r))
+		u, r := userAndRoom(t, s, "f")
 		ghost := u.ID + 1000
 
 		const senders = 16
