@@ -81,5 +81,37 @@ func (d *deliveries) report(out io.Writer) {
 		fmt.Fprintf(out, "latency to the receivers' sockets (kernel receive time, %d samples) p50 %s p99 %s max %s\n", len(arrivals),
 			percentile(arrivals, 50).Round(10*time.Microsecond), percentile(arrivals, 99).Round(10*time.Microsecond),
 			percentile(arrivals, 100).Round(10*time.Microsecond))
+		d.reportSpread(out)
 	}
+}
+
+// reportSpread prints, per message, when its first and its last socket got
+// it (kernel receive time, over the sockets that got every message): the
+// first is what happened before the writes began, the rest is the fan-out.
+func (d *deliveries) reportSpread(out io.Writer) {
+	first := make([]time.Duration, d.total)
+	last := make([]time.Duration, d.total)
+	n := 0
+	for _, s := range d.socks {
+		if len(s.arrivals) != d.total {
+			continue
+		}
+		for k, a := range s.arrivals {
+			if n == 0 || a < first[k] {
+				first[k] = a
+			}
+			last[k] = max(last[k], a)
+		}
+		n++
+	}
+	if n == 0 {
+		return
+	}
+	sortDurations(first)
+	sortDurations(last)
+	r := func(ds []time.Duration, p float64) time.Duration {
+		return percentile(ds, p).Round(10 * time.Microsecond)
+	}
+	fmt.Fprintf(out, "per message (%d): first socket p50 %s p99 %s max %s; last socket p50 %s p99 %s max %s\n", d.total,
+		r(first, 50), r(first, 99), r(first, 100), r(last, 50), r(last, 99), r(last, 100))
 }

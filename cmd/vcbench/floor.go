@@ -193,10 +193,14 @@ func runFloorWriter(ctx context.Context, args []string, out io.Writer) error {
 	start := time.Now()
 	var writes, waits atomic.Int64
 	for i := range total {
-		if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
+		// Stamped with when it was due, not when it went: a message that
+		// waits for the writes of the one before counts that wait, as it
+		// does for vcd (whose sender never waits for the fan-out).
+		due := start.Add(time.Duration(i) * interval)
+		if d := time.Until(due); d > 0 {
 			time.Sleep(d)
 		}
-		msg := `{"type":"message","room_id":1,"content":"bench:` + strconv.FormatInt(time.Now().UnixNano(), 10) + `"`
+		msg := `{"type":"message","room_id":1,"content":"bench:` + strconv.FormatInt(due.UnixNano(), 10) + `"`
 		msg += `,"pad":"` + strings.Repeat("x", max(0, *size-len(msg)-10)) + `"}`
 		frame := appendFrame(nil, msg)
 		var wg sync.WaitGroup

@@ -72,7 +72,7 @@ func (p *fanoutPool) dispatch(i int, j fanoutJob) bool {
 func (p *fanoutPool) work(jobs <-chan fanoutJob) {
 	defer p.done.Done()
 	var batch []fanoutJob
-	var w batchWriter
+	w := batchWriter{more: jobs}
 	for {
 		select {
 		case j := <-jobs:
@@ -97,86 +97,207 @@ func (p *fanoutPool) work(jobs <-chan fanoutJob) {
 	}
 }
 
-// maxBatch bounds the events one worker takes at once.
+// maxBatch bounds the events one worker takes at once, and again the
+// events it takes while writing them.
 const maxBatch = 64
 
+// peekEvery is how many sockets a worker writes between looks at its queue.
+const peekEvery = 32
+
 // batchWriter writes a batch of jobs, each socket's frames of the whole
-// batch in one write (acks and other events for one socket included); its
-// buffers are reused from batch to batch.
+// batch in one write (acks and other events for one socket included). While
+// it writes, it looks at its queue every peekEvery sockets and merges what
+// arrived: a socket not written yet gets the new frames in the same write,
+// one already written gets them in a next round. So an event that comes
+// while the one before is still being written costs no extra write for the
+// sockets the first has not reached, and does not wait for the rest of it.
+// Its buffers are reused from batch to batch.
 type batchWriter struct {
-	subs  []*Subscription // in the order first seen
+	more      <-chan fanoutJob // the worker's queue (nil: do not look)
+	cur, next gather
+	taken     []fanoutJob // jobs taken while writing; done with the batch
+	barrier   chan<- struct{}
+	// peeking: the batch is all in the rounds, so what is queued now comes
+	// after all of it.
+	peeking bool
+	wire    []byte
+}
+
+// gather is one round: the sockets in the order first seen, each with its
+// frames in job order; done counts the sockets already written.
+type gather struct {
+	subs  []*Subscription
 	at    map[*Subscription]int
-	lists [][]queued // frames per entry of subs, in job order
-	wire  []byte
+	lists [][]queued
+	done  int
+}
+
+func (g *gather) add(s *Subscription, q queued) {
+	if g.at == nil {
+		g.at = make(map[*Subscription]int)
+	}
+	i, ok := g.at[s]
+	if !ok {
+		i = len(g.subs)
+		g.at[s] = i
+		g.subs = append(g.subs, s)
+		if i == len(g.lists) {
+			g.lists = append(g.lists, nil)
+		}
+	}
+	g.lists[i] = append(g.lists[i], q)
+}
+
+func (g *gather) reset() {
+	for i := range g.subs {
+		clear(g.lists[i])
+		g.lists[i] = g.lists[i][:0]
+	}
+	clear(g.at)
+	clear(g.subs)
+	g.subs = g.subs[:0]
+	g.done = 0
+}
+
+// route adds job j, taken while the current round is being written, where
+// each of its sockets keeps its order: behind the frames of the current
+// round still to be written, or in the next round for a socket the current
+// one already wrote (or that has frames there).
+func (w *batchWriter) route(j fanoutJob) {
+	for _, s := range j.subs {
+		if s == j.except {
+			continue
+		}
+		if _, ok := w.next.at[s]; ok {
+			w.next.add(s, j.q)
+			continue
+		}
+		if i, ok := w.cur.at[s]; ok && i < w.cur.done {
+			w.next.add(s, j.q)
+			continue
+		}
+		w.cur.add(s, j.q)
+	}
+}
+
+// peek takes the jobs queued meanwhile into the rounds, up to maxBatch per
+// batch; a barrier ends the looking (it is signalled once the rounds are
+// written, and nothing after it may go before it).
+func (w *batchWriter) peek() bool {
+	for w.peeking && w.barrier == nil && len(w.taken) < maxBatch {
+		select {
+		case j := <-w.more:
+			if j.barrier != nil {
+				w.barrier = j.barrier
+				return true
+			}
+			w.taken = append(w.taken, j)
+			w.route(j)
+		default:
+			return len(w.taken) > 0
+		}
+	}
+	return false
 }
 
 // run sends the jobs of a batch, in order per socket. A barrier is
 // signalled once everything before it was written.
 func (w *batchWriter) run(batch []fanoutJob) {
 	if len(batch) == 1 && batch[0].barrier == nil {
-		// Not behind: nothing to gather.
+		// Not behind: write the job straight, unless more comes meanwhile.
 		j := batch[0]
-		enqueueAll(j.subs, j.q, j.except)
+		w.peeking = w.more != nil
+		w.direct(j)
 		j.room.pending.Add(-1)
+		w.finish()
 		return
-	}
-	if w.at == nil {
-		w.at = make(map[*Subscription]int)
 	}
 	for _, j := range batch {
 		if j.barrier != nil {
-			w.flush()
+			w.rounds()
 			j.barrier <- struct{}{}
 			continue
 		}
 		for _, s := range j.subs {
 			if s != j.except {
-				w.add(s, j.q)
+				w.cur.add(s, j.q)
 			}
 		}
 	}
-	w.flush()
+	w.peeking = w.more != nil
+	w.rounds()
 	for _, j := range batch {
 		if j.room != nil {
 			j.room.pending.Add(-1)
 		}
 	}
+	w.finish()
 }
 
-func (w *batchWriter) add(s *Subscription, q queued) {
-	i, ok := w.at[s]
-	if !ok {
-		i = len(w.subs)
-		w.at[s] = i
-		w.subs = append(w.subs, s)
-		if i == len(w.lists) {
-			w.lists = append(w.lists, nil)
+// direct writes one job socket by socket; when jobs arrive meanwhile, the
+// sockets it has not reached become a round with them.
+func (w *batchWriter) direct(j fanoutJob) {
+	for i, s := range j.subs {
+		if i > 0 && i%peekEvery == 0 && w.peeking && len(w.more) > 0 {
+			for _, rest := range j.subs[i:] {
+				if rest != j.except {
+					w.cur.add(rest, j.q)
+				}
+			}
+			w.peek()
+			w.rounds()
+			return
+		}
+		if s != j.except {
+			s.enqueue(j.q)
 		}
 	}
-	w.lists[i] = append(w.lists[i], q)
 }
 
-// flush writes what was gathered and empties the buffers.
-func (w *batchWriter) flush() {
-	for i, s := range w.subs {
-		list := w.lists[i]
-		if len(list) == 1 {
-			s.enqueue(list[0])
-		} else {
+// rounds writes the current round, looking for more meanwhile, and then
+// the next ones until nothing is left.
+func (w *batchWriter) rounds() {
+	for len(w.cur.subs) > 0 {
+		g := &w.cur
+		for g.done < len(g.subs) {
+			if g.done > 0 && g.done%peekEvery == 0 {
+				w.peek()
+			}
+			i := g.done
+			g.done++
+			s, list := g.subs[i], g.lists[i]
+			if len(list) == 1 {
+				s.enqueue(list[0])
+				continue
+			}
 			w.wire = w.wire[:0]
 			for _, q := range list {
 				w.wire = append(w.wire, q.frame.wire...)
 			}
 			s.enqueueBatch(list, w.wire)
 		}
-		clear(list)
-		w.lists[i] = list[:0]
+		g.reset()
+		w.cur, w.next = w.next, w.cur
 	}
-	clear(w.at)
-	clear(w.subs)
-	w.subs = w.subs[:0]
 	if cap(w.wire) > 1<<20 {
 		w.wire = nil
+	}
+}
+
+// finish settles what was taken while writing: those jobs are written, and
+// a barrier taken meanwhile may go.
+func (w *batchWriter) finish() {
+	for _, j := range w.taken {
+		if j.room != nil {
+			j.room.pending.Add(-1)
+		}
+	}
+	clear(w.taken)
+	w.taken = w.taken[:0]
+	w.peeking = false
+	if w.barrier != nil {
+		w.barrier <- struct{}{}
+		w.barrier = nil
 	}
 }
 

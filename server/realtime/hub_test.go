@@ -443,3 +443,84 @@ func TestBatchWriter_Batch(t *testing.T) {
 	require.Equal(t, []string{"message2", "message3"}, types(late))
 	require.Zero(t, r.pending.Load())
 }
+
+// TestBatchWriter_MergesWhatArrives: events queued while a worker writes a
+// big room join the write of every socket it has not reached yet and come
+// next for those it has, so every socket still gets everything in order; an
+// ack queued for one socket stays behind its message; a barrier queued
+// meanwhile is signalled once all before it is written, and what is queued
+// after the barrier is left for later.
+func TestBatchWriter_MergesWhatArrives(t *testing.T) {
+	h := NewHub(Options{SendQueue: 64}, nil, nil)
+	r := &hubRoom{id: 1, hub: h}
+	shard := make([]*Subscription, 100)
+	for i := range shard {
+		shard[i] = newSubscription(h, 1, user(int64(i+1), "u"), 64)
+	}
+	frame := func(seq int64) queued {
+		data, err := json.Marshal(msgEvent(1, seq))
+		require.NoError(t, err)
+		return queued{frame: NewFrame(data), seq: seq}
+	}
+	ack := func(seq int64) queued {
+		data, err := json.Marshal(wsproto.Event{Type: wsproto.TypeAck, RoomID: 1, Seq: seq})
+		require.NoError(t, err)
+		return queued{frame: NewFrame(data)}
+	}
+	types := func(s *Subscription) []string {
+		evs, _, _ := drain(t, s)
+		var out []string
+		for _, ev := range evs {
+			out = append(out, ev.Type+strconv.FormatInt(ev.Seq, 10))
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name  string
+		batch []int64 // messages taken at once before writing starts
+	}{
+		{"one event written straight", []int64{1}},
+		{"a batch written in rounds", []int64{1, 2}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			queue := make(chan fanoutJob, 16)
+			var batch []fanoutJob
+			for _, seq := range tc.batch {
+				batch = append(batch, fanoutJob{q: frame(seq), subs: shard, room: r})
+			}
+			next := int64(len(tc.batch) + 1)
+			done := make(chan struct{}, 1)
+			// Queued while the first sockets are being written.
+			queue <- fanoutJob{q: frame(next), subs: shard, room: r}
+			queue <- fanoutJob{q: ack(next), subs: []*Subscription{shard[0]}, room: r}
+			queue <- fanoutJob{q: ack(next), subs: []*Subscription{shard[50]}, room: r}
+			queue <- fanoutJob{barrier: done}
+			queue <- fanoutJob{q: frame(next + 1), subs: shard, room: r}
+			r.pending.Store(int64(len(batch) + 4))
+			w := batchWriter{more: queue}
+			w.run(batch)
+			select {
+			case <-done:
+			default:
+				t.Fatal("the barrier was not signalled")
+			}
+			require.Len(t, queue, 1, "the job after the barrier was taken before it")
+			require.Equal(t, int64(1), r.pending.Load(), "only the job left in the queue is pending")
+			for i, s := range shard {
+				var want []string
+				for seq := int64(1); seq <= next; seq++ {
+					want = append(want, "message"+strconv.FormatInt(seq, 10))
+				}
+				if i == 0 || i == 50 {
+					want = append(want, "ack"+strconv.FormatInt(next, 10))
+				}
+				require.Equal(t, want, types(s), "socket %d", i)
+			}
+			w.run([]fanoutJob{<-queue})
+			require.Zero(t, r.pending.Load())
+			for i, s := range shard {
+				require.Equal(t, []string{"message" + strconv.FormatInt(next+1, 10)}, types(s), "socket %d", i)
+			}
+		})
+	}
+}
