@@ -27,6 +27,7 @@ import (
 	"github.com/virtual-company/vc/server/ai/aitest"
 	aiopenai "github.com/virtual-company/vc/server/ai/openai"
 	"github.com/virtual-company/vc/server/config"
+	"github.com/virtual-company/vc/server/gctune"
 )
 
 func aiCommand() command {
@@ -117,6 +118,7 @@ func startInProcess(fakeURL string) (string, func(), error) {
 		_ = os.RemoveAll(dir)
 		return "", nil, err
 	}
+	tuner := gctune.Start(uint64(cfg.GCMinHeapMiB) << 20) // as cmd/vcd does
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		_ = os.RemoveAll(dir)
@@ -129,6 +131,7 @@ func startInProcess(fakeURL string) (string, func(), error) {
 		defer cancel()
 		_ = srv.Shutdown(ctx)
 		<-done
+		tuner.Stop()
 		_ = os.RemoveAll(dir)
 	}
 	return "http://" + ln.Addr().String(), stop, nil

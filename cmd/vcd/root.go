@@ -8,6 +8,7 @@ import (
 
 	"github.com/virtual-company/vc/server"
 	"github.com/virtual-company/vc/server/config"
+	"github.com/virtual-company/vc/server/gctune"
 )
 
 // newRootCmd builds `vcd` (serve) with its subcommands.
@@ -33,6 +34,7 @@ and defaults, in that order.`,
 				return err
 			}
 			logger := server.NewLogger(os.Stderr, cfg.Log)
+			defer gctune.Start(uint64(cfg.GCMinHeapMiB) << 20).Stop()
 			srv, err := server.New(cfg, logger)
 			if err != nil {
 				return err

@@ -46,6 +46,9 @@ type Config struct {
 	CORSOrigins []string `mapstructure:"cors_origins"`
 	// ShutdownTimeout bounds the drain of in-flight requests on shutdown.
 	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
+	// GCMinHeapMiB is the heap size below which the garbage collector does
+	// not run (0: Go's default; an explicit GOGC overrides it).
+	GCMinHeapMiB int `mapstructure:"gc_min_heap_mib"`
 	// RateLimit limits abuse-prone endpoints per client IP.
 	RateLimit RateLimitConfig `mapstructure:"rate_limit"`
 	// Log configures the daemon's logs.
@@ -83,6 +86,7 @@ func Defaults() Config {
 		TokenTTL:        24 * time.Hour,
 		BodyLimit:       1 << 20,
 		ShutdownTimeout: 10 * time.Second,
+		GCMinHeapMiB:    32,
 		RateLimit:       RateLimitConfig{AuthPerMinute: 20},
 		Log:             LogConfig{Level: "info", Format: "auto"},
 		LLM:             defaultLLM(),
@@ -209,6 +213,9 @@ func (c Config) Validate() error {
 	if c.BodyLimit < 1024 {
 		errs = append(errs, fmt.Errorf("body_limit %d: must be at least 1024", c.BodyLimit))
 	}
+	if c.GCMinHeapMiB < 0 || c.GCMinHeapMiB > 1<<20 {
+		errs = append(errs, fmt.Errorf("gc_min_heap_mib %d: must be between 0 (off) and 1048576", c.GCMinHeapMiB))
+	}
 	if c.RateLimit.AuthPerMinute < 0 {
 		errs = append(errs, errors.New("rate_limit.auth_per_minute must not be negative"))
 	}
@@ -259,6 +266,7 @@ func setDefaults(v *viper.Viper, d Config) {
 	v.SetDefault("body_limit", d.BodyLimit)
 	v.SetDefault("cors_origins", d.CORSOrigins)
 	v.SetDefault("shutdown_timeout", d.ShutdownTimeout)
+	v.SetDefault("gc_min_heap_mib", d.GCMinHeapMiB)
 	v.SetDefault("rate_limit.auth_per_minute", d.RateLimit.AuthPerMinute)
 	v.SetDefault("log.level", d.Log.Level)
 	v.SetDefault("log.format", d.Log.Format)
