@@ -29,7 +29,7 @@ func nonBlockingWriter(conn net.Conn) func([]byte) (int, error) {
 	var werr error
 	write := func(fd uintptr) bool {
 		for {
-			n, werr = syscall.Write(int(fd), p)
+			n, werr = writeFD(fd, p)
 			if werr != syscall.EINTR {
 				return true // never wait for the socket
 			}
