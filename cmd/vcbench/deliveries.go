@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -19,6 +21,9 @@ type deliveries struct {
 	last      atomic.Int64 // read time of the newest delivery, Unix ns
 	// allIn is called once, when every socket got every message.
 	allIn func()
+	// perMessage, when set, is a file that gets one CSV line per message:
+	// its index and when its first and last socket got it (us).
+	perMessage string
 }
 
 type sockDeliveries struct {
@@ -106,6 +111,16 @@ func (d *deliveries) reportSpread(out io.Writer) {
 	}
 	if n == 0 {
 		return
+	}
+	if d.perMessage != "" {
+		var b strings.Builder
+		b.WriteString("message,first_us,last_us\n")
+		for k := range first {
+			fmt.Fprintf(&b, "%d,%d,%d\n", k, first[k].Microseconds(), last[k].Microseconds())
+		}
+		if err := os.WriteFile(d.perMessage, []byte(b.String()), 0o644); err != nil {
+			fmt.Fprintf(out, "per-message file: %v\n", err)
+		}
 	}
 	sortDurations(first)
 	sortDurations(last)

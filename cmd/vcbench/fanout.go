@@ -59,6 +59,7 @@ func runFanout(ctx context.Context, args []string, out io.Writer) error {
 	}
 	receivers := fs.String("receivers", defaultRx, "how the receiving sockets are read: epoll (a few threads, Linux) or goroutines (one per socket)")
 	rxThreads := fs.Int("rx-threads", 2, "threads of the epoll receivers")
+	perMessage := fs.String("per-message", "", "write each message's first- and last-socket times (CSV) to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -202,6 +203,7 @@ func runFanout(ctx context.Context, args []string, out io.Writer) error {
 	cpu.report(out, got.delivered.Load(), "delivery")
 	fmt.Fprintf(out, "sent %d messages in %s (%.0f msg/s) to %d clients\n", total, sendTime.Round(time.Millisecond), float64(total)/sendTime.Seconds(), *clients)
 	fmt.Fprintf(out, "deliveries/s %.0f\n", float64(got.delivered.Load())/elapsed.Seconds())
+	got.perMessage = *perMessage
 	got.report(out)
 	return nil
 }

@@ -48,6 +48,7 @@ func runFloor(ctx context.Context, args []string, out io.Writer) error {
 	size := fs.Int("size", 240, "bytes of each message (a vcd message event of the fanout bench is about 240)")
 	writers := fs.Int("writers", 2, "writer threads in the writer process")
 	rxThreads := fs.Int("rx-threads", 2, "threads of the epoll receivers")
+	perMessage := fs.String("per-message", "", "write each message's first- and last-socket times (CSV) to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -128,6 +129,7 @@ func runFloor(ctx context.Context, args []string, out io.Writer) error {
 	}
 	readers.Wait()
 	fmt.Fprintln(out, report)
+	got.perMessage = *perMessage
 	got.report(out)
 	return nil
 }
