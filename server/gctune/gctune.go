@@ -25,11 +25,10 @@ const basePercent = 100
 
 // Tuner keeps the collector's goal at or above its floor.
 type Tuner struct {
-	floor uint64
-	mu    sync.Mutex
-	stop  bool
-	// Percent is the GOGC value last set (for tests and metrics).
-	percent int
+	floor   uint64
+	mu      sync.Mutex
+	stop    bool
+	percent int // the GOGC value set last
 	sample  []metrics.Sample
 }
 

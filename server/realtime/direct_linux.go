@@ -7,16 +7,15 @@ import (
 	"unsafe"
 )
 
-// writeFD is one send on a non-blocking socket, made as a raw system call:
-// it cannot block, so the runtime's system-call bookkeeping (entering and
-// leaving the syscall state, and the P hand-off the monitor makes when the
-// kernel preempts the thread mid-call) is only overhead here: in four
-// alternating runs of vcbench fanout (1 000 sockets x 100 msg/s) the raw call
-// gave p99 13.2-18.6 ms at 6.8-7.7 us of CPU per delivery, syscall.Syscall
-// 16.3-21.1 ms at 7.4-8.6 us. send(2) skips
-// the file layer that write(2) goes through, a few percent of the ~4.5 us a
-// 200-byte loopback send costs here (2-5% in alternating runs of
-// BenchmarkSocketSend; the machine's own drift is larger). MSG_NOSIGNAL: a peer that went away is an EPIPE, not a SIGPIPE.
+// writeFD is one send(2) on a non-blocking socket, made as a raw system
+// call. It cannot block, so the runtime's system-call bookkeeping (the
+// syscall state, and the P hand-off the monitor makes when the kernel
+// preempts the thread mid-call) is only overhead: in four alternating runs
+// of vcbench fanout (1 000 sockets x 100 msg/s) the raw call gave p99
+// 13.2-18.6 ms at 6.8-7.7 us of CPU per delivery, syscall.Syscall 16.3-21.1
+// ms at 7.4-8.6 us. send(2) skips the file layer of write(2), a few percent
+// of a 200-byte loopback send (BenchmarkSocketSend). MSG_NOSIGNAL: a peer
+// that went away is an EPIPE, not a SIGPIPE.
 func writeFD(fd uintptr, p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil

@@ -148,6 +148,15 @@ func (g *gather) add(s *Subscription, q queued) {
 	g.lists[i] = append(g.lists[i], q)
 }
 
+// addJob adds q for every one of subs but except.
+func (g *gather) addJob(subs []*Subscription, q queued, except *Subscription) {
+	for _, s := range subs {
+		if s != except {
+			g.add(s, q)
+		}
+	}
+}
+
 func (g *gather) reset() {
 	for i := range g.subs {
 		clear(g.lists[i])
@@ -183,21 +192,20 @@ func (w *batchWriter) route(j fanoutJob) {
 // peek takes the jobs queued meanwhile into the rounds, up to maxBatch per
 // batch; a barrier ends the looking (it is signalled once the rounds are
 // written, and nothing after it may go before it).
-func (w *batchWriter) peek() bool {
+func (w *batchWriter) peek() {
 	for w.peeking && w.barrier == nil && len(w.taken) < maxBatch {
 		select {
 		case j := <-w.more:
 			if j.barrier != nil {
 				w.barrier = j.barrier
-				return true
+				return
 			}
 			w.taken = append(w.taken, j)
 			w.route(j)
 		default:
-			return len(w.taken) > 0
+			return
 		}
 	}
-	return false
 }
 
 // run sends the jobs of a batch, in order per socket. A barrier is
@@ -218,11 +226,7 @@ func (w *batchWriter) run(batch []fanoutJob) {
 			j.barrier <- struct{}{}
 			continue
 		}
-		for _, s := range j.subs {
-			if s != j.except {
-				w.cur.add(s, j.q)
-			}
-		}
+		w.cur.addJob(j.subs, j.q, j.except)
 	}
 	w.peeking = w.more != nil
 	w.rounds()
@@ -239,11 +243,7 @@ func (w *batchWriter) run(batch []fanoutJob) {
 func (w *batchWriter) direct(j fanoutJob) {
 	for i, s := range j.subs {
 		if i > 0 && i%peekEvery == 0 && w.peeking && len(w.more) > 0 {
-			for _, rest := range j.subs[i:] {
-				if rest != j.except {
-					w.cur.add(rest, j.q)
-				}
-			}
+			w.cur.addJob(j.subs[i:], j.q, j.except)
 			w.peek()
 			w.rounds()
 			return
