@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/pion/webrtc/v4"
@@ -259,15 +258,6 @@ func timeLatency(ctx context.Context, b *benchRoom, base call.Config, bursts int
 	return out, cpuShare, nil
 }
 
-// cpuTime is the CPU time (user + system) of this process.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // codecCost measures the CPU time (not wall time: the machine may be busy)
 // of Opus encode and decode of a 20 ms voice-like frame with the engine's
 // encoder and decoder, on one locked OS thread.
@@ -312,18 +302,6 @@ func codecCost() (enc, dec time.Duration, err error) {
 	t2 := threadCPU()
 	return (t1 - t0) / frames, (t2 - t1) / frames, nil
 }
-
-// threadCPU is the CPU time of the calling OS thread.
-func threadCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(rusageThread, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// rusageThread is Linux's RUSAGE_THREAD.
-const rusageThread = 1
 
 // timeProcessSetup starts `vc call` as the second participant while the
 // first (an engine here) waits in the call, and times exec until the

@@ -214,7 +214,7 @@ func runFloorWriter(ctx context.Context, args []string, out io.Writer) error {
 				for _, s := range part {
 					var n int
 					_ = s.rc.Write(func(fd uintptr) bool {
-						n, _ = syscall.Write(int(fd), frame)
+						n, _ = rawWrite(fd, frame)
 						return true
 					})
 					writes.Add(1)

@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/coder/websocket"
@@ -119,19 +118,6 @@ func (b *benchRoom) dial(ctx context.Context, i int, query url.Values) (*websock
 	}
 	conn.SetReadLimit(1 << 20)
 	return conn, nil
-}
-
-// raiseNoFile lifts the soft open-file limit to the hard limit.
-func raiseNoFile() (uint64, error) {
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		return 0, fmt.Errorf("get open-file limit: %w", err)
-	}
-	lim.Cur = lim.Max
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		return 0, fmt.Errorf("raise open-file limit: %w", err)
-	}
-	return lim.Cur, nil
 }
 
 // percentile returns the p-th percentile (0..100) of sorted values.

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"syscall"
 	"testing"
 	"time"
 
@@ -54,18 +53,10 @@ func (c *benchClient) do(b *testing.B, method, path string, body []byte, want in
 // so it is an upper bound of the server's cost.
 type cpuClock struct{ start time.Duration }
 
-func startCPU() cpuClock { return cpuClock{start: cpuTime()} }
+func startCPU() cpuClock { return cpuClock{start: servertest.ProcessCPU()} }
 
 func (c cpuClock) report(b *testing.B) {
-	b.ReportMetric(float64((cpuTime()-c.start).Nanoseconds())/float64(b.N), "cpu-ns/op")
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	b.ReportMetric(float64((servertest.ProcessCPU()-c.start).Nanoseconds())/float64(b.N), "cpu-ns/op")
 }
 
 // BenchmarkLogin measures POST /api/auth/login; bcrypt dominates, so it is

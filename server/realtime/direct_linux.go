@@ -1,4 +1,4 @@
-//go:build linux
+//go:build linux && (amd64 || arm64 || arm || riscv64 || ppc64 || ppc64le || s390x || loong64 || mips || mipsle || mips64 || mips64le)
 
 package realtime
 

@@ -6,10 +6,9 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
-	"time"
 
+	"github.com/virtual-company/vc/server/servertest"
 	"github.com/virtual-company/vc/server/store"
 	"github.com/virtual-company/vc/server/store/gormstore"
 )
@@ -39,23 +38,13 @@ func benchStore(b *testing.B, rooms int) (*gormstore.Store, store.User, []store.
 	return s, u, rs
 }
 
-// cpuTime is the process's CPU time: on a machine shared with other work,
-// wall time per op inflates with the load while CPU time per op does not.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // BenchmarkCreateMessage is one message stored at a time on a SQLite file:
 // the commit latency a post waits for when nothing else is written.
 func BenchmarkCreateMessage(b *testing.B) {
 	ctx := context.Background()
 	s, u, rs := benchStore(b, 1)
 	b.ReportAllocs()
-	start := cpuTime()
+	start := servertest.ProcessCPU()
 	b.ResetTimer()
 	for b.Loop() {
 		m := store.Message{RoomID: rs[0].ID, UserID: &u.ID, Content: "hello there", MessageType: "text", Author: "a"}
@@ -63,7 +52,7 @@ func BenchmarkCreateMessage(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64((cpuTime()-start).Nanoseconds())/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64((servertest.ProcessCPU()-start).Nanoseconds())/float64(b.N), "cpu-ns/op")
 }
 
 // BenchmarkCreateMessageConcurrent has 16 goroutines storing messages at
@@ -77,7 +66,7 @@ func BenchmarkCreateMessageConcurrent(b *testing.B) {
 	var next atomic.Int64
 	next.Store(int64(b.N))
 	b.ReportAllocs()
-	start := cpuTime()
+	start := servertest.ProcessCPU()
 	b.ResetTimer()
 	var wg sync.WaitGroup
 	for w := range senders {
@@ -94,5 +83,5 @@ func BenchmarkCreateMessageConcurrent(b *testing.B) {
 	}
 	wg.Wait()
 	b.StopTimer()
-	b.ReportMetric(float64((cpuTime()-start).Nanoseconds())/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64((servertest.ProcessCPU()-start).Nanoseconds())/float64(b.N), "cpu-ns/op")
 }
