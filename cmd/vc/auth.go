@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -257,7 +258,15 @@ func (a *app) storeLogin(ctx context.Context, c *client.Client, username string)
 	if err != nil {
 		return "", err
 	}
-	where, err := a.tokens.save(ctx, profile, c.Token(), cfg.v.GetString(keyTokenStore))
+	if cfg.hasProfile(profile) {
+		// A token an older vc stored for the profile alone belongs to the
+		// profile's server so far: key it by that server before the profile
+		// may move to another one.
+		if err := a.tokens.adoptLegacy(profile, a.profileServer(profile)); err != nil {
+			return "", err
+		}
+	}
+	where, err := a.tokens.save(ctx, profile, server, c.Token(), cfg.v.GetString(keyTokenStore))
 	if err != nil {
 		return "", err
 	}
@@ -309,7 +318,12 @@ every machine.`,
 				fmt.Fprintf(a.errOut, "not logged in (profile %s)\n", profile)
 				return nil
 			}
-			if err := a.tokens.remove(ctx, profile, source); err != nil {
+			srv, err := a.server()
+			if err != nil {
+				return err
+			}
+			srv = canonServer(srv)
+			if err := a.tokens.remove(ctx, profile, srv, source, srv == a.profileServer(profile)); err != nil {
 				return err
 			}
 			if a.cfg.hasProfile(profile) {
@@ -328,15 +342,17 @@ every machine.`,
 
 // authStatus is what `vc auth status --json` prints.
 type authStatus struct {
-	Profile     string   `json:"profile"`
-	Server      string   `json:"server"`
-	LoggedIn    bool     `json:"logged_in"`
-	UserID      int64    `json:"user_id,omitempty"`
-	Username    string   `json:"username,omitempty"`
-	Name        string   `json:"name,omitempty"`
-	Email       string   `json:"email,omitempty"`
-	TokenSource string   `json:"token_source,omitempty"`
-	Profiles    []string `json:"profiles"`
+	Profile     string `json:"profile"`
+	Server      string `json:"server"`
+	LoggedIn    bool   `json:"logged_in"`
+	UserID      int64  `json:"user_id,omitempty"`
+	Username    string `json:"username,omitempty"`
+	Name        string `json:"name,omitempty"`
+	Email       string `json:"email,omitempty"`
+	TokenSource string `json:"token_source,omitempty"`
+	// TokenExpiredAt is set when the stored token has expired.
+	TokenExpiredAt *time.Time `json:"token_expired_at,omitempty"`
+	Profiles       []string   `json:"profiles"`
 }
 
 func newStatusCmd(a *app) *cobra.Command {
@@ -367,10 +383,13 @@ Exits with 4 when not logged in or when the server rejects the token.`,
 				}
 				fmt.Fprintf(a.out, "%s%s\n", s.bold.Render("profile "+st.Profile), current)
 				fmt.Fprintf(a.out, "  server:  %s\n", st.Server)
-				if st.LoggedIn {
+				switch {
+				case st.LoggedIn:
 					fmt.Fprintf(a.out, "  user:    %s (%s, id %d)\n", st.Username, st.Name, st.UserID)
 					fmt.Fprintf(a.out, "  token:   %s\n", st.TokenSource)
-				} else {
+				case st.TokenExpiredAt != nil:
+					fmt.Fprintf(a.out, "  user:    %s\n", s.system.Render(expiredError(*st.TokenExpiredAt).Error()))
+				default:
 					fmt.Fprintf(a.out, "  user:    %s\n", s.system.Render("not logged in"))
 				}
 				if others := otherProfiles(st.Profiles, st.Profile); len(others) > 0 {
@@ -422,6 +441,11 @@ func (a *app) status(ctx context.Context) (authStatus, error) {
 	if tok == "" {
 		return st, nil
 	}
+	exp, hasExp := tokenExpiry(tok)
+	if hasExp && !exp.After(time.Now()) {
+		st.TokenExpiredAt = &exp
+		return st, nil
+	}
 	c, err := a.client(ctx)
 	if err != nil {
 		return authStatus{}, err
@@ -429,6 +453,11 @@ func (a *app) status(ctx context.Context) (authStatus, error) {
 	st.Server = c.BaseURL()
 	u, err := c.Me(ctx)
 	if client.IsUnauthorized(err) {
+		var ce *client.Error
+		if hasExp && errors.As(err, &ce) && strings.Contains(strings.ToLower(ce.Detail), "expired") {
+			// The server's clock is ahead of ours.
+			st.TokenExpiredAt = &exp
+		}
 		return st, nil
 	}
 	if err != nil {
