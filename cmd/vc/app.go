@@ -23,6 +23,7 @@ type app struct {
 	out    io.Writer
 	errOut io.Writer
 	getenv func(string) string
+	now    func() time.Time
 
 	// stdinFd is the descriptor of stdin when it is a file (for no-echo
 	// prompts), else -1.
@@ -47,6 +48,7 @@ func newApp() *app {
 		out:       os.Stdout,
 		errOut:    os.Stderr,
 		getenv:    os.Getenv,
+		now:       time.Now,
 		stdinFd:   int(os.Stdin.Fd()),
 		stdinTTY:  term.IsTerminal(int(os.Stdin.Fd())),
 		stdoutTTY: term.IsTerminal(int(os.Stdout.Fd())),

@@ -55,5 +55,6 @@ server, and VC_TOKEN passes a token without any stored state.`,
 	// vc chat (cmd/vc/chat.go) and vc call (cmd/vc/call.go) are added here:
 	root.AddCommand(newChatCmd(a))
 	root.AddCommand(newCallCmd(a))
+	finishTree(root)
 	return root
 }
