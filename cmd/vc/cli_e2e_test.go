@@ -108,3 +108,102 @@ func TestAuth_TokenGoesOnlyToItsServer(t *testing.T) {
 	require.Contains(t, string(b), `"`+d.URL+`"`)
 	require.Equal(t, "fred\n", c.ok("", "whoami"))
 }
+
+func TestCLI_MistypedCommandsExit1(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t, "http://127.0.0.1:1")
+	r := c.run("", "rooms", "lst")
+	require.Equal(t, 1, r.code, r.String())
+	require.Contains(t, r.stderr, `unknown command "lst" for "vc rooms"`)
+	require.Contains(t, r.stderr, "Did you mean this?\n\tlist")
+	require.Empty(t, r.stdout, "no help on stdout")
+
+	r = c.run("", "rooms", "remove", "general", "dave")
+	require.Equal(t, 1, r.code, r.String())
+	require.Contains(t, r.stderr, `unknown command "remove" for "vc rooms"`)
+	require.Contains(t, r.stderr, "\tmembers", "members rm removes a member")
+
+	r = c.run("", "auth", "sttus")
+	require.Equal(t, 1, r.code, r.String())
+	require.Contains(t, r.stderr, "\tstatus")
+
+	r = c.run("", "rooms", "add", "general")
+	require.Equal(t, 1, r.code, r.String())
+	require.Contains(t, r.stderr, "accepts 2 arg(s), received 1")
+	require.Contains(t, r.stderr, "Usage: vc rooms add ROOM USER")
+
+	// A group alone still shows its help.
+	require.Contains(t, c.ok("", "rooms"), "Available Commands")
+}
+
+func TestCLI_RoomsSharingANameMembersAndConfirmations(t *testing.T) {
+	t.Parallel()
+	d := servertest.Start(t)
+	alice := newCLI(t, d.URL)
+	alice.register("alice")
+	bob := newCLI(t, d.URL)
+	bob.register("bob")
+
+	// Two rooms called general: alice's, and bob's that alice was added to.
+	var mine, his struct{ ID int64 }
+	alice.jsonOut(&mine, "", "rooms", "create", "general", "--json", "id")
+	bob.jsonOut(&his, "", "rooms", "create", "general", "--json", "id")
+	bob.ok("", "rooms", "add", fmt.Sprint(his.ID), "alice")
+
+	r := alice.run("", "history", "general")
+	require.Equal(t, 1, r.code, r.String())
+	require.Contains(t, r.stderr, fmt.Sprintf("general#%d", mine.ID))
+	require.Contains(t, r.stderr, fmt.Sprintf("general#%d", his.ID))
+	require.Contains(t, r.stderr, "NAME#ID")
+	alice.ok("", "send", fmt.Sprintf("general#%d", his.ID), "in bob's room")
+	require.Equal(t, "in bob's room\n", bob.ok("", "history", "general", "--jq", ".[].content"))
+	r = alice.run("", "send", fmt.Sprintf("lobby#%d", his.ID), "x")
+	require.Equal(t, 1, r.code, r.String())
+	require.Contains(t, r.stderr, fmt.Sprintf("room %d is general#%d", his.ID, his.ID))
+
+	// History off a terminal: RFC 3339 timestamps.
+	line := strings.TrimSpace(bob.ok("", "history", "general"))
+	ts, _, _ := strings.Cut(line, " ")
+	_, err := time.Parse(time.RFC3339, ts)
+	require.NoError(t, err, "history line %q", line)
+
+	// Destructive commands need --yes off a terminal, all of them.
+	mineRef := fmt.Sprintf("general#%d", mine.ID)
+	alice.ok("", "rooms", "add", mineRef, "bob")
+	for _, args := range [][]string{
+		{"rooms", "members", "rm", mineRef, "bob"},
+		{"rooms", "leave", fmt.Sprint(his.ID)},
+		{"rooms", "delete", mineRef},
+		{"keys", "rm", "1"},
+	} {
+		r := alice.run("", args...)
+		require.Equal(t, 1, r.code, "vc %v: %s", args, r)
+		require.Contains(t, r.stderr, "--yes", "vc %v", args)
+	}
+	r = bob.run("", "rooms", "members", "rm", mineRef, "alice", "--yes")
+	require.Equal(t, 1, r.code, "only the creator removes others: %s", r)
+	alice.ok("", "rooms", "members", "rm", mineRef, "bob", "-y")
+	var members []string
+	alice.jsonOut(&members, "", "rooms", "members", mineRef, "--jq", "[.[].username]")
+	require.Equal(t, []string{"alice"}, members)
+	alice.ok("", "rooms", "leave", fmt.Sprint(his.ID), "--yes")
+	require.Equal(t, "general\n", alice.ok("", "rooms", "list", "--jq", ".[].name"))
+
+	// --wait on a message no role will answer fails at once.
+	start := time.Now()
+	for _, msg := range []string{"hello", "hello @nobody"} {
+		r = alice.run("", "send", "general", "--wait", msg)
+		require.Equal(t, 1, r.code, r.String())
+		require.Equal(t, "no AI role addressed: seat one with vc rooms roles add, or @mention one\n", r.stderr)
+	}
+	require.Less(t, time.Since(start), 30*time.Second)
+	require.Equal(t, "", alice.ok("", "history", "general", "--jq", ".[].content"), "nothing was sent")
+
+	// vc rooms roles add/list/rm seat and unseat.
+	alice.ok("", "roles", "create", "--name", "Reviewer", "--handle", "reviewer", "--instructions", "Review.")
+	alice.ok("", "rooms", "roles", "add", "general", "reviewer")
+	require.Equal(t, "Reviewer\n", alice.ok("", "rooms", "roles", "list", "general", "--jq", ".[].name"))
+	require.Equal(t, 1, alice.run("", "rooms", "roles", "rm", "general", "reviewer").code)
+	alice.ok("", "rooms", "roles", "rm", "general", "reviewer", "--yes")
+	require.Equal(t, "", alice.ok("", "rooms", "roles", "list", "general", "--jq", ".[].name"))
+}

@@ -403,7 +403,7 @@ func TestRoomsRolesMessages(t *testing.T) {
 		require.Len(t, detail.Roles, 1)
 		require.Equal(t, "Reviewer", detail.Roles[0].Name)
 		require.Len(t, detail.Members, 2)
-		alice.ok("", "roles", "unseat", "general", "Reviewer")
+		alice.ok("", "roles", "unseat", "general", "Reviewer", "--yes")
 		require.Equal(t, "[]\n", alice.ok("", "roles", "list", "--room", "general", "--json"))
 
 	} else {
@@ -420,7 +420,7 @@ func TestRoomsRolesMessages(t *testing.T) {
 	// Rename, leave, delete.
 	alice.ok("", "rooms", "rename", "scratch", "lobby")
 	require.Equal(t, "general\nlobby\n", alice.ok("", "rooms", "list", "--jq", ".[].name"))
-	bob.ok("", "rooms", "leave", "general")
+	bob.ok("", "rooms", "leave", "general", "-y")
 	require.Equal(t, "", bob.ok("", "rooms", "list", "--jq", ".[].name"))
 	r = alice.run("", "rooms", "delete", "lobby")
 	require.Equal(t, 1, r.code)
