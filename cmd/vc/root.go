@@ -28,7 +28,11 @@ server, and VC_TOKEN passes a token without any stored state.`,
   git diff | vc ask --role reviewer "review this"`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
+		Version:       version,
 	}
+	// vc --version prints what vc version prints (the template is a Go
+	// template: the line holds no braces).
+	root.SetVersionTemplate(currentVersion().line() + "\n")
 	root.PersistentFlags().StringVar(&a.profileFlag, "profile", "", "use the profile `name` (env VC_PROFILE)")
 	root.PersistentFlags().StringVar(&a.serverFlag, "server", "", "server `URL`, overriding the profile's (env VC_SERVER)")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
