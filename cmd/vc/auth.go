@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -47,6 +48,67 @@ func (a *app) password(ctx context.Context, f *loginFlags) (string, error) {
 	return a.promptSecret(ctx, "Password", "--password-stdin")
 }
 
+// minPasswordLen is vcd's shortest password, in characters
+// (server/service.MinPasswordLen): checked here too so that a person hears
+// of it right after typing the password, not after the whole form.
+const minPasswordLen = 8
+
+// maxPasswordBytes is vcd's longest password (bcrypt's limit).
+const maxPasswordBytes = 72
+
+// checkPassword applies vcd's password rule.
+func checkPassword(pw string) error {
+	switch {
+	case utf8.RuneCountInString(pw) < minPasswordLen:
+		return fmt.Errorf("the password must be at least %d characters", minPasswordLen)
+	case len(pw) > maxPasswordBytes:
+		return fmt.Errorf("the password must be at most %d bytes", maxPasswordBytes)
+	}
+	return nil
+}
+
+// newPasswordTries is how many times register asks again for a password
+// that breaks the rule before giving up.
+const newPasswordTries = 3
+
+// newPassword reads the password of a new account: from stdin, or on a
+// terminal twice without echo, each entry checked against the rule as soon
+// as it is typed.
+func (a *app) newPassword(ctx context.Context, f *loginFlags) (string, error) {
+	if f.passwordStdin || !a.stdinTTY {
+		pw, err := a.password(ctx, f)
+		if err != nil {
+			return "", err
+		}
+		return pw, checkPassword(pw)
+	}
+	for try := 1; ; try++ {
+		pw, err := a.promptSecret(ctx, fmt.Sprintf("Password (at least %d characters)", minPasswordLen), "--password-stdin")
+		if err != nil {
+			return "", err
+		}
+		if err := checkPassword(pw); err != nil {
+			if try == newPasswordTries {
+				return "", err
+			}
+			fmt.Fprintln(a.errOut, a.errStyles().system.Render("  "+err.Error()+": try again"))
+			continue
+		}
+		again, err := a.promptSecret(ctx, "Password again", "--password-stdin")
+		if err != nil {
+			return "", err
+		}
+		if again != pw {
+			if try == newPasswordTries {
+				return "", errors.New("the passwords do not match")
+			}
+			fmt.Fprintln(a.errOut, a.errStyles().system.Render("  the passwords do not match: try again"))
+			continue
+		}
+		return pw, nil
+	}
+}
+
 func newRegisterCmd(a *app) *cobra.Command {
 	var f loginFlags
 	var o outputFlags
@@ -81,18 +143,9 @@ to the username) and the password on stdin with --password-stdin.`,
 					f.name = f.username
 				}
 			}
-			pw, err := a.password(ctx, &f)
+			pw, err := a.newPassword(ctx, &f)
 			if err != nil {
 				return err
-			}
-			if !f.passwordStdin && a.stdinTTY {
-				again, err := a.promptSecret(ctx, "Password again", "--password-stdin")
-				if err != nil {
-					return err
-				}
-				if again != pw {
-					return errors.New("the passwords do not match")
-				}
 			}
 			c, err := a.anonClient()
 			if err != nil {
