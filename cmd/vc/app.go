@@ -36,6 +36,10 @@ type app struct {
 	profileFlag string
 	serverFlag  string
 
+	// defaultWas is the profile that was the default before a login made
+	// another one the default ("" when it did not).
+	defaultWas string
+
 	cfg      *configStore
 	tokens   *tokenStore
 	stdinBuf *bufio.Reader

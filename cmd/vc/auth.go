@@ -27,7 +27,8 @@ file with mode 0600 when there is no keyring.`,
   echo "$PASSWORD" | vc auth login --username alice --password-stdin
   vc auth status`,
 	}
-	cmd.AddCommand(newRegisterCmd(a), newLoginCmd(a), newLogoutCmd(a), newStatusCmd(a), newTokenCmd(a))
+	cmd.AddCommand(newRegisterCmd(a), newLoginCmd(a), newLogoutCmd(a), newStatusCmd(a), newTokenCmd(a),
+		newAuthListCmd(a), newAuthSwitchCmd(a))
 	return cmd
 }
 
@@ -165,6 +166,7 @@ to the username) and the password on stdin with --password-stdin.`,
 				return a.writeJSON(&o, u, false)
 			}
 			fmt.Fprintf(a.out, "%s Registered %s and logged in to %s (profile %s)\n", a.outStyles().ok.Render("✓"), u.Username, c.BaseURL(), profile)
+			a.sayDefaultChanged(profile)
 			return nil
 		},
 	}
@@ -213,6 +215,7 @@ named after its host. The profile becomes the current one.`,
 					return err
 				}
 				fmt.Fprintf(a.out, "%s Logged in as %s on %s (profile %s)\n", a.outStyles().ok.Render("✓"), u.Username, c.BaseURL(), profile)
+				a.sayDefaultChanged(profile)
 				return nil
 			}
 			if f.username == "" {
@@ -229,6 +232,7 @@ named after its host. The profile becomes the current one.`,
 				return err
 			}
 			fmt.Fprintf(a.out, "%s Logged in as %s on %s (profile %s)\n", a.outStyles().ok.Render("✓"), a.cfg.profileGet(profile, pkUsername), c.BaseURL(), profile)
+			a.sayDefaultChanged(profile)
 			return nil
 		},
 	}
@@ -236,6 +240,15 @@ named after its host. The profile becomes the current one.`,
 	cmd.Flags().BoolVar(&f.passwordStdin, "password-stdin", false, "read the password from stdin (first line)")
 	cmd.Flags().BoolVar(&f.withToken, "with-token", false, "read an existing token from stdin instead of logging in")
 	return cmd
+}
+
+// sayDefaultChanged tells, after a login, that it made another profile the
+// default: commands without --profile now go to another account.
+func (a *app) sayDefaultChanged(profile string) {
+	if a.defaultWas == "" {
+		return
+	}
+	fmt.Fprintf(a.errOut, "Profile %s is now the default (it was %s); switch back with `vc auth switch %s`.\n", profile, a.defaultWas, a.defaultWas)
 }
 
 // loginError turns a rejected login into a plain error (exit 1): a wrong
@@ -326,9 +339,16 @@ func (a *app) storeLogin(ctx context.Context, c *client.Client, username string)
 	cfg.profileSet(profile, pkServer, server)
 	cfg.profileSet(profile, pkUsername, username)
 	cfg.profileSet(profile, pkTokenStore, where)
+	prev := cfg.currentProfile()
+	if prev == "" {
+		prev = defaultProfile
+	}
 	cfg.v.Set(keyCurrentProfile, profile)
 	if err := cfg.save(); err != nil {
 		return "", err
+	}
+	if prev != profile && cfg.hasProfile(prev) {
+		a.defaultWas = prev
 	}
 	return profile, nil
 }
@@ -565,5 +585,122 @@ func newWhoamiCmd(a *app) *cobra.Command {
 		},
 	}
 	addOutputFlags(cmd, &o, api.User{})
+	return cmd
+}
+
+// profileInfo is a row of `vc auth list`.
+type profileInfo struct {
+	Profile  string `json:"profile"`
+	Server   string `json:"server"`
+	Username string `json:"username"`
+	Current  bool   `json:"current"`
+	// HasToken says whether a token for the profile's server is stored (it
+	// is not checked against the server).
+	HasToken bool `json:"has_token"`
+}
+
+func newAuthListCmd(a *app) *cobra.Command {
+	var o outputFlags
+	cmd := &cobra.Command{
+		Use:     "list",
+		Aliases: []string{"ls"},
+		Short:   "List the profiles: server, user, and which is current",
+		Long: `List the stored profiles with their server and username, whether a token is
+stored for that server, and which profile is current (used without
+--profile or VC_PROFILE). Nothing is sent to any server.`,
+		Example: `  vc auth list
+  vc auth list --jq '.[] | select(.current) | .profile'`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			cfg, err := a.config()
+			if err != nil {
+				return err
+			}
+			cur := cfg.currentProfile()
+			if cur == "" {
+				cur = defaultProfile
+			}
+			list := []profileInfo{}
+			for _, p := range cfg.profiles() {
+				srv := a.profileServer(p)
+				tok, err := a.tokens.load(ctx, p, srv, cfg.profileGet(p, pkTokenStore), true)
+				if err != nil {
+					return err
+				}
+				list = append(list, profileInfo{Profile: p, Server: srv, Username: cfg.profileGet(p, pkUsername), Current: p == cur, HasToken: tok != ""})
+			}
+			if o.enabled() {
+				return a.writeJSON(&o, list, false)
+			}
+			if len(list) == 0 && a.stdoutTTY {
+				fmt.Fprintln(a.errOut, "No profiles yet: log in with `vc login --server URL`.")
+				return nil
+			}
+			rows := make([][]string, len(list))
+			for i, p := range list {
+				mark, state := "", "logged in"
+				if p.Current {
+					mark = "*"
+				}
+				if !p.HasToken {
+					state = "logged out"
+				}
+				rows[i] = []string{mark, p.Profile, p.Server, p.Username, state}
+			}
+			return a.printTable([]string{"", "PROFILE", "SERVER", "USER", "TOKEN"}, rows)
+		},
+	}
+	addOutputFlags(cmd, &o, []profileInfo{})
+	return cmd
+}
+
+func newAuthSwitchCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "switch PROFILE",
+		Short: "Make another profile the current one",
+		Long: `Make PROFILE the current profile: commands without --profile or VC_PROFILE
+use its server and account from now on. See the profiles with vc auth list.`,
+		Example: `  vc auth switch work
+  vc auth switch default`,
+		Args: cobra.ExactArgs(1),
+		ValidArgsFunction: func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			if len(args) > 0 {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			cfg, err := a.config()
+			if err != nil {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			return cfg.profiles(), cobra.ShellCompDirectiveNoFileComp
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := a.config()
+			if err != nil {
+				return err
+			}
+			name := strings.ToLower(args[0])
+			if err := validProfileName(name); err != nil {
+				return err
+			}
+			if !cfg.hasProfile(name) {
+				known := cfg.profiles()
+				if len(known) == 0 {
+					return fmt.Errorf("no profile %q: there are none yet (log in with vc login --profile %s)", name, name)
+				}
+				return fmt.Errorf("no profile %q; the profiles are: %s (see vc auth list)", name, strings.Join(known, ", "))
+			}
+			cfg.v.Set(keyCurrentProfile, name)
+			if err := cfg.save(); err != nil {
+				return err
+			}
+			user := cfg.profileGet(name, pkUsername)
+			if user == "" {
+				user = "no user"
+			}
+			_, err = fmt.Fprintf(a.out, "%s Switched to profile %s (%s on %s)\n", a.outStyles().ok.Render("✓"), name, user, a.profileServer(name))
+			return err
+		},
+	}
 	return cmd
 }

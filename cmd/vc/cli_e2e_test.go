@@ -207,3 +207,40 @@ func TestCLI_RoomsSharingANameMembersAndConfirmations(t *testing.T) {
 	alice.ok("", "rooms", "roles", "rm", "general", "reviewer", "--yes")
 	require.Equal(t, "", alice.ok("", "rooms", "roles", "list", "general", "--jq", ".[].name"))
 }
+
+func TestAuth_ListSwitchAndDefaultNotice(t *testing.T) {
+	t.Parallel()
+	d1 := servertest.Start(t)
+	d2 := servertest.Start(t)
+	c := newCLI(t, d1.URL)
+	c.register("joe")
+	acct := d2.Register("kim")
+	r := c.run(acct.Password+"\n", "login", "--server", d2.URL, "--username", "kim", "--password-stdin", "--profile", "work")
+	require.Equal(t, 0, r.code, r.String())
+	require.Contains(t, r.stderr, "Profile work is now the default (it was default); switch back with `vc auth switch default`")
+
+	type row struct {
+		Profile, Server, Username string
+		Current                   bool
+		HasToken                  bool `json:"has_token"`
+	}
+	var rows []row
+	c.jsonOut(&rows, "", "auth", "list", "--json")
+	require.Equal(t, []row{
+		{Profile: "default", Server: d1.URL, Username: "joe", HasToken: true},
+		{Profile: "work", Server: d2.URL, Username: "kim", Current: true, HasToken: true},
+	}, rows)
+	lines := c.ok("", "auth", "list")
+	require.Contains(t, lines, "*\twork\t"+d2.URL+"\tkim\tlogged in")
+
+	require.Contains(t, c.ok("", "auth", "switch", "default"), "Switched to profile default (joe on "+d1.URL+")")
+	require.Equal(t, "joe\n", c.ok("", "whoami"))
+	r = c.run("", "auth", "switch", "nope")
+	require.Equal(t, 1, r.code, r.String())
+	require.Contains(t, r.stderr, "default, work")
+
+	// Logging in again to the current profile says nothing about defaults.
+	r = c.run("pw-joe-12345\n", "login", "--username", "joe", "--password-stdin")
+	require.Equal(t, 0, r.code, r.String())
+	require.Empty(t, r.stderr)
+}
