@@ -46,7 +46,8 @@ peer_left, peer_state, audio_started, input_ended, error, closed).`,
 		Example: `  vc call general
   vc call general --input tone:440 --output out.wav --duration 10s
   vc call 3 --input speech.wav --output null -o json`,
-		Args: cobra.ExactArgs(1),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: a.completeRoomArg(),
 		PreRunE: func(*cobra.Command, []string) error {
 			if f.format != "text" && f.format != "json" {
 				return fmt.Errorf("-o must be text or json, not %q", f.format)

@@ -244,3 +244,43 @@ func TestAuth_ListSwitchAndDefaultNotice(t *testing.T) {
 	require.Equal(t, 0, r.code, r.String())
 	require.Empty(t, r.stderr)
 }
+
+// completions runs cobra's hidden __complete command and returns the
+// candidates.
+func (c *cli) completions(args ...string) []string {
+	c.t.Helper()
+	out := c.ok("", append([]string{"__complete"}, args...)...)
+	var got []string
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		if l != "" && !strings.HasPrefix(l, ":") {
+			got = append(got, l)
+		}
+	}
+	return got
+}
+
+func TestCompletion_ChatCallRoleModelProvider(t *testing.T) {
+	t.Parallel()
+	d := servertest.Start(t)
+	c := newCLI(t, d.URL)
+	c.register("lena")
+	c.ok("", "rooms", "create", "general")
+	c.ok("", "roles", "create", "--name", "Reviewer", "--handle", "reviewer", "--instructions", "Review.")
+
+	require.Equal(t, []string{"general"}, c.completions("chat", ""))
+	require.Equal(t, []string{"general"}, c.completions("call", "g"))
+	require.Equal(t, []string{"reviewer"}, c.completions("send", "general", "--role", ""))
+	require.Equal(t, []string{"reviewer"}, c.completions("ask", "--role", "rev"))
+	require.Contains(t, c.completions("keys", "add", ""), "anthropic")
+
+	// Models come from the live list, then from a cache under XDG_CACHE_HOME.
+	models := c.completions("ask", "--model", "")
+	require.NotEmpty(t, models)
+	cached, err := filepath.Glob(filepath.Join(c.home, "cache", "vc", "models-*.json"))
+	require.NoError(t, err)
+	require.Len(t, cached, 1)
+	require.NoError(t, os.WriteFile(cached[0], []byte(fmt.Sprintf(
+		`{"server":%q,"fetched_at":%q,"ids":["cached-model"],"providers":["ollama"]}`, d.URL, time.Now().UTC().Format(time.RFC3339))), 0o600))
+	require.Equal(t, []string{"cached-model"}, c.completions("send", "general", "-m", ""))
+	require.Contains(t, c.completions("keys", "add", ""), "ollama")
+}

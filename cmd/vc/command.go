@@ -36,17 +36,18 @@ func groupArgs(cmd *cobra.Command, args []string) error {
 // finishTree makes every command group reject unknown subcommands (see
 // groupArgs) and adds the usage line to every argument-count error, so that
 // a mistyped command exits 1 with a hint instead of printing help and
-// succeeding.
-func finishTree(root *cobra.Command) {
+// succeeding; and it completes --role, --model and --room everywhere.
+func (a *app) finishTree(root *cobra.Command) {
 	for _, c := range root.Commands() {
-		finishCommand(c)
+		a.finishCommand(c)
 	}
 }
 
-func finishCommand(c *cobra.Command) {
+func (a *app) finishCommand(c *cobra.Command) {
 	for _, sub := range c.Commands() {
-		finishCommand(sub)
+		a.finishCommand(sub)
 	}
+	a.addFlagCompletions(c)
 	if c.HasSubCommands() && !c.Runnable() {
 		c.Args = groupArgs
 		c.RunE = func(cmd *cobra.Command, args []string) error { return cmd.Help() }

@@ -67,6 +67,7 @@ func newCLI(t *testing.T, server string) *cli {
 		"XDG_CONFIG_HOME": filepath.Join(home, "config"),
 		"XDG_DATA_HOME":   filepath.Join(home, "data"),
 		"XDG_STATE_HOME":  filepath.Join(home, "state"),
+		"XDG_CACHE_HOME":  filepath.Join(home, "cache"),
 		"PATH":            os.Getenv("PATH"),
 	}}
 }

@@ -99,6 +99,7 @@ land in the shell history.`,
 			}
 			return nil
 		},
+		ValidArgsFunction: a.completeProvider,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			var key string

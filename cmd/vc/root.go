@@ -57,8 +57,12 @@ server, and VC_TOKEN passes a token without any stored state.`,
 	root.AddCommand(newConfigCmd(a))
 	root.AddCommand(newVersionCmd(a))
 	// vc chat (cmd/vc/chat.go) and vc call (cmd/vc/call.go) are added here:
-	root.AddCommand(newChatCmd(a))
+	chat := newChatCmd(a)
+	if chat.ValidArgsFunction == nil {
+		chat.ValidArgsFunction = a.completeRoomArg()
+	}
+	root.AddCommand(chat)
 	root.AddCommand(newCallCmd(a))
-	finishTree(root)
+	a.finishTree(root)
 	return root
 }
