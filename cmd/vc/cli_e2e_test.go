@@ -284,3 +284,13 @@ func TestCompletion_ChatCallRoleModelProvider(t *testing.T) {
 	require.Equal(t, []string{"cached-model"}, c.completions("send", "general", "-m", ""))
 	require.Contains(t, c.completions("keys", "add", ""), "ollama")
 }
+
+func TestVersion_Flag(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t, "http://127.0.0.1:1")
+	v := c.ok("", "version")
+	require.True(t, strings.HasPrefix(v, "vc "), v)
+	require.Contains(t, v, "calls: ")
+	require.Equal(t, v, c.ok("", "--version"))
+	require.Equal(t, v, c.ok("", "-v"))
+}

@@ -33,6 +33,7 @@ server, and VC_TOKEN passes a token without any stored state.`,
 	// vc --version prints what vc version prints (the template is a Go
 	// template: the line holds no braces).
 	root.SetVersionTemplate(currentVersion().line() + "\n")
+	root.Flags().BoolP("version", "v", false, "print vc's version, as vc version does")
 	root.PersistentFlags().StringVar(&a.profileFlag, "profile", "", "use the profile `name` (env VC_PROFILE)")
 	root.PersistentFlags().StringVar(&a.serverFlag, "server", "", "server `URL`, overriding the profile's (env VC_SERVER)")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
