@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/muesli/termenv"
 	"github.com/stretchr/testify/require"
 
 	"github.com/virtual-company/vc/pkg/api"
@@ -91,4 +92,22 @@ func TestMentionedRoles(t *testing.T) {
 	require.Empty(t, mentionedRoles("@cfo what now?", seated))
 	got := mentionedRoles("@CTO, and you @pm.", seated)
 	require.Len(t, got, 2)
+}
+
+func TestColorProfile_FromEnvironmentOnly(t *testing.T) {
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	require.Equal(t, termenv.TrueColor, colorProfile(env(map[string]string{"COLORTERM": "truecolor", "TERM": "xterm"})))
+	require.Equal(t, termenv.TrueColor, colorProfile(env(map[string]string{"COLORTERM": "24bit"})))
+	require.Equal(t, termenv.ANSI256, colorProfile(env(map[string]string{"TERM": "xterm-256color"})))
+	require.Equal(t, termenv.ANSI, colorProfile(env(map[string]string{"TERM": "xterm"})))
+
+	a := &app{getenv: env(map[string]string{"TERM": "xterm-256color"}), stdoutTTY: true}
+	require.True(t, a.colorEnabled())
+	a.getenv = env(map[string]string{"TERM": "dumb"})
+	require.False(t, a.colorEnabled())
+	a.getenv = env(map[string]string{"TERM": "xterm", "NO_COLOR": "1", "CLICOLOR_FORCE": "1"})
+	require.False(t, a.colorEnabled(), "NO_COLOR wins")
+	a.stdoutTTY = false
+	a.getenv = env(map[string]string{"CLICOLOR_FORCE": "1"})
+	require.True(t, a.colorEnabled())
 }
