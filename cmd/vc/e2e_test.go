@@ -536,7 +536,9 @@ func TestExitCodes(t *testing.T) {
 	require.Equal(t, 1, r.code, r.String())
 	require.Equal(t, 1, c.run("", "rooms", "list", "--no-such-flag").code)
 	require.Equal(t, 1, c.run("", "no-such-command").code)
-	r = c.run("", "--server", "http://127.0.0.1:1", "rooms", "list")
+	// (The profile's token belongs to d, so an unreachable --server is tried
+	// with a VC_TOKEN: the stored token is never sent there.)
+	r = c.run("", "VC_TOKEN=x", "--server", "http://127.0.0.1:1", "rooms", "list")
 	require.Equal(t, 1, r.code, r.String())
 	require.Contains(t, r.stderr, "cannot reach the server at http://127.0.0.1:1")
 	require.Equal(t, 1, strings.Count(strings.TrimSpace(r.stderr), "\n")+1, "one line: %q", r.stderr)
