@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"context"
 	"encoding/base64"
 	"fmt"
 	"net/http"
@@ -14,6 +15,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/virtual-company/vc/client"
+	"github.com/virtual-company/vc/pkg/api"
 	"github.com/virtual-company/vc/server/servertest"
 )
 
@@ -293,4 +296,61 @@ func TestVersion_Flag(t *testing.T) {
 	require.Contains(t, v, "calls: ")
 	require.Equal(t, v, c.ok("", "--version"))
 	require.Equal(t, v, c.ok("", "-v"))
+}
+
+func TestTail_JoinBurstsAndNoJoins(t *testing.T) {
+	t.Parallel()
+	d := servertest.Start(t)
+	alice := newCLI(t, d.URL)
+	alice.register("alice")
+	var room api.Room
+	alice.jsonOut(&room, "", "rooms", "create", "general", "--json")
+	names := []string{"bob", "cyd", "dan"}
+	accts := map[string]servertest.Account{}
+	for _, u := range names {
+		accts[u] = d.Register(u)
+		alice.ok("", "rooms", "add", "general", u)
+	}
+
+	plain := alice.start("tail", "general", "-n", "0")
+	quiet := alice.start("tail", "general", "-n", "0", "--no-joins")
+	alice.ok("", "send", "general", "ready")
+	for _, p := range []*proc{plain, quiet} {
+		p.waitLine(t, 30*time.Second, func(l string) bool { return strings.HasSuffix(l, "alice: ready") })
+	}
+
+	// Three people come online together, then one speaks.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var bob *client.Client
+	for _, u := range names {
+		c, err := client.New(d.URL)
+		require.NoError(t, err)
+		c.SetToken(accts[u].Token)
+		s, err := c.OpenStream(ctx, room.ID, client.StreamOptions{})
+		require.NoError(t, err)
+		t.Cleanup(func() { s.Close() })
+		if u == "bob" {
+			bob = c
+		}
+	}
+	_, err := bob.SendMessage(ctx, room.ID, api.CreateMessageRequest{Content: "hello"})
+	require.NoError(t, err)
+
+	var joined []string
+	plain.waitLine(t, 30*time.Second, func(l string) bool {
+		if strings.Contains(l, " joined") {
+			joined = append(joined, l)
+		}
+		return strings.HasSuffix(l, "bob: hello")
+	})
+	all := strings.Join(joined, "\n")
+	for _, u := range names {
+		require.Contains(t, all, u, "the joins print before the message")
+	}
+	require.LessOrEqual(t, len(joined), len(names))
+	line := quiet.waitLine(t, 30*time.Second, func(l string) bool {
+		return strings.Contains(l, "joined") || strings.HasSuffix(l, "bob: hello")
+	})
+	require.True(t, strings.HasSuffix(line, "bob: hello"), "--no-joins printed %q", line)
 }
