@@ -354,15 +354,15 @@ func (a *app) storeLogin(ctx context.Context, c *client.Client, username string)
 }
 
 func newLogoutCmd(a *app) *cobra.Command {
-	var everywhere bool
+	var everywhere, yes bool
 	cmd := &cobra.Command{
 		Use:   "logout",
 		Short: "Forget the stored token of the profile",
 		Long: `Remove the selected profile's token from the keyring or token file. With
 --everywhere the server first invalidates every token of the account, on
-every machine.`,
+every machine (on a terminal vc asks first; scripts pass --yes).`,
 		Example: `  vc auth logout
-  vc auth logout --profile work --everywhere`,
+  vc auth logout --profile work --everywhere --yes`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -373,6 +373,9 @@ every machine.`,
 			if everywhere {
 				c, err := a.client(ctx)
 				if err != nil {
+					return err
+				}
+				if err := a.confirmDestructive(ctx, yes, "Log out everywhere: invalidate every token of the account, on every machine and in every script?"); err != nil {
 					return err
 				}
 				if err := c.LogoutAll(ctx); err != nil {
@@ -410,6 +413,7 @@ every machine.`,
 		},
 	}
 	cmd.Flags().BoolVar(&everywhere, "everywhere", false, "invalidate every token of the account on the server first")
+	addYesFlag(cmd, &yes)
 	return cmd
 }
 

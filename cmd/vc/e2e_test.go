@@ -295,7 +295,10 @@ func TestAuth_RegisterLoginLogout(t *testing.T) {
 	require.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
 
 	// --everywhere invalidates the token on the server too.
-	c.ok("", "auth", "logout", "--everywhere")
+	r = c.run("", "auth", "logout", "--everywhere")
+	require.Equal(t, 1, r.code, r.String())
+	require.Contains(t, r.stderr, "--yes")
+	c.ok("", "auth", "logout", "--everywhere", "--yes")
 	status, _ = d.Do("GET", "/api/auth/me", tok, nil)
 	require.Equal(t, 401, status)
 
