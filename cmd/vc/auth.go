@@ -466,6 +466,8 @@ Exits with 4 when not logged in or when the server rejects the token.`,
 					fmt.Fprintf(a.out, "  token:   %s\n", st.TokenSource)
 				case st.TokenExpiredAt != nil:
 					fmt.Fprintf(a.out, "  user:    %s\n", s.system.Render(expiredError(*st.TokenExpiredAt).Error()))
+				case canonServer(st.Server) != a.profileServer(st.Profile):
+					fmt.Fprintf(a.out, "  user:    %s\n", s.system.Render("not logged in to "+canonServer(st.Server)))
 				default:
 					fmt.Fprintf(a.out, "  user:    %s\n", s.system.Render("not logged in"))
 				}

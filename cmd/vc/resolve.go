@@ -57,7 +57,7 @@ func resolveRoom(ctx context.Context, c *client.Client, arg string) (api.Room, e
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d of your rooms are named %q: name one as NAME#ID (or by its id):", len(matches), arg)
 	for _, r := range matches {
-		fmt.Fprintf(&b, "\n  %s  (id %d, %d messages, created %s)", roomRef(r), r.ID, r.LastSeq, r.CreatedAt.UTC().Format("2006-01-02"))
+		fmt.Fprintf(&b, "\n  %s  (%d messages, created %s)", roomRef(r), r.LastSeq, r.CreatedAt.UTC().Format("2006-01-02"))
 	}
 	return api.Room{}, errors.New(b.String())
 }
