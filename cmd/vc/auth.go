@@ -298,7 +298,7 @@ func (a *app) loginProfile(server string) (string, error) {
 	if cur == "" {
 		cur = defaultProfile
 	}
-	if !cfg.hasProfile(cur) || cfg.profileGet(cur, pkServer) == "" || cfg.profileGet(cur, pkServer) == server {
+	if !cfg.hasProfile(cur) || cfg.profileGet(cur, pkServer) == "" || canonServer(cfg.profileGet(cur, pkServer)) == canonServer(server) {
 		return cur, nil
 	}
 	host := server
