@@ -172,7 +172,7 @@ func TestKeys_AddListRemove(t *testing.T) {
 		c.ok("", "ask", "hello")
 		require.Contains(t, lastRequest(t, fake).Auth, "sk-user-key-abcd9876")
 	}
-	c.ok("", "keys", "rm", fmt.Sprint(k.ID))
+	c.ok("", "keys", "rm", fmt.Sprint(k.ID), "--yes")
 	require.Equal(t, "[]\n", c.ok("", "keys", "list", "--json"))
 }
 

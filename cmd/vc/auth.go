@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -25,7 +27,8 @@ file with mode 0600 when there is no keyring.`,
   echo "$PASSWORD" | vc auth login --username alice --password-stdin
   vc auth status`,
 	}
-	cmd.AddCommand(newRegisterCmd(a), newLoginCmd(a), newLogoutCmd(a), newStatusCmd(a), newTokenCmd(a))
+	cmd.AddCommand(newRegisterCmd(a), newLoginCmd(a), newLogoutCmd(a), newStatusCmd(a), newTokenCmd(a),
+		newAuthListCmd(a), newAuthSwitchCmd(a))
 	return cmd
 }
 
@@ -44,6 +47,67 @@ func (a *app) password(ctx context.Context, f *loginFlags) (string, error) {
 		return a.readSecretStdin("the password")
 	}
 	return a.promptSecret(ctx, "Password", "--password-stdin")
+}
+
+// minPasswordLen is vcd's shortest password, in characters
+// (server/service.MinPasswordLen): checked here too so that a person hears
+// of it right after typing the password, not after the whole form.
+const minPasswordLen = 8
+
+// maxPasswordBytes is vcd's longest password (bcrypt's limit).
+const maxPasswordBytes = 72
+
+// checkPassword applies vcd's password rule.
+func checkPassword(pw string) error {
+	switch {
+	case utf8.RuneCountInString(pw) < minPasswordLen:
+		return fmt.Errorf("the password must be at least %d characters", minPasswordLen)
+	case len(pw) > maxPasswordBytes:
+		return fmt.Errorf("the password must be at most %d bytes", maxPasswordBytes)
+	}
+	return nil
+}
+
+// newPasswordTries is how many times register asks again for a password
+// that breaks the rule before giving up.
+const newPasswordTries = 3
+
+// newPassword reads the password of a new account: from stdin, or on a
+// terminal twice without echo, each entry checked against the rule as soon
+// as it is typed.
+func (a *app) newPassword(ctx context.Context, f *loginFlags) (string, error) {
+	if f.passwordStdin || !a.stdinTTY {
+		pw, err := a.password(ctx, f)
+		if err != nil {
+			return "", err
+		}
+		return pw, checkPassword(pw)
+	}
+	for try := 1; ; try++ {
+		pw, err := a.promptSecret(ctx, fmt.Sprintf("Password (at least %d characters)", minPasswordLen), "--password-stdin")
+		if err != nil {
+			return "", err
+		}
+		if err := checkPassword(pw); err != nil {
+			if try == newPasswordTries {
+				return "", err
+			}
+			fmt.Fprintln(a.errOut, a.errStyles().system.Render("  "+err.Error()+": try again"))
+			continue
+		}
+		again, err := a.promptSecret(ctx, "Password again", "--password-stdin")
+		if err != nil {
+			return "", err
+		}
+		if again != pw {
+			if try == newPasswordTries {
+				return "", errors.New("the passwords do not match")
+			}
+			fmt.Fprintln(a.errOut, a.errStyles().system.Render("  the passwords do not match: try again"))
+			continue
+		}
+		return pw, nil
+	}
 }
 
 func newRegisterCmd(a *app) *cobra.Command {
@@ -80,18 +144,9 @@ to the username) and the password on stdin with --password-stdin.`,
 					f.name = f.username
 				}
 			}
-			pw, err := a.password(ctx, &f)
+			pw, err := a.newPassword(ctx, &f)
 			if err != nil {
 				return err
-			}
-			if !f.passwordStdin && a.stdinTTY {
-				again, err := a.promptSecret(ctx, "Password again", "--password-stdin")
-				if err != nil {
-					return err
-				}
-				if again != pw {
-					return errors.New("the passwords do not match")
-				}
 			}
 			c, err := a.anonClient()
 			if err != nil {
@@ -111,6 +166,7 @@ to the username) and the password on stdin with --password-stdin.`,
 				return a.writeJSON(&o, u, false)
 			}
 			fmt.Fprintf(a.out, "%s Registered %s and logged in to %s (profile %s)\n", a.outStyles().ok.Render("✓"), u.Username, c.BaseURL(), profile)
+			a.sayDefaultChanged(profile)
 			return nil
 		},
 	}
@@ -159,6 +215,7 @@ named after its host. The profile becomes the current one.`,
 					return err
 				}
 				fmt.Fprintf(a.out, "%s Logged in as %s on %s (profile %s)\n", a.outStyles().ok.Render("✓"), u.Username, c.BaseURL(), profile)
+				a.sayDefaultChanged(profile)
 				return nil
 			}
 			if f.username == "" {
@@ -175,6 +232,7 @@ named after its host. The profile becomes the current one.`,
 				return err
 			}
 			fmt.Fprintf(a.out, "%s Logged in as %s on %s (profile %s)\n", a.outStyles().ok.Render("✓"), a.cfg.profileGet(profile, pkUsername), c.BaseURL(), profile)
+			a.sayDefaultChanged(profile)
 			return nil
 		},
 	}
@@ -182,6 +240,15 @@ named after its host. The profile becomes the current one.`,
 	cmd.Flags().BoolVar(&f.passwordStdin, "password-stdin", false, "read the password from stdin (first line)")
 	cmd.Flags().BoolVar(&f.withToken, "with-token", false, "read an existing token from stdin instead of logging in")
 	return cmd
+}
+
+// sayDefaultChanged tells, after a login, that it made another profile the
+// default: commands without --profile now go to another account.
+func (a *app) sayDefaultChanged(profile string) {
+	if a.defaultWas == "" {
+		return
+	}
+	fmt.Fprintf(a.errOut, "Profile %s is now the default (it was %s); switch back with `vc auth switch %s`.\n", profile, a.defaultWas, a.defaultWas)
 }
 
 // loginError turns a rejected login into a plain error (exit 1): a wrong
@@ -231,7 +298,7 @@ func (a *app) loginProfile(server string) (string, error) {
 	if cur == "" {
 		cur = defaultProfile
 	}
-	if !cfg.hasProfile(cur) || cfg.profileGet(cur, pkServer) == "" || cfg.profileGet(cur, pkServer) == server {
+	if !cfg.hasProfile(cur) || cfg.profileGet(cur, pkServer) == "" || canonServer(cfg.profileGet(cur, pkServer)) == canonServer(server) {
 		return cur, nil
 	}
 	host := server
@@ -257,30 +324,45 @@ func (a *app) storeLogin(ctx context.Context, c *client.Client, username string)
 	if err != nil {
 		return "", err
 	}
-	where, err := a.tokens.save(ctx, profile, c.Token(), cfg.v.GetString(keyTokenStore))
+	if cfg.hasProfile(profile) {
+		// A token an older vc stored for the profile alone belongs to the
+		// profile's server so far: key it by that server before the profile
+		// may move to another one.
+		if err := a.tokens.adoptLegacy(profile, a.profileServer(profile)); err != nil {
+			return "", err
+		}
+	}
+	where, err := a.tokens.save(ctx, profile, server, c.Token(), cfg.v.GetString(keyTokenStore))
 	if err != nil {
 		return "", err
 	}
 	cfg.profileSet(profile, pkServer, server)
 	cfg.profileSet(profile, pkUsername, username)
 	cfg.profileSet(profile, pkTokenStore, where)
+	prev := cfg.currentProfile()
+	if prev == "" {
+		prev = defaultProfile
+	}
 	cfg.v.Set(keyCurrentProfile, profile)
 	if err := cfg.save(); err != nil {
 		return "", err
+	}
+	if prev != profile && cfg.hasProfile(prev) {
+		a.defaultWas = prev
 	}
 	return profile, nil
 }
 
 func newLogoutCmd(a *app) *cobra.Command {
-	var everywhere bool
+	var everywhere, yes bool
 	cmd := &cobra.Command{
 		Use:   "logout",
 		Short: "Forget the stored token of the profile",
 		Long: `Remove the selected profile's token from the keyring or token file. With
 --everywhere the server first invalidates every token of the account, on
-every machine.`,
+every machine (on a terminal vc asks first; scripts pass --yes).`,
 		Example: `  vc auth logout
-  vc auth logout --profile work --everywhere`,
+  vc auth logout --profile work --everywhere --yes`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -291,6 +373,9 @@ every machine.`,
 			if everywhere {
 				c, err := a.client(ctx)
 				if err != nil {
+					return err
+				}
+				if err := a.confirmDestructive(ctx, yes, "Log out everywhere: invalidate every token of the account, on every machine and in every script?"); err != nil {
 					return err
 				}
 				if err := c.LogoutAll(ctx); err != nil {
@@ -309,7 +394,12 @@ every machine.`,
 				fmt.Fprintf(a.errOut, "not logged in (profile %s)\n", profile)
 				return nil
 			}
-			if err := a.tokens.remove(ctx, profile, source); err != nil {
+			srv, err := a.server()
+			if err != nil {
+				return err
+			}
+			srv = canonServer(srv)
+			if err := a.tokens.remove(ctx, profile, srv, source, srv == a.profileServer(profile)); err != nil {
 				return err
 			}
 			if a.cfg.hasProfile(profile) {
@@ -323,20 +413,23 @@ every machine.`,
 		},
 	}
 	cmd.Flags().BoolVar(&everywhere, "everywhere", false, "invalidate every token of the account on the server first")
+	addYesFlag(cmd, &yes)
 	return cmd
 }
 
 // authStatus is what `vc auth status --json` prints.
 type authStatus struct {
-	Profile     string   `json:"profile"`
-	Server      string   `json:"server"`
-	LoggedIn    bool     `json:"logged_in"`
-	UserID      int64    `json:"user_id,omitempty"`
-	Username    string   `json:"username,omitempty"`
-	Name        string   `json:"name,omitempty"`
-	Email       string   `json:"email,omitempty"`
-	TokenSource string   `json:"token_source,omitempty"`
-	Profiles    []string `json:"profiles"`
+	Profile     string `json:"profile"`
+	Server      string `json:"server"`
+	LoggedIn    bool   `json:"logged_in"`
+	UserID      int64  `json:"user_id,omitempty"`
+	Username    string `json:"username,omitempty"`
+	Name        string `json:"name,omitempty"`
+	Email       string `json:"email,omitempty"`
+	TokenSource string `json:"token_source,omitempty"`
+	// TokenExpiredAt is set when the stored token has expired.
+	TokenExpiredAt *time.Time `json:"token_expired_at,omitempty"`
+	Profiles       []string   `json:"profiles"`
 }
 
 func newStatusCmd(a *app) *cobra.Command {
@@ -367,10 +460,15 @@ Exits with 4 when not logged in or when the server rejects the token.`,
 				}
 				fmt.Fprintf(a.out, "%s%s\n", s.bold.Render("profile "+st.Profile), current)
 				fmt.Fprintf(a.out, "  server:  %s\n", st.Server)
-				if st.LoggedIn {
+				switch {
+				case st.LoggedIn:
 					fmt.Fprintf(a.out, "  user:    %s (%s, id %d)\n", st.Username, st.Name, st.UserID)
 					fmt.Fprintf(a.out, "  token:   %s\n", st.TokenSource)
-				} else {
+				case st.TokenExpiredAt != nil:
+					fmt.Fprintf(a.out, "  user:    %s\n", s.system.Render(expiredError(*st.TokenExpiredAt).Error()))
+				case canonServer(st.Server) != a.profileServer(st.Profile):
+					fmt.Fprintf(a.out, "  user:    %s\n", s.system.Render("not logged in to "+canonServer(st.Server)))
+				default:
 					fmt.Fprintf(a.out, "  user:    %s\n", s.system.Render("not logged in"))
 				}
 				if others := otherProfiles(st.Profiles, st.Profile); len(others) > 0 {
@@ -422,6 +520,11 @@ func (a *app) status(ctx context.Context) (authStatus, error) {
 	if tok == "" {
 		return st, nil
 	}
+	exp, hasExp := tokenExpiry(tok)
+	if hasExp && !exp.After(time.Now()) {
+		st.TokenExpiredAt = &exp
+		return st, nil
+	}
 	c, err := a.client(ctx)
 	if err != nil {
 		return authStatus{}, err
@@ -429,6 +532,11 @@ func (a *app) status(ctx context.Context) (authStatus, error) {
 	st.Server = c.BaseURL()
 	u, err := c.Me(ctx)
 	if client.IsUnauthorized(err) {
+		var ce *client.Error
+		if hasExp && errors.As(err, &ce) && strings.Contains(strings.ToLower(ce.Detail), "expired") {
+			// The server's clock is ahead of ours.
+			st.TokenExpiredAt = &exp
+		}
 		return st, nil
 	}
 	if err != nil {
@@ -483,5 +591,122 @@ func newWhoamiCmd(a *app) *cobra.Command {
 		},
 	}
 	addOutputFlags(cmd, &o, api.User{})
+	return cmd
+}
+
+// profileInfo is a row of `vc auth list`.
+type profileInfo struct {
+	Profile  string `json:"profile"`
+	Server   string `json:"server"`
+	Username string `json:"username"`
+	Current  bool   `json:"current"`
+	// HasToken says whether a token for the profile's server is stored (it
+	// is not checked against the server).
+	HasToken bool `json:"has_token"`
+}
+
+func newAuthListCmd(a *app) *cobra.Command {
+	var o outputFlags
+	cmd := &cobra.Command{
+		Use:     "list",
+		Aliases: []string{"ls"},
+		Short:   "List the profiles: server, user, and which is current",
+		Long: `List the stored profiles with their server and username, whether a token is
+stored for that server, and which profile is current (used without
+--profile or VC_PROFILE). Nothing is sent to any server.`,
+		Example: `  vc auth list
+  vc auth list --jq '.[] | select(.current) | .profile'`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			cfg, err := a.config()
+			if err != nil {
+				return err
+			}
+			cur := cfg.currentProfile()
+			if cur == "" {
+				cur = defaultProfile
+			}
+			list := []profileInfo{}
+			for _, p := range cfg.profiles() {
+				srv := a.profileServer(p)
+				tok, err := a.tokens.load(ctx, p, srv, cfg.profileGet(p, pkTokenStore), true)
+				if err != nil {
+					return err
+				}
+				list = append(list, profileInfo{Profile: p, Server: srv, Username: cfg.profileGet(p, pkUsername), Current: p == cur, HasToken: tok != ""})
+			}
+			if o.enabled() {
+				return a.writeJSON(&o, list, false)
+			}
+			if len(list) == 0 && a.stdoutTTY {
+				fmt.Fprintln(a.errOut, "No profiles yet: log in with `vc login --server URL`.")
+				return nil
+			}
+			rows := make([][]string, len(list))
+			for i, p := range list {
+				mark, state := "", "logged in"
+				if p.Current {
+					mark = "*"
+				}
+				if !p.HasToken {
+					state = "logged out"
+				}
+				rows[i] = []string{mark, p.Profile, p.Server, p.Username, state}
+			}
+			return a.printTable([]string{"", "PROFILE", "SERVER", "USER", "TOKEN"}, rows)
+		},
+	}
+	addOutputFlags(cmd, &o, []profileInfo{})
+	return cmd
+}
+
+func newAuthSwitchCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "switch PROFILE",
+		Short: "Make another profile the current one",
+		Long: `Make PROFILE the current profile: commands without --profile or VC_PROFILE
+use its server and account from now on. See the profiles with vc auth list.`,
+		Example: `  vc auth switch work
+  vc auth switch default`,
+		Args: cobra.ExactArgs(1),
+		ValidArgsFunction: func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			if len(args) > 0 {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			cfg, err := a.config()
+			if err != nil {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			return cfg.profiles(), cobra.ShellCompDirectiveNoFileComp
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := a.config()
+			if err != nil {
+				return err
+			}
+			name := strings.ToLower(args[0])
+			if err := validProfileName(name); err != nil {
+				return err
+			}
+			if !cfg.hasProfile(name) {
+				known := cfg.profiles()
+				if len(known) == 0 {
+					return fmt.Errorf("no profile %q: there are none yet (log in with vc login --profile %s)", name, name)
+				}
+				return fmt.Errorf("no profile %q; the profiles are: %s (see vc auth list)", name, strings.Join(known, ", "))
+			}
+			cfg.v.Set(keyCurrentProfile, name)
+			if err := cfg.save(); err != nil {
+				return err
+			}
+			user := cfg.profileGet(name, pkUsername)
+			if user == "" {
+				user = "no user"
+			}
+			_, err = fmt.Fprintf(a.out, "%s Switched to profile %s (%s on %s)\n", a.outStyles().ok.Render("✓"), name, user, a.profileServer(name))
+			return err
+		},
+	}
 	return cmd
 }

@@ -33,8 +33,11 @@ of --duration, or the end of the --input file.
 Audio goes peer to peer (WebRTC, Opus at 48 kHz in 20 ms frames); vcd only
 relays the signaling. The input is the microphone, a 16-bit PCM WAV file
 (any rate, mixed down to mono) or a generated tone; the output is the
-speaker, a WAV file (48 kHz mono 16-bit) or nothing. Microphone and speaker
-need a vc built with cgo.
+speaker, a WAV file (48 kHz mono 16-bit) or nothing.
+
+Microphone and speaker need a vc built with cgo. A vc built without cgo
+(some release archives: see the README's install section; "vc version" says
+which build you have) can only use WAV files, tones and null.
 
 A status line shows who is connected and, per peer, the round-trip time,
 packet loss and jitter. With -o json, one JSON object per line instead: a
@@ -43,7 +46,8 @@ peer_left, peer_state, audio_started, input_ended, error, closed).`,
 		Example: `  vc call general
   vc call general --input tone:440 --output out.wav --duration 10s
   vc call 3 --input speech.wav --output null -o json`,
-		Args: cobra.ExactArgs(1),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: a.completeRoomArg(),
 		PreRunE: func(*cobra.Command, []string) error {
 			if f.format != "text" && f.format != "json" {
 				return fmt.Errorf("-o must be text or json, not %q", f.format)
@@ -65,6 +69,23 @@ peer_left, peer_state, audio_started, input_ended, error, closed).`,
 	return cmd
 }
 
+// deviceError explains a source or sink that could not be opened: a
+// missing sound card or a build without device audio gets a line saying
+// what to use instead, not the audio library's internals.
+func deviceError(flag, spec string, err error) error {
+	if !errors.Is(err, audio.ErrDeviceUnavailable) || (spec != "mic" && spec != "speaker") {
+		return fmt.Errorf("%s: %w", flag, err)
+	}
+	if !audio.DeviceAudioAvailable {
+		return fmt.Errorf("this vc was built without cgo, so it cannot use a microphone or speaker: " +
+			"use --input FILE.wav or tone:440 and --output FILE.wav or null, or a cgo-enabled build (see the README)")
+	}
+	if spec == "mic" {
+		return errors.New("no microphone found (try --input FILE.wav or tone:440)")
+	}
+	return errors.New("no speaker found (try --output FILE.wav or null)")
+}
+
 func runCall(cmd *cobra.Command, a *app, f *callFlags, roomArg string) error {
 	ctx := cmd.Context()
 	c, room, err := a.clientAndRoom(ctx, roomArg)
@@ -74,12 +95,12 @@ func runCall(cmd *cobra.Command, a *app, f *callFlags, roomArg string) error {
 	dev := audio.DeviceOptions{Backend: f.backend}
 	src, err := audio.OpenSource(f.input, dev)
 	if err != nil {
-		return fmt.Errorf("--input: %w", err)
+		return deviceError("--input", f.input, err)
 	}
 	defer src.Close()
 	sink, err := audio.OpenSink(f.output, dev)
 	if err != nil {
-		return fmt.Errorf("--output: %w", err)
+		return deviceError("--output", f.output, err)
 	}
 	sinkClosed := false
 	defer func() {

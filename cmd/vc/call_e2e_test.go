@@ -129,3 +129,25 @@ func TestCall_CtrlCHangsUpCleanly(t *testing.T) {
 		time.Sleep(20 * time.Millisecond) // polling the REST endpoint
 	}
 }
+
+// TestCall_NoMicrophoneOneLine runs vc call --input mic on a machine without
+// a sound card (CI, containers): one line saying what to use instead, and
+// none of the audio library's own messages.
+func TestCall_NoMicrophoneOneLine(t *testing.T) {
+	t.Parallel()
+	d := servertest.Start(t)
+	c := newCLI(t, d.URL)
+	c.register("mia")
+	c.ok("", "rooms", "create", "standup")
+	r := c.run("", "call", "standup", "--input", "mic", "--output", "null", "--duration", "1s")
+	if r.code == 0 {
+		t.Skip("this machine has a microphone")
+	}
+	require.Equal(t, 1, r.code, r.String())
+	want := "no microphone found (try --input FILE.wav or tone:440)\n"
+	if !audio.DeviceAudioAvailable {
+		want = "this vc was built without cgo, so it cannot use a microphone or speaker: use --input FILE.wav or tone:440 and --output FILE.wav or null, or a cgo-enabled build (see the README)\n"
+	}
+	require.Equal(t, want, r.stderr)
+	require.Contains(t, c.ok("", "call", "--help"), "built without cgo", "vc call --help says what cgo-less builds cannot do")
+}

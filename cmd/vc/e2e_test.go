@@ -67,6 +67,7 @@ func newCLI(t *testing.T, server string) *cli {
 		"XDG_CONFIG_HOME": filepath.Join(home, "config"),
 		"XDG_DATA_HOME":   filepath.Join(home, "data"),
 		"XDG_STATE_HOME":  filepath.Join(home, "state"),
+		"XDG_CACHE_HOME":  filepath.Join(home, "cache"),
 		"PATH":            os.Getenv("PATH"),
 	}}
 }
@@ -294,7 +295,10 @@ func TestAuth_RegisterLoginLogout(t *testing.T) {
 	require.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
 
 	// --everywhere invalidates the token on the server too.
-	c.ok("", "auth", "logout", "--everywhere")
+	r = c.run("", "auth", "logout", "--everywhere")
+	require.Equal(t, 1, r.code, r.String())
+	require.Contains(t, r.stderr, "--yes")
+	c.ok("", "auth", "logout", "--everywhere", "--yes")
 	status, _ = d.Do("GET", "/api/auth/me", tok, nil)
 	require.Equal(t, 401, status)
 
@@ -403,7 +407,7 @@ func TestRoomsRolesMessages(t *testing.T) {
 		require.Len(t, detail.Roles, 1)
 		require.Equal(t, "Reviewer", detail.Roles[0].Name)
 		require.Len(t, detail.Members, 2)
-		alice.ok("", "roles", "unseat", "general", "Reviewer")
+		alice.ok("", "roles", "unseat", "general", "Reviewer", "--yes")
 		require.Equal(t, "[]\n", alice.ok("", "roles", "list", "--room", "general", "--json"))
 
 	} else {
@@ -420,7 +424,7 @@ func TestRoomsRolesMessages(t *testing.T) {
 	// Rename, leave, delete.
 	alice.ok("", "rooms", "rename", "scratch", "lobby")
 	require.Equal(t, "general\nlobby\n", alice.ok("", "rooms", "list", "--jq", ".[].name"))
-	bob.ok("", "rooms", "leave", "general")
+	bob.ok("", "rooms", "leave", "general", "-y")
 	require.Equal(t, "", bob.ok("", "rooms", "list", "--jq", ".[].name"))
 	r = alice.run("", "rooms", "delete", "lobby")
 	require.Equal(t, 1, r.code)
@@ -535,7 +539,9 @@ func TestExitCodes(t *testing.T) {
 	require.Equal(t, 1, r.code, r.String())
 	require.Equal(t, 1, c.run("", "rooms", "list", "--no-such-flag").code)
 	require.Equal(t, 1, c.run("", "no-such-command").code)
-	r = c.run("", "--server", "http://127.0.0.1:1", "rooms", "list")
+	// (The profile's token belongs to d, so an unreachable --server is tried
+	// with a VC_TOKEN: the stored token is never sent there.)
+	r = c.run("", "VC_TOKEN=x", "--server", "http://127.0.0.1:1", "rooms", "list")
 	require.Equal(t, 1, r.code, r.String())
 	require.Contains(t, r.stderr, "cannot reach the server at http://127.0.0.1:1")
 	require.Equal(t, 1, strings.Count(strings.TrimSpace(r.stderr), "\n")+1, "one line: %q", r.stderr)

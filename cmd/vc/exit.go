@@ -68,7 +68,11 @@ func exitCode(ctx context.Context, err error) int {
 func errorLine(ctx context.Context, err error, server string) string {
 	var ce *client.Error
 	var oe *net.OpError
+	var se *silentError
 	switch {
+	case errors.As(err, &se):
+		// The command already said what happened.
+		return ""
 	case exitCode(ctx, err) == exitCancelled:
 		return "cancelled"
 	case vcdUnauthorized(err) && errors.As(err, &ce):

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 	"time"
 
@@ -95,6 +96,17 @@ as it arrives on a terminal).`,
 				}
 				req.RoleID = &role.ID
 			}
+			if wait && req.RoleID == nil {
+				// Without a role to answer, --wait would wait out --timeout
+				// for a reply nobody was asked for.
+				seated, err := c.ListRoomRoles(ctx, room.ID)
+				if err != nil {
+					return fmt.Errorf("list roles of %q: %w", room.Name, err)
+				}
+				if len(mentionedRoles(content, seated)) == 0 {
+					return errNoRoleAddressed
+				}
+			}
 			if !wait {
 				msg, err := c.SendMessage(ctx, room.ID, req)
 				if err != nil {
@@ -132,6 +144,30 @@ as it arrives on a terminal).`,
 	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "with --wait, give up after this `duration`")
 	addOutputFlags(cmd, &o, api.Message{})
 	return cmd
+}
+
+// errNoRoleAddressed is the error of vc send --wait on a message no AI role
+// will answer.
+var errNoRoleAddressed = errors.New("no AI role addressed: seat one with vc rooms roles add, or @mention one")
+
+// mentionRE finds @handles as vcd does: letters, digits, '_', '-' and '.'
+// (a trailing '.' or '-' is punctuation).
+var mentionRE = regexp.MustCompile(`(?:^|[^A-Za-z0-9_.@-])@([A-Za-z0-9_][A-Za-z0-9_.-]*)`)
+
+// mentionedRoles returns the seated roles whose @handle text mentions: the
+// roles vcd asks to answer a message without a role_id.
+func mentionedRoles(text string, seated []api.Role) []api.Role {
+	want := map[string]bool{}
+	for _, m := range mentionRE.FindAllStringSubmatch(text, -1) {
+		want[strings.ToLower(strings.TrimRight(m[1], ".-"))] = true
+	}
+	var out []api.Role
+	for _, r := range seated {
+		if r.Handle != "" && want[strings.ToLower(r.Handle)] {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // sendAndStream opens the room's stream, sends req and streams the AI reply
@@ -315,7 +351,7 @@ func messageEvent(m api.Message) wsproto.Event {
 func (a *app) formatMessage(st *styles, m api.Message) string {
 	ts := ""
 	if !m.Timestamp.IsZero() {
-		ts = st.dim.Render(m.Timestamp.Local().Format("15:04")) + " "
+		ts = st.dim.Render(a.msgTime(m.Timestamp)) + " "
 	}
 	body := m.Content
 	if m.Truncated {
@@ -331,6 +367,24 @@ func (a *app) formatMessage(st *styles, m api.Message) string {
 		author = st.accent.Render(m.User)
 	}
 	return ts + author + ": " + indentRest(body, "  ")
+}
+
+// msgTime formats a message's time: RFC 3339 in UTC off a terminal (for
+// scripts and logs, where a bare HH:MM is ambiguous), else the local HH:MM,
+// with the date when it is not today.
+func (a *app) msgTime(t time.Time) string {
+	if !a.stdoutTTY {
+		return t.UTC().Format(time.RFC3339)
+	}
+	t = t.Local()
+	now := time.Now()
+	if a.now != nil {
+		now = a.now()
+	}
+	if y, m, d := t.Date(); y != now.Year() || m != now.Month() || d != now.Day() {
+		return t.Format("2006-01-02 15:04")
+	}
+	return t.Format("15:04")
 }
 
 // indentRest indents every line of s but the first.

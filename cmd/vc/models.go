@@ -99,6 +99,7 @@ land in the shell history.`,
 			}
 			return nil
 		},
+		ValidArgsFunction: a.completeProvider,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			var key string
@@ -173,12 +174,16 @@ func newKeysListCmd(a *app) *cobra.Command {
 }
 
 func newKeysRmCmd(a *app) *cobra.Command {
-	return &cobra.Command{
+	var yes bool
+	cmd := &cobra.Command{
 		Use:     "rm ID",
 		Aliases: []string{"delete"},
 		Short:   "Delete a stored key",
-		Example: `  vc keys rm 3`,
-		Args:    cobra.ExactArgs(1),
+		Long: `Delete a stored key: replies it paid for fail until you add another. On a
+terminal vc asks for confirmation; scripts pass --yes.`,
+		Example: `  vc keys rm 3
+  vc keys rm 3 --yes`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			id, err := parseID("the key", args[0])
@@ -189,6 +194,9 @@ func newKeysRmCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := a.confirmDestructive(ctx, yes, fmt.Sprintf("Delete key %d?", id)); err != nil {
+				return err
+			}
 			if err := c.DeleteKey(ctx, id); err != nil {
 				return fmt.Errorf("delete key %d: %w", id, err)
 			}
@@ -196,6 +204,8 @@ func newKeysRmCmd(a *app) *cobra.Command {
 			return err
 		},
 	}
+	addYesFlag(cmd, &yes)
+	return cmd
 }
 
 func newUsageCmd(a *app) *cobra.Command {

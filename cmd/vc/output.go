@@ -307,7 +307,9 @@ func asHalt(err error, target **gojq.HaltError) bool {
 }
 
 // colorEnabled applies NO_COLOR (wins), CLICOLOR_FORCE, then whether stdout
-// is a terminal.
+// is a terminal whose TERM is not "dumb". Like every one-shot command's
+// decision about the terminal, it reads only the environment: querying the
+// terminal (as the TUI may) hangs in terminals that never answer.
 func (a *app) colorEnabled() bool {
 	if a.getenv("NO_COLOR") != "" {
 		return false
@@ -341,15 +343,25 @@ type styles struct {
 	cell   lipgloss.Style
 }
 
-// newStyles returns styles for w, coloured when colour is on. Only fixed ANSI
-// colours are used: adaptive colours would query the terminal.
-func newStyles(w io.Writer, color bool) *styles {
-	r := lipgloss.NewRenderer(w)
-	if color {
-		r.SetColorProfile(termenv.ANSI256)
-	} else {
-		r.SetColorProfile(termenv.Ascii)
+// colorProfile is the colour depth the environment announces: COLORTERM
+// (truecolor or 24bit), else a TERM naming 256 colours, else the 16 ANSI
+// colours every colour terminal has.
+func colorProfile(getenv func(string) string) termenv.Profile {
+	switch ct := strings.ToLower(getenv("COLORTERM")); {
+	case ct == "truecolor" || ct == "24bit":
+		return termenv.TrueColor
+	case strings.Contains(getenv("TERM"), "256color"):
+		return termenv.ANSI256
 	}
+	return termenv.ANSI
+}
+
+// newStyles returns styles for w in profile (termenv.Ascii: no colour).
+// Only fixed ANSI colours are used: adaptive colours would query the
+// terminal for its background.
+func newStyles(w io.Writer, profile termenv.Profile) *styles {
+	r := lipgloss.NewRenderer(w)
+	r.SetColorProfile(profile)
 	return &styles{
 		r:      r,
 		header: r.NewStyle().Bold(true).Foreground(lipgloss.Color("6")),
@@ -364,12 +376,20 @@ func newStyles(w io.Writer, color bool) *styles {
 }
 
 // outStyles returns the styles of stdout.
-func (a *app) outStyles() *styles { return newStyles(a.out, a.colorEnabled()) }
+func (a *app) outStyles() *styles { return newStyles(a.out, a.profileIf(a.colorEnabled())) }
+
+// profileIf is the environment's colour profile when color, else Ascii.
+func (a *app) profileIf(color bool) termenv.Profile {
+	if !color {
+		return termenv.Ascii
+	}
+	return colorProfile(a.getenv)
+}
 
 // errStyles returns the styles of stderr.
 func (a *app) errStyles() *styles {
 	color := a.getenv("NO_COLOR") == "" && a.stderrTTY && a.getenv("TERM") != "dumb"
-	return newStyles(a.errOut, color)
+	return newStyles(a.errOut, a.profileIf(color))
 }
 
 // printTable prints rows under headers: a lipgloss table on a terminal,

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -14,7 +15,9 @@ import (
 	"github.com/virtual-company/vc/pkg/api"
 )
 
-// resolveRoom finds a room by id or by unique name among the caller's rooms.
+// resolveRoom finds a room by id, by NAME#ID, or by unique name among the
+// caller's rooms. Rooms can share a name (people keep theirs when they are
+// added to another's): a name that matches several lists them as NAME#ID.
 func resolveRoom(ctx context.Context, c *client.Client, arg string) (api.Room, error) {
 	if id, err := strconv.ParseInt(arg, 10, 64); err == nil && id > 0 {
 		r, err := c.GetRoom(ctx, id)
@@ -25,6 +28,20 @@ func resolveRoom(ctx context.Context, c *client.Client, arg string) (api.Room, e
 			return api.Room{}, fmt.Errorf("room %s: %w", arg, err)
 		}
 		// Perhaps a room whose name is a number.
+	}
+	if name, idStr, ok := strings.Cut(arg, "#"); ok {
+		if id, err := strconv.ParseInt(idStr, 10, 64); err == nil && id > 0 {
+			r, err := c.GetRoom(ctx, id)
+			switch {
+			case err == nil && strings.EqualFold(r.Name, name):
+				return r, nil
+			case err == nil:
+				return api.Room{}, fmt.Errorf("room %d is %s, not %q", id, roomRef(r), name)
+			case !client.IsNotFound(err):
+				return api.Room{}, fmt.Errorf("room %s: %w", arg, err)
+			}
+			// Perhaps a room whose name has a '#'.
+		}
 	}
 	rooms, err := c.ListRooms(ctx)
 	if err != nil {
@@ -37,12 +54,17 @@ func resolveRoom(ctx context.Context, c *client.Client, arg string) (api.Room, e
 	case 1:
 		return matches[0], nil
 	}
-	ids := make([]string, len(matches))
-	for i, r := range matches {
-		ids[i] = strconv.FormatInt(r.ID, 10)
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d of your rooms are named %q: name one as NAME#ID (or by its id):", len(matches), arg)
+	for _, r := range matches {
+		fmt.Fprintf(&b, "\n  %s  (%d messages, created %s)", roomRef(r), r.LastSeq, r.CreatedAt.UTC().Format("2006-01-02"))
 	}
-	return api.Room{}, fmt.Errorf("room name %q is ambiguous (ids %s): use the id", arg, strings.Join(ids, ", "))
+	return api.Room{}, errors.New(b.String())
 }
+
+// roomRef is the NAME#ID form of a room, which names it even when another
+// room has the same name.
+func roomRef(r api.Room) string { return r.Name + "#" + strconv.FormatInt(r.ID, 10) }
 
 // resolveRole finds a role by id, or by unique name or @handle among roles
 // (the caller's roles when nil).
@@ -117,8 +139,9 @@ func parseID(what, arg string) (int64, error) {
 }
 
 // completeNames returns a completion function for positional arguments: at
-// position i, the names list(i) gives (nil: no completion).
-func (a *app) completeNames(list func(ctx context.Context, c *client.Client, pos int) ([]string, error)) cobra.CompletionFunc {
+// position i, the names list(i) gives (nil: no completion); args are the
+// arguments before it.
+func (a *app) completeNames(list func(ctx context.Context, c *client.Client, pos int, args []string) ([]string, error)) cobra.CompletionFunc {
 	return func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
 		ctx := cmd.Context()
 		if ctx == nil {
@@ -130,7 +153,7 @@ func (a *app) completeNames(list func(ctx context.Context, c *client.Client, pos
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
-		names, err := list(ctx, c, len(args))
+		names, err := list(ctx, c, len(args), args)
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
@@ -149,9 +172,17 @@ func roomNames(ctx context.Context, c *client.Client) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	seen := map[string]int{}
+	for _, r := range rooms {
+		seen[strings.ToLower(r.Name)]++
+	}
 	out := make([]string, len(rooms))
 	for i, r := range rooms {
 		out[i] = r.Name
+		if seen[strings.ToLower(r.Name)] > 1 {
+			// A shared name completes to forms that each name one room.
+			out[i] = roomRef(r)
+		}
 	}
 	return out, nil
 }
@@ -174,7 +205,7 @@ func roleNames(ctx context.Context, c *client.Client) ([]string, error) {
 
 // completeRoomArg completes a ROOM first argument.
 func (a *app) completeRoomArg() cobra.CompletionFunc {
-	return a.completeNames(func(ctx context.Context, c *client.Client, pos int) ([]string, error) {
+	return a.completeNames(func(ctx context.Context, c *client.Client, pos int, _ []string) ([]string, error) {
 		if pos != 0 {
 			return nil, nil
 		}
@@ -184,7 +215,7 @@ func (a *app) completeRoomArg() cobra.CompletionFunc {
 
 // completeRoleArg completes a ROLE first argument.
 func (a *app) completeRoleArg() cobra.CompletionFunc {
-	return a.completeNames(func(ctx context.Context, c *client.Client, pos int) ([]string, error) {
+	return a.completeNames(func(ctx context.Context, c *client.Client, pos int, _ []string) ([]string, error) {
 		if pos != 0 {
 			return nil, nil
 		}
@@ -194,7 +225,7 @@ func (a *app) completeRoleArg() cobra.CompletionFunc {
 
 // completeRoomRole completes ROOM ROLE arguments.
 func (a *app) completeRoomRole() cobra.CompletionFunc {
-	return a.completeNames(func(ctx context.Context, c *client.Client, pos int) ([]string, error) {
+	return a.completeNames(func(ctx context.Context, c *client.Client, pos int, _ []string) ([]string, error) {
 		switch pos {
 		case 0:
 			return roomNames(ctx, c)

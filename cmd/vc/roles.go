@@ -333,10 +333,8 @@ func newRolesDeleteCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if !yes {
-				if err := a.confirm(ctx, fmt.Sprintf("Delete role %s (id %d)?", r.Name, r.ID), "--yes"); err != nil {
-					return err
-				}
+			if err := a.confirmDestructive(ctx, yes, fmt.Sprintf("Delete role %s (id %d)?", r.Name, r.ID)); err != nil {
+				return err
 			}
 			if err := c.DeleteRole(ctx, r.ID); err != nil {
 				return fmt.Errorf("delete role %q: %w", r.Name, err)
@@ -345,7 +343,7 @@ func newRolesDeleteCmd(a *app) *cobra.Command {
 			return err
 		},
 	}
-	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation")
+	addYesFlag(cmd, &yes)
 	return cmd
 }
 
@@ -383,10 +381,13 @@ func newRolesSeatCmd(a *app) *cobra.Command {
 }
 
 func newRolesUnseatCmd(a *app) *cobra.Command {
-	return &cobra.Command{
-		Use:               "unseat ROOM ROLE",
-		Short:             "Remove a role from a room",
-		Example:           `  vc roles unseat general reviewer`,
+	var yes bool
+	cmd := &cobra.Command{
+		Use:   "unseat ROOM ROLE",
+		Short: "Remove a role from a room",
+		Long: `Remove a role from a room: it stops answering there. On a terminal vc asks
+for confirmation; scripts pass --yes.`,
+		Example:           `  vc roles unseat general reviewer --yes`,
 		Args:              cobra.ExactArgs(2),
 		ValidArgsFunction: a.completeRoomRole(),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -403,6 +404,9 @@ func newRolesUnseatCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := a.confirmDestructive(ctx, yes, fmt.Sprintf("Remove role %s from room %s?", role.Name, room.Name)); err != nil {
+				return err
+			}
 			if err := c.UnseatRole(ctx, room.ID, role.ID); err != nil {
 				return fmt.Errorf("unseat %q from %q: %w", role.Name, room.Name, err)
 			}
@@ -410,4 +414,6 @@ func newRolesUnseatCmd(a *app) *cobra.Command {
 			return err
 		},
 	}
+	addYesFlag(cmd, &yes)
+	return cmd
 }

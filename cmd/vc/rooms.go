@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/virtual-company/vc/client"
 	"github.com/virtual-company/vc/pkg/api"
 )
 
@@ -23,7 +25,50 @@ unique name of one of your rooms.`,
   vc rooms add general bob`,
 	}
 	cmd.AddCommand(newRoomsListCmd(a), newRoomsCreateCmd(a), newRoomsShowCmd(a), newRoomsRenameCmd(a),
-		newRoomsDeleteCmd(a), newRoomsMembersCmd(a), newRoomsAddCmd(a), newRoomsLeaveCmd(a))
+		newRoomsDeleteCmd(a), newRoomsMembersCmd(a), newRoomsAddCmd(a), newRoomsLeaveCmd(a), newRoomsRolesCmd(a))
+	return cmd
+}
+
+// newRoomsRolesCmd is vc rooms roles: the room's side of vc roles
+// seat/unseat, where people look for it.
+func newRoomsRolesCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "roles",
+		Short: "Seat AI roles in a room, list and remove them",
+		Example: `  vc rooms roles add general reviewer
+  vc rooms roles list general
+  vc rooms roles rm general reviewer`,
+	}
+	add := newRolesSeatCmd(a)
+	add.Use, add.Aliases, add.Example = "add ROOM ROLE", []string{"seat"}, "  vc rooms roles add general reviewer"
+	rm := newRolesUnseatCmd(a)
+	rm.Use, rm.Aliases, rm.Example = "rm ROOM ROLE", []string{"remove", "unseat"}, "  vc rooms roles rm general reviewer --yes"
+	var o outputFlags
+	list := &cobra.Command{
+		Use:               "list ROOM",
+		Aliases:           []string{"ls"},
+		Short:             "List the roles seated in a room",
+		Example:           `  vc rooms roles list general --json id,name`,
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: a.completeRoomArg(),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			c, r, err := a.clientAndRoom(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			roles, err := c.ListRoomRoles(ctx, r.ID)
+			if err != nil {
+				return fmt.Errorf("list roles of %q: %w", r.Name, err)
+			}
+			if o.enabled() {
+				return a.writeJSON(&o, roles, false)
+			}
+			return a.printRoles(roles)
+		},
+	}
+	addOutputFlags(list, &o, []api.Role{})
+	cmd.AddCommand(add, rm, list)
 	return cmd
 }
 
@@ -233,10 +278,8 @@ scripts pass --yes.`,
 			if err != nil {
 				return err
 			}
-			if !yes {
-				if err := a.confirm(ctx, fmt.Sprintf("Delete room %s (id %d) and its %d messages?", r.Name, r.ID, r.LastSeq), "--yes"); err != nil {
-					return err
-				}
+			if err := a.confirmDestructive(ctx, yes, fmt.Sprintf("Delete room %s (id %d) and its %d messages?", r.Name, r.ID, r.LastSeq)); err != nil {
+				return err
 			}
 			if err := c.DeleteRoom(ctx, r.ID); err != nil {
 				return fmt.Errorf("delete room %q: %w", r.Name, err)
@@ -245,7 +288,7 @@ scripts pass --yes.`,
 			return err
 		},
 	}
-	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation")
+	addYesFlag(cmd, &yes)
 	return cmd
 }
 
@@ -253,9 +296,11 @@ func newRoomsMembersCmd(a *app) *cobra.Command {
 	var o outputFlags
 	cmd := &cobra.Command{
 		Use:   "members ROOM",
-		Short: "List the members of a room",
+		Short: "List the members of a room; remove one with members rm",
 		Example: `  vc rooms members general
-  vc rooms members general --json username,online`,
+  vc rooms members general --json username,online
+  vc rooms members rm general dave`,
+		SuggestFor:        []string{"remove", "kick"},
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: a.completeRoomArg(),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -283,7 +328,83 @@ func newRoomsMembersCmd(a *app) *cobra.Command {
 		},
 	}
 	addOutputFlags(cmd, &o, []api.Member{})
+	cmd.AddCommand(newRoomsMembersRmCmd(a))
 	return cmd
+}
+
+func newRoomsMembersRmCmd(a *app) *cobra.Command {
+	var yes bool
+	cmd := &cobra.Command{
+		Use:     "rm ROOM USER",
+		Aliases: []string{"remove", "kick"},
+		Short:   "Remove a member from a room (its creator only)",
+		Long: `Remove USER (a username or user id) from a room. On a terminal vc asks for
+confirmation; scripts pass --yes. To leave a room yourself, use vc rooms leave.`,
+		Example: `  vc rooms members rm general dave
+  vc rooms members rm 3 dave --yes`,
+		Args: cobra.ExactArgs(2),
+		ValidArgsFunction: a.completeNames(func(ctx context.Context, c *client.Client, pos int, args []string) ([]string, error) {
+			switch pos {
+			case 0:
+				return roomNames(ctx, c)
+			case 1:
+				r, err := resolveRoom(ctx, c, args[0])
+				if err != nil {
+					return nil, err
+				}
+				ms, err := c.ListMembers(ctx, r.ID)
+				if err != nil {
+					return nil, err
+				}
+				out := make([]string, len(ms))
+				for i, m := range ms {
+					out[i] = m.Username
+				}
+				return out, nil
+			}
+			return nil, nil
+		}),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			c, r, err := a.clientAndRoom(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			ms, err := c.ListMembers(ctx, r.ID)
+			if err != nil {
+				return fmt.Errorf("list members of %q: %w", r.Name, err)
+			}
+			m, ok := findMember(ms, args[1])
+			if !ok {
+				return fmt.Errorf("%s is not a member of %s (see `vc rooms members %s`)", args[1], r.Name, args[0])
+			}
+			if err := a.confirmDestructive(ctx, yes, fmt.Sprintf("Remove %s from room %s?", m.Username, r.Name)); err != nil {
+				return err
+			}
+			if err := c.RemoveMember(ctx, r.ID, m.UserID); err != nil {
+				return fmt.Errorf("remove %s from %q: %w", m.Username, r.Name, err)
+			}
+			_, err = fmt.Fprintf(a.out, "%s Removed %s from %s\n", a.outStyles().ok.Render("✓"), m.Username, r.Name)
+			return err
+		},
+	}
+	addYesFlag(cmd, &yes)
+	return cmd
+}
+
+// findMember finds a member by username (case-insensitively) or user id.
+func findMember(ms []api.Member, arg string) (api.Member, bool) {
+	for _, m := range ms {
+		if m.Username == arg {
+			return m, true
+		}
+	}
+	for _, m := range ms {
+		if strings.EqualFold(m.Username, arg) || strconv.FormatInt(m.UserID, 10) == arg {
+			return m, true
+		}
+	}
+	return api.Member{}, false
 }
 
 func newRoomsAddCmd(a *app) *cobra.Command {
@@ -316,10 +437,14 @@ func newRoomsAddCmd(a *app) *cobra.Command {
 }
 
 func newRoomsLeaveCmd(a *app) *cobra.Command {
-	return &cobra.Command{
-		Use:               "leave ROOM",
-		Short:             "Leave a room",
-		Example:           `  vc rooms leave general`,
+	var yes bool
+	cmd := &cobra.Command{
+		Use:   "leave ROOM",
+		Short: "Leave a room",
+		Long: `Leave a room: you stop seeing it until a member adds you again. On a terminal
+vc asks for confirmation; scripts pass --yes.`,
+		Example: `  vc rooms leave general
+  vc rooms leave general --yes`,
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: a.completeRoomArg(),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -332,6 +457,9 @@ func newRoomsLeaveCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := a.confirmDestructive(ctx, yes, fmt.Sprintf("Leave room %s (id %d)?", r.Name, r.ID)); err != nil {
+				return err
+			}
 			if err := c.RemoveMember(ctx, r.ID, me.ID); err != nil {
 				return fmt.Errorf("leave %q: %w", r.Name, err)
 			}
@@ -339,4 +467,6 @@ func newRoomsLeaveCmd(a *app) *cobra.Command {
 			return err
 		},
 	}
+	addYesFlag(cmd, &yes)
+	return cmd
 }

@@ -28,7 +28,12 @@ server, and VC_TOKEN passes a token without any stored state.`,
   git diff | vc ask --role reviewer "review this"`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
+		Version:       version,
 	}
+	// vc --version prints what vc version prints (the template is a Go
+	// template: the line holds no braces).
+	root.SetVersionTemplate(currentVersion().line() + "\n")
+	root.Flags().BoolP("version", "v", false, "print vc's version, as vc version does")
 	root.PersistentFlags().StringVar(&a.profileFlag, "profile", "", "use the profile `name` (env VC_PROFILE)")
 	root.PersistentFlags().StringVar(&a.serverFlag, "server", "", "server `URL`, overriding the profile's (env VC_SERVER)")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
@@ -53,7 +58,12 @@ server, and VC_TOKEN passes a token without any stored state.`,
 	root.AddCommand(newConfigCmd(a))
 	root.AddCommand(newVersionCmd(a))
 	// vc chat (cmd/vc/chat.go) and vc call (cmd/vc/call.go) are added here:
-	root.AddCommand(newChatCmd(a))
+	chat := newChatCmd(a)
+	if chat.ValidArgsFunction == nil {
+		chat.ValidArgsFunction = a.completeRoomArg()
+	}
+	root.AddCommand(chat)
 	root.AddCommand(newCallCmd(a))
+	a.finishTree(root)
 	return root
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,12 +18,15 @@ import (
 func newTailCmd(a *app) *cobra.Command {
 	var o outputFlags
 	var lines int
+	var noJoins bool
 	cmd := &cobra.Command{
 		Use:   "tail ROOM",
 		Short: "Follow a room live, like tail -f",
 		Long: `Print the room's last messages, then follow it live until Ctrl-C: new messages,
-AI replies streamed as they are written, joins and leaves. The connection is
-resumed after network failures without losing or repeating a message.
+AI replies streamed as they are written, joins and leaves (a burst of them
+on one line, "ada, bob and 3 others joined"; --no-joins hides them). The
+connection is resumed after network failures without losing or repeating a
+message.
 
 With --json every event is printed as one JSON object per line, in the chat
 socket's format (docs: type, room_id, and the fields of that type; message
@@ -29,6 +34,7 @@ events carry id, seq, user, user_id, role_id, content, message_type and
 timestamp).`,
 		Example: `  vc tail general
   vc tail general -n 0 --json
+  vc tail general --no-joins
   vc tail general --jq 'select(.type=="message") | .content'`,
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: a.completeRoomArg(),
@@ -38,7 +44,8 @@ timestamp).`,
 			if err != nil {
 				return err
 			}
-			t := &tailer{a: a, o: &o, st: a.outStyles(), errSt: a.errStyles(), streams: map[string]*tailStream{}}
+			t := &tailer{a: a, o: &o, st: a.outStyles(), errSt: a.errStyles(), streams: map[string]*tailStream{}, noJoins: noJoins}
+			defer t.flushJoins()
 			after := room.LastSeq
 			if lines > 0 && room.LastSeq > 0 {
 				msgs, err := c.ListMessages(ctx, room.ID, client.MessageQuery{Limit: lines})
@@ -61,6 +68,8 @@ timestamp).`,
 			lost := false
 			for {
 				select {
+				case <-t.joinTimer():
+					t.flushJoins()
 				case <-ctx.Done():
 					t.endLine()
 					return ctx.Err()
@@ -98,6 +107,7 @@ timestamp).`,
 		},
 	}
 	cmd.Flags().IntVarP(&lines, "lines", "n", 10, "print the last `N` messages first (0: only new ones)")
+	cmd.Flags().BoolVar(&noJoins, "no-joins", false, "do not print joins and leaves")
 	addOutputFlags(cmd, &o, wsproto.Event{})
 	return cmd
 }
@@ -116,6 +126,81 @@ type tailer struct {
 	// yet: written (indented) only when more text follows, so that a reply
 	// ending with a newline leaves no blank line.
 	newlines int
+
+	// noJoins hides join and leave events.
+	noJoins bool
+	// joined and left are the burst of joins and leaves not printed yet:
+	// printed as one line when another event comes or the burst has been
+	// quiet for joinBurstWindow.
+	joined, left []string
+	burst        *time.Timer
+}
+
+// joinBurstWindow is how long vc tail waits for more joins and leaves
+// before printing a burst: long enough to gather a reconnecting team, short
+// enough that a single join still shows at once to a person watching.
+const joinBurstWindow = 500 * time.Millisecond
+
+// joinTimer fires when the pending burst of joins and leaves is due (nil,
+// never, when there is none).
+func (t *tailer) joinTimer() <-chan time.Time {
+	if t.burst == nil {
+		return nil
+	}
+	return t.burst.C
+}
+
+// addJoin adds a join or leave to the pending burst.
+func (t *tailer) addJoin(user string, join bool) {
+	list := &t.left
+	other := &t.joined
+	if join {
+		list, other = &t.joined, &t.left
+	}
+	// Someone who left and came back within the burst is simply there.
+	if i := slices.Index(*other, user); i >= 0 {
+		*other = slices.Delete(*other, i, i+1)
+	} else if !slices.Contains(*list, user) {
+		*list = append(*list, user)
+	}
+	if t.burst == nil {
+		t.burst = time.NewTimer(joinBurstWindow)
+	} else {
+		t.burst.Reset(joinBurstWindow)
+	}
+}
+
+// flushJoins prints the pending burst of joins and leaves as one line.
+func (t *tailer) flushJoins() {
+	if t.burst != nil {
+		t.burst.Stop()
+		t.burst = nil
+	}
+	var parts []string
+	if len(t.joined) > 0 {
+		parts = append(parts, joinList(t.joined)+" joined")
+	}
+	if len(t.left) > 0 {
+		parts = append(parts, joinList(t.left)+" left")
+	}
+	t.joined, t.left = nil, nil
+	if len(parts) == 0 || t.midLine {
+		return
+	}
+	fmt.Fprintln(t.a.out, t.st.dim.Render("→ "+strings.Join(parts, "; ")))
+}
+
+// joinList names people the way a person would: "ada", "ada and bob",
+// "ada, bob and cyd", "ada, bob and 3 others".
+func joinList(names []string) string {
+	switch n := len(names); {
+	case n == 1:
+		return names[0]
+	case n <= 3:
+		return strings.Join(names[:n-1], ", ") + " and " + names[n-1]
+	default:
+		return names[0] + ", " + names[1] + " and " + strconv.Itoa(n-2) + " others"
+	}
 }
 
 // writeDelta prints a piece of the inline reply, continuation lines indented.
@@ -157,8 +242,19 @@ func (t *tailer) note(s string) {
 }
 
 func (t *tailer) event(ev wsproto.Event) error {
+	isJoin := ev.Type == wsproto.TypeJoin || ev.Type == wsproto.TypeLeave
+	if isJoin && t.noJoins {
+		return nil
+	}
 	if t.o.enabled() {
 		return t.a.writeJSON(t.o, ev, true)
+	}
+	if isJoin {
+		t.addJoin(ev.User, ev.Type == wsproto.TypeJoin)
+		return nil
+	}
+	if ev.Type == wsproto.TypeMessage || ev.Type == wsproto.TypeAIStart {
+		t.flushJoins()
 	}
 	out := t.a.out
 	switch ev.Type {
@@ -185,7 +281,7 @@ func (t *tailer) event(ev wsproto.Event) error {
 			if ts.IsZero() {
 				ts = time.Now()
 			}
-			fmt.Fprint(out, t.st.dim.Render(ts.Local().Format("15:04"))+" "+t.st.ai.Render(ev.Role)+": ")
+			fmt.Fprint(out, t.st.dim.Render(t.a.msgTime(ts))+" "+t.st.ai.Render(ev.Role)+": ")
 			t.midLine = true
 		}
 	case wsproto.TypeAIDelta:
@@ -204,16 +300,6 @@ func (t *tailer) event(ev wsproto.Event) error {
 			t.inline = ""
 		}
 		delete(t.streams, ev.StreamID)
-	case wsproto.TypeJoin, wsproto.TypeLeave:
-		verb := "joined"
-		if ev.Type == wsproto.TypeLeave {
-			verb = "left"
-		}
-		if t.midLine {
-			return nil
-		}
-		_, err := fmt.Fprintln(out, t.st.dim.Render("→ "+ev.User+" "+verb))
-		return err
 	}
 	return nil
 }

@@ -6,6 +6,8 @@ import (
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
+
+	"github.com/virtual-company/vc/client/call/audio"
 )
 
 // version is set at build time: -ldflags "-X main.version=v1.2.3".
@@ -18,10 +20,13 @@ type versionInfo struct {
 	Go      string `json:"go"`
 	OS      string `json:"os"`
 	Arch    string `json:"arch"`
+	// AudioDevices says whether this build can use a microphone and a
+	// speaker (cgo builds only).
+	AudioDevices bool `json:"audio_devices"`
 }
 
 func currentVersion() versionInfo {
-	v := versionInfo{Version: version, Go: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH}
+	v := versionInfo{Version: version, Go: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH, AudioDevices: audio.DeviceAudioAvailable}
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		for _, s := range bi.Settings {
 			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
@@ -30,6 +35,19 @@ func currentVersion() versionInfo {
 		}
 	}
 	return v
+}
+
+// line is what vc version and vc --version print.
+func (v versionInfo) line() string {
+	commit := ""
+	if v.Commit != "" {
+		commit = " " + v.Commit
+	}
+	devices := "microphone and speaker"
+	if !v.AudioDevices {
+		devices = "no microphone or speaker: built without cgo"
+	}
+	return fmt.Sprintf("vc %s%s (%s %s/%s; calls: %s)", v.Version, commit, v.Go, v.OS, v.Arch, devices)
 }
 
 func newVersionCmd(a *app) *cobra.Command {
@@ -45,11 +63,7 @@ func newVersionCmd(a *app) *cobra.Command {
 			if o.enabled() {
 				return a.writeJSON(&o, v, false)
 			}
-			commit := ""
-			if v.Commit != "" {
-				commit = " " + v.Commit
-			}
-			_, err := fmt.Fprintf(a.out, "vc %s%s (%s %s/%s)\n", v.Version, commit, v.Go, v.OS, v.Arch)
+			_, err := fmt.Fprintln(a.out, v.line())
 			return err
 		},
 	}

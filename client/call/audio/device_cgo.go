@@ -44,6 +44,7 @@ func openDevice(kind malgo.DeviceType, opts DeviceOptions) (*device, error) {
 	default:
 		return nil, fmt.Errorf("%w: unknown audio backend %q", ErrDeviceUnavailable, opts.Backend)
 	}
+	silenceAudioLogs()
 	ctx, err := malgo.InitContext(backends, malgo.ContextConfig{}, nil)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrDeviceUnavailable, err)
