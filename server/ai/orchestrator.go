@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/virtual-company/vc/pkg/api"
@@ -244,6 +245,9 @@ type trigger struct {
 	apiKey   string
 	model    string
 	hop      int
+	// hops is the budget of role-to-role replies shared by every reply
+	// that descends from one human message.
+	hops *hopBudget
 	// reads are the room reads for the prompt, started early (nil: the
 	// reply reads them itself).
 	reads *roomReads
@@ -461,6 +465,7 @@ func (o *Orchestrator) MessagePosting(_ context.Context, room api.Room, draft ap
 		upto = draft.Seq // already stored (MessageCreated)
 	}
 	payer := *draft.UserID
+	hops := newHopBudget(o.limits.MaxHops)
 	// Add under the lock Close takes, so no reply starts once Close waits.
 	o.mu.Lock()
 	if o.closed {
@@ -515,7 +520,7 @@ func (o *Orchestrator) MessagePosting(_ context.Context, room api.Room, draft ap
 		}
 		for i, r := range targets {
 			o.start(trigger{room: room, role: r, replyTo: draft, question: question, payer: payer,
-				apiKey: req.APIKey, model: req.Model, reads: reads}, i == len(targets)-1)
+				apiKey: req.APIKey, model: req.Model, reads: reads, hops: hops}, i == len(targets)-1)
 		}
 	}()
 	return question
@@ -805,10 +810,12 @@ func (o *Orchestrator) run(ctx context.Context, streamID string, t trigger) (api
 	return msg, true
 }
 
-// handOn starts the replies of roles that a role's reply mentions, within
-// the hop limit.
+// handOn starts the replies of roles that a role's reply mentions, as far
+// as the hop budget of the human message that started the chain lasts: one
+// budget for every branch, so two roles mentioning each other cannot
+// multiply the replies.
 func (o *Orchestrator) handOn(t trigger, reply api.Message) {
-	if t.hop+1 > o.limits.MaxHops || o.baseCtx.Err() != nil {
+	if o.baseCtx.Err() != nil || t.hops == nil || t.hops.left() <= 0 {
 		return
 	}
 	if len(Mentions(reply.Content)) == 0 {
@@ -819,9 +826,42 @@ func (o *Orchestrator) handOn(t trigger, reply api.Message) {
 		o.logger.Error("seated roles", "room_id", t.room.ID, "err", err)
 		return
 	}
-	next := MentionedRoles(reply.Content, seated, t.role.ID)
+	var next []store.Role
+	for _, r := range MentionedRoles(reply.Content, seated, t.role.ID) {
+		if !t.hops.take() {
+			o.logger.Info("hop budget spent", "room_id", t.room.ID, "role_id", r.ID, "max_hops", o.limits.MaxHops)
+			break
+		}
+		next = append(next, r)
+	}
 	for i, r := range next {
-		o.start(trigger{room: t.room, role: r, replyTo: reply, question: committedPosting(reply), payer: t.payer, hop: t.hop + 1}, i == len(next)-1)
+		o.start(trigger{room: t.room, role: r, replyTo: reply, question: committedPosting(reply), payer: t.payer, hop: t.hop + 1, hops: t.hops}, i == len(next)-1)
+	}
+}
+
+// hopBudget counts the role-to-role replies still allowed after one human
+// message (llm.max_hops). Safe for concurrent use: branches of a chain
+// run at once.
+type hopBudget struct{ n atomic.Int64 }
+
+func newHopBudget(max int) *hopBudget {
+	b := &hopBudget{}
+	b.n.Store(int64(max))
+	return b
+}
+
+func (b *hopBudget) left() int64 { return b.n.Load() }
+
+// take spends one hop; false when none is left.
+func (b *hopBudget) take() bool {
+	for {
+		n := b.n.Load()
+		if n <= 0 {
+			return false
+		}
+		if b.n.CompareAndSwap(n, n-1) {
+			return true
+		}
 	}
 }
 
