@@ -94,6 +94,9 @@ type Role struct {
 	Model       string   `json:"model"`
 	Temperature *float64 `json:"temperature"`
 	MaxTokens   *int     `json:"max_tokens"`
+	// Warning is set on a create or update whose model could not be
+	// checked against the provider's live model list (the role is saved).
+	Warning string `json:"warning,omitempty"`
 }
 
 // CreateRoleRequest is the body of POST /api/roles/.
