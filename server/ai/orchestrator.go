@@ -775,6 +775,10 @@ func (o *Orchestrator) run(ctx context.Context, streamID string, t trigger) (api
 		o.pub.Publish(room.ID, wsproto.Event{Type: wsproto.TypeAIDelta, RoomID: room.ID, StreamID: streamID, Delta: d})
 		return nil
 	})
+	if merr := maskEndpointError(err, call.Cred, deltas > 0); merr != err {
+		log.Info("user endpoint unreachable", "provider", call.Provider, "err", err)
+		err = merr
+	}
 	usage := res.Usage
 	if usage.OutputTokens == 0 {
 		usage.OutputTokens = deltas
@@ -959,6 +963,8 @@ func Explain(err error, provider string, timeout time.Duration) (code, detail st
 		return api.CodeNoAPIKey, nk.Error() + "."
 	case errors.As(err, &le):
 		return le.Code, le.Detail
+	case errors.Is(err, ErrEndpointUnreachable) && errors.As(err, &pe):
+		return api.CodeProviderError, fmt.Sprintf("%s: %s. Check the base_url of your %s key.", DisplayName(pe.Provider), pe.Message, pe.Provider)
 	case errors.As(err, &pe):
 		name = DisplayName(pe.Provider)
 		status := ""

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 	"time"
 	"unicode"
@@ -27,6 +26,8 @@ type Service struct {
 	cat      *Catalogue
 	pub      Publisher
 	now      func() time.Time
+	// allowPrivate lets users' keys point at non-public addresses.
+	allowPrivate bool
 }
 
 // ServiceDeps are the collaborators of a Service.
@@ -39,6 +40,9 @@ type ServiceDeps struct {
 	// Notifier tells rooms that their seated roles changed.
 	Notifier Publisher
 	Now      func() time.Time
+	// AllowPrivateBaseURLs lets the base_url of users' keys be a
+	// loopback, private or link-local address (llm.allow_private_base_urls).
+	AllowPrivateBaseURLs bool
 }
 
 // NewService returns the service.
@@ -46,7 +50,8 @@ func NewService(d ServiceDeps) *Service {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	return &Service{st: d.Store, keys: d.Keys, services: d.Services, orch: d.Orchestrator, cat: d.Catalogue, pub: d.Notifier, now: d.Now}
+	return &Service{st: d.Store, keys: d.Keys, services: d.Services, orch: d.Orchestrator, cat: d.Catalogue, pub: d.Notifier, now: d.Now,
+		allowPrivate: d.AllowPrivateBaseURLs}
 }
 
 // SetNotifier replaces the notifier (while wiring).
@@ -176,9 +181,8 @@ func (s *Service) AddKey(ctx context.Context, userID int64, req api.CreateKeyReq
 	}
 	base := strings.TrimSpace(req.BaseURL)
 	if base != "" {
-		u, err := url.Parse(base)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return api.APIKey{}, service.Invalid("base_url", "must be an http(s) URL")
+		if err := CheckUserBaseURL(base, s.allowPrivate); err != nil {
+			return api.APIKey{}, service.Invalid("base_url", "%s", err.Error())
 		}
 	}
 	ct, ver, err := s.keys.Seal([]byte(key), KeyAAD(userID, provider))
@@ -362,6 +366,10 @@ func (g *Generation) Run(ctx context.Context, onDelta func(string) error) (api.G
 		}
 		return nil
 	})
+	if merr := maskEndpointError(err, g.call.Cred, deltas > 0); merr != err {
+		o.logger.Info("user endpoint unreachable", "user_id", g.userID, "provider", g.call.Provider, "err", err)
+		err = merr
+	}
 	u := res.Usage
 	if u.OutputTokens == 0 {
 		u.OutputTokens = deltas
