@@ -53,9 +53,12 @@ type Publisher interface {
 
 // UsageRecord is the cost of one reply.
 type UsageRecord struct {
-	UserID       int64
-	RoleID       *int64
-	RoomID       *int64
+	UserID int64
+	RoleID *int64
+	RoomID *int64
+	// KeyOwnerID is the user whose stored key paid (nil: the server's
+	// key or a key sent with the request); usage is booked to them too.
+	KeyOwnerID   *int64
 	Provider     string
 	Model        string
 	InputTokens  int64
@@ -657,6 +660,9 @@ type Call struct {
 	Provider string
 	Model    string
 	Cred     Credentials
+	// KeyOwner is the user whose stored key pays (0: the server's key or
+	// a key sent with the request).
+	KeyOwner int64
 }
 
 // NoKeyError says no credential was found for a provider.
@@ -668,7 +674,8 @@ func (e *NoKeyError) Error() string {
 
 // ResolveCall picks the provider, model and credential for a call:
 // the per-message key > the payer's stored key > the role owner's > the
-// server's (when the operator allows it).
+// server's (when the operator allows it). owner is 0 when the role owner's
+// key may not pay (see ownerMayPay).
 func (o *Orchestrator) ResolveCall(ctx context.Context, model, perMessageKey string, payer, owner int64) (Call, error) {
 	if model == "" {
 		model = o.cfg.DefaultModel
@@ -695,7 +702,7 @@ func (o *Orchestrator) ResolveCall(ctx context.Context, model, perMessageKey str
 			return Call{}, fmt.Errorf("read %s key: %w", pid, err)
 		}
 		if ok {
-			c.Cred = cred
+			c.Cred, c.KeyOwner = cred, uid
 			return c, nil
 		}
 		if owner == payer {
@@ -707,6 +714,21 @@ func (o *Orchestrator) ResolveCall(ctx context.Context, model, perMessageKey str
 		return c, nil
 	}
 	return Call{}, &NoKeyError{Provider: pid}
+}
+
+// ownerMayPay reports whether the role owner's key may pay for a reply
+// someone else asked for: only on the role's own model, and only for a
+// reply the owner can see (they are a member of the room).
+func (o *Orchestrator) ownerMayPay(ctx context.Context, t trigger, model string) bool {
+	if model != t.role.Model {
+		return false
+	}
+	members, err := o.roomMembers(ctx, t.room.ID)
+	if err != nil {
+		o.logger.Error("room members", "room_id", t.room.ID, "err", err)
+		return false
+	}
+	return slices.ContainsFunc(members, func(m store.Member) bool { return m.UserID == t.role.UserID })
 }
 
 // run produces one reply: ai_start, ai_delta..., the stored message, ai_done;
@@ -733,7 +755,11 @@ func (o *Orchestrator) run(ctx context.Context, streamID string, t trigger) (api
 			req, reqErr = o.buildRequest(ctx, t)
 		}()
 	}
-	call, err := o.ResolveCall(ctx, model, t.apiKey, t.payer, t.role.UserID)
+	owner := t.role.UserID
+	if owner != t.payer && !o.ownerMayPay(ctx, t, model) {
+		owner = 0
+	}
+	call, err := o.ResolveCall(ctx, model, t.apiKey, t.payer, owner)
 	<-built
 	if err != nil {
 		o.failed(ctx, log, streamID, t, call, err, "")
@@ -906,10 +932,19 @@ func (o *Orchestrator) recordUsage(log *slog.Logger, t trigger, call Call, u Usa
 	}
 	rid, room := t.role.ID, t.room.ID
 	err := o.be.RecordUsage(context.WithoutCancel(o.baseCtx), UsageRecord{UserID: t.payer, RoleID: &rid, RoomID: &room,
-		Provider: call.Provider, Model: call.Provider + "/" + call.Model, InputTokens: u.InputTokens, OutputTokens: u.OutputTokens, At: o.now().UTC()})
+		KeyOwnerID: keyOwner(call), Provider: call.Provider, Model: call.Provider + "/" + call.Model, InputTokens: u.InputTokens, OutputTokens: u.OutputTokens, At: o.now().UTC()})
 	if err != nil {
 		log.Error("record usage", "err", err)
 	}
+}
+
+// keyOwner is the usage record's KeyOwnerID of a call.
+func keyOwner(c Call) *int64 {
+	if c.KeyOwner == 0 {
+		return nil
+	}
+	id := c.KeyOwner
+	return &id
 }
 
 // failed ends a reply that went wrong: the partial text (if any) is stored
