@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 
 	"github.com/virtual-company/vc/server/ai"
 	aianthropic "github.com/virtual-company/vc/server/ai/anthropic"
@@ -23,26 +24,32 @@ type aiParts struct {
 // AIRegistry builds the provider registry from the llm config section.
 func AIRegistry(l config.LLMConfig) *ai.Registry {
 	reg := ai.NewRegistry()
+	// Calls to the base_url of a user's key reach public addresses only,
+	// unless the operator allows private ones.
+	var userClient *http.Client
+	if !l.AllowPrivateBaseURLs {
+		userClient = ai.NewUserEndpointClient()
+	}
 	retries := l.MaxRetries
 	if retries == 0 {
 		retries = -1 // 0 in the config: no retries
 	}
 	reg.Add(ai.ProviderEntry{
-		Provider:  aiopenai.New(aiopenai.Config{ID: ai.ProviderOpenAI, BaseURL: l.OpenAI.BaseURL, MaxRetries: retries}),
+		Provider:  aiopenai.New(aiopenai.Config{ID: ai.ProviderOpenAI, BaseURL: l.OpenAI.BaseURL, MaxRetries: retries, UserHTTPClient: userClient}),
 		ServerKey: ai.Credentials{APIKey: l.OpenAI.APIKey},
 	})
 	reg.Add(ai.ProviderEntry{
-		Provider:  aianthropic.New(aianthropic.Config{BaseURL: l.Anthropic.BaseURL, MaxRetries: retries}),
+		Provider:  aianthropic.New(aianthropic.Config{BaseURL: l.Anthropic.BaseURL, MaxRetries: retries, UserHTTPClient: userClient}),
 		ServerKey: ai.Credentials{APIKey: l.Anthropic.APIKey},
 	})
 	reg.Add(ai.ProviderEntry{
 		Provider: aiopenai.New(aiopenai.Config{ID: ai.ProviderOpenRouter, BaseURL: l.OpenRouter.BaseURL, MaxRetries: retries,
-			Headers: aiopenai.OpenRouterHeaders(l.OpenRouter.Referer, l.OpenRouter.Title)}),
+			Headers: aiopenai.OpenRouterHeaders(l.OpenRouter.Referer, l.OpenRouter.Title), UserHTTPClient: userClient}),
 		ServerKey: ai.Credentials{APIKey: l.OpenRouter.APIKey},
 	})
 	for _, c := range l.Custom {
 		reg.Add(ai.ProviderEntry{
-			Provider:  aiopenai.New(aiopenai.Config{ID: c.Name, BaseURL: c.BaseURL, MaxRetries: retries, NoAuth: c.APIKey == ""}),
+			Provider:  aiopenai.New(aiopenai.Config{ID: c.Name, BaseURL: c.BaseURL, MaxRetries: retries, NoAuth: c.APIKey == "", UserHTTPClient: userClient}),
 			ServerKey: ai.Credentials{APIKey: c.APIKey},
 			NoKey:     c.APIKey == "",
 			Models:    c.Models,
@@ -90,6 +97,7 @@ func buildAI(ctx context.Context, cfg config.Config, secret []byte, st *gormstor
 	svc := ai.NewService(ai.ServiceDeps{
 		Store: st, Keys: keys, Services: svcs, Orchestrator: orch,
 		Catalogue: ai.NewCatalogue(reg, l.ModelCacheTTL, nil, log), Notifier: pub,
+		AllowPrivateBaseURLs: l.AllowPrivateBaseURLs,
 	})
 	return aiParts{orch: orch, svc: svc}, nil
 }

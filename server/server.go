@@ -100,6 +100,7 @@ func New(cfg config.Config, logger *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	s.services.SetResponder(aip.orch)
+	s.services.Roles.SetModelChecker(aip.svc)
 	chat.SetCanceller(aip.orch)
 	s.closers = append(s.closers, func(context.Context) error { aip.orch.Close(); return nil })
 	// === Signaling (server/signal) is built here ===

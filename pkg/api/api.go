@@ -94,6 +94,9 @@ type Role struct {
 	Model       string   `json:"model"`
 	Temperature *float64 `json:"temperature"`
 	MaxTokens   *int     `json:"max_tokens"`
+	// Warning is set on a create or update whose model could not be
+	// checked against the provider's live model list (the role is saved).
+	Warning string `json:"warning,omitempty"`
 }
 
 // CreateRoleRequest is the body of POST /api/roles/.
@@ -243,6 +246,8 @@ type UsageRow struct {
 	Replies      int64  `json:"replies"`
 	InputTokens  int64  `json:"input_tokens"`
 	OutputTokens int64  `json:"output_tokens"`
+	// User is who spent, in OnMyKeysByOthers rows.
+	User string `json:"user,omitempty"`
 }
 
 // UsageReport is the answer of GET /api/usage.
@@ -254,6 +259,12 @@ type UsageReport struct {
 	DailyBudget int64 `json:"daily_budget"`
 	// UsedToday is the tokens spent today (UTC) that count against the budget.
 	UsedToday int64 `json:"used_today"`
+	// OnMyKeysByOthers is what other users spent on your stored keys (your
+	// roles answering them in rooms you share), by day, model and user.
+	// Rows above are what you spent, on any key.
+	OnMyKeysByOthers []UsageRow `json:"on_my_keys_by_others"`
+	// OnMyKeysByOthersTokens is input plus output tokens over OnMyKeysByOthers.
+	OnMyKeysByOthersTokens int64 `json:"on_my_keys_by_others_tokens"`
 }
 
 // CreateKeyRequest is the body of POST /api/keys.

@@ -45,7 +45,10 @@ type ChatRequest struct {
 }
 
 // Credentials say who pays for a call and where it goes. BaseURL overrides
-// the provider's configured base URL when set.
+// the provider's configured base URL when set; only a user's stored key
+// carries one, so calls with a BaseURL go through the provider's
+// user-endpoint client (public addresses only, unless the operator allows
+// private ones).
 type Credentials struct {
 	APIKey  string
 	BaseURL string

@@ -96,7 +96,7 @@ func (b *StoreBackend) UserKey(ctx context.Context, userID int64, provider strin
 
 // RecordUsage implements Backend.
 func (b *StoreBackend) RecordUsage(ctx context.Context, u UsageRecord) error {
-	return b.Store.RecordUsage(ctx, &store.UsageRecord{UserID: u.UserID, RoleID: u.RoleID, RoomID: u.RoomID,
+	return b.Store.RecordUsage(ctx, &store.UsageRecord{UserID: u.UserID, RoleID: u.RoleID, RoomID: u.RoomID, KeyOwnerID: u.KeyOwnerID,
 		Provider: u.Provider, Model: u.Model, InputTokens: u.InputTokens, OutputTokens: u.OutputTokens, CreatedAt: u.At})
 }
 

@@ -32,7 +32,8 @@ type Limits struct {
 	HistoryTokens int
 	// HistoryMessages caps how many recent messages are considered.
 	HistoryMessages int
-	// MaxHops is how many role-to-role replies may follow one human message.
+	// MaxHops is how many role-to-role replies may follow one human message,
+	// counted over every branch of the chain together.
 	MaxHops int
 }
 

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/virtual-company/vc/pkg/api"
@@ -52,9 +53,12 @@ type Publisher interface {
 
 // UsageRecord is the cost of one reply.
 type UsageRecord struct {
-	UserID       int64
-	RoleID       *int64
-	RoomID       *int64
+	UserID int64
+	RoleID *int64
+	RoomID *int64
+	// KeyOwnerID is the user whose stored key paid (nil: the server's
+	// key or a key sent with the request); usage is booked to them too.
+	KeyOwnerID   *int64
 	Provider     string
 	Model        string
 	InputTokens  int64
@@ -244,6 +248,9 @@ type trigger struct {
 	apiKey   string
 	model    string
 	hop      int
+	// hops is the budget of role-to-role replies shared by every reply
+	// that descends from one human message.
+	hops *hopBudget
 	// reads are the room reads for the prompt, started early (nil: the
 	// reply reads them itself).
 	reads *roomReads
@@ -461,6 +468,7 @@ func (o *Orchestrator) MessagePosting(_ context.Context, room api.Room, draft ap
 		upto = draft.Seq // already stored (MessageCreated)
 	}
 	payer := *draft.UserID
+	hops := newHopBudget(o.limits.MaxHops)
 	// Add under the lock Close takes, so no reply starts once Close waits.
 	o.mu.Lock()
 	if o.closed {
@@ -515,7 +523,7 @@ func (o *Orchestrator) MessagePosting(_ context.Context, room api.Room, draft ap
 		}
 		for i, r := range targets {
 			o.start(trigger{room: room, role: r, replyTo: draft, question: question, payer: payer,
-				apiKey: req.APIKey, model: req.Model, reads: reads}, i == len(targets)-1)
+				apiKey: req.APIKey, model: req.Model, reads: reads, hops: hops}, i == len(targets)-1)
 		}
 	}()
 	return question
@@ -652,6 +660,9 @@ type Call struct {
 	Provider string
 	Model    string
 	Cred     Credentials
+	// KeyOwner is the user whose stored key pays (0: the server's key or
+	// a key sent with the request).
+	KeyOwner int64
 }
 
 // NoKeyError says no credential was found for a provider.
@@ -663,7 +674,8 @@ func (e *NoKeyError) Error() string {
 
 // ResolveCall picks the provider, model and credential for a call:
 // the per-message key > the payer's stored key > the role owner's > the
-// server's (when the operator allows it).
+// server's (when the operator allows it). owner is 0 when the role owner's
+// key may not pay (see ownerMayPay).
 func (o *Orchestrator) ResolveCall(ctx context.Context, model, perMessageKey string, payer, owner int64) (Call, error) {
 	if model == "" {
 		model = o.cfg.DefaultModel
@@ -690,7 +702,7 @@ func (o *Orchestrator) ResolveCall(ctx context.Context, model, perMessageKey str
 			return Call{}, fmt.Errorf("read %s key: %w", pid, err)
 		}
 		if ok {
-			c.Cred = cred
+			c.Cred, c.KeyOwner = cred, uid
 			return c, nil
 		}
 		if owner == payer {
@@ -702,6 +714,21 @@ func (o *Orchestrator) ResolveCall(ctx context.Context, model, perMessageKey str
 		return c, nil
 	}
 	return Call{}, &NoKeyError{Provider: pid}
+}
+
+// ownerMayPay reports whether the role owner's key may pay for a reply
+// someone else asked for: only on the role's own model, and only for a
+// reply the owner can see (they are a member of the room).
+func (o *Orchestrator) ownerMayPay(ctx context.Context, t trigger, model string) bool {
+	if model != t.role.Model {
+		return false
+	}
+	members, err := o.roomMembers(ctx, t.room.ID)
+	if err != nil {
+		o.logger.Error("room members", "room_id", t.room.ID, "err", err)
+		return false
+	}
+	return slices.ContainsFunc(members, func(m store.Member) bool { return m.UserID == t.role.UserID })
 }
 
 // run produces one reply: ai_start, ai_delta..., the stored message, ai_done;
@@ -728,7 +755,11 @@ func (o *Orchestrator) run(ctx context.Context, streamID string, t trigger) (api
 			req, reqErr = o.buildRequest(ctx, t)
 		}()
 	}
-	call, err := o.ResolveCall(ctx, model, t.apiKey, t.payer, t.role.UserID)
+	owner := t.role.UserID
+	if owner != t.payer && !o.ownerMayPay(ctx, t, model) {
+		owner = 0
+	}
+	call, err := o.ResolveCall(ctx, model, t.apiKey, t.payer, owner)
 	<-built
 	if err != nil {
 		o.failed(ctx, log, streamID, t, call, err, "")
@@ -770,6 +801,10 @@ func (o *Orchestrator) run(ctx context.Context, streamID string, t trigger) (api
 		o.pub.Publish(room.ID, wsproto.Event{Type: wsproto.TypeAIDelta, RoomID: room.ID, StreamID: streamID, Delta: d})
 		return nil
 	})
+	if merr := maskEndpointError(err, call.Cred, deltas > 0); merr != err {
+		log.Info("user endpoint unreachable", "provider", call.Provider, "err", err)
+		err = merr
+	}
 	usage := res.Usage
 	if usage.OutputTokens == 0 {
 		usage.OutputTokens = deltas
@@ -805,10 +840,12 @@ func (o *Orchestrator) run(ctx context.Context, streamID string, t trigger) (api
 	return msg, true
 }
 
-// handOn starts the replies of roles that a role's reply mentions, within
-// the hop limit.
+// handOn starts the replies of roles that a role's reply mentions, as far
+// as the hop budget of the human message that started the chain lasts: one
+// budget for every branch, so two roles mentioning each other cannot
+// multiply the replies.
 func (o *Orchestrator) handOn(t trigger, reply api.Message) {
-	if t.hop+1 > o.limits.MaxHops || o.baseCtx.Err() != nil {
+	if o.baseCtx.Err() != nil || t.hops == nil || t.hops.left() <= 0 {
 		return
 	}
 	if len(Mentions(reply.Content)) == 0 {
@@ -819,9 +856,42 @@ func (o *Orchestrator) handOn(t trigger, reply api.Message) {
 		o.logger.Error("seated roles", "room_id", t.room.ID, "err", err)
 		return
 	}
-	next := MentionedRoles(reply.Content, seated, t.role.ID)
+	var next []store.Role
+	for _, r := range MentionedRoles(reply.Content, seated, t.role.ID) {
+		if !t.hops.take() {
+			o.logger.Info("hop budget spent", "room_id", t.room.ID, "role_id", r.ID, "max_hops", o.limits.MaxHops)
+			break
+		}
+		next = append(next, r)
+	}
 	for i, r := range next {
-		o.start(trigger{room: t.room, role: r, replyTo: reply, question: committedPosting(reply), payer: t.payer, hop: t.hop + 1}, i == len(next)-1)
+		o.start(trigger{room: t.room, role: r, replyTo: reply, question: committedPosting(reply), payer: t.payer, hop: t.hop + 1, hops: t.hops}, i == len(next)-1)
+	}
+}
+
+// hopBudget counts the role-to-role replies still allowed after one human
+// message (llm.max_hops). Safe for concurrent use: branches of a chain
+// run at once.
+type hopBudget struct{ n atomic.Int64 }
+
+func newHopBudget(max int) *hopBudget {
+	b := &hopBudget{}
+	b.n.Store(int64(max))
+	return b
+}
+
+func (b *hopBudget) left() int64 { return b.n.Load() }
+
+// take spends one hop; false when none is left.
+func (b *hopBudget) take() bool {
+	for {
+		n := b.n.Load()
+		if n <= 0 {
+			return false
+		}
+		if b.n.CompareAndSwap(n, n-1) {
+			return true
+		}
 	}
 }
 
@@ -862,10 +932,19 @@ func (o *Orchestrator) recordUsage(log *slog.Logger, t trigger, call Call, u Usa
 	}
 	rid, room := t.role.ID, t.room.ID
 	err := o.be.RecordUsage(context.WithoutCancel(o.baseCtx), UsageRecord{UserID: t.payer, RoleID: &rid, RoomID: &room,
-		Provider: call.Provider, Model: call.Provider + "/" + call.Model, InputTokens: u.InputTokens, OutputTokens: u.OutputTokens, At: o.now().UTC()})
+		KeyOwnerID: keyOwner(call), Provider: call.Provider, Model: call.Provider + "/" + call.Model, InputTokens: u.InputTokens, OutputTokens: u.OutputTokens, At: o.now().UTC()})
 	if err != nil {
 		log.Error("record usage", "err", err)
 	}
+}
+
+// keyOwner is the usage record's KeyOwnerID of a call.
+func keyOwner(c Call) *int64 {
+	if c.KeyOwner == 0 {
+		return nil
+	}
+	id := c.KeyOwner
+	return &id
 }
 
 // failed ends a reply that went wrong: the partial text (if any) is stored
@@ -919,6 +998,8 @@ func Explain(err error, provider string, timeout time.Duration) (code, detail st
 		return api.CodeNoAPIKey, nk.Error() + "."
 	case errors.As(err, &le):
 		return le.Code, le.Detail
+	case errors.Is(err, ErrEndpointUnreachable) && errors.As(err, &pe):
+		return api.CodeProviderError, fmt.Sprintf("%s: %s. Check the base_url of your %s key.", DisplayName(pe.Provider), pe.Message, pe.Provider)
 	case errors.As(err, &pe):
 		name = DisplayName(pe.Provider)
 		status := ""

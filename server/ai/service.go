@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 	"time"
 	"unicode"
@@ -27,6 +26,8 @@ type Service struct {
 	cat      *Catalogue
 	pub      Publisher
 	now      func() time.Time
+	// allowPrivate lets users' keys point at non-public addresses.
+	allowPrivate bool
 }
 
 // ServiceDeps are the collaborators of a Service.
@@ -39,6 +40,9 @@ type ServiceDeps struct {
 	// Notifier tells rooms that their seated roles changed.
 	Notifier Publisher
 	Now      func() time.Time
+	// AllowPrivateBaseURLs lets the base_url of users' keys be a
+	// loopback, private or link-local address (llm.allow_private_base_urls).
+	AllowPrivateBaseURLs bool
 }
 
 // NewService returns the service.
@@ -46,7 +50,8 @@ func NewService(d ServiceDeps) *Service {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	return &Service{st: d.Store, keys: d.Keys, services: d.Services, orch: d.Orchestrator, cat: d.Catalogue, pub: d.Notifier, now: d.Now}
+	return &Service{st: d.Store, keys: d.Keys, services: d.Services, orch: d.Orchestrator, cat: d.Catalogue, pub: d.Notifier, now: d.Now,
+		allowPrivate: d.AllowPrivateBaseURLs}
 }
 
 // SetNotifier replaces the notifier (while wiring).
@@ -176,9 +181,8 @@ func (s *Service) AddKey(ctx context.Context, userID int64, req api.CreateKeyReq
 	}
 	base := strings.TrimSpace(req.BaseURL)
 	if base != "" {
-		u, err := url.Parse(base)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return api.APIKey{}, service.Invalid("base_url", "must be an http(s) URL")
+		if err := CheckUserBaseURL(base, s.allowPrivate); err != nil {
+			return api.APIKey{}, service.Invalid("base_url", "%s", err.Error())
 		}
 	}
 	ct, ver, err := s.keys.Seal([]byte(key), KeyAAD(userID, provider))
@@ -259,7 +263,26 @@ func (s *Service) Usage(ctx context.Context, userID int64) (api.UsageReport, err
 		rep.Rows[i] = api.UsageRow{Day: r.Day, Model: r.Model, Replies: r.Replies, InputTokens: r.InputTokens, OutputTokens: r.OutputTokens}
 		rep.TotalTokens += r.InputTokens + r.OutputTokens
 	}
+	others, err := s.st.UsageOnKeysOf(ctx, userID, time.Time{})
+	if err != nil {
+		return api.UsageReport{}, fmt.Errorf("usage on your keys: %w", err)
+	}
+	rep.OnMyKeysByOthers = make([]api.UsageRow, len(others))
+	for i, r := range others {
+		rep.OnMyKeysByOthers[i] = api.UsageRow{Day: r.Day, Model: r.Model, User: r.User, Replies: r.Replies, InputTokens: r.InputTokens, OutputTokens: r.OutputTokens}
+		rep.OnMyKeysByOthersTokens += r.InputTokens + r.OutputTokens
+	}
 	return rep, nil
+}
+
+// publicPrompt is the system prompt of a role for someone who does not own
+// it: what its public name and description say, never its instructions.
+func publicPrompt(r store.Role) string {
+	p := fmt.Sprintf("You are %s (@%s).", r.Name, r.Handle)
+	if d := strings.TrimSpace(r.Description); d != "" {
+		p += fmt.Sprintf(" Your role: %s.", strings.TrimRight(d, "."))
+	}
+	return p
 }
 
 // Models lists the catalogue with the live lists of the providers userID
@@ -306,9 +329,10 @@ func (s *Service) PrepareGenerate(ctx context.Context, userID int64, req api.Gen
 	if len(prompt) > 256<<10 {
 		return nil, service.Invalid("prompt", "is longer than 256 KiB")
 	}
-	system, model, owner := req.System, req.Model, userID
+	system, model := req.System, req.Model
 	var maxTokens *int
 	var temp *float64
+	foreign, override := false, false
 	if req.RoleID != nil {
 		r, err := s.services.Roles.Stored(ctx, userID, *req.RoleID)
 		if err != nil {
@@ -319,18 +343,23 @@ func (s *Service) PrepareGenerate(ctx context.Context, userID int64, req api.Gen
 		}
 		system = r.AIInstructions
 		if r.UserID != userID {
-			// Members of a room may ask a seated role; its instructions
-			// stay with its owner's key resolution but are still used.
-			owner = r.UserID
+			// A role seen through a shared room: its instructions are its
+			// owner's, and its owner's key pays only for replies in rooms.
+			foreign, system = true, publicPrompt(r)
 		}
 		if model == "" {
 			model = r.Model
 		}
+		override = model != r.Model
 		maxTokens, temp = r.MaxTokens, r.Temperature
 	}
 	o := s.orch
-	call, err := o.ResolveCall(ctx, model, req.APIKey, userID, owner)
+	// Only the caller's own key (sent or stored) or the server's pays.
+	call, err := o.ResolveCall(ctx, model, req.APIKey, userID, userID)
 	if err != nil {
+		if foreign && override && errors.As(err, new(*NoKeyError)) {
+			return nil, service.Forbidden("A role you do not own answers here only with your own key: its owner's key pays only for its replies in rooms, on its own model. Add a key with `vc keys add`.")
+		}
 		return nil, toStatusError(err, "", o.limits.ReplyTimeout)
 	}
 	if err := o.checkBudget(ctx, userID); err != nil {
@@ -362,12 +391,16 @@ func (g *Generation) Run(ctx context.Context, onDelta func(string) error) (api.G
 		}
 		return nil
 	})
+	if merr := maskEndpointError(err, g.call.Cred, deltas > 0); merr != err {
+		o.logger.Info("user endpoint unreachable", "user_id", g.userID, "provider", g.call.Provider, "err", err)
+		err = merr
+	}
 	u := res.Usage
 	if u.OutputTokens == 0 {
 		u.OutputTokens = deltas
 	}
 	if u.InputTokens > 0 || u.OutputTokens > 0 {
-		rerr := o.be.RecordUsage(context.WithoutCancel(ctx), UsageRecord{UserID: g.userID, RoleID: g.roleID, Provider: g.call.Provider,
+		rerr := o.be.RecordUsage(context.WithoutCancel(ctx), UsageRecord{UserID: g.userID, RoleID: g.roleID, KeyOwnerID: keyOwner(g.call), Provider: g.call.Provider,
 			Model: g.Model(), InputTokens: u.InputTokens, OutputTokens: u.OutputTokens, At: o.now().UTC()})
 		if rerr != nil {
 			o.logger.Error("record usage", "user_id", g.userID, "err", rerr)

@@ -22,6 +22,11 @@ type LLMConfig struct {
 	// AllowServerKey lets replies fall back to the keys above when neither
 	// the triggering user nor the role's owner stored one.
 	AllowServerKey bool `mapstructure:"allow_server_key"`
+	// AllowPrivateBaseURLs lets users' keys point at loopback, private and
+	// link-local addresses (base_url). Off by default: vcd would otherwise
+	// make requests into its own network for anyone who can add a key. The
+	// base URLs above and in custom are the operator's and always trusted.
+	AllowPrivateBaseURLs bool `mapstructure:"allow_private_base_urls"`
 	// PreviousSecretKeys are former secret_key values still needed to read
 	// API keys stored before a rotation; they are re-sealed under the
 	// current secret at start.
@@ -92,6 +97,7 @@ func setLLMDefaults(v *viper.Viper, d LLMConfig) {
 	v.SetDefault("llm.default_model", d.DefaultModel)
 	v.SetDefault("llm.custom", d.Custom)
 	v.SetDefault("llm.allow_server_key", d.AllowServerKey)
+	v.SetDefault("llm.allow_private_base_urls", d.AllowPrivateBaseURLs)
 	v.SetDefault("llm.previous_secret_keys", d.PreviousSecretKeys)
 	v.SetDefault("llm.max_retries", d.MaxRetries)
 	v.SetDefault("llm.model_cache_ttl", d.ModelCacheTTL)

@@ -30,7 +30,7 @@ func (a *API) aiRoutes() []route {
 			Status: 204, Errors: []int{401, 403, 404, 422}}},
 		{Method: "POST", Path: "/api/llm/generate", Handler: a.generate, Auth: true, Doc: doc{Tag: "llm",
 			Summary: "One-shot generation without a room. With \"stream\": true the answer is text/event-stream: `data: {GenerateChunk}` lines with delta, the last with done (and usage) or error",
-			Body:    api.GenerateRequest{}, Status: 200, Out: api.GenerateResponse{}, Errors: []int{400, 401, 422, 429, 502, 504}}},
+			Body:    api.GenerateRequest{}, Status: 200, Out: api.GenerateResponse{}, Errors: []int{400, 401, 403, 422, 429, 502, 504}}},
 		{Method: "POST", Path: "/api/keys", Handler: a.addKey, Auth: true, Doc: doc{Tag: "keys", Summary: "Store your API key for a provider (encrypted at rest; replaces your previous key for it)",
 			Body: api.CreateKeyRequest{}, Status: 201, Out: api.APIKey{}, Errors: []int{400, 401, 422}}},
 		{Method: "GET", Path: "/api/keys", Handler: a.listKeys, Auth: true, Doc: doc{Tag: "keys", Summary: "Your stored keys: provider and last four characters, never the key",

@@ -27,6 +27,8 @@ func TestRoles_CRUD(t *testing.T) {
 		require.Equal(t, "🤖", r.Avatar)
 		require.Equal(t, 0.7, *r.Temperature)
 		require.Equal(t, 512, *r.MaxTokens)
+		require.Contains(t, r.Warning, "not checked", "no OpenAI key here: the model could not be checked")
+		r.Warning = "" // only the answer to the create carries it
 
 		// Same name again: a unique handle is derived; an explicit taken handle conflicts.
 		var r2 api.Role

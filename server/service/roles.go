@@ -21,7 +21,27 @@ type RoleSeats interface {
 // RoleSeats, to members of rooms where it is seated); only the owner changes
 // or deletes it and sees its ai_instructions.
 type Roles struct {
-	store store.Store
+	store  store.Store
+	models ModelChecker
+}
+
+// ModelChecker checks a role's model when it is set (server/ai implements
+// it): an error (a *ValidationError) refuses the model; a warning accepts a
+// model that could not be checked and says why.
+type ModelChecker interface {
+	CheckModel(ctx context.Context, userID int64, model string) (warning string, err error)
+}
+
+// SetModelChecker makes role create and update check models with m (nil:
+// no check). Call it while wiring the server, before it serves requests.
+func (s *Roles) SetModelChecker(m ModelChecker) { s.models = m }
+
+// checkModel runs the model checker, if any, on a model being set.
+func (s *Roles) checkModel(ctx context.Context, userID int64, model string) (string, error) {
+	if s.models == nil || model == "" {
+		return "", nil
+	}
+	return s.models.CheckModel(ctx, userID, model)
 }
 
 // RoleOf converts a stored role to its API shape; ai_instructions is only
@@ -42,6 +62,10 @@ func (s *Roles) Create(ctx context.Context, userID int64, req api.CreateRoleRequ
 	if err := ValidateCreateRole(req); err != nil {
 		return api.Role{}, err
 	}
+	warning, err := s.checkModel(ctx, userID, req.Model)
+	if err != nil {
+		return api.Role{}, err
+	}
 	r := store.Role{UserID: userID, Name: req.Name, Avatar: req.Avatar, Description: req.Description,
 		AIInstructions: req.AIInstructions, Model: req.Model, Temperature: req.Temperature, MaxTokens: req.MaxTokens}
 	if req.Handle != "" {
@@ -52,7 +76,7 @@ func (s *Roles) Create(ctx context.Context, userID int64, req api.CreateRoleRequ
 			}
 			return api.Role{}, internal("create role", err)
 		}
-		return RoleOf(r, userID), nil
+		return withWarning(RoleOf(r, userID), warning), nil
 	}
 	base := DeriveHandle(req.Name)
 	for i := 1; ; i++ {
@@ -63,7 +87,7 @@ func (s *Roles) Create(ctx context.Context, userID int64, req api.CreateRoleRequ
 		}
 		err := s.store.CreateRole(ctx, &r)
 		if err == nil {
-			return RoleOf(r, userID), nil
+			return withWarning(RoleOf(r, userID), warning), nil
 		}
 		if !errors.Is(err, store.ErrConflict) || i >= 1000 {
 			return api.Role{}, internal("create role", err)
@@ -143,6 +167,12 @@ func (s *Roles) Update(ctx context.Context, userID, roleID int64, req api.Update
 	if err := ValidateUpdateRole(req); err != nil {
 		return api.Role{}, err
 	}
+	var warning string
+	if req.Model != nil && *req.Model != r.Model {
+		if warning, err = s.checkModel(ctx, userID, *req.Model); err != nil {
+			return api.Role{}, err
+		}
+	}
 	set := func(dst *string, src *string) {
 		if src != nil {
 			*dst = *src
@@ -171,7 +201,12 @@ func (s *Roles) Update(ctx context.Context, userID, roleID int64, req api.Update
 		}
 		return api.Role{}, internal("update role", err)
 	}
-	return RoleOf(r, userID), nil
+	return withWarning(RoleOf(r, userID), warning), nil
+}
+
+func withWarning(r api.Role, warning string) api.Role {
+	r.Warning = warning
+	return r
 }
 
 // Delete removes a role (owner only).

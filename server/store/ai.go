@@ -21,10 +21,13 @@ type APIKey struct {
 
 // UsageRecord is the token cost of one AI reply or generation.
 type UsageRecord struct {
-	ID           int64
-	UserID       int64
-	RoleID       *int64
-	RoomID       *int64
+	ID     int64
+	UserID int64
+	RoleID *int64
+	RoomID *int64
+	// KeyOwnerID is the user whose stored key paid (nil: the server's key
+	// or a key sent with the request).
+	KeyOwnerID   *int64
 	Provider     string
 	Model        string
 	InputTokens  int64
@@ -34,8 +37,10 @@ type UsageRecord struct {
 
 // UsageRow sums a user's usage of one model on one UTC day.
 type UsageRow struct {
-	Day          string // YYYY-MM-DD
-	Model        string
+	Day   string // YYYY-MM-DD
+	Model string
+	// User is who spent (UsageOnKeysOf only).
+	User         string
 	Replies      int64
 	InputTokens  int64
 	OutputTokens int64
@@ -76,4 +81,7 @@ type AIStore interface {
 	UsageByDay(ctx context.Context, userID int64, since time.Time) ([]UsageRow, error)
 	// TokensSince sums a user's input+output tokens since t.
 	TokensSince(ctx context.Context, userID int64, since time.Time) (int64, error)
+	// UsageOnKeysOf sums what other users spent on ownerID's stored keys,
+	// per UTC day, model and user, newest day first.
+	UsageOnKeysOf(ctx context.Context, ownerID int64, since time.Time) ([]UsageRow, error)
 }

@@ -31,11 +31,15 @@ type Config struct {
 	MaxRetries int
 	// HTTPClient replaces the default HTTP client (ai.NewHTTPClient).
 	HTTPClient *http.Client
+	// UserHTTPClient, when set, makes the calls that go to the base_url of
+	// a user's key (ai.NewUserEndpointClient: public addresses only).
+	UserHTTPClient *http.Client
 }
 
 // Provider talks to the Anthropic Messages API.
 type Provider struct {
-	client sdk.Client
+	client     sdk.Client
+	userClient *http.Client
 }
 
 // New returns a provider for cfg.
@@ -60,16 +64,19 @@ func New(cfg Config) *Provider {
 		cfg.HTTPClient = ai.NewHTTPClient()
 	}
 	opts = append(opts, option.WithHTTPClient(cfg.HTTPClient))
-	return &Provider{client: sdk.NewClient(opts...)}
+	return &Provider{client: sdk.NewClient(opts...), userClient: cfg.UserHTTPClient}
 }
 
 // ID implements ai.Provider.
 func (p *Provider) ID() string { return ai.ProviderAnthropic }
 
-func callOptions(cred ai.Credentials) []option.RequestOption {
+func (p *Provider) callOptions(cred ai.Credentials) []option.RequestOption {
 	opts := []option.RequestOption{option.WithAPIKey(cred.APIKey)}
 	if cred.BaseURL != "" {
 		opts = append(opts, option.WithBaseURL(cred.BaseURL))
+		if p.userClient != nil {
+			opts = append(opts, option.WithHTTPClient(p.userClient))
+		}
 	}
 	return opts
 }
@@ -94,7 +101,7 @@ func (p *Provider) StreamChat(ctx context.Context, cred ai.Credentials, req ai.C
 	if req.Temperature != nil {
 		params.Temperature = sdk.Float(*req.Temperature)
 	}
-	stream := p.client.Messages.NewStreaming(ctx, params, callOptions(cred)...)
+	stream := p.client.Messages.NewStreaming(ctx, params, p.callOptions(cred)...)
 	defer stream.Close()
 
 	var res ai.Result
@@ -137,7 +144,7 @@ func (p *Provider) StreamChat(ctx context.Context, cred ai.Credentials, req ai.C
 
 // ListModels implements ai.Provider.
 func (p *Provider) ListModels(ctx context.Context, cred ai.Credentials) ([]api.Model, error) {
-	page, err := p.client.Models.List(ctx, sdk.ModelListParams{Limit: sdk.Int(1000)}, callOptions(cred)...)
+	page, err := p.client.Models.List(ctx, sdk.ModelListParams{Limit: sdk.Int(1000)}, p.callOptions(cred)...)
 	if err != nil {
 		return nil, mapError(ctx, err)
 	}

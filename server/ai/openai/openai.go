@@ -42,13 +42,17 @@ type Config struct {
 	HTTPClient *http.Client
 	// NoAuth marks a server that needs no key (a local Ollama, for example).
 	NoAuth bool
+	// UserHTTPClient, when set, makes the calls that go to the base_url of
+	// a user's key (ai.NewUserEndpointClient: public addresses only).
+	UserHTTPClient *http.Client
 }
 
 // Provider talks to one OpenAI-compatible endpoint.
 type Provider struct {
-	id     string
-	noAuth bool
-	client sdk.Client
+	id         string
+	noAuth     bool
+	client     sdk.Client
+	userClient *http.Client
 }
 
 // New returns a provider for cfg.
@@ -84,7 +88,7 @@ func New(cfg Config) *Provider {
 			opts = append(opts, option.WithHeader(k, v))
 		}
 	}
-	return &Provider{id: cfg.ID, noAuth: cfg.NoAuth, client: sdk.NewClient(opts...)}
+	return &Provider{id: cfg.ID, noAuth: cfg.NoAuth, client: sdk.NewClient(opts...), userClient: cfg.UserHTTPClient}
 }
 
 // OpenRouterHeaders returns OpenRouter's attribution headers.
@@ -103,6 +107,9 @@ func (p *Provider) callOptions(cred ai.Credentials) []option.RequestOption {
 	opts := []option.RequestOption{option.WithAPIKey(cred.APIKey)}
 	if cred.BaseURL != "" {
 		opts = append(opts, option.WithBaseURL(cred.BaseURL))
+		if p.userClient != nil {
+			opts = append(opts, option.WithHTTPClient(p.userClient))
+		}
 	}
 	return opts
 }

@@ -44,6 +44,7 @@ type usageRow struct {
 	UserID       int64
 	RoleID       *int64
 	RoomID       *int64
+	KeyOwnerID   *int64
 	Provider     string
 	Model        string
 	InputTokens  int64
@@ -191,7 +192,7 @@ func (s *Store) ResealAPIKey(ctx context.Context, keyID int64, ciphertext []byte
 // RecordUsage implements store.AIStore.
 func (s *Store) RecordUsage(ctx context.Context, u *store.UsageRecord) error {
 	at := nowUTC(u.CreatedAt)
-	row := usageRow{UserID: u.UserID, RoleID: u.RoleID, RoomID: u.RoomID, Provider: u.Provider, Model: u.Model,
+	row := usageRow{UserID: u.UserID, RoleID: u.RoleID, RoomID: u.RoomID, KeyOwnerID: u.KeyOwnerID, Provider: u.Provider, Model: u.Model,
 		InputTokens: u.InputTokens, OutputTokens: u.OutputTokens, Day: at.Format(time.DateOnly), CreatedAt: at}
 	if err := s.w.WithContext(ctx).Create(&row).Error; err != nil {
 		return fmt.Errorf("record usage: %w", translate(err))
@@ -209,6 +210,21 @@ func (s *Store) UsageByDay(ctx context.Context, userID int64, since time.Time) (
 		Group("day, model").Order("day DESC, model").Scan(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("usage of user %d: %w", userID, translate(err))
+	}
+	return rows, nil
+}
+
+// UsageOnKeysOf implements store.AIStore.
+func (s *Store) UsageOnKeysOf(ctx context.Context, ownerID int64, since time.Time) ([]store.UsageRow, error) {
+	var rows []store.UsageRow
+	err := s.r.WithContext(ctx).Table("ai_usage AS u").
+		Select("u.day AS day, u.model AS model, COALESCE(us.username, '') AS \"user\", COUNT(*) AS replies, "+
+			"COALESCE(SUM(u.input_tokens), 0) AS input_tokens, COALESCE(SUM(u.output_tokens), 0) AS output_tokens").
+		Joins("LEFT JOIN users AS us ON us.id = u.user_id").
+		Where("u.key_owner_id = ? AND u.user_id <> ? AND u.day >= ?", ownerID, ownerID, since.UTC().Format(time.DateOnly)).
+		Group("u.day, u.model, us.username").Order("u.day DESC, u.model, us.username").Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("usage on the keys of user %d: %w", ownerID, translate(err))
 	}
 	return rows, nil
 }
