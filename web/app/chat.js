@@ -22,7 +22,7 @@ export class RoomView {
     this.room = o.room;
     this.me = o.me;
     this.app = o.app;
-    /** @type {Map<string,{article:HTMLElement, body:HTMLElement, text:string, roleID:number|null, raf:number}>} */
+    /** @type {Map<string,{article:HTMLElement, body:HTMLElement, text:string, roleID:number|null, timer:any, dirty:boolean}>} */
     this.streams = new Map();
     /** @type {Map<number, any>} seated roles by id */
     this.roles = new Map();
@@ -210,7 +210,7 @@ export class RoomView {
     const stick = this.nearEnd();
     this.log.append(article);
     if (stick) this.scrollToEnd();
-    this.streams.set(e.stream_id, { article, body, text: '', roleID: e.role_id ?? null, raf: 0 });
+    this.streams.set(e.stream_id, { article, body, text: '', roleID: e.role_id ?? null, timer: 0, dirty: false });
     this.stopBtn.hidden = false;
   }
 
@@ -219,24 +219,33 @@ export class RoomView {
     const st = this.streams.get(e.stream_id);
     if (!st) return;
     st.text += e.delta;
-    // One render per frame however fast the deltas come.
-    if (!st.raf) {
-      st.raf = requestAnimationFrame(() => {
-        st.raf = 0;
-        const stick = this.nearEnd();
-        clear(st.body);
-        st.body.append(render(st.text));
-        if (stick) this.scrollToEnd();
-      });
-    }
+    // Render now, then at most once per 40 ms however fast deltas come: every
+    // delta shows, and a fast stream never floods the main thread.
+    if (st.timer) { st.dirty = true; return; }
+    this.renderStream(st);
+    const tick = () => {
+      if (!st.dirty) { st.timer = 0; return; }
+      st.dirty = false;
+      this.renderStream(st);
+      st.timer = setTimeout(tick, 40);
+    };
+    st.timer = setTimeout(tick, 40);
+  }
+
+  /** @param {{body:HTMLElement, text:string}} st */
+  renderStream(st) {
+    const stick = this.nearEnd();
+    clear(st.body);
+    st.body.append(render(st.text));
+    if (stick) this.scrollToEnd();
   }
 
   /** @param {string} id */
   endStream(id) {
     const st = this.streams.get(id);
-    if (st && st.raf) {
-      cancelAnimationFrame(st.raf);
-      if (st.article.isConnected && st.article.dataset.stream) { clear(st.body); st.body.append(render(st.text)); }
+    if (st && st.timer) {
+      clearTimeout(st.timer);
+      if (st.dirty && st.article.isConnected) this.renderStream(st);
     }
     this.streams.delete(id);
     this.stopBtn.hidden = this.streams.size === 0;
