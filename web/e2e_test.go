@@ -278,4 +278,3 @@ func TestBrowser_RolesAndKeys(t *testing.T) {
 	b.until("no keys", `document.querySelector('.role-list').textContent.includes('No keys stored')`)
 	require.Empty(t, b.pageErrors())
 }
-
