@@ -152,7 +152,7 @@ func TestBrowser_AIReplyStreamsAndStops(t *testing.T) {
 		const s = document.querySelector('article.streaming .body'); if (s) window.__seen.push(s.textContent);
 	}).observe(document.querySelector('[role=log]'), {subtree: true, childList: true, characterData: true})`))
 	send(b, "@pm when do we ship?")
-	b.until("the stored reply", `[...document.querySelectorAll('[role=log] article.ai strong')].some(e => e.textContent === 'Friday')`)
+	b.until("the stored reply", `[...document.querySelectorAll('[role=log] article.ai[data-seq] strong')].some(e => e.textContent === 'Friday')`)
 	seen := eval[[]string](b, "window.__seen")
 	partial := 0
 	for _, s := range seen {

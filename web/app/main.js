@@ -30,14 +30,25 @@ class App {
 
   async boot() {
     if (!session.token) { this.login(); return; }
+    // Everything the first screen needs is asked for at once: the user, the
+    // rooms and, on a room's deep link, its newest messages.
+    const m = /^\/rooms\/(\d+)\/?$/.exec(location.pathname);
+    if (m) {
+      const p = api.messages(Number(m[1]), { limit: 50 });
+      p.catch(() => {}); // the room view reports errors when it takes it
+      this.prefetched = { roomID: Number(m[1]), p };
+    }
+    const rooms = api.rooms();
+    rooms.catch(() => {});
     try {
       this.me = await api.me();
     } catch (e) {
+      this.prefetched = null;
       if (/** @type {any} */ (e).status !== 401) this.login(String(/** @type {any} */ (e).message || e));
       return;
     }
     this.shell();
-    await this.refreshRooms();
+    try { this.setRooms(await rooms); } catch { this.setRooms([]); }
     this.route();
     this.poll = setInterval(() => { if (!document.hidden) this.refreshRooms(); }, 15000);
   }
@@ -138,7 +149,12 @@ class App {
   }
 
   async refreshRooms() {
-    try { this.rooms = await api.rooms(); } catch { return; }
+    try { this.setRooms(await api.rooms()); } catch { /* kept as it was; the next poll retries */ }
+  }
+
+  /** @param {any[]} list */
+  setRooms(list) {
+    this.rooms = list;
     // A room seen for the first time starts read: unread counts what
     // arrives from now on, not a backlog from before this browser.
     let changed = false;
@@ -171,6 +187,13 @@ class App {
     const seen = this.read[r.id];
     if (seen === undefined) return 0; // never opened here: nothing to compare with
     return Math.max(0, (r.last_seq || 0) - seen);
+  }
+
+  /** takePrefetch returns the boot's request for a room's newest messages, once. @param {number} roomID */
+  takePrefetch(roomID) {
+    const p = this.prefetched && this.prefetched.roomID === roomID ? this.prefetched.p : null;
+    this.prefetched = null;
+    return p;
   }
 
   /** @param {number} roomID @param {number} seq */
