@@ -45,7 +45,7 @@ type browser struct {
 }
 
 // newBrowser starts a headless Chromium, or skips the test when there is none.
-func newBrowser(t *testing.T, extraFlags ...string) *browser {
+func newBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) *browser {
 	t.Helper()
 	path := chromiumPath()
 	if path == "" {
@@ -58,9 +58,7 @@ func newBrowser(t *testing.T, extraFlags ...string) *browser {
 		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-dev-shm-usage", true), chromedp.Flag("disable-extensions", true),
 	}
-	for _, f := range extraFlags {
-		opts = append(opts, chromedp.Flag(f, true))
-	}
+	opts = append(opts, extra...)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
 	t.Cleanup(func() { cancel(); cancelAlloc() })
