@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
 	"github.com/virtual-company/vc/pkg/api"
@@ -276,5 +277,56 @@ func TestBrowser_RolesAndKeys(t *testing.T) {
 	b.click("button", "Delete openai key")
 	b.click("button", "Delete key")
 	b.until("no keys", `document.querySelector('.role-list').textContent.includes('No keys stored')`)
+
+	// A revoked token brings back the login screen with a message.
+	status, body := d.Do("POST", "/api/auth/logout-all", a.Token, nil)
+	require.Equal(t, 204, status, string(body))
+	b.navigate(d.URL + "/roles")
+	b.waitFor("button", "Log in")
+	require.NotEmpty(t, eval[string](b, `document.querySelector('[role=alert]').textContent`))
+	require.Empty(t, b.pageErrors())
+}
+
+func TestBrowser_UnreadMentionsAndSwitcher(t *testing.T) {
+	d := startWeb(t)
+	a := d.Register("alice")
+	bob := d.Register("bob")
+	rooms := map[string]api.Room{}
+	for _, name := range []string{"Launch", "Other"} {
+		var r api.Room
+		_, body := d.Do("POST", "/api/rooms", a.Token, api.CreateRoomRequest{Name: name})
+		require.NoError(t, json.Unmarshal(body, &r))
+		status, body := d.Do("POST", fmt.Sprintf("/api/rooms/%d/members", r.ID), a.Token, api.AddMemberRequest{Username: "bob"})
+		require.Equal(t, 201, status, string(body))
+		rooms[name] = r
+	}
+	b := newBrowser(t)
+	loginInBrowser(b, fmt.Sprintf("%s/rooms/%d", d.URL, rooms["Launch"].ID), "alice", a.Password)
+	b.waitFor("log", "Messages")
+
+	other := rooms["Other"].ID
+	post := func(token, content string) {
+		status, body := d.Do("POST", fmt.Sprintf("/api/rooms/%d/messages", other), token, api.CreateMessageRequest{Content: content})
+		require.Equal(t, 201, status, string(body))
+	}
+	post(bob.Token, "hello")
+	post(bob.Token, "ping @alice")
+	post(a.Token, "my own message, from another device")
+	// The sidebar refreshes on a timer; the test does not wait for it.
+	b.do("refresh the rooms", chromedp_Eval(`window.vcApp.refreshRooms()`))
+	badge := fmt.Sprintf(`(document.querySelector('nav a[href="/rooms/%d"]')?.textContent || '')`, other)
+	b.until("two unread and one mention", badge+` === 'Other@12'`)
+	require.Equal(t, "Launch", eval[string](b, fmt.Sprintf(`document.querySelector('nav a[href="/rooms/%d"]').textContent`, rooms["Launch"].ID)))
+
+	// Ctrl-K jumps to the room; its badges clear.
+	b.do("Ctrl-K", chromedp.KeyEvent("k", chromedp.KeyModifiers(chromedp.ModifierCtrl)))
+	b.waitFor("combobox", "Go to room")
+	b.fill("combobox", "Go to room", "oth")
+	b.do("Enter", chromedp.KeyEvent("\r"))
+	b.until("the other room", fmt.Sprintf(`location.pathname === '/rooms/%d'`, other))
+	b.until("its history", countOf("ping @alice")+" === 1")
+	b.until("the badges to clear", badge+` === 'Other'`)
+	// A mention of alice is highlighted.
+	require.Equal(t, 1, eval[int](b, `document.querySelectorAll('[role=log] article.mention').length`))
 	require.Empty(t, b.pageErrors())
 }

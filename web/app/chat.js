@@ -66,6 +66,13 @@ export class RoomView {
     this.el = h('section', { class: 'room', 'aria-labelledby': 'room-title' },
       head, this.bar, h('div', { class: 'room-body' }, h('div', { class: 'room-main' }, this.log, this.typingLine, form), this.panel));
     this.title.id = 'room-title';
+    // Copy buttons of code blocks (markdown.js makes them).
+    this.log.addEventListener('click', (e) => {
+      const btn = /** @type {HTMLElement} */ (e.target).closest && /** @type {HTMLElement} */ (e.target).closest('button.copy');
+      const code = btn && btn.parentElement && btn.parentElement.querySelector('pre');
+      if (!btn || !code) return;
+      navigator.clipboard.writeText(code.textContent || '').then(() => { btn.textContent = 'Copied'; }, () => { btn.textContent = 'Copy failed'; });
+    });
     this.observer = new IntersectionObserver((es) => { if (es.some((e) => e.isIntersecting)) this.loadOlder(); }, { root: this.log });
   }
 

@@ -17,7 +17,8 @@ class App {
     /** @type {any[]} */ this.rooms = [];
     /** @type {RoomView|null} */ this.view = null;
     /** @type {Record<string, number>} */ this.read = JSON.parse(localStorage.getItem(READ_KEY) || '{}');
-    /** @type {Record<string, number>} */ this.mentions = {};
+    /** @type {Record<string, {seq:number, unread:number, mentions:number}>} counted unread messages per room */
+    this.counts = {};
     this.unreadHidden = 0;
     this.callButton = callButton;
     this.onCallEvent = onCallEvent;
@@ -161,6 +162,8 @@ class App {
     for (const r of this.rooms) if (this.read[r.id] === undefined) { this.read[r.id] = r.last_seq || 0; changed = true; }
     if (changed) localStorage.setItem(READ_KEY, JSON.stringify(this.read));
     this.renderRooms();
+    const cur = this.view ? this.view.room.id : 0;
+    for (const r of this.rooms) if (r.id !== cur) this.countUnread(r);
   }
 
   renderRooms() {
@@ -171,7 +174,7 @@ class App {
     for (const r of this.rooms) {
       const unread = r.id === cur ? 0 : this.unread(r);
       total += unread;
-      const mention = this.mentions[r.id] || 0;
+      const mention = r.id === cur ? 0 : (this.counts[r.id] && this.counts[r.id].seq === r.last_seq ? this.counts[r.id].mentions : 0);
       this.roomList.append(h('li', {}, h('a', { href: `/rooms/${r.id}`, 'aria-current': r.id === cur ? 'page' : false },
         h('span', { class: 'name', text: r.name }),
         mention ? h('span', { class: 'badge mention', 'aria-label': `${mention} mentions`, text: `@${mention}` }) : null,
@@ -182,11 +185,30 @@ class App {
     this.updateTitle();
   }
 
-  /** unread counts the messages after the last one read; own messages are marked read as they are sent. @param {any} r */
+  /** unread is the number of messages after the last one read, own messages excluded once counted. @param {any} r */
   unread(r) {
     const seen = this.read[r.id];
     if (seen === undefined) return 0; // never opened here: nothing to compare with
+    const c = this.counts[r.id];
+    if (c && c.seq === r.last_seq) return c.unread;
     return Math.max(0, (r.last_seq || 0) - seen);
+  }
+
+  /**
+   * countUnread reads the messages of a room after the last one read, to
+   * count them without our own and to count the mentions of us.
+   * @param {any} r
+   */
+  async countUnread(r) {
+    const seen = this.read[r.id];
+    if (seen === undefined || !(r.last_seq > seen) || (this.counts[r.id] && this.counts[r.id].seq === r.last_seq)) return;
+    try {
+      const msgs = await api.messages(r.id, { after: seen, limit: 100 });
+      const others = msgs.filter((/** @type {any} */ m) => !(m.user_id === this.me.id && !m.role_id));
+      const me = new RegExp(`(^|[^\\w.@-])@${this.me.username.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\b`, 'i');
+      this.counts[r.id] = { seq: r.last_seq, unread: others.length, mentions: others.filter((/** @type {any} */ m) => me.test(m.content)).length };
+      this.renderRooms();
+    } catch { /* the plain count stays */ }
   }
 
   /** takePrefetch returns the boot's request for a room's newest messages, once. @param {number} roomID */
@@ -200,7 +222,7 @@ class App {
   markRead(roomID, seq) {
     if ((this.read[roomID] || 0) >= seq) return;
     this.read[roomID] = seq;
-    this.mentions[roomID] = 0;
+    delete this.counts[roomID];
     localStorage.setItem(READ_KEY, JSON.stringify(this.read));
     const r = this.rooms.find((x) => x.id === roomID);
     if (r && r.last_seq < seq) r.last_seq = seq;
