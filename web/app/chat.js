@@ -25,7 +25,7 @@ export class RoomView {
     this.room = o.room;
     this.me = o.me;
     this.app = o.app;
-    /** @type {Map<string,{article:HTMLElement, body:HTMLElement, text:string, roleID:number|null, timer:any, dirty:boolean}>} */
+    /** @type {Map<string,{article:HTMLElement, body:HTMLElement, text:string, roleID:number|null, timer:any, dirty:boolean, replyToMe:boolean}>} */
     this.streams = new Map();
     /** @type {Map<number, any>} seated roles by id */
     this.roles = new Map();
@@ -131,7 +131,7 @@ export class RoomView {
         if (pending) pending.remove();
         if (e.message_type === 'ai_response' && e.role_id) {
           for (const [id, st] of this.streams) {
-            if (st.roleID === e.role_id) { st.article.replaceWith(this.article(e)); this.endStream(id); this.afterAppend(e); return; }
+            if (st.roleID === e.role_id) { st.article.replaceWith(this.article(e)); this.endStream(id); this.afterAppend(e, st.replyToMe); return; }
           }
         }
         this.append(e);
@@ -209,11 +209,11 @@ export class RoomView {
     this.typingLine.textContent = us.length ? `${us.join(', ')} ${us.length === 1 ? 'is' : 'are'} typing…` : '';
   }
 
-  /** @param {any} e */
-  afterAppend(e) {
+  /** @param {any} e @param {boolean} [replyToMe] the message answers one of ours */
+  afterAppend(e, replyToMe) {
     if (e.seq) this.app.markRead(this.room.id, e.seq);
     const mine = e.user_id === this.me.id && !e.role_id;
-    if (!mine) this.app.notify(this.room, e);
+    if (!mine) this.app.notify(this.room, e, !!replyToMe);
   }
 
   /** @param {any} e */
@@ -225,7 +225,8 @@ export class RoomView {
     const stick = this.nearEnd();
     this.log.append(article);
     if (stick) this.scrollToEnd();
-    this.streams.set(e.stream_id, { article, body, text: '', roleID: e.role_id ?? null, timer: 0, dirty: false });
+    const replyToMe = !!e.reply_to && !!this.log.querySelector(`article.mine[data-id="${Number(e.reply_to)}"]`);
+    this.streams.set(e.stream_id, { article, body, text: '', roleID: e.role_id ?? null, timer: 0, dirty: false, replyToMe });
     this.stopBtn.hidden = false;
   }
 
@@ -283,6 +284,7 @@ export class RoomView {
       h('time', { datetime: t.toISOString(), title: FULL.format(t), text: CLOCK.format(t) }));
     const a = h('article', { class: `msg ${m.message_type || 'text'}${isRole ? ' ai' : ''}` }, meta, body);
     if (this.mentionsMe(m.content || '')) a.classList.add('mention');
+    if (m.user_id === this.me.id && !m.role_id) a.classList.add('mine');
     return a;
   }
 

@@ -234,12 +234,16 @@ class App {
     document.title = n ? `(${n}) ${base}` : base;
   }
 
-  /** notify raises a browser notification for a mention or reply while the tab is hidden. @param {any} room @param {any} m */
-  notify(room, m) {
+  /**
+   * notify counts a message in the title while the tab is hidden, and raises
+   * a browser notification for a mention of us or a reply to us.
+   * @param {any} room @param {any} m @param {boolean} replyToMe
+   */
+  notify(room, m, replyToMe) {
     if (!document.hidden) return;
     this.unreadHidden++;
     this.updateTitle();
-    const mention = this.view && this.view.mentionsMe(m.content || '');
+    const mention = replyToMe || (this.view && this.view.mentionsMe(m.content || ''));
     if (!mention || !('Notification' in window) || Notification.permission !== 'granted') return;
     const n = new Notification(`${m.user} in ${room.name}`, { body: (m.content || '').slice(0, 200), tag: `room-${room.id}` });
     n.onclick = () => { window.focus(); this.go(`/rooms/${room.id}`); };

@@ -86,7 +86,14 @@ export class KeysView {
     this.keyList = h('ul', { class: 'role-list' });
     this.usageBox = h('div', { class: 'usage' });
     const provider = field('Provider', { tag: 'select' });
-    for (const p of ['openai', 'anthropic', 'openrouter']) provider.input.append(h('option', { value: p, text: p }));
+    // The providers the daemon knows are those of its model list.
+    let providers = ['openai', 'anthropic', 'openrouter'];
+    try {
+      const ms = await api.models();
+      const seen = [...new Set(ms.map((/** @type {any} */ m) => m.provider).filter(Boolean))];
+      if (seen.length) providers = seen;
+    } catch { /* the usual three */ }
+    for (const p of providers) provider.input.append(h('option', { value: p, text: p }));
     const key = field('API key', { type: 'password', autocomplete: 'off', required: true });
     const base = field('Base URL', { type: 'url', placeholder: 'optional' });
     const alert = h('p', { class: 'error', role: 'alert' });
@@ -146,7 +153,7 @@ export function chart(rows) {
   const by = {};
   for (const r of rows) ((by[r.day] ||= {})[r.model] = (by[r.day][r.model] || 0) + r.input_tokens + r.output_tokens);
   const max = Math.max(...days.map((d) => Object.values(by[d] || {}).reduce((a, b) => a + b, 0)), 1);
-  const W = 600, H = 200, pad = 24, bw = (W - pad) / days.length;
+  const W = 600, H = 200, pad = 24, bw = Math.min((W - pad) / days.length, 48);
   const svg = s('svg', { viewBox: `0 0 ${W} ${H + 20}`, role: 'img', 'aria-label': `Tokens per day for the last ${days.length} days`, class: 'chart' });
   days.forEach((d, i) => {
     let y = H;
