@@ -174,3 +174,8 @@ func evalAsync[T any](b *browser, expr string) T {
 	}
 	return v
 }
+
+// runEval evaluates an expression that returns a promise, on ctx.
+func runEval[T any](ctx context.Context, expr string) (T, error) {
+	return chromedp.Run(ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
+}

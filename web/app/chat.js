@@ -8,6 +8,10 @@ import { render } from './markdown.js';
 import { RoomStream } from './stream.js';
 
 const PAGE = 50;
+// The message list keeps at most this many messages in the DOM: scrolling
+// back drops the newest ones (reloaded with after= when you scroll down
+// again), so a room of any length stays a page of bounded size.
+export const WINDOW = 150;
 // Formatters are built once: building one per message is slow.
 const CLOCK = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
 const FULL = new Intl.DateTimeFormat(undefined, { dateStyle: 'full', timeStyle: 'medium' });
@@ -33,7 +37,14 @@ export class RoomView {
     this.lastDay = '';
     this.firstDay = '';
     this.loadingOlder = false;
+    this.loadingNewer = false;
     this.atStart = false;
+    // trimmedEnd: the newest messages were dropped from the DOM; live
+    // messages wait in the database until the person scrolls down.
+    this.trimmedEnd = false;
+    this.lastShownSeq = 0;
+    /** @type {any[]} */ this.held = [];
+    this.heldDropped = false;
     /** @type {Map<string,number>} typing user -> expiry */
     this.typing = new Map();
     this.lastTypingSent = 0;
@@ -73,6 +84,7 @@ export class RoomView {
       if (!btn || !code) return;
       navigator.clipboard.writeText(code.textContent || '').then(() => { btn.textContent = 'Copied'; }, () => { btn.textContent = 'Copy failed'; });
     });
+    this.log.addEventListener('scroll', () => { if (this.trimmedEnd && this.nearEnd()) this.loadNewer(); }, { passive: true });
     this.observer = new IntersectionObserver((es) => { if (es.some((e) => e.isIntersecting)) this.loadOlder(); }, { root: this.log });
   }
 
@@ -127,6 +139,7 @@ export class RoomView {
   onEvent(e) {
     switch (e.type) {
       case 'message': {
+        if (this.trimmedEnd) { this.hold(e); break; } // shown when scrolled down
         const pending = e.client_id && this.log.querySelector(`article[data-client-id="${CSS.escape(e.client_id)}"]`);
         if (pending) pending.remove();
         if (e.message_type === 'ai_response' && e.role_id) {
@@ -138,7 +151,7 @@ export class RoomView {
         this.afterAppend(e);
         break;
       }
-      case 'ai_start': this.startStream(e); break;
+      case 'ai_start': if (!this.trimmedEnd) this.startStream(e); break;
       case 'ai_delta': this.delta(e); break;
       case 'ai_done': {
         const st = this.streams.get(e.stream_id);
@@ -309,6 +322,10 @@ export class RoomView {
    * @param {any} m @param {DocumentFragment} [into]
    */
   append(m, into) {
+    if (m.seq) {
+      if (m.seq <= this.lastShownSeq) return;
+      this.lastShownSeq = m.seq;
+    }
     const stick = !into && this.nearEnd();
     const target = into || this.log;
     const day = new Date(m.timestamp).toDateString();
@@ -342,10 +359,81 @@ export class RoomView {
       this.firstSeq = msgs[0].seq;
       this.firstDay = new Date(msgs[0].timestamp).toDateString();
       this.log.scrollTop += this.log.scrollHeight - before;
+      this.trimEnd();
     } catch (e) {
       this.app.toast(String(/** @type {any} */ (e).message || e));
     } finally {
       this.loadingOlder = false;
+    }
+  }
+
+  /** hold keeps a live message that came while the newest were trimmed (bounded). @param {any} e */
+  hold(e) {
+    if (!this.held) this.held = [];
+    this.held.push(e);
+    if (this.held.length > 1000) { this.held.shift(); this.heldDropped = true; }
+  }
+
+  /** stored is the stored messages in the DOM, oldest first. */
+  stored() { return /** @type {NodeListOf<HTMLElement>} */ (this.log.querySelectorAll('article[data-seq]')); }
+
+  /** trimEnd drops the newest messages beyond WINDOW (removing at the bottom does not move the view). */
+  trimEnd() {
+    const all = this.stored();
+    if (all.length <= WINDOW) return;
+    const keep = all[WINDOW - 1];
+    while (keep.nextSibling) keep.nextSibling.remove();
+    this.trimmedEnd = true;
+    this.lastShownSeq = Number(keep.dataset.seq);
+    this.lastDay = new Date(/** @type {HTMLTimeElement} */ (keep.querySelector('time')).dateTime).toDateString();
+    for (const [id, st] of this.streams) if (!st.article.isConnected) this.endStream(id);
+  }
+
+  /** trimStart drops the oldest messages beyond WINDOW, keeping the view where it is. */
+  trimStart() {
+    const all = this.stored();
+    if (all.length <= WINDOW) return;
+    const first = all[all.length - WINDOW];
+    const before = this.log.scrollHeight;
+    while (this.sentinel.nextSibling && this.sentinel.nextSibling !== first) this.sentinel.nextSibling.remove();
+    const t = new Date(/** @type {HTMLTimeElement} */ (first.querySelector('time')).dateTime);
+    first.before(h('div', { class: 'day', role: 'separator', text: dayLabel(t) }));
+    this.firstSeq = Number(first.dataset.seq);
+    this.firstDay = t.toDateString();
+    this.atStart = false;
+    this.log.scrollTop -= before - this.log.scrollHeight;
+  }
+
+  /** loadNewer brings back the messages after the last one shown (after trimEnd). */
+  async loadNewer() {
+    if (this.loadingNewer || !this.trimmedEnd) return;
+    this.loadingNewer = true;
+    try {
+      const msgs = await api.messages(this.room.id, { limit: PAGE, after: this.lastShownSeq });
+      const frag = document.createDocumentFragment();
+      for (const m of msgs) this.append(m, frag);
+      this.log.append(frag);
+      if (msgs.length < PAGE) {
+        if (this.heldDropped) {
+          // Some live messages were not kept: read on from the database.
+          this.held = [];
+          this.heldDropped = false;
+        } else {
+          // At the end: what came live meanwhile follows (append skips
+          // what this page already had, by seq), and live messages show again.
+          const f2 = document.createDocumentFragment();
+          for (const e of this.held) this.append(e, f2);
+          this.log.append(f2);
+          this.held = [];
+          this.trimmedEnd = false;
+          if (this.lastShownSeq) this.app.markRead(this.room.id, this.lastShownSeq);
+        }
+      }
+      this.trimStart();
+    } catch (e) {
+      this.app.toast(String(/** @type {any} */ (e).message || e));
+    } finally {
+      this.loadingNewer = false;
     }
   }
 
@@ -358,6 +446,7 @@ export class RoomView {
     this.input.value = '';
     this.hideCompletion();
     const id = this.stream.send(text);
+    if (this.trimmedEnd) { this.scrollToEnd(); return; } // it shows with the newest, loaded on the way down
     const a = this.article({ user: this.me.username, user_id: this.me.id, content: text, timestamp: new Date().toISOString(), message_type: 'text' });
     a.classList.add('pending');
     a.dataset.clientId = id;
