@@ -328,5 +328,21 @@ func TestBrowser_UnreadMentionsAndSwitcher(t *testing.T) {
 	b.until("the badges to clear", badge+` === 'Other'`)
 	// A mention of alice is highlighted.
 	require.Equal(t, 1, eval[int](b, `document.querySelectorAll('[role=log] article.mention').length`))
+
+	// Rename, then delete with confirmation.
+	b.click("button", "Rename")
+	b.waitFor("dialog", "Rename room")
+	b.do("select the name", chromedp_Eval(`document.activeElement.select()`))
+	b.fill("textbox", "Room name", "Elsewhere")
+	b.click("button", "Rename")
+	b.waitFor("link", "Elsewhere")
+	b.waitFor("heading", "Elsewhere")
+	b.click("button", "Delete")
+	b.waitFor("alertdialog", "Delete Elsewhere and all its messages? This cannot be undone.")
+	b.click("button", "Delete room")
+	b.until("the home screen", `location.pathname === '/'`)
+	b.waitGone("link", "Elsewhere")
+	status, _ := d.Do("GET", fmt.Sprintf("/api/rooms/%d", other), a.Token, nil)
+	require.Equal(t, 404, status)
 	require.Empty(t, b.pageErrors())
 }
