@@ -147,6 +147,13 @@ func TestBrowser_AIReplyStreamsAndStops(t *testing.T) {
 	loginInBrowser(b, fmt.Sprintf("%s/rooms/%d", d.URL, room.ID), "alice", a.Password)
 	b.waitFor("log", "Messages")
 
+	// @ completes seated roles.
+	b.fill("textbox", "Message", "@p")
+	b.waitFor("listbox", "Mentions")
+	b.do("Tab", chromedp.KeyEvent("\t"))
+	require.Equal(t, "@pm ", eval[string](b, `document.querySelector('#composer').value`))
+	b.do("clear the composer", chromedp_Eval(`document.querySelector('#composer').value = ''`))
+
 	// A whole reply streams in, then becomes the stored message, in Markdown.
 	fake.Enqueue(aitest.Response{Tokens: []string{"We ", "ship ", "on ", "**Friday**", "."}, TokenDelay: 40 * time.Millisecond})
 	b.do("watch deltas", chromedp_Eval(`window.__seen = []; new MutationObserver(() => {
