@@ -7,7 +7,8 @@ import (
 )
 
 // TestImportDirection keeps the layering: pkg imports only the standard
-// library; server never imports client, tui or cmd.
+// library; server never imports client, tui, cmd or web (the browser app
+// reaches the daemon as an fs.FS through server.WithWeb).
 func TestImportDirection(t *testing.T) {
 	const mod = "github.com/virtual-company/vc/"
 	deps := func(pattern string) []string {
@@ -23,7 +24,7 @@ func TestImportDirection(t *testing.T) {
 		}
 	}
 	for _, d := range deps("./...") {
-		for _, banned := range []string{"client", "tui", "cmd"} {
+		for _, banned := range []string{"client", "tui", "cmd", "web"} {
 			if d == mod+banned || strings.HasPrefix(d, mod+banned+"/") {
 				t.Errorf("server depends on %s", d)
 			}

@@ -21,6 +21,7 @@ import (
 	"github.com/virtual-company/vc/server/service"
 	"github.com/virtual-company/vc/server/signal"
 	"github.com/virtual-company/vc/server/store/gormstore"
+	"github.com/virtual-company/vc/server/webui"
 )
 
 // Version is the daemon version shown by GET / and `vcd version`; release
@@ -49,7 +50,11 @@ type Server struct {
 
 // New builds a daemon from cfg: opens and migrates the database, builds the
 // services and the HTTP API. It does not listen; call Run.
-func New(cfg config.Config, logger *slog.Logger) (*Server, error) {
+func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	cfg.Resolve()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -110,6 +115,12 @@ func New(cfg config.Config, logger *slog.Logger) (*Server, error) {
 	signalSocket = sig.Handler()
 	s.closers = append(s.closers, func(context.Context) error { sig.Close(); return nil })
 
+	var web httpapi.WebApp
+	if o.web != nil {
+		if web, err = webui.New(o.web); err != nil {
+			return nil, err
+		}
+	}
 	s.api, err = httpapi.New(httpapi.Deps{
 		Services:      s.services,
 		Ready:         st.Ping,
@@ -122,6 +133,7 @@ func New(cfg config.Config, logger *slog.Logger) (*Server, error) {
 		SignalSocket:  signalSocket,
 		Calls:         sig,
 		AI:            aip.svc,
+		Web:           web,
 	})
 	if err != nil {
 		return nil, err

@@ -9,6 +9,7 @@ import (
 	"github.com/virtual-company/vc/server"
 	"github.com/virtual-company/vc/server/config"
 	"github.com/virtual-company/vc/server/gctune"
+	"github.com/virtual-company/vc/web"
 )
 
 // newRootCmd builds `vcd` (serve) with its subcommands.
@@ -35,7 +36,7 @@ and defaults, in that order.`,
 			}
 			logger := server.NewLogger(os.Stderr, cfg.Log)
 			defer gctune.Start(uint64(cfg.GCMinHeapMiB) << 20).Stop()
-			srv, err := server.New(cfg, logger)
+			srv, err := server.New(cfg, logger, server.WithWeb(web.FS()))
 			if err != nil {
 				return err
 			}

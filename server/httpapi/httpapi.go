@@ -52,6 +52,9 @@ type Deps struct {
 	// Calls serves GET /api/rooms/:id/call and GET /api/rtc/config
 	// (server/signal); nil: the routes are not registered.
 	Calls CallService
+	// Web serves the browser app at / (Accept: text/html), its deep links
+	// and /app/* (server/webui); nil: / answers a small landing page.
+	Web WebApp
 }
 
 // API is the HTTP layer: handlers plus the Fiber app serving them.
@@ -118,6 +121,7 @@ func New(d Deps) (*API, error) {
 		h = append(h, r.Handler)
 		a.app.Add(r.Method, r.Path, h...)
 	}
+	a.registerWeb()
 	spec, err := buildOpenAPI(rs, d.Version)
 	if err != nil {
 		return nil, err

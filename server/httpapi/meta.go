@@ -24,6 +24,9 @@ func (a *API) root(c *fiber.Ctx) error {
 	info := api.Root{Message: "Virtual Company API", Version: a.d.Version, Docs: "/docs"}
 	// Browsers ask for text/html; API clients send application/json, */* or nothing.
 	if strings.Contains(c.Get(fiber.HeaderAccept), "text/html") {
+		if a.d.Web != nil {
+			return a.d.Web.Page(c)
+		}
 		c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
 		return c.SendString(landingPage(info))
 	}

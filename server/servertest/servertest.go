@@ -42,6 +42,7 @@ type options struct {
 	mutate   []func(*config.Config)
 	postgres string
 	logW     io.Writer
+	server   []server.Option
 }
 
 // WithConfig lets a test change the configuration before the daemon starts.
@@ -55,6 +56,11 @@ func WithPostgres(dsn string) Option { return func(o *options) { o.postgres = ds
 
 // WithLogOutput sends the daemon's JSON logs to w (default: discarded).
 func WithLogOutput(w io.Writer) Option { return func(o *options) { o.logW = w } }
+
+// WithServerOptions passes opts to server.New (for example server.WithWeb).
+func WithServerOptions(opts ...server.Option) Option {
+	return func(o *options) { o.server = append(o.server, opts...) }
+}
 
 // Daemon is a running (or stopped) in-process vcd.
 type Daemon struct {
@@ -77,6 +83,7 @@ type Daemon struct {
 	mu     sync.Mutex
 	server *server.Server
 	done   chan error
+	opts   []server.Option
 }
 
 // Databases lists the database backends a suite should run on: SQLite
@@ -135,6 +142,7 @@ func Start(t testing.TB, opts ...Option) *Daemon {
 	if err != nil {
 		t.Fatalf("servertest: listen: %v", err)
 	}
+	d.opts = o.server
 	d.Addr = ln.Addr().String()
 	d.URL = "http://" + d.Addr
 	d.Config.Listen = d.Addr
@@ -146,7 +154,7 @@ func Start(t testing.TB, opts ...Option) *Daemon {
 }
 
 func (d *Daemon) serve(ln net.Listener) error {
-	srv, err := server.New(d.Config, d.logger)
+	srv, err := server.New(d.Config, d.logger, d.opts...)
 	if err != nil {
 		_ = ln.Close()
 		return fmt.Errorf("start daemon: %w", err)
