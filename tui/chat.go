@@ -504,6 +504,9 @@ func (c *chatScreen) send(text string) tea.Cmd {
 	if c.target != nil {
 		id := c.target.ID
 		f.RoleID = &id
+		if c.notice == roleNotice(*c.target) {
+			c.notice = "" // it was true for this message only
+		}
 		c.target = nil
 	}
 	e := &entry{kind: entryPending, msg: api.Message{

@@ -4,6 +4,8 @@ import (
 	"strings"
 
 	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/virtual-company/vc/pkg/api"
 )
 
 // slashCommand is one command of the input line.
@@ -17,7 +19,7 @@ func slashCommands() []slashCommand {
 		{"join", "ROOM", "open a room"},
 		{"create", "ROOM", "new room"},
 		{"seat", "ROLE", "seat a role here"},
-		{"role", "[ROLE]", "next message to ROLE"},
+		{"role", "[ROLE]", "next message only to ROLE"},
 		{"stop", "", "stop AI reply"},
 		{"members", "", "toggle members"},
 		{"help", "", "this help"},
@@ -74,7 +76,7 @@ func (c *chatScreen) command(line string) tea.Cmd {
 			return nil
 		}
 		c.target = &r
-		c.setNotice("your next message goes to "+r.Name, false)
+		c.setNotice(roleNotice(r), false)
 		return nil
 	case "stop", "cancel":
 		return c.stopAI()
@@ -96,4 +98,10 @@ func (c *chatScreen) command(line string) tea.Cmd {
 	}
 	c.setNotice("unknown command /"+name+": /help lists them", true)
 	return nil
+}
+
+// roleNotice is the info line after /role: it addresses one message only,
+// and the line is cleared once that message is sent.
+func roleNotice(r api.Role) string {
+	return "your next message (only) goes to " + r.Name + " · esc or /role off cancels"
 }
