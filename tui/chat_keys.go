@@ -88,7 +88,7 @@ func (c *chatScreen) handleKey(msg tea.KeyMsg) tea.Cmd {
 	case keyIs(msg, k.PageDown):
 		return c.scroll(-c.page())
 	case keyIs(msg, k.FocusNext):
-		if c.focus == focusInput && c.input.complete(c.completionNames()) {
+		if c.focus == focusInput && c.input.complete(c.completionNames(), c.roomNames()) {
 			return nil
 		}
 		c.cycleFocus(1)

@@ -50,7 +50,8 @@ type entry struct {
 	failed string
 
 	// entryEvent
-	text string
+	text  string
+	burst *presenceBurst // a join/leave line
 
 	// render cache: valid for width rw, header flag rhead and highlight rhl.
 	rw    int

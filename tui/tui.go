@@ -50,6 +50,9 @@ type Options struct {
 	Logger *slog.Logger
 	// CallPanel is the voice call component (nil: no calls).
 	CallPanel CallPanel
+	// Bell rings the terminal bell when someone mentions you in a room
+	// other than the open one (Run writes BEL to the terminal; nil: silent).
+	Bell func()
 	// Context bounds the lifetime of streams and requests (Background when nil).
 	Context context.Context
 }
@@ -75,6 +78,9 @@ func (o *Options) defaults() {
 	}
 	if o.Context == nil {
 		o.Context = context.Background()
+	}
+	if o.Bell == nil {
+		o.Bell = func() {}
 	}
 }
 
@@ -108,6 +114,10 @@ func Run(ctx context.Context, be Backend, opts Options, in io.Reader, out io.Wri
 	}
 	if opts.Context == nil {
 		opts.Context = ctx
+	}
+	if opts.Bell == nil {
+		// One byte in one write: it cannot split a frame the renderer writes.
+		opts.Bell = func() { _, _ = out.Write([]byte{'\a'}) }
 	}
 	m := New(be, opts)
 	p := tea.NewProgram(m,
