@@ -4,6 +4,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/stretchr/testify/require"
@@ -309,4 +310,31 @@ func TestChat_KickAndInvite(t *testing.T) {
 	hs.typeText("/kick\n")
 	require.Contains(t, hs.screen(), "usage: /kick USER")
 	_ = c
+}
+
+// TestChat_ReplyShowsModelAndTokens: an AI reply's header says which model
+// answered and the tokens it used, whichever of the stored message and
+// ai_done comes first.
+func TestChat_ReplyShowsModelAndTokens(t *testing.T) {
+	hs, s := startChat(t, 120, 40)
+	c := hs.chat()
+	role := int64(7)
+	s.events <- wsproto.Event{Type: wsproto.TypeAIStart, StreamID: "s1", RoleID: &role, Role: "CTO", Model: "openai/gpt-4o-mini"}
+	s.events <- wsproto.Event{Type: wsproto.TypeAIDelta, StreamID: "s1", Delta: "Ship it."}
+	hs.waitScreen("CTO typing… (ctrl+x stops) · openai/gpt-4o-mini")
+	s.events <- wsproto.Event{Type: wsproto.TypeMessage, ID: 500, Seq: 31, User: "CTO", RoleID: &role,
+		Content: "Ship it.", MessageType: api.MessageAIResponse, Timestamp: t0}
+	s.events <- wsproto.Event{Type: wsproto.TypeAIDone, StreamID: "s1", MessageID: 500,
+		Usage: &wsproto.Usage{InputTokens: 120, OutputTokens: 45}}
+	hs.waitScreen("🤖 CTO · openai/gpt-4o-mini · 120 tokens in, 45 out")
+
+	// ai_done before the message: the stream keeps the usage for it.
+	s.events <- wsproto.Event{Type: wsproto.TypeAIStart, StreamID: "s2", RoleID: &role, Role: "CTO", Model: "anthropic/claude-x"}
+	s.events <- wsproto.Event{Type: wsproto.TypeAIDelta, StreamID: "s2", Delta: "Wait."}
+	s.events <- wsproto.Event{Type: wsproto.TypeAIDone, StreamID: "s2", MessageID: 501,
+		Usage: &wsproto.Usage{InputTokens: 7, OutputTokens: 3}}
+	s.events <- wsproto.Event{Type: wsproto.TypeMessage, ID: 501, Seq: 32, User: "CTO", RoleID: &role,
+		Content: "Wait.", MessageType: api.MessageAIResponse, Timestamp: t0.Add(10 * time.Minute)}
+	hs.waitFor("the second reply", func() bool { return c.tl.ids[501] })
+	require.Contains(t, hs.screen(), "🤖 CTO · anthropic/claude-x · 7 tokens in, 3 out")
 }

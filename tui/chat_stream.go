@@ -122,6 +122,21 @@ func (c *chatScreen) onEvent(ev wsproto.Event) tea.Cmd {
 		e.buf.WriteString(ev.Delta)
 		e.invalidate()
 	case wsproto.TypeAIDone:
+		if ev.Usage != nil {
+			// The stored reply usually came first; else the stream keeps
+			// the usage until it does.
+			if m := c.tl.message(ev.MessageID); m != nil {
+				m.usage = ev.Usage
+				if m.model == "" {
+					if e := c.tl.aiStream(ev.StreamID); e != nil {
+						m.model = e.model
+					}
+				}
+				m.invalidate()
+			} else if e := c.tl.aiStream(ev.StreamID); e != nil {
+				e.usage = ev.Usage
+			}
+		}
 		if e := c.tl.aiStream(ev.StreamID); e != nil {
 			if (ev.MessageID != 0 && c.tl.ids[ev.MessageID]) || e.buf.Len() == 0 {
 				c.tl.remove(e)
@@ -184,7 +199,7 @@ func (c *chatScreen) aiEntry(ev wsproto.Event) *entry {
 	if e := c.tl.aiStream(ev.StreamID); e != nil {
 		return e
 	}
-	e := &entry{kind: entryAI, streamID: ev.StreamID, roleName: ev.Role, msg: api.Message{Timestamp: c.eventTime(ev)}}
+	e := &entry{kind: entryAI, streamID: ev.StreamID, roleName: ev.Role, model: ev.Model, msg: api.Message{Timestamp: c.eventTime(ev)}}
 	if ev.RoleID != nil {
 		e.roleID = *ev.RoleID
 		if e.roleName == "" {
