@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
@@ -110,7 +111,14 @@ func New(be Backend, opts Options) *Model {
 // the user quits. Ctrl-C quits cleanly; Bubble Tea restores the terminal.
 func Run(ctx context.Context, be Backend, opts Options, in io.Reader, out io.Writer) error {
 	if opts.Renderer == nil {
-		opts.Renderer = lipgloss.NewRenderer(out)
+		inF, inOK := in.(*os.File)
+		outF, outOK := out.(*os.File)
+		if inOK && outOK {
+			opts.Renderer = newRenderer(inF, outF)
+		} else {
+			opts.Renderer = lipgloss.NewRenderer(out)
+			opts.Renderer.SetHasDarkBackground(true) // nothing to ask
+		}
 	}
 	if opts.Context == nil {
 		opts.Context = ctx
