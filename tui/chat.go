@@ -163,6 +163,9 @@ func (c *chatScreen) ensureTick() tea.Cmd {
 }
 
 func (c *chatScreen) noticeActive() bool {
+	if c.target != nil && c.notice == roleNotice(*c.target) {
+		return true // true until the message it announces is sent
+	}
 	return c.notice != "" && c.now().Sub(c.noticeAt) < noticeTTL
 }
 

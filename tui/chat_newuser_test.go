@@ -56,9 +56,17 @@ func TestChat_TypingInPanelsGoesToInput(t *testing.T) {
 // TestChat_RoleAddressesOneMessage: /role says it addresses the next
 // message only, and the line stops saying so once that message is sent.
 func TestChat_RoleAddressesOneMessage(t *testing.T) {
-	hs, s := startChat(t, 120, 40)
+	be := newFakeBackend()
+	be.addRoom(1, "general", 30)
+	now := t0
+	opts := testOptions()
+	opts.Now = func() time.Time { return now }
+	hs := newHarness(t, be, opts, 120, 40)
+	s := hs.ready()
 	c := hs.chat()
 	hs.typeText("/role cto\n")
+	require.Contains(t, hs.screen(), "your next message (only) goes to CTO")
+	now = now.Add(time.Minute) // past the notice's lifetime: still true, still shown
 	require.Contains(t, hs.screen(), "your next message (only) goes to CTO")
 	hs.typeText("ship?\n")
 	hs.waitFor("the send", func() bool { return len(s.sentFrames()) == 1 })

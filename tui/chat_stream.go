@@ -33,8 +33,8 @@ func (c *chatScreen) onStream(msg streamMsg) tea.Cmd {
 	}
 	if gone {
 		// Closed with 4003 (or refused with 404): the room was deleted or
-		// we were removed; retrying cannot help, so move on.
-		c.stream = nil
+		// we were removed; retrying cannot help, so move on (leaving the
+		// room closes the stream that gave up).
 		return tea.Batch(append(cmds, c.roomGone(c.cur, why))...)
 	}
 	if msg.ended {
