@@ -195,12 +195,6 @@ func (c *chatScreen) lookupRoom(s string) (int, []int) {
 	return -1, nil
 }
 
-// findRoom is lookupRoom for callers that need one room.
-func (c *chatScreen) findRoom(s string) (int, bool) {
-	i, _ := c.lookupRoom(s)
-	return i, i >= 0
-}
-
 func cutLast(s, sep string) (before, after string, ok bool) {
 	i := strings.LastIndex(s, sep)
 	if i < 0 {
