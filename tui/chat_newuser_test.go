@@ -104,12 +104,13 @@ func (f *fakeBackend) addMsg(roomID int64, user string, userID int64, content st
 func TestChat_OwnMessagesAreNotUnread(t *testing.T) {
 	hs, _ := startChat(t, 120, 40)
 	c := hs.chat()
-	for i := 0; i < 5; i++ {
+	for i := 0; i < 160; i++ { // more than a page: the scan walks them all
 		hs.be.addMsg(2, "alice", 1, "from my script")
 	}
 	hs.be.addMsg(2, "bob", 2, "from bob")
 	hs.send(roomsTickMsg{})
-	hs.waitFor("the scan of #random", func() bool { return c.rooms[1].checked == 11 && c.unread(1) == 1 })
+	hs.waitFor("the scan of #random", func() bool { return c.rooms[1].checked == 166 && c.rooms[1].own == 160 })
+	require.Equal(t, 1, c.unread(1))
 	require.Regexp(t, `#random\s+1\s`, lineWith(hs.screen(), "#random"))
 	hs.keyType(tea.KeyCtrlK)
 	require.Contains(t, hs.screen(), "#random  1 new")

@@ -130,7 +130,7 @@ func (f *fakeBackend) RemoveMember(ctx context.Context, roomID, userID int64) er
 }
 
 // ListMessages implements the server's rules: the newest Limit messages
-// (before Before, after After), oldest first.
+// before Before, or the oldest Limit after After, oldest first.
 func (f *fakeBackend) ListMessages(ctx context.Context, roomID int64, q MessageQuery) ([]api.Message, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -143,7 +143,11 @@ func (f *fakeBackend) ListMessages(ctx context.Context, roomID int64, q MessageQ
 	}
 	sort.Slice(sel, func(i, j int) bool { return sel[i].Seq < sel[j].Seq })
 	if q.Limit > 0 && len(sel) > q.Limit {
-		sel = sel[len(sel)-q.Limit:]
+		if q.After > 0 {
+			sel = sel[:q.Limit] // with After: the oldest after it
+		} else {
+			sel = sel[len(sel)-q.Limit:]
+		}
 	}
 	return sel, nil
 }

@@ -154,14 +154,30 @@ func (sh *shared) listRoomsCmd(poll bool) tea.Cmd {
 	}
 }
 
-// scanCmd loads the messages of a room after seq from (at most one page),
-// so that my own are not counted as unread and mentions of me are seen.
+// scanPages bounds one scan of a room's new messages (pages of
+// HistoryPage): past it, the rest count as unread.
+const scanPages = 10
+
+// scanCmd loads the messages of a room after seq from, so that my own are
+// not counted as unread and mentions of me are seen. With After the server
+// pages oldest first, so the scan walks forward.
 func (sh *shared) scanCmd(roomID, from int64) tea.Cmd {
 	return func() tea.Msg {
 		ctx, cancel := sh.reqCtx()
 		defer cancel()
-		msgs, err := sh.be.ListMessages(ctx, roomID, MessageQuery{After: from, Limit: sh.opts.HistoryPage})
-		return scanMsg{roomID: roomID, msgs: msgs, err: err}
+		var all []api.Message
+		for range scanPages {
+			msgs, err := sh.be.ListMessages(ctx, roomID, MessageQuery{After: from, Limit: sh.opts.HistoryPage})
+			if err != nil {
+				return scanMsg{roomID: roomID, msgs: all, err: err}
+			}
+			all = append(all, msgs...)
+			if len(msgs) < sh.opts.HistoryPage || from == 0 {
+				break // the end, or a room that was empty (After 0 pages newest first)
+			}
+			from = msgs[len(msgs)-1].Seq
+		}
+		return scanMsg{roomID: roomID, msgs: all}
 	}
 }
 

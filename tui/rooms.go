@@ -352,11 +352,13 @@ func (c *chatScreen) unread(i int) int {
 // mentions of me: the room is marked and the bell rings (/set bell).
 func (c *chatScreen) onScan(msg scanMsg) tea.Cmd {
 	i := c.roomIndex(msg.roomID)
-	if msg.err != nil || i < 0 || i == c.cur {
+	if i < 0 || i == c.cur {
 		return nil
 	}
 	r := &c.rooms[i]
 	rang := false
+	// A scan may fail part way: the messages it did not reach count as
+	// unread, and the next poll does not look at them again.
 	for _, m := range msg.msgs {
 		if m.Seq <= r.lastRead {
 			continue
