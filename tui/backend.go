@@ -19,6 +19,8 @@ type Backend interface {
 	ListRooms(ctx context.Context) ([]api.Room, error)
 	CreateRoom(ctx context.Context, name string) (api.Room, error)
 	ListMembers(ctx context.Context, roomID int64) ([]api.Member, error)
+	AddMember(ctx context.Context, roomID int64, username string) (api.Member, error)
+	RemoveMember(ctx context.Context, roomID, userID int64) error
 	ListMessages(ctx context.Context, roomID int64, q MessageQuery) ([]api.Message, error)
 	ListRoomRoles(ctx context.Context, roomID int64) ([]api.Role, error)
 	SeatRole(ctx context.Context, roomID, roleID int64) (api.Role, error)

@@ -43,12 +43,6 @@ const (
 	overlaySwitcher
 )
 
-// roomItem is a room of the room list with its read state.
-type roomItem struct {
-	room     api.Room
-	lastRead int64
-}
-
 // connState is what the status line says about the socket.
 type connState struct {
 	state   client.StreamState
@@ -105,6 +99,10 @@ type chatScreen struct {
 
 	call CallPanel
 
+	settings    chatSettings
+	added       int64  // a room_added event's room, until the room list has it
+	pendingJoin string // a /join waiting for the room list to refresh
+
 	panelKey   panelKey // the members panel's cached frame
 	panelLines []string
 }
@@ -118,13 +116,13 @@ func newChatScreen(sh *shared) *chatScreen {
 		sh: sh, cur: -1, env: env, tl: newTimeline(env),
 		online: map[string]bool{}, typing: map[string]time.Time{},
 		input: newComposer(sh.st, sh.keys), search: si,
-		call: sh.opts.CallPanel,
+		call: sh.opts.CallPanel, settings: defaultSettings(),
 	}
 	return c
 }
 
 func (c *chatScreen) Init() tea.Cmd {
-	return c.sh.roomsCmd()
+	return c.sh.pollRoomsCmd()
 }
 
 func (c *chatScreen) KeyBindings() []key.Binding {
@@ -165,6 +163,9 @@ func (c *chatScreen) ensureTick() tea.Cmd {
 }
 
 func (c *chatScreen) noticeActive() bool {
+	if c.target != nil && c.notice == roleNotice(*c.target) {
+		return true // true until the message it announces is sent
+	}
 	return c.notice != "" && c.now().Sub(c.noticeAt) < noticeTTL
 }
 
@@ -189,7 +190,15 @@ func (c *chatScreen) update(msg tea.Msg) tea.Cmd {
 	case roomsMsg:
 		return c.onRooms(msg)
 	case roomsTickMsg:
-		return c.sh.roomsCmd()
+		return c.sh.pollRoomsCmd()
+	case scanMsg:
+		return c.onScan(msg)
+	case memberChangedMsg:
+		if msg.err != nil {
+			c.setNotice(msg.err.Error(), true)
+		} else {
+			c.setNotice(msg.text, false)
+		}
 	case roomOpenedMsg:
 		return c.onRoomOpened(msg)
 	case olderMsg:
@@ -217,8 +226,9 @@ func (c *chatScreen) update(msg tea.Msg) tea.Cmd {
 			c.setNotice("create room: "+errText(msg.err), true)
 			return nil
 		}
-		c.rooms = append(c.rooms, roomItem{room: msg.room, lastRead: msg.room.LastSeq})
-		c.setNotice("created "+roomLabel(msg.room), false)
+		c.rooms = append(c.rooms, roomItem{room: msg.room, lastRead: msg.room.LastSeq, checked: msg.room.LastSeq})
+		c.relabel()
+		c.setNotice("created "+c.rooms[len(c.rooms)-1].label, false)
 		return c.switchTo(len(c.rooms) - 1)
 	case roleSeatedMsg:
 		if msg.err != nil {
@@ -239,80 +249,6 @@ func (c *chatScreen) update(msg tea.Msg) tea.Cmd {
 }
 
 // ---- rooms ----
-
-func (c *chatScreen) onRooms(msg roomsMsg) tea.Cmd {
-	next := roomsTickCmd(c.sh.opts.RoomsRefresh)
-	if msg.err != nil {
-		if !c.loaded {
-			c.setNotice("could not list rooms: "+errText(msg.err), true)
-		}
-		return next
-	}
-	known := make(map[int64]int64, len(c.rooms))
-	for _, r := range c.rooms {
-		known[r.room.ID] = r.lastRead
-	}
-	var curID int64
-	if r, ok := c.curRoom(); ok {
-		curID = r.ID
-	}
-	items := make([]roomItem, 0, len(msg.rooms))
-	c.cur = -1
-	for _, r := range msg.rooms {
-		last, ok := known[r.ID]
-		if !ok {
-			last = r.LastSeq // unknown so far: nothing counts as unread
-		}
-		if r.ID == curID {
-			c.cur = len(items)
-			last = max(last, r.LastSeq)
-		}
-		items = append(items, roomItem{room: r, lastRead: last})
-	}
-	c.rooms = items
-	c.sel = min(max(c.sel, 0), max(len(items)-1, 0))
-	if c.loaded {
-		if curID != 0 && c.cur < 0 {
-			// Removed from the room, or it was deleted.
-			c.setNotice("you are no longer in that room", true)
-			return tea.Batch(next, c.leaveRoom())
-		}
-		return next
-	}
-	c.loaded = true
-	if len(items) == 0 {
-		c.setNotice("no rooms yet: /create NAME", false)
-		return next
-	}
-	idx := 0
-	if want := c.sh.opts.Room; want != "" {
-		i, ok := c.findRoom(want)
-		if !ok {
-			c.setNotice("no room "+strconv.Quote(want)+"; /create "+want+" makes it", true)
-		} else {
-			idx = i
-		}
-	}
-	return tea.Batch(next, c.switchTo(idx))
-}
-
-// findRoom finds a room by id or name (with or without '#').
-func (c *chatScreen) findRoom(s string) (int, bool) {
-	s = strings.TrimPrefix(strings.TrimSpace(s), "#")
-	for i, r := range c.rooms {
-		if strings.EqualFold(r.room.Name, s) {
-			return i, true
-		}
-	}
-	if id, err := strconv.ParseInt(s, 10, 64); err == nil {
-		for i, r := range c.rooms {
-			if r.room.ID == id {
-				return i, true
-			}
-		}
-	}
-	return 0, false
-}
 
 // leaveRoom closes the current room's stream and clears its state.
 func (c *chatScreen) leaveRoom() tea.Cmd {
@@ -341,8 +277,8 @@ func (c *chatScreen) switchTo(i int) tea.Cmd {
 	closeCmd := c.leaveRoom()
 	c.cur, c.sel = i, i
 	r := &c.rooms[i]
-	r.lastRead = max(r.lastRead, r.room.LastSeq)
-	c.env.room = roomLabel(r.room)
+	r.read()
+	c.env.room = r.label
 	c.tl.loadingOlder = true
 	c.conn = connState{state: client.StateConnecting}
 	return tea.Batch(closeCmd, c.sh.openRoomCmd(c.gen, r.room))
@@ -363,6 +299,12 @@ func (c *chatScreen) onRoomOpened(msg roomOpenedMsg) tea.Cmd {
 		return nil
 	}
 	c.tl.loadingOlder = false
+	if why, gone := goneReason(msg.err); gone {
+		return c.roomGone(c.cur, why)
+	}
+	if why, gone := goneReason(msg.streamErr); gone {
+		return c.roomGone(c.cur, why)
+	}
 	if msg.err != nil {
 		c.conn = connState{state: client.StateGaveUp, err: errText(msg.err)}
 		c.setNotice(errText(msg.err)+" (ctrl+r retries)", true)
@@ -382,25 +324,6 @@ func (c *chatScreen) onRoomOpened(msg roomOpenedMsg) tea.Cmd {
 	c.stream = msg.stream
 	c.conn = connState{state: client.StateConnected, open: true}
 	return waitStream(c.gen, c.stream)
-}
-
-func (c *chatScreen) markRead() {
-	if c.cur < 0 {
-		return
-	}
-	r := &c.rooms[c.cur]
-	if s := c.tl.newestSeq(); s > r.room.LastSeq {
-		r.room.LastSeq = s
-	}
-	r.lastRead = r.room.LastSeq
-}
-
-func (c *chatScreen) unread(i int) int {
-	if i == c.cur {
-		return 0
-	}
-	r := c.rooms[i]
-	return int(max(0, r.room.LastSeq-r.lastRead))
 }
 
 func (c *chatScreen) onOlder(msg olderMsg) tea.Cmd {
@@ -504,6 +427,9 @@ func (c *chatScreen) send(text string) tea.Cmd {
 	if c.target != nil {
 		id := c.target.ID
 		f.RoleID = &id
+		if c.notice == roleNotice(*c.target) {
+			c.notice = "" // it was true for this message only
+		}
 		c.target = nil
 	}
 	e := &entry{kind: entryPending, msg: api.Message{

@@ -88,7 +88,7 @@ func (c *chatScreen) handleKey(msg tea.KeyMsg) tea.Cmd {
 	case keyIs(msg, k.PageDown):
 		return c.scroll(-c.page())
 	case keyIs(msg, k.FocusNext):
-		if c.focus == focusInput && c.input.complete(c.completionNames()) {
+		if c.focus == focusInput && c.input.complete(c.completionNames(), c.roomNames()) {
 			return nil
 		}
 		c.cycleFocus(1)
@@ -131,6 +131,9 @@ func (c *chatScreen) inputKey(msg tea.KeyMsg) tea.Cmd {
 			c.tl.clearHighlight()
 			c.hits = nil
 		case c.target != nil:
+			if c.notice == roleNotice(*c.target) {
+				c.notice = ""
+			}
 			c.target = nil
 		case c.tl.offset > 0:
 			c.tl.toBottom()
@@ -174,20 +177,43 @@ func (c *chatScreen) timelineKey(msg tea.KeyMsg) tea.Cmd {
 	case keyIs(msg, k.Back):
 		c.tl.clearHighlight()
 		c.hits = nil
-		c.focus = focusInput
+		c.focusInput()
 		return nil
 	case keyIs(msg, k.Select):
-		c.focus = focusInput
+		c.focusInput()
 		return nil
-	case msg.Type == tea.KeyRunes && !msg.Alt:
+	case isTyping(msg):
 		// Typing anywhere goes to the input.
-		c.focus = focusInput
+		c.focusInput()
 		return c.inputKey(msg)
 	}
 	return nil
 }
 
+// isTyping reports whether msg is text typed (printable runes or a space).
+func isTyping(msg tea.KeyMsg) bool {
+	return (msg.Type == tea.KeyRunes || msg.Type == tea.KeySpace) && !msg.Alt
+}
+
+// panelTyping reports whether a key in the Rooms or Members panel is
+// typing: the panels keep only ↑/↓, enter, esc and ? (help); every other
+// printable key, j and k included, goes to the input.
+func panelTyping(msg tea.KeyMsg) bool {
+	return isTyping(msg) && msg.String() != "?"
+}
+
+// focusInput gives the focus to the input (the textarea ignores keys while
+// blurred, so both change together).
+func (c *chatScreen) focusInput() {
+	c.focus = focusInput
+	c.input.ta.Focus()
+}
+
 func (c *chatScreen) roomsKey(msg tea.KeyMsg) tea.Cmd {
+	if panelTyping(msg) {
+		c.focusInput()
+		return c.inputKey(msg)
+	}
 	k := c.sh.keys
 	switch {
 	case keyIs(msg, k.LineUp):
@@ -195,19 +221,23 @@ func (c *chatScreen) roomsKey(msg tea.KeyMsg) tea.Cmd {
 	case keyIs(msg, k.LineDown):
 		c.sel = min(c.sel+1, max(len(c.rooms)-1, 0))
 	case keyIs(msg, k.Select):
-		c.focus = focusInput
+		c.focusInput()
 		if c.sel != c.cur {
 			return c.switchTo(c.sel)
 		}
 	case keyIs(msg, k.Help):
 		c.overlay = overlayHelp
 	case keyIs(msg, k.Back):
-		c.focus = focusInput
+		c.focusInput()
 	}
 	return nil
 }
 
 func (c *chatScreen) membersKey(msg tea.KeyMsg) tea.Cmd {
+	if panelTyping(msg) {
+		c.focusInput()
+		return c.inputKey(msg)
+	}
 	k := c.sh.keys
 	n := len(c.members) + len(c.roles)
 	switch {
@@ -230,11 +260,11 @@ func (c *chatScreen) membersKey(msg tea.KeyMsg) tea.Cmd {
 			}
 			c.input.setValue(v + "@" + name + " ")
 		}
-		c.focus = focusInput
+		c.focusInput()
 	case keyIs(msg, k.Help):
 		c.overlay = overlayHelp
 	case keyIs(msg, k.Back):
-		c.focus = focusInput
+		c.focusInput()
 	}
 	return nil
 }

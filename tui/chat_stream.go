@@ -17,13 +17,25 @@ func (c *chatScreen) onStream(msg streamMsg) tea.Cmd {
 		return nil
 	}
 	var cmds []tea.Cmd
+	gone, why := false, ""
 	for _, st := range msg.statuses {
 		c.onStatus(st)
+		if st.State == client.StateGaveUp {
+			if w, ok := goneReason(st.Err); ok {
+				gone, why = true, w
+			}
+		}
 	}
 	for _, ev := range msg.events {
 		if cmd := c.onEvent(ev); cmd != nil {
 			cmds = append(cmds, cmd)
 		}
+	}
+	if gone {
+		// Closed with 4003 (or refused with 404): the room was deleted or
+		// we were removed; retrying cannot help, so move on (leaving the
+		// room closes the stream that gave up).
+		return tea.Batch(append(cmds, c.roomGone(c.cur, why))...)
 	}
 	if msg.ended {
 		c.stream = nil
@@ -61,7 +73,11 @@ func (c *chatScreen) onEvent(ev wsproto.Event) tea.Cmd {
 			if c.tl.offset == 0 {
 				c.markRead()
 			} else if c.cur >= 0 && m.Seq > c.rooms[c.cur].room.LastSeq {
-				c.rooms[c.cur].room.LastSeq = m.Seq
+				r := &c.rooms[c.cur]
+				r.room.LastSeq, r.checked = m.Seq, m.Seq
+				if c.isMine(m) {
+					r.own++ // read while scrolled up: mine never count
+				}
 			}
 		}
 		delete(c.typing, ev.User)
@@ -83,12 +99,12 @@ func (c *chatScreen) onEvent(ev wsproto.Event) tea.Cmd {
 			delete(c.online, ev.User)
 			delete(c.typing, ev.User)
 		}
-		if ev.User != me {
+		if ev.User != me && c.settings.joins {
 			verb := "joined"
 			if ev.Type == wsproto.TypeLeave {
 				verb = "left"
 			}
-			c.tl.insert(&entry{kind: entryEvent, text: "· " + ev.User + " " + verb, msg: api.Message{Timestamp: c.eventTime(ev)}})
+			c.tl.presence(ev.User, verb, c.eventTime(ev))
 		}
 		if !c.isMember(ev.User) {
 			if r, ok := c.curRoom(); ok {
@@ -106,6 +122,21 @@ func (c *chatScreen) onEvent(ev wsproto.Event) tea.Cmd {
 		e.buf.WriteString(ev.Delta)
 		e.invalidate()
 	case wsproto.TypeAIDone:
+		if ev.Usage != nil {
+			// The stored reply usually came first; else the stream keeps
+			// the usage until it does.
+			if m := c.tl.message(ev.MessageID); m != nil {
+				m.usage = ev.Usage
+				if m.model == "" {
+					if e := c.tl.aiStream(ev.StreamID); e != nil {
+						m.model = e.model
+					}
+				}
+				m.invalidate()
+			} else if e := c.tl.aiStream(ev.StreamID); e != nil {
+				e.usage = ev.Usage
+			}
+		}
 		if e := c.tl.aiStream(ev.StreamID); e != nil {
 			if (ev.MessageID != 0 && c.tl.ids[ev.MessageID]) || e.buf.Len() == 0 {
 				c.tl.remove(e)
@@ -132,6 +163,12 @@ func (c *chatScreen) onEvent(ev wsproto.Event) tea.Cmd {
 			}
 		}
 		c.setNotice(firstNonEmpty(ev.Detail, "the server refused that"), true)
+	case wsproto.TypeRoomAdded:
+		// We were added to a room: it is in the room list at once.
+		if ev.RoomID != 0 && c.roomIndex(ev.RoomID) < 0 {
+			c.added = ev.RoomID
+		}
+		return c.sh.roomsCmd()
 	case wsproto.TypeMembers:
 		if r, ok := c.curRoom(); ok {
 			return c.sh.peopleCmd(c.gen, r.ID)
@@ -162,7 +199,7 @@ func (c *chatScreen) aiEntry(ev wsproto.Event) *entry {
 	if e := c.tl.aiStream(ev.StreamID); e != nil {
 		return e
 	}
-	e := &entry{kind: entryAI, streamID: ev.StreamID, roleName: ev.Role, msg: api.Message{Timestamp: c.eventTime(ev)}}
+	e := &entry{kind: entryAI, streamID: ev.StreamID, roleName: ev.Role, model: ev.Model, msg: api.Message{Timestamp: c.eventTime(ev)}}
 	if ev.RoleID != nil {
 		e.roleID = *ev.RoleID
 		if e.roleName == "" {

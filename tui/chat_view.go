@@ -91,8 +91,8 @@ func (c *chatScreen) View() string {
 func (c *chatScreen) header() string {
 	st := c.sh.st
 	left := st.Header.Render(" vc")
-	if r, ok := c.curRoom(); ok {
-		left += " " + st.Header.Render(roomLabel(r))
+	if _, ok := c.curRoom(); ok {
+		left += " " + st.Header.Render(c.rooms[c.cur].label)
 		online := len(c.online)
 		info := fmt.Sprintf(" · %d member%s, %d online", len(c.members), plural(len(c.members)), online)
 		if len(c.roles) > 0 {
@@ -205,7 +205,10 @@ func (c *chatScreen) roomsPanel(w, h int) []string {
 				count = " 99+"
 			}
 		}
-		name := truncate(roomLabel(r.room), w-len(mark)-ansi.StringWidth(count)-1)
+		if r.mention && i != c.cur {
+			count = " @" + strings.TrimPrefix(count, " ") // a mention of me
+		}
+		name := truncate(r.label, w-len(mark)-ansi.StringWidth(count)-1)
 		line := mark + name
 		line = padRight(line, w-ansi.StringWidth(count)-1) + count + " "
 		switch {
@@ -327,9 +330,9 @@ func (c *chatScreen) infoLine() string {
 		s = c.search.View() + st.Muted.Render("  enter find · esc cancel")
 	case c.banner() != "":
 		s = st.Banner.Render(c.banner())
-	case len(c.input.suggestions(c.completionNames())) > 0 && c.focus == focusInput:
-		names := c.input.suggestions(c.completionNames())
-		s = st.Completion.Render(" tab: @" + strings.Join(names, "  @"))
+	case c.focus == focusInput && c.hasSuggestions():
+		mark, names := c.input.suggestions(c.completionNames(), c.roomNames())
+		s = st.Completion.Render(" tab: " + mark + strings.Join(names, "  "+mark))
 	case c.noticeActive() && (c.noticeErr || c.typingText() == ""):
 		if c.noticeErr {
 			s = st.ErrorText.Render(" " + c.notice)
@@ -446,8 +449,8 @@ func (c *chatScreen) statusLine() string {
 		state = st.Muted.Render("○ no room")
 	}
 	left := " " + state
-	if r, ok := c.curRoom(); ok {
-		left += st.StatusBar.Render("  " + roomLabel(r))
+	if _, ok := c.curRoom(); ok {
+		left += st.StatusBar.Render("  " + c.rooms[c.cur].label)
 	}
 	if c.tl.offset > 0 {
 		left += st.StatusBar.Render("  (scrolled)")

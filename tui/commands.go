@@ -4,6 +4,8 @@ import (
 	"strings"
 
 	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/virtual-company/vc/pkg/api"
 )
 
 // slashCommand is one command of the input line.
@@ -17,7 +19,10 @@ func slashCommands() []slashCommand {
 		{"join", "ROOM", "open a room"},
 		{"create", "ROOM", "new room"},
 		{"seat", "ROLE", "seat a role here"},
-		{"role", "[ROLE]", "next message to ROLE"},
+		{"role", "[ROLE]", "one message to ROLE"},
+		{"invite", "USER", "add to the room"},
+		{"kick", "USER", "remove from room"},
+		{"set", "NAME", "on|off: joins, bell"},
 		{"stop", "", "stop AI reply"},
 		{"members", "", "toggle members"},
 		{"help", "", "this help"},
@@ -39,16 +44,7 @@ func (c *chatScreen) command(line string) tea.Cmd {
 			c.openSwitcher()
 			return nil
 		}
-		i, ok := c.findRoom(arg)
-		if !ok {
-			c.setNotice("no room "+quote(arg)+" among yours: /create "+strings.TrimPrefix(arg, "#")+" makes it", true)
-			return c.sh.roomsCmd()
-		}
-		if i == c.cur && c.stream != nil {
-			c.setNotice("already in "+roomLabel(c.rooms[i].room), false)
-			return nil
-		}
-		return c.switchTo(i)
+		return c.join(arg, false)
 	case "create":
 		if arg == "" {
 			c.setNotice("usage: /create ROOM", true)
@@ -74,7 +70,39 @@ func (c *chatScreen) command(line string) tea.Cmd {
 			return nil
 		}
 		c.target = &r
-		c.setNotice("your next message goes to "+r.Name, false)
+		c.setNotice(roleNotice(r), false)
+		return nil
+	case "invite", "add":
+		r, ok := c.curRoom()
+		if !ok || len(args) != 1 {
+			c.setNotice("usage: /invite USER (in a room)", true)
+			return nil
+		}
+		return c.sh.inviteCmd(c.gen, r, c.rooms[c.cur].label, strings.TrimPrefix(args[0], "@"))
+	case "kick", "remove":
+		r, ok := c.curRoom()
+		if !ok || len(args) != 1 {
+			c.setNotice("usage: /kick USER (in a room)", true)
+			return nil
+		}
+		who := strings.TrimPrefix(args[0], "@")
+		for _, m := range c.members {
+			if strings.EqualFold(m.Username, who) {
+				return c.sh.kickCmd(c.gen, r, c.rooms[c.cur].label, m)
+			}
+		}
+		c.setNotice(quote(who)+" is not a member of "+c.rooms[c.cur].label, true)
+		return nil
+	case "set":
+		text, err := c.settings.set(args)
+		if err != nil {
+			c.setNotice(err.Error(), true)
+			return nil
+		}
+		if !c.settings.joins {
+			c.tl.removeBursts()
+		}
+		c.setNotice(text, false)
 		return nil
 	case "stop", "cancel":
 		return c.stopAI()
@@ -96,4 +124,10 @@ func (c *chatScreen) command(line string) tea.Cmd {
 	}
 	c.setNotice("unknown command /"+name+": /help lists them", true)
 	return nil
+}
+
+// roleNotice is the info line after /role: it addresses one message only,
+// and the line is cleared once that message is sent.
+func roleNotice(r api.Role) string {
+	return "your next message (only) goes to " + r.Name + " · esc or /role off cancels"
 }

@@ -29,6 +29,7 @@ type composer struct {
 	cands   []string
 	candIdx int
 	prefix  string // the value before the word being completed
+	mark    string // "@" when completing a name, "" for a room
 
 	cacheKey viewKey
 	cached   string
@@ -131,41 +132,66 @@ func atWord(v string) (prefix, word string, ok bool) {
 	return v[:i+1], w[1:], true
 }
 
+// roomWord returns the room name being typed after /join (the only
+// argument so far, '#' dropped) and the text before it.
+func roomWord(v string) (prefix, word string, ok bool) {
+	for _, cmd := range []string{"/join ", "/j "} {
+		if rest, found := strings.CutPrefix(v, cmd); found && !strings.ContainsAny(rest, " \n\t") {
+			return cmd, strings.TrimPrefix(rest, "#"), true
+		}
+	}
+	return "", "", false
+}
+
+// completing finds what Tab would complete: the @word at the end of the
+// input (from names), or the room after /join (from rooms).
+func (c *composer) completing(names, rooms []string) (prefix, mark, word string, pool []string, ok bool) {
+	v := c.ta.Value()
+	if prefix, word, ok = atWord(v); ok {
+		return prefix, "@", word, names, true
+	}
+	if prefix, word, ok = roomWord(v); ok {
+		return prefix, "", word, rooms, true
+	}
+	return "", "", "", nil, false
+}
+
 // complete handles Tab: it completes the @word at the end of the input from
-// names, cycling on repeated presses. It reports false when there is no @word.
-func (c *composer) complete(names []string) bool {
+// names, or the room after /join from rooms, cycling on repeated presses.
+// It reports false when there is nothing to complete.
+func (c *composer) complete(names, rooms []string) bool {
 	if len(c.cands) > 0 {
 		c.candIdx = (c.candIdx + 1) % len(c.cands)
-		c.setValue(c.prefix + "@" + c.cands[c.candIdx] + " ")
+		c.setValue(c.prefix + c.mark + c.cands[c.candIdx] + " ")
 		return true
 	}
-	prefix, word, ok := atWord(c.ta.Value())
+	prefix, mark, word, pool, ok := c.completing(names, rooms)
 	if !ok {
 		return false
 	}
-	cands := matchNames(names, word)
+	cands := matchNames(pool, word)
 	if len(cands) == 0 {
-		return true // an @word with no match: keep the Tab, do nothing
+		return true // a word with no match: keep the Tab, do nothing
 	}
-	c.prefix, c.cands, c.candIdx = prefix, cands, 0
-	c.setValue(prefix + "@" + cands[0] + " ")
+	c.prefix, c.mark, c.cands, c.candIdx = prefix, mark, cands, 0
+	c.setValue(prefix + mark + cands[0] + " ")
 	if len(cands) == 1 {
 		c.cands = nil
 	}
 	return true
 }
 
-// suggestions lists the names matching the @word being typed, for the hint
-// line above the input.
-func (c *composer) suggestions(names []string) []string {
+// suggestions lists the candidates for the word being typed (with their
+// mark, "@" for names), for the hint line above the input.
+func (c *composer) suggestions(names, rooms []string) (mark string, cands []string) {
 	if len(c.cands) > 0 {
-		return c.cands
+		return c.mark, c.cands
 	}
-	_, word, ok := atWord(c.ta.Value())
+	_, mark, word, pool, ok := c.completing(names, rooms)
 	if !ok {
-		return nil
+		return "", nil
 	}
-	return matchNames(names, word)
+	return mark, matchNames(pool, word)
 }
 
 // matchNames returns the names starting with prefix (case-insensitive),

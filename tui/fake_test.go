@@ -103,8 +103,34 @@ func (f *fakeBackend) ListMembers(ctx context.Context, roomID int64) ([]api.Memb
 	return append([]api.Member(nil), f.members[roomID]...), nil
 }
 
+func (f *fakeBackend) AddMember(ctx context.Context, roomID int64, username string) (api.Member, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, m := range f.members[roomID] {
+		if m.Username == username {
+			return api.Member{}, &client.Error{StatusCode: 409, Detail: "User is already a member"}
+		}
+	}
+	m := api.Member{UserID: int64(len(f.members[roomID]) + 10), Username: username}
+	f.members[roomID] = append(f.members[roomID], m)
+	return m, nil
+}
+
+func (f *fakeBackend) RemoveMember(ctx context.Context, roomID, userID int64) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ms := f.members[roomID]
+	for i, m := range ms {
+		if m.UserID == userID {
+			f.members[roomID] = append(ms[:i:i], ms[i+1:]...)
+			return nil
+		}
+	}
+	return &client.Error{StatusCode: 404, Detail: "Member not found"}
+}
+
 // ListMessages implements the server's rules: the newest Limit messages
-// (before Before, after After), oldest first.
+// before Before, or the oldest Limit after After, oldest first.
 func (f *fakeBackend) ListMessages(ctx context.Context, roomID int64, q MessageQuery) ([]api.Message, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -117,7 +143,11 @@ func (f *fakeBackend) ListMessages(ctx context.Context, roomID int64, q MessageQ
 	}
 	sort.Slice(sel, func(i, j int) bool { return sel[i].Seq < sel[j].Seq })
 	if q.Limit > 0 && len(sel) > q.Limit {
-		sel = sel[len(sel)-q.Limit:]
+		if q.After > 0 {
+			sel = sel[:q.Limit] // with After: the oldest after it
+		} else {
+			sel = sel[len(sel)-q.Limit:]
+		}
 	}
 	return sel, nil
 }

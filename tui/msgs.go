@@ -36,6 +36,20 @@ type (
 	roomsMsg struct {
 		rooms []api.Room
 		err   error
+		poll  bool // from the periodic refresh, which it re-arms
+	}
+	// scanMsg carries the new messages of a room that is not open, looked
+	// at for my own messages and mentions of me.
+	scanMsg struct {
+		roomID int64
+		msgs   []api.Message
+		err    error
+	}
+	// memberChangedMsg is the outcome of /invite or /kick.
+	memberChangedMsg struct {
+		gen  int
+		text string // what happened, for the info line
+		err  error
 	}
 	roomsTickMsg  struct{}
 	tickMsg       struct{}
@@ -125,12 +139,77 @@ func (sh *shared) meCmd() tea.Cmd {
 	}
 }
 
-func (sh *shared) roomsCmd() tea.Cmd {
+// roomsCmd refreshes the room list now (the periodic refresh goes on).
+func (sh *shared) roomsCmd() tea.Cmd { return sh.listRoomsCmd(false) }
+
+// pollRoomsCmd is one round of the periodic refresh.
+func (sh *shared) pollRoomsCmd() tea.Cmd { return sh.listRoomsCmd(true) }
+
+func (sh *shared) listRoomsCmd(poll bool) tea.Cmd {
 	return func() tea.Msg {
 		ctx, cancel := sh.reqCtx()
 		defer cancel()
 		rooms, err := sh.be.ListRooms(ctx)
-		return roomsMsg{rooms: rooms, err: err}
+		return roomsMsg{rooms: rooms, err: err, poll: poll}
+	}
+}
+
+// scanPages bounds one scan of a room's new messages (pages of
+// HistoryPage): past it, the rest count as unread.
+const scanPages = 10
+
+// scanCmd loads the messages of a room after seq from, so that my own are
+// not counted as unread and mentions of me are seen. With After the server
+// pages oldest first, so the scan walks forward.
+func (sh *shared) scanCmd(roomID, from int64) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := sh.reqCtx()
+		defer cancel()
+		var all []api.Message
+		for range scanPages {
+			msgs, err := sh.be.ListMessages(ctx, roomID, MessageQuery{After: from, Limit: sh.opts.HistoryPage})
+			if err != nil {
+				return scanMsg{roomID: roomID, msgs: all, err: err}
+			}
+			all = append(all, msgs...)
+			if len(msgs) < sh.opts.HistoryPage || from == 0 {
+				break // the end, or a room that was empty (After 0 pages newest first)
+			}
+			from = msgs[len(msgs)-1].Seq
+		}
+		return scanMsg{roomID: roomID, msgs: all}
+	}
+}
+
+// inviteCmd adds username to the room (/invite).
+func (sh *shared) inviteCmd(gen int, room api.Room, label, username string) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := sh.reqCtx()
+		defer cancel()
+		if _, err := sh.be.AddMember(ctx, room.ID, username); err != nil {
+			return memberChangedMsg{gen: gen, err: fmt.Errorf("invite %s: %s", username, errText(err))}
+		}
+		return memberChangedMsg{gen: gen, text: "added " + username + " to " + label}
+	}
+}
+
+// kickCmd removes a member from the room (/kick).
+func (sh *shared) kickCmd(gen int, room api.Room, label string, m api.Member) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := sh.reqCtx()
+		defer cancel()
+		if err := sh.be.RemoveMember(ctx, room.ID, m.UserID); err != nil {
+			return memberChangedMsg{gen: gen, err: fmt.Errorf("kick %s: %s", m.Username, errText(err))}
+		}
+		return memberChangedMsg{gen: gen, text: "removed " + m.Username + " from " + label}
+	}
+}
+
+// bellCmd rings the terminal bell (Options.Bell) off the UI loop.
+func (sh *shared) bellCmd() tea.Cmd {
+	return func() tea.Msg {
+		sh.opts.Bell()
+		return nil
 	}
 }
 

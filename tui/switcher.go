@@ -30,7 +30,7 @@ func (c *chatScreen) openSwitcher() {
 	ti.Focus()
 	names := make([]string, len(c.rooms))
 	for i, r := range c.rooms {
-		names[i] = r.room.Name
+		names[i] = strings.TrimPrefix(r.label, "#")
 	}
 	c.switcher = switcher{input: ti, rooms: names, w: c.switcher.w, h: c.switcher.h}
 	c.switcher.filter()
@@ -128,12 +128,15 @@ func (s *switcher) view(st *styles.Styles, rooms []roomItem, cur int, unread fun
 		if k == s.sel {
 			mark = "▸ "
 		}
-		line := mark + roomLabel(rooms[i].room)
+		line := mark + rooms[i].label
 		if i == cur {
 			line += " (current)"
 		}
 		if n := unread(i); n > 0 {
 			line += fmt.Sprintf("  %d new", n)
+		}
+		if rooms[i].mention && i != cur {
+			line += "  @ mentions you"
 		}
 		line = padRight(line, w-4)
 		if k == s.sel {

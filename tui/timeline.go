@@ -1,12 +1,14 @@
 package tui
 
 import (
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/virtual-company/vc/pkg/api"
+	"github.com/virtual-company/vc/pkg/wsproto"
 	"github.com/virtual-company/vc/tui/styles"
 )
 
@@ -39,6 +41,12 @@ type entry struct {
 	buf      strings.Builder
 	aiDone   bool // ai_done came before the stored message
 
+	// AI replies (streaming or stored while we watched): the model that
+	// answered (ai_start) and the tokens it used (ai_done); history loaded
+	// from the server has neither.
+	model string
+	usage *wsproto.Usage
+
 	// entryAI: the wrapped lines of the text up to its last line break,
 	// kept across deltas so that each delta re-wraps only the last paragraph.
 	headW     int
@@ -50,7 +58,8 @@ type entry struct {
 	failed string
 
 	// entryEvent
-	text string
+	text  string
+	burst *presenceBurst // a join/leave line
 
 	// render cache: valid for width rw, header flag rhead and highlight rhl.
 	rw    int
@@ -247,9 +256,11 @@ func (tl *timeline) addMessage(m api.Message) bool {
 			tl.remove(p)
 		}
 	}
+	ne := &entry{kind: entryMessage, msg: m}
 	if m.RoleID != nil && m.MessageType == api.MessageAIResponse {
 		for _, e := range tl.tail() {
 			if e.kind == entryAI && e.roleID == *m.RoleID {
+				ne.model, ne.usage = e.model, e.usage
 				tl.remove(e)
 				break
 			}
@@ -258,7 +269,7 @@ func (tl *timeline) addMessage(m api.Message) bool {
 	if m.ID != 0 {
 		tl.ids[m.ID] = true
 	}
-	tl.insert(&entry{kind: entryMessage, msg: m})
+	tl.insert(ne)
 	return true
 }
 
@@ -296,6 +307,20 @@ func (tl *timeline) tail() []*entry {
 func (tl *timeline) pending(clientID string) *entry {
 	for _, e := range tl.tail() {
 		if e.kind == entryPending && e.msg.ClientID == clientID {
+			return e
+		}
+	}
+	return nil
+}
+
+// message finds the entry of a stored message by id, newest first (it is
+// asked for replies that just arrived).
+func (tl *timeline) message(id int64) *entry {
+	if !tl.ids[id] {
+		return nil
+	}
+	for i := len(tl.entries) - 1; i >= 0; i-- {
+		if e := tl.entries[i]; e.kind == entryMessage && e.msg.ID == id {
 			return e
 		}
 	}
@@ -377,6 +402,9 @@ func (tl *timeline) render(e *entry, head, hl bool) []string {
 			h := mark + clock + " " + avatar(tl.env.roles[roleID], name) + " " + st.AIName.Render(name)
 			if e.kind == entryAI && !e.aiDone {
 				h += " " + st.Typing.Render("typing… (ctrl+x stops)")
+			}
+			if d := replyDetails(e.model, e.usage); d != "" {
+				h += st.Muted.Render(" · " + d)
 			}
 			lines = append(lines, h)
 		}
@@ -588,4 +616,17 @@ func (tl *timeline) clearHighlight() {
 		tl.hl.invalidate()
 		tl.hl = nil
 	}
+}
+
+// replyDetails is what an AI reply's header says about it, as vc ask does:
+// "openai/gpt-4o-mini · 120 tokens in, 45 out" ("" when nothing is known).
+func replyDetails(model string, u *wsproto.Usage) string {
+	var parts []string
+	if model != "" {
+		parts = append(parts, model)
+	}
+	if u != nil && (u.InputTokens > 0 || u.OutputTokens > 0) {
+		parts = append(parts, strconv.FormatInt(u.InputTokens, 10)+" tokens in, "+strconv.FormatInt(u.OutputTokens, 10)+" out")
+	}
+	return strings.Join(parts, " · ")
 }

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
@@ -50,6 +51,9 @@ type Options struct {
 	Logger *slog.Logger
 	// CallPanel is the voice call component (nil: no calls).
 	CallPanel CallPanel
+	// Bell rings the terminal bell when someone mentions you in a room
+	// other than the open one (Run writes BEL to the terminal; nil: silent).
+	Bell func()
 	// Context bounds the lifetime of streams and requests (Background when nil).
 	Context context.Context
 }
@@ -75,6 +79,9 @@ func (o *Options) defaults() {
 	}
 	if o.Context == nil {
 		o.Context = context.Background()
+	}
+	if o.Bell == nil {
+		o.Bell = func() {}
 	}
 }
 
@@ -104,10 +111,21 @@ func New(be Backend, opts Options) *Model {
 // the user quits. Ctrl-C quits cleanly; Bubble Tea restores the terminal.
 func Run(ctx context.Context, be Backend, opts Options, in io.Reader, out io.Writer) error {
 	if opts.Renderer == nil {
-		opts.Renderer = lipgloss.NewRenderer(out)
+		inF, inOK := in.(*os.File)
+		outF, outOK := out.(*os.File)
+		if inOK && outOK {
+			opts.Renderer = newRenderer(inF, outF)
+		} else {
+			opts.Renderer = lipgloss.NewRenderer(out)
+			opts.Renderer.SetHasDarkBackground(true) // nothing to ask
+		}
 	}
 	if opts.Context == nil {
 		opts.Context = ctx
+	}
+	if opts.Bell == nil {
+		// One byte in one write: it cannot split a frame the renderer writes.
+		opts.Bell = func() { _, _ = out.Write([]byte{'\a'}) }
 	}
 	m := New(be, opts)
 	p := tea.NewProgram(m,

@@ -28,8 +28,11 @@ cycles focus (or completes an @name), pgup/pgdn and the mouse wheel scroll
 (older history loads on demand), / searches the loaded history, ctrl+x or /stop
 stops an AI reply, ? shows every key and command, ctrl+c quits.
 
-Commands: /join ROOM, /create ROOM, /seat ROLE, /role ROLE, /stop, /members,
-/help, /quit.`,
+Typing while the rooms or members panel has the focus goes to the input.
+
+Commands: /join ROOM (or NAME#ID), /create ROOM, /seat ROLE, /role ROLE (the
+next message only), /invite USER, /kick USER, /set joins|bell on|off, /stop,
+/members, /help, /quit.`,
 		Example: `  vc chat
   vc chat general
   NO_COLOR=1 vc chat --profile work`,

@@ -252,3 +252,65 @@ func quoteAll(env []string) []string {
 	}
 	return out
 }
+
+// TestChat_EndToEnd_PanelsRoomsAndRemoval: in a real terminal, typing with
+// the Rooms panel focused goes to the input; being added to a room shows
+// at once (room_added) and /join opens it; the room's deletion moves the
+// TUI to another room instead of "reconnecting".
+func TestChat_EndToEnd_PanelsRoomsAndRemoval(t *testing.T) {
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Skip("tmux is not installed: the vc chat end-to-end tests need a terminal (apt-get install tmux)")
+	}
+	d := servertest.Start(t)
+	cli := newCLI(t, d.URL)
+	cli.register("alice")
+	tok := strings.TrimSpace(cli.ok("", "auth", "token"))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	alice, err := client.New(d.URL, client.WithToken(tok))
+	require.NoError(t, err)
+	general, err := alice.CreateRoom(ctx, "general")
+	require.NoError(t, err)
+	bob, err := client.New(d.URL)
+	require.NoError(t, err)
+	_, err = bob.Register(ctx, api.RegisterRequest{Email: "bob@example.com", Username: "bob", Name: "Bob", Password: "bob-pass-12"})
+	require.NoError(t, err)
+	_, err = bob.Login(ctx, "bob", "bob-pass-12")
+	require.NoError(t, err)
+
+	tm := startChatTerm(t, cli, d.URL, "general")
+	tm.waitScreen("● connected")
+
+	// Tab, Tab: the Rooms panel has the focus; typing goes to the input.
+	tm.keys("Tab")
+	tm.keys("Tab")
+	tm.waitScreen("Rooms ◂")
+	tm.typeText("jk typed in the rooms panel")
+	tm.keys("Enter")
+	tm.waitUntil("show the sent line and the focus back in the input", func(s string) bool {
+		return strings.Contains(s, "jk typed in the rooms panel") && !strings.Contains(s, "Rooms ◂")
+	})
+	msgs, err := alice.ListMessages(ctx, general.ID, client.MessageQuery{Limit: 10})
+	require.NoError(t, err)
+	require.Len(t, msgs, 1)
+	require.Equal(t, "jk typed in the rooms panel", msgs[0].Content)
+
+	// bob adds alice to his room: it reaches her TUI through room_added.
+	plans, err := bob.CreateRoom(ctx, "plans")
+	require.NoError(t, err)
+	_, err = bob.AddMember(ctx, plans.ID, "alice")
+	require.NoError(t, err)
+	tm.waitScreen("you were added to #plans")
+	tm.typeText("/join plans")
+	tm.keys("Enter")
+	tm.waitScreen("● connected  #plans")
+
+	// bob deletes it: alice is told and moved to #general.
+	require.NoError(t, bob.DeleteRoom(ctx, plans.ID))
+	tm.waitScreen("room #plans was deleted · now in #general")
+	tm.waitScreen("● connected  #general")
+	require.NotContains(t, tm.screen(), "reconnecting")
+
+	tm.keys("C-c")
+	tm.waitScreen("vc exited 0")
+}

@@ -32,6 +32,10 @@ const (
 	TypeCall = "call"
 	// TypePong answers a client "ping" frame (an application-level keepalive).
 	TypePong = "pong"
+	// TypeRoomAdded tells a user, on every chat socket they have open (in
+	// any room), that they were added to the room RoomID; clients refetch
+	// /api/rooms. It is a per-user event, never sent to a room.
+	TypeRoomAdded = "room_added"
 )
 
 // Chat frame types sent by the client. A frame without type is a message

@@ -601,3 +601,42 @@ func TestChat_AnswersPings(t *testing.T) {
 		}
 	})
 }
+
+// TestChat_RoomAddedReachesTheUsersSockets: being added to a room reaches
+// the new member at once on the sockets they already have open (in other
+// rooms), and nobody else.
+func TestChat_RoomAddedReachesTheUsersSockets(t *testing.T) {
+	servertest.EachDatabase(t, func(t *testing.T, opts ...servertest.Option) {
+		d := servertest.Start(t, opts...)
+		alice, bob, carol := newMember(t, d, "alice"), newMember(t, d, "bob"), newMember(t, d, "carol")
+		bobs := room(t, bob, carol)
+		b := dialRaw(t, d, bobs.ID, "token="+bob.acct.Token)
+		b.next(wsproto.TypePresence)
+		c := dialRaw(t, d, bobs.ID, "token="+carol.acct.Token)
+		c.next(wsproto.TypePresence)
+
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		defer cancel()
+		plans, err := alice.c.CreateRoom(ctx, "plans")
+		require.NoError(t, err)
+		_, err = alice.c.AddMember(ctx, plans.ID, "bob")
+		require.NoError(t, err)
+
+		ev, _ := b.next(wsproto.TypeRoomAdded)
+		require.Equal(t, plans.ID, ev.RoomID)
+
+		// carol, in the same room as bob's socket, gets no room_added: the
+		// next thing she sees is the message posted after it.
+		_, err = bob.c.SendMessage(ctx, bobs.ID, api.CreateMessageRequest{Content: "after"})
+		require.NoError(t, err)
+		for {
+			ev, _, err := c.read()
+			require.NoError(t, err)
+			require.NotEqual(t, wsproto.TypeRoomAdded, ev.Type, "carol was not added to anything")
+			if ev.Type == wsproto.TypeMessage {
+				require.Equal(t, "after", ev.Content)
+				break
+			}
+		}
+	})
+}

@@ -467,6 +467,40 @@ func (h *Hub) IsOnline(roomID, userID int64) bool {
 	return r.online[userID] > 0
 }
 
+// PublishUser implements service.UserNotifier: it sends ev to every socket
+// the user has open, in any room. Per-user events are rare (a user added to
+// a room), so walking the rooms beats keeping a per-user index up to date
+// on every subscribe.
+func (h *Hub) PublishUser(userID int64, ev wsproto.Event) {
+	data, err := json.Marshal(ev)
+	if err != nil {
+		h.log.Error("encode event", "type", ev.Type, "user_id", userID, "err", err)
+		return
+	}
+	q := queued{frame: NewFrame(data)}
+	h.mu.RLock()
+	if h.sockets[userID] == 0 {
+		h.mu.RUnlock()
+		return
+	}
+	rooms := make([]*hubRoom, 0, len(h.rooms))
+	for _, r := range h.rooms {
+		rooms = append(rooms, r)
+	}
+	h.mu.RUnlock()
+	for _, r := range rooms {
+		r.mu.Lock()
+		if r.online[userID] > 0 {
+			for s := range r.subs {
+				if s.UserID == userID {
+					s.enqueue(q)
+				}
+			}
+		}
+		r.mu.Unlock()
+	}
+}
+
 // MemberRemoved implements service.Notifier: it closes the user's sockets
 // in the room (close 4003).
 func (h *Hub) MemberRemoved(roomID, userID int64) {

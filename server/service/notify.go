@@ -26,6 +26,13 @@ type Presence interface {
 	IsOnline(roomID, userID int64) bool
 }
 
+// UserNotifier is optionally implemented by a Notifier that can reach one
+// user's sockets whatever room they are open in (per-user events such as
+// wsproto.TypeRoomAdded).
+type UserNotifier interface {
+	PublishUser(userID int64, ev wsproto.Event)
+}
+
 // Responder lets AI roles answer messages (server/ai implements it; no-op
 // until then). A reply is prepared while its question commits, so that the
 // store's commit and the provider's first token overlap instead of adding

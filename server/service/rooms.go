@@ -158,6 +158,11 @@ func (s *Rooms) AddMember(ctx context.Context, userID, roomID int64, req api.Add
 		return api.Member{}, internal("add member", err)
 	}
 	s.hooks.notifier.Publish(roomID, wsproto.Event{Type: wsproto.TypeMembers, RoomID: roomID})
+	if un, ok := s.hooks.notifier.(UserNotifier); ok {
+		// The new member's clients learn of the room at once, on the
+		// sockets they already have, instead of at their next room poll.
+		un.PublishUser(u.ID, wsproto.Event{Type: wsproto.TypeRoomAdded, RoomID: roomID})
+	}
 	return api.Member{UserID: m.UserID, Username: m.Username, Name: m.Name, JoinedAt: m.JoinedAt.UTC()}, nil
 }
 

@@ -47,3 +47,16 @@ func (n *Notifier) IsOnline(roomID, userID int64) bool {
 	}
 	return false
 }
+
+// userNotifier is service.UserNotifier, implemented by the realtime hub.
+type userNotifier interface {
+	PublishUser(userID int64, ev wsproto.Event)
+}
+
+// PublishUser implements service.UserNotifier when the wrapped notifier
+// does (per-user events go to chat sockets only).
+func (n *Notifier) PublishUser(userID int64, ev wsproto.Event) {
+	if u, ok := n.next.(userNotifier); ok {
+		u.PublishUser(userID, ev)
+	}
+}
