@@ -172,6 +172,9 @@ func Load(opts LoadOptions) (Config, error) {
 	if err := readFile(v, opts.ConfigFile); err != nil {
 		return Config{}, err
 	}
+	if err := checkUnknown(v.ConfigFileUsed()); err != nil {
+		return Config{}, err
+	}
 	var c Config
 	if err := v.Unmarshal(&c); err != nil {
 		return Config{}, fmt.Errorf("decode configuration: %w", err)
