@@ -59,6 +59,8 @@ type Config struct {
 	LLM LLMConfig `mapstructure:"llm"`
 	// RTC configures voice calls (rtc.go).
 	RTC RTCConfig `mapstructure:"rtc"`
+	// HTTP limits the listener's connections (http.go).
+	HTTP HTTPConfig `mapstructure:"http"`
 }
 
 // RateLimitConfig limits requests per client IP.
@@ -92,6 +94,7 @@ func Defaults() Config {
 		LLM:             defaultLLM(),
 		RTC:             defaultRTC(),
 		Realtime:        defaultRealtime(),
+		HTTP:            defaultHTTP(),
 	}
 	return c
 }
@@ -230,6 +233,9 @@ func (c Config) Validate() error {
 	if err := validateRealtime(c.Realtime); err != nil {
 		errs = append(errs, err)
 	}
+	if err := validateHTTP(c.HTTP); err != nil {
+		errs = append(errs, err)
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("invalid configuration: %w", errors.Join(errs...))
 	}
@@ -276,6 +282,7 @@ func setDefaults(v *viper.Viper, d Config) {
 	setLLMDefaults(v, d.LLM)
 	setRTCDefaults(v, d.RTC)
 	setRealtimeDefaults(v, d.Realtime)
+	setHTTPDefaults(v, d.HTTP)
 }
 
 // bindEnv binds the environment names that do not follow the automatic
