@@ -16,6 +16,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/virtual-company/vc/server/config"
+	"github.com/virtual-company/vc/server/connlimit"
 	"github.com/virtual-company/vc/server/httpapi"
 	"github.com/virtual-company/vc/server/realtime"
 	"github.com/virtual-company/vc/server/service"
@@ -39,10 +40,14 @@ type Server struct {
 	// closers run in reverse order after the HTTP drain, before the
 	// database closes (the hub closes its sockets there).
 	closers []func(ctx context.Context) error
+	// quiesce runs first on shutdown, before the HTTP drain: what must stop
+	// at once (new chat posts).
+	quiesce []func()
 
 	mu       sync.Mutex
 	addr     net.Addr
 	serving  bool
+	listener *connlimit.Listener // the guarded listener (nil before Serve)
 	stopOnce sync.Once
 	stopErr  error
 	stopped  chan struct{}
@@ -99,6 +104,7 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 		Messages: s.services.Messages, Options: realtimeOptions(cfg), Logger: logger})
 	chatSocket = chat.Handler()
 	s.closers = append(s.closers, chat.Close)
+	s.quiesce = append(s.quiesce, chat.StopPosts)
 	// === AI responder (server/ai) is built here ===
 	aip, err := buildAI(ctx, cfg, secret, st, s.services, chat, logger)
 	if err != nil {
@@ -138,6 +144,7 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 	if err != nil {
 		return nil, err
 	}
+	s.guardHTTP()
 	ok = true
 	return s, nil
 }
@@ -190,11 +197,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	s.serving = true
 	s.addr = ln.Addr()
+	gl := s.guardListener(ln)
+	s.listener = gl
 	s.mu.Unlock()
 
 	s.logger.Info("vcd listening", "addr", ln.Addr().String(), "version", Version, "database", s.store.Dialect())
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- s.api.App().Listener(ln) }()
+	go func() { serveErr <- s.api.App().Listener(gl) }()
 	select {
 	case <-ctx.Done():
 		sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
@@ -213,18 +222,29 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 }
 
-// Shutdown stops accepting connections, waits for in-flight requests until
-// ctx ends, runs the closers (hub, AI) and closes the database. It is safe
-// to call more than once and from any goroutine.
+// Shutdown stops new chat posts and new connections at once, cuts idle and
+// slow connections (those not serving a request), waits for requests in
+// progress (until most of ctx's time is used; then cuts them), runs the
+// closers (hub, AI) and closes the database. Running out of time is logged,
+// not an error: what is cut was never acknowledged. It is safe to call more
+// than once and from any goroutine.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.stopOnce.Do(func() {
 		s.logger.Info("vcd shutting down")
+		for _, f := range s.quiesce {
+			f()
+		}
 		var errs []error
-		if err := s.api.App().ShutdownWithContext(ctx); err != nil {
+		if err := s.drainHTTP(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("drain http: %w", err))
 		}
 		for i := len(s.closers) - 1; i >= 0; i-- {
-			if err := s.closers[i](ctx); err != nil {
+			// Running out of time cuts work nobody was told is done (an
+			// ack goes out only after its commit): a warning, not a failed
+			// shutdown.
+			if err := s.closers[i](ctx); errors.Is(err, context.DeadlineExceeded) {
+				s.logger.Warn("shutdown_timeout reached while closing", "err", err)
+			} else if err != nil {
 				errs = append(errs, err)
 			}
 		}

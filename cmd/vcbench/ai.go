@@ -110,6 +110,7 @@ func startInProcess(fakeURL string) (string, func(), error) {
 	cfg.BcryptCost = 4
 	cfg.RateLimit.AuthPerMinute = 0
 	cfg.Realtime.MaxSocketsPerUser = 0
+	cfg.HTTP.MaxConnsPerIP = 0 // every socket comes from 127.0.0.1
 	cfg.LLM.OpenAI.BaseURL = fakeURL
 	cfg.LLM.ConcurrentPerUser, cfg.LLM.ConcurrentPerRoom, cfg.LLM.RepliesPerMinute = 100000, 1000, 1000000
 	cfg.LLM.ReplyTimeout = 10 * time.Minute

@@ -10,9 +10,10 @@
 //
 // Run vcd in its own process (10 000 sockets need two processes under a
 // 20 000 open-file limit). vcbench registers its own users; start vcd with
-// the auth rate limit and the socket cap lifted, for example
+// the auth rate limit and the socket caps lifted (every socket comes from
+// one IP), for example
 //
-//	VCD_RATE_LIMIT_AUTH_PER_MINUTE=0 VCD_REALTIME_MAX_SOCKETS_PER_USER=0 VCD_BCRYPT_COST=4 vcd
+//	VCD_RATE_LIMIT_AUTH_PER_MINUTE=0 VCD_REALTIME_MAX_SOCKETS_PER_USER=0 VCD_HTTP_MAX_CONNS_PER_IP=0 VCD_BCRYPT_COST=4 vcd
 package main
 
 import (

@@ -8,6 +8,7 @@ import (
 
 	"github.com/virtual-company/vc/server"
 	"github.com/virtual-company/vc/server/config"
+	"github.com/virtual-company/vc/server/connlimit"
 	"github.com/virtual-company/vc/server/gctune"
 	"github.com/virtual-company/vc/web"
 )
@@ -35,6 +36,13 @@ and defaults, in that order.`,
 				return err
 			}
 			logger := server.NewLogger(os.Stderr, cfg.Log)
+			// Every connection is a descriptor: run with all the kernel allows
+			// (http.max_conns is derived from the result).
+			if before, soft, hard, err := connlimit.RaiseFileLimit(); err != nil {
+				logger.Warn("raise open file limit", "soft", before, "hard", hard, "err", err)
+			} else {
+				logger.Info("open file limit", "soft_before", before, "soft", soft, "hard", hard)
+			}
 			defer gctune.Start(uint64(cfg.GCMinHeapMiB) << 20).Stop()
 			srv, err := server.New(cfg, logger, server.WithWeb(web.FS()))
 			if err != nil {

@@ -48,6 +48,11 @@ const (
 	CodeBudgetExceeded  = "budget_exceeded"
 )
 
+// CodeShuttingDown is the code of the chat socket's error event for a frame
+// that arrives after the daemon began to shut down: the frame was not
+// acted on (a message was not stored); send it again once reconnected.
+const CodeShuttingDown = "shutting_down"
+
 // RegisterRequest is the body of POST /api/auth/register.
 type RegisterRequest struct {
 	Email    string `json:"email"`

@@ -59,6 +59,8 @@ type Config struct {
 	LLM LLMConfig `mapstructure:"llm"`
 	// RTC configures voice calls (rtc.go).
 	RTC RTCConfig `mapstructure:"rtc"`
+	// HTTP limits the listener's connections (http.go).
+	HTTP HTTPConfig `mapstructure:"http"`
 }
 
 // RateLimitConfig limits requests per client IP.
@@ -92,6 +94,7 @@ func Defaults() Config {
 		LLM:             defaultLLM(),
 		RTC:             defaultRTC(),
 		Realtime:        defaultRealtime(),
+		HTTP:            defaultHTTP(),
 	}
 	return c
 }
@@ -172,6 +175,9 @@ func Load(opts LoadOptions) (Config, error) {
 	if err := readFile(v, opts.ConfigFile); err != nil {
 		return Config{}, err
 	}
+	if err := checkUnknown(v.ConfigFileUsed()); err != nil {
+		return Config{}, err
+	}
 	var c Config
 	if err := v.Unmarshal(&c); err != nil {
 		return Config{}, fmt.Errorf("decode configuration: %w", err)
@@ -227,6 +233,9 @@ func (c Config) Validate() error {
 	if err := validateRealtime(c.Realtime); err != nil {
 		errs = append(errs, err)
 	}
+	if err := validateHTTP(c.HTTP); err != nil {
+		errs = append(errs, err)
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("invalid configuration: %w", errors.Join(errs...))
 	}
@@ -273,6 +282,7 @@ func setDefaults(v *viper.Viper, d Config) {
 	setLLMDefaults(v, d.LLM)
 	setRTCDefaults(v, d.RTC)
 	setRealtimeDefaults(v, d.Realtime)
+	setHTTPDefaults(v, d.HTTP)
 }
 
 // bindEnv binds the environment names that do not follow the automatic

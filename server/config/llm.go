@@ -117,15 +117,23 @@ func setLLMDefaults(v *viper.Viper, d LLMConfig) {
 // besides the automatic VCD_LLM_OPENAI_API_KEY form.
 func bindLLMEnv(v *viper.Viper) error {
 	var errs []error
+	for key, names := range llmEnvAliases() {
+		errs = append(errs, v.BindEnv(append([]string{key}, names...)...))
+	}
+	return errors.Join(errs...)
+}
+
+// llmEnvAliases maps the provider keys to the variables bound for them (the
+// short form first, so it wins over the automatic one).
+func llmEnvAliases() map[string][]string {
+	m := map[string][]string{}
 	for _, p := range []struct{ key, env string }{
 		{"openai", "OPENAI"}, {"anthropic", "ANTHROPIC"}, {"openrouter", "OPENROUTER"},
 	} {
-		errs = append(errs,
-			v.BindEnv("llm."+p.key+".api_key", "VCD_"+p.env+"_API_KEY", "VCD_LLM_"+p.env+"_API_KEY"),
-			v.BindEnv("llm."+p.key+".base_url", "VCD_"+p.env+"_BASE_URL", "VCD_LLM_"+p.env+"_BASE_URL"),
-		)
+		m["llm."+p.key+".api_key"] = []string{"VCD_" + p.env + "_API_KEY", "VCD_LLM_" + p.env + "_API_KEY"}
+		m["llm."+p.key+".base_url"] = []string{"VCD_" + p.env + "_BASE_URL", "VCD_LLM_" + p.env + "_BASE_URL"}
 	}
-	return errors.Join(errs...)
+	return m
 }
 
 // ValidateLLM reports llm values that cannot work.

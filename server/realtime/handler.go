@@ -48,6 +48,7 @@ type Handler struct {
 	stopBase context.CancelFunc
 	active   sync.WaitGroup // running serve calls
 	bufs     sync.Pool      // *[]byte write buffers shared by the writers
+	frames   frameGate      // closed by a shutdown (shutdown.go)
 }
 
 // NewHandler returns the chat socket handler.
@@ -436,6 +437,13 @@ func (h *Handler) handleFrame(ctx context.Context, sub *Subscription, user api.U
 	if err := json.Unmarshal(data, &f); err != nil {
 		h.sendError(sub, "", api.CodeInvalidJSON, "frame is not valid JSON")
 		return
+	}
+	if f.Type != wsproto.ClientPing {
+		if !h.frames.enter() {
+			h.sendError(sub, f.ClientID, api.CodeShuttingDown, "server shutting down: not stored; send it again once reconnected")
+			return
+		}
+		defer h.frames.leave()
 	}
 	switch f.Type {
 	case "", wsproto.ClientMessage:

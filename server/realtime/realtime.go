@@ -191,10 +191,17 @@ func (c *Chat) Handler() fiber.Handler { return c.handler.Handler() }
 // serving.
 func (c *Chat) SetCanceller(ac AICanceller) { c.handler.cancel = ac }
 
-// Close closes every socket with 1001 (after what is queued for it) and
+// Close stops new frames (StopPosts), waits for the ones being handled,
+// then closes every socket with 1001 (after what is queued for it) and
 // waits for them to finish, at most until ctx ends. Call it after the HTTP
 // drain.
 func (c *Chat) Close(ctx context.Context) error {
+	c.StopPosts()
+	// Acks go out through the sockets' queues, which the hub flushes
+	// before the close frame: wait for the commits first.
+	if err := c.handler.frames.wait(ctx); err != nil {
+		c.handler.log.Warn("chat frames still running at shutdown", "err", err)
+	}
 	c.Hub.Close()
 	err := c.handler.wait(ctx)
 	c.handler.Close()

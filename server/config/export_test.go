@@ -1,0 +1,4 @@
+package config
+
+// StructKeys exposes structKeys to the external tests.
+var StructKeys = structKeys
