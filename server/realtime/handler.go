@@ -82,9 +82,29 @@ type admission struct {
 	room   api.Room
 	resume bool
 	after  int64
+	// expires is when the token stops being valid (zero: unknown); revokes
+	// is the bus's revocation count read before the token was checked.
+	expires time.Time
+	revokes uint64
 	// refuse is the close code when the socket must be refused (0: admitted).
 	refuse       int
 	refuseReason string
+}
+
+// Close reasons of sessions that end (close 1011 and 4001).
+const (
+	reasonUnavailable = "unavailable: the database cannot be reached, try again shortly"
+	reasonRevoked     = "unauthorized: token revoked"
+	reasonExpired     = "unauthorized: token expired"
+)
+
+// authenticate checks token, with its expiry when auth can tell it.
+func authenticate(ctx context.Context, auth Authenticator, token string) (api.User, time.Time, error) {
+	if ea, ok := auth.(ExpiringAuthenticator); ok {
+		return ea.AuthenticateUntil(ctx, token)
+	}
+	u, err := auth.Authenticate(ctx, token)
+	return u, time.Time{}, err
 }
 
 const admissionKey = "realtime.admission"
@@ -108,22 +128,29 @@ func (h *Handler) admit(c *fiber.Ctx) *admission {
 	if err != nil || roomID <= 0 {
 		return &admission{refuse: wsproto.ClosePolicy, refuseReason: "not found: room not found"}
 	}
-	user, err := h.auth.Authenticate(ctx, bearer(c))
+	revokes := h.bus.Revocations()
+	user, expires, err := authenticate(ctx, h.auth, bearer(c))
 	if err != nil {
-		if !errors.Is(err, service.ErrUnauthorized) {
-			h.log.Error("authenticate chat socket", "room_id", roomID, "err", err)
+		if errors.Is(err, service.ErrUnauthorized) {
+			return &admission{refuse: wsproto.ClosePolicy, refuseReason: "unauthorized: invalid or expired token"}
 		}
-		return &admission{refuse: wsproto.ClosePolicy, refuseReason: "unauthorized: invalid or expired token"}
+		// Not a verdict on the token: the database could not be asked.
+		h.log.Warn("authenticate chat socket", "room_id", roomID, "err", err)
+		return &admission{refuse: wsproto.CloseInternal, refuseReason: reasonUnavailable}
 	}
 	room, err := h.rooms.RequireMember(ctx, roomID, user.ID)
 	if err != nil {
 		if errors.Is(err, service.ErrNotFound) || errors.Is(err, service.ErrForbidden) {
 			return &admission{refuse: wsproto.ClosePolicy, refuseReason: "not found: room not found or you are not a member"}
 		}
+		if errors.Is(err, service.ErrUnavailable) {
+			h.log.Warn("check chat membership", "room_id", roomID, "user_id", user.ID, "err", err)
+			return &admission{refuse: wsproto.CloseInternal, refuseReason: reasonUnavailable}
+		}
 		h.log.Error("check chat membership", "room_id", roomID, "user_id", user.ID, "err", err)
-		return &admission{refuse: 1011, refuseReason: "internal error"}
+		return &admission{refuse: wsproto.CloseInternal, refuseReason: "internal error"}
 	}
-	adm := &admission{user: user, room: room}
+	adm := &admission{user: user, room: room, expires: expires, revokes: revokes}
 	if s := c.Query("after"); s != "" {
 		adm.after, err = strconv.ParseInt(s, 10, 64)
 		if err != nil || adm.after < 0 {
@@ -212,6 +239,16 @@ func (h *Handler) serve(c *websocket.Conn) {
 	}
 	defer h.bus.Unsubscribe(sub)
 	sub.OnClose(func() { _ = netConn.Close() })
+	if h.bus.RevokedSince(user.ID, adm.revokes) {
+		// Logout-all ran between the token check and the subscription,
+		// too early to find this socket.
+		sub.Close(wsproto.CloseRevoked, reasonRevoked)
+	}
+	if !adm.expires.IsZero() {
+		// One timer per socket, not a check per frame.
+		expiry := time.AfterFunc(time.Until(adm.expires), func() { sub.Close(wsproto.CloseRevoked, reasonExpired) })
+		defer expiry.Stop()
+	}
 
 	// Live events queue up in sub from here on; replay what the client
 	// missed, then let the writer skip what the replay already sent.

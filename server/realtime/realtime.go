@@ -11,9 +11,12 @@
 // replay).
 //
 // Close codes: 1008 bad token, unknown room or not a member (reason starts
-// with "unauthorized:" or "not found:"); 1009 frame over the size limit;
-// 1001 daemon shutdown; 4003 removed from the room or room deleted; 4008 too
-// slow; 4029 too many sockets for the user; 1011 internal error.
+// with "unauthorized:" or "not found:"); 4001 the token was revoked
+// (logout-all) or expired while the socket was open; 1009 frame over the
+// size limit; 1001 daemon shutdown; 4003 removed from the room or room
+// deleted; 4008 too slow; 4029 too many sockets for the user; 1011 internal
+// error, reason "unavailable: ..." when the database could not be reached
+// (worth retrying, unlike 1008).
 package realtime
 
 import (
@@ -135,6 +138,12 @@ func (o Options) withDefaults() Options {
 // Authenticator resolves a bearer token (service.Auth).
 type Authenticator interface {
 	Authenticate(ctx context.Context, token string) (api.User, error)
+}
+
+// ExpiringAuthenticator is an Authenticator that also tells when the token
+// expires (service.Auth); the socket is closed with 4001 then.
+type ExpiringAuthenticator interface {
+	AuthenticateUntil(ctx context.Context, token string) (api.User, time.Time, error)
 }
 
 // RoomGuard checks room membership (service.Rooms). It returns an error

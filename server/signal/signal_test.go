@@ -3,7 +3,6 @@ package signal_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net"
 	"net/http"
 	"strings"
@@ -18,6 +17,7 @@ import (
 	"github.com/virtual-company/vc/pkg/api"
 	"github.com/virtual-company/vc/pkg/wsproto"
 	"github.com/virtual-company/vc/server/config"
+	"github.com/virtual-company/vc/server/service"
 	"github.com/virtual-company/vc/server/signal"
 )
 
@@ -34,14 +34,14 @@ func (directory) Authenticate(_ context.Context, token string) (api.User, error)
 	if u, ok := users[token]; ok {
 		return u, nil
 	}
-	return api.User{}, errors.New("unauthorized")
+	return api.User{}, service.Unauthorized("bad token")
 }
 
 func (directory) RequireMember(_ context.Context, roomID, userID int64) (api.Room, error) {
 	if (roomID == 1 && userID <= 2) || (roomID == 2 && userID == 4) {
 		return api.Room{ID: roomID}, nil
 	}
-	return api.Room{}, errors.New("not found")
+	return api.Room{}, service.NotFound("room not found")
 }
 
 // recorder keeps the system messages and chat events the hub produced.
