@@ -469,6 +469,11 @@ func (h *Handler) discardUntilClosed(c *websocket.Conn) {
 }
 
 func (h *Handler) handleFrame(ctx context.Context, sub *Subscription, user api.User, data []byte, lastTyping *time.Time) {
+	if sub.Closing() {
+		// Told to go (token revoked, removed from the room, ...): what the
+		// client sent meanwhile is not acted on.
+		return
+	}
 	var f wsproto.ClientFrame
 	if err := json.Unmarshal(data, &f); err != nil {
 		h.sendError(sub, "", api.CodeInvalidJSON, "frame is not valid JSON")

@@ -296,6 +296,13 @@ func (s *Subscription) take(buf []*Frame) Batch {
 	return b
 }
 
+// Closing reports whether the subscription was told to close.
+func (s *Subscription) Closing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closing
+}
+
 // OnClose registers f to run a short while after the subscription starts
 // closing, to tear down a socket whose writer is stuck on a peer that does
 // not read.

@@ -207,6 +207,11 @@ var serverOnly = map[string]bool{
 
 // handle validates one message and relays it, with the sender stamped.
 func (h *Hub) handle(p *peer, data []byte) {
+	select {
+	case <-p.done:
+		return // told to go (revoked, replaced, ...): relay nothing more
+	default:
+	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(data, &fields); err != nil || fields == nil {
 		h.reply(p, "invalid JSON: expected an object like {\"type\":\"offer\",\"data\":{...}}", "bad_json")
