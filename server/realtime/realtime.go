@@ -5,7 +5,10 @@
 // Guarantees: a message reaches sockets only after it is committed (the
 // services publish after commit); message events leave the hub in seq order
 // per room; a socket whose bounded send queue fills up is dropped with close
-// 4008 (wsproto.CloseSlowConsumer) instead of slowing the room; a socket that
+// 4008 (wsproto.CloseSlowConsumer) instead of slowing the room, the close
+// frame going out ahead of the queued events (which are dropped; the client
+// resumes with ?after=), the drop logged at warn and counted
+// (Hub.SlowConsumerDrops); a socket that
 // resumes with ?after=<seq> gets every later message exactly once (subscribe
 // first, replay from the store, then the buffered live events past the
 // replay).

@@ -185,6 +185,12 @@ func (l *logBuffer) Write(p []byte) (int, error) {
 	return l.b.Write(p)
 }
 
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
 func (l *logBuffer) count(s string) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -272,4 +278,50 @@ func TestSignal_SharesSocketCapWithChat(t *testing.T) {
 		ev, _, err := c.read()
 		return err == nil && ev.Type == wsproto.TypePresence
 	}, wait, 20*time.Millisecond)
+}
+
+// TestChat_SlowConsumerSeesCloseCode: a client that stops reading is
+// dropped, and when it reads again it finds the reason, close 4008, right
+// after what the kernel already held (the queued events are dropped), not
+// a cut connection (1006). It stalls longer than the close grace, as a
+// stalled phone would.
+func TestChat_SlowConsumerSeesCloseCode(t *testing.T) {
+	logs := &logBuffer{}
+	d := servertest.Start(t, servertest.WithLogOutput(logs),
+		servertest.WithConfig(func(c *config.Config) { c.Realtime.SendQueue = 8 }))
+	alice, carol := newMember(t, d, "alice"), newMember(t, d, "carol")
+	r := room(t, alice, carol)
+	slow := dialRaw(t, d, r.ID, "token="+carol.acct.Token)
+	slow.next(wsproto.TypePresence)
+
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	content := strings.Repeat("z", 15<<10)
+	sent := 0
+	for logs.count(`"msg":"slow consumer dropped"`) == 0 {
+		require.Less(t, sent, 5000, "the socket that does not read was never dropped")
+		_, err := alice.c.SendMessage(ctx, r.ID, api.CreateMessageRequest{Content: content + strconv.Itoa(sent)})
+		require.NoError(t, err)
+		sent++
+	}
+	require.Contains(t, logs.String(), `"queue_depth":8`)
+	// Stay stalled past the close grace (2 s), after which a stuck socket
+	// used to be cut with its close frame unsent.
+	time.Sleep(3 * time.Second)
+
+	got := 0
+	for {
+		ev, _, err := slow.read()
+		if err != nil {
+			var ce websocket.CloseError
+			require.ErrorAs(t, err, &ce, "the dropped client saw no close frame")
+			require.Equal(t, websocket.StatusCode(wsproto.CloseSlowConsumer), ce.Code)
+			require.Equal(t, "too slow: send queue full", ce.Reason)
+			break
+		}
+		if ev.Type == wsproto.TypeMessage {
+			got++
+		}
+	}
+	require.Less(t, got, sent, "queued events were dropped, not sent before the close")
 }
