@@ -39,8 +39,9 @@ type Options struct {
 	// SendQueue is how many events may wait for one socket before it is
 	// dropped as too slow (config realtime.send_queue).
 	SendQueue int
-	// MaxSocketsPerUser caps one user's open chat sockets across rooms
-	// (config realtime.max_sockets_per_user).
+	// MaxSocketsPerUser caps one user's open sockets across rooms, chat
+	// and signaling (AcquireSocket) together (config
+	// realtime.max_sockets_per_user).
 	MaxSocketsPerUser int
 	// MaxFrameBytes is the largest client frame; bigger ones close the
 	// socket with 1009 (config realtime.max_frame_bytes).
