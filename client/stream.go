@@ -129,10 +129,14 @@ type Stream struct {
 
 // OpenStream connects to the chat socket of a room and returns once the
 // first connection is up (the server's first event arrived), or with the
-// error that prevented it. A refusal by the server (close 1008) is returned
-// as an *Error with status 401 (bad token) or 404 (unknown room, not a
-// member); the stream then does not retry. ctx bounds only the first
-// connection: the stream runs until Close.
+// error that prevented it. A refusal by the server (close 1008, or 4001 for
+// a revoked or expired token) is returned as an *Error with status 401 (bad
+// token) or 404 (unknown room, not a member); the stream then does not
+// retry. A server that cannot serve yet (close 1011, 1012 or 1013, or HTTP
+// 503, as while its database is unreachable) is retried with backoff, for
+// the first connection until ctx ends (or MaxRetries), and afterwards for as
+// long as the stream runs. ctx bounds only the first connection: the stream
+// runs until Close.
 func (c *Client) OpenStream(ctx context.Context, roomID int64, opts StreamOptions) (*Stream, error) {
 	if opts.MinBackoff <= 0 {
 		opts.MinBackoff = 200 * time.Millisecond
@@ -160,6 +164,24 @@ func (c *Client) OpenStream(ctx context.Context, roomID int64, opts StreamOption
 	s.setStatus(StreamStatus{State: StateConnecting})
 
 	conn, first, err := s.connect(ctx, opts.After > 0 || opts.Resume)
+	// A server that cannot serve right now (database unreachable, restart)
+	// is waited for, within ctx; only a refusal is final.
+	for attempt := 1; err != nil && transient(err); attempt++ {
+		if opts.MaxRetries > 0 && attempt > opts.MaxRetries {
+			break
+		}
+		wait := s.backoff(attempt)
+		s.setStatus(StreamStatus{State: StateConnecting, Err: err, Attempt: attempt, RetryIn: wait})
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			cancel()
+			return nil, fmt.Errorf("connect to room %d: %w (last error: %w)", roomID, ctx.Err(), err)
+		case <-t.C:
+		}
+		conn, first, err = s.connect(ctx, opts.After > 0 || opts.Resume)
+	}
 	if err != nil {
 		cancel()
 		return nil, err
@@ -368,6 +390,29 @@ func readEvent(ctx context.Context, conn *websocket.Conn) (wsproto.Event, error)
 	return ev, nil
 }
 
+// transient reports whether err is the server saying "not now" rather than
+// "no": close 1011 (internal error, "unavailable:" while its database is
+// unreachable), 1012 (restarting), 1013 (try again later), or an HTTP 502,
+// 503 or 504 answer to the upgrade. Those are retried, unlike a refusal.
+func transient(err error) bool {
+	var ce websocket.CloseError
+	if errors.As(err, &ce) {
+		switch ce.Code {
+		case websocket.StatusInternalError, websocket.StatusServiceRestart, websocket.StatusTryAgainLater:
+			return true
+		}
+		return false
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		switch e.StatusCode {
+		case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+			return true
+		}
+	}
+	return false
+}
+
 // refusal maps a close by the server that retrying cannot fix to an *Error
 // (nil for closes worth retrying).
 func refusal(err error) error {
@@ -382,6 +427,9 @@ func refusal(err error) error {
 			status = http.StatusUnauthorized
 		}
 		return &Error{StatusCode: status, Detail: ce.Reason}
+	case wsproto.CloseRevoked:
+		// The token was revoked or expired: the same token cannot get in.
+		return &Error{StatusCode: http.StatusUnauthorized, Detail: ce.Reason}
 	case wsproto.CloseRemoved:
 		return &Error{StatusCode: http.StatusNotFound, Detail: ce.Reason}
 	case wsproto.CloseTooMany:

@@ -116,7 +116,7 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 	s.closers = append(s.closers, func(context.Context) error { aip.orch.Close(); return nil })
 	// === Signaling (server/signal) is built here ===
 	sig := signal.New(signal.Options{Auth: s.services.Auth, Rooms: s.services.Rooms,
-		Messages: s.services.Messages, Chat: chat, RTC: cfg.RTC, Logger: logger})
+		Messages: s.services.Messages, Chat: chat, Sockets: chat, RTC: cfg.RTC, Logger: logger})
 	s.services.SetNotifier(sig.Notifier(chat))
 	signalSocket = sig.Handler()
 	s.closers = append(s.closers, func(context.Context) error { sig.Close(); return nil })

@@ -59,6 +59,22 @@ const (
 	CloseTooMany      = 4029 // too many sockets for this user
 )
 
+// Close codes for revoked sessions, replaced sockets and server trouble.
+const (
+	// CloseRevoked: the token was revoked (logout-all) or expired; reason
+	// "unauthorized: token revoked" or "unauthorized: token expired". Log in
+	// again rather than reconnect with the same token.
+	CloseRevoked = 4001
+	// CloseReplaced: the same user opened another signaling socket for the
+	// room, which took this one's place.
+	CloseReplaced = 4000
+	// CloseInternal is 1011; with a reason starting "unavailable:" the
+	// database could not be reached and a retry may succeed.
+	CloseInternal = 1011
+	// CloseTryAgainLater is 1013: a temporary refusal (a full call).
+	CloseTryAgainLater = 1013
+)
+
 // Event is every event the chat socket sends. Which fields are set depends on
 // Type; unknown fields and types must be ignored by clients.
 type Event struct {

@@ -10,7 +10,8 @@ import (
 
 // RealtimeConfig tunes the chat WebSocket (config key realtime).
 type RealtimeConfig struct {
-	// MaxSocketsPerUser caps one user's open chat sockets across rooms.
+	// MaxSocketsPerUser caps one user's open sockets across rooms, chat and
+	// signaling together (a user has at most one signaling socket per room).
 	MaxSocketsPerUser int `mapstructure:"max_sockets_per_user"`
 	// SendQueue is how many events may wait for one socket before it is
 	// dropped as too slow (close 4008).

@@ -32,6 +32,10 @@ func (a *API) handleError(c *fiber.Ctx, err error) error {
 	switch status {
 	case http.StatusUnauthorized:
 		c.Set(fiber.HeaderWWWAuthenticate, "Bearer")
+	case http.StatusServiceUnavailable:
+		if c.GetRespHeader(fiber.HeaderRetryAfter) == "" {
+			c.Set(fiber.HeaderRetryAfter, strconv.Itoa(unavailableRetryAfter))
+		}
 	case http.StatusTooManyRequests:
 		var rl *service.RateLimitError
 		if errors.As(err, &rl) {
@@ -76,14 +80,24 @@ func classify(err error) (int, api.Error) {
 		return fiberError(ferr)
 	}
 	status, code := kindStatus(err)
+	if status == http.StatusServiceUnavailable {
+		return status, api.Error{Detail: "The database is unreachable; try again shortly", Code: code}
+	}
 	if status == http.StatusInternalServerError {
 		return status, api.Error{Detail: "Internal server error", Code: api.CodeInternal}
 	}
 	return status, api.Error{Detail: http.StatusText(status), Code: code}
 }
 
+// unavailableRetryAfter is the Retry-After (seconds) of a 503 caused by an
+// unreachable database: short, since most outages are a restart or a
+// failover, and clients back off further on their own.
+const unavailableRetryAfter = 5
+
 func kindStatus(err error) (int, string) {
 	switch {
+	case errors.Is(err, service.ErrUnavailable):
+		return http.StatusServiceUnavailable, api.CodeUnavailable
 	case errors.Is(err, service.ErrBadRequest):
 		return http.StatusBadRequest, api.CodeBadRequest
 	case errors.Is(err, service.ErrUnauthorized):

@@ -83,9 +83,29 @@ type admission struct {
 	room   api.Room
 	resume bool
 	after  int64
+	// expires is when the token stops being valid (zero: unknown); revokes
+	// is the bus's revocation count read before the token was checked.
+	expires time.Time
+	revokes uint64
 	// refuse is the close code when the socket must be refused (0: admitted).
 	refuse       int
 	refuseReason string
+}
+
+// Close reasons of sessions that end (close 1011 and 4001).
+const (
+	reasonUnavailable = "unavailable: the database cannot be reached, try again shortly"
+	reasonRevoked     = "unauthorized: token revoked"
+	reasonExpired     = "unauthorized: token expired"
+)
+
+// authenticate checks token, with its expiry when auth can tell it.
+func authenticate(ctx context.Context, auth Authenticator, token string) (api.User, time.Time, error) {
+	if ea, ok := auth.(ExpiringAuthenticator); ok {
+		return ea.AuthenticateUntil(ctx, token)
+	}
+	u, err := auth.Authenticate(ctx, token)
+	return u, time.Time{}, err
 }
 
 const admissionKey = "realtime.admission"
@@ -109,22 +129,29 @@ func (h *Handler) admit(c *fiber.Ctx) *admission {
 	if err != nil || roomID <= 0 {
 		return &admission{refuse: wsproto.ClosePolicy, refuseReason: "not found: room not found"}
 	}
-	user, err := h.auth.Authenticate(ctx, bearer(c))
+	revokes := h.bus.Revocations()
+	user, expires, err := authenticate(ctx, h.auth, bearer(c))
 	if err != nil {
-		if !errors.Is(err, service.ErrUnauthorized) {
-			h.log.Error("authenticate chat socket", "room_id", roomID, "err", err)
+		if errors.Is(err, service.ErrUnauthorized) {
+			return &admission{refuse: wsproto.ClosePolicy, refuseReason: "unauthorized: invalid or expired token"}
 		}
-		return &admission{refuse: wsproto.ClosePolicy, refuseReason: "unauthorized: invalid or expired token"}
+		// Not a verdict on the token: the database could not be asked.
+		h.log.Warn("authenticate chat socket", "room_id", roomID, "err", err)
+		return &admission{refuse: wsproto.CloseInternal, refuseReason: reasonUnavailable}
 	}
 	room, err := h.rooms.RequireMember(ctx, roomID, user.ID)
 	if err != nil {
 		if errors.Is(err, service.ErrNotFound) || errors.Is(err, service.ErrForbidden) {
 			return &admission{refuse: wsproto.ClosePolicy, refuseReason: "not found: room not found or you are not a member"}
 		}
+		if errors.Is(err, service.ErrUnavailable) {
+			h.log.Warn("check chat membership", "room_id", roomID, "user_id", user.ID, "err", err)
+			return &admission{refuse: wsproto.CloseInternal, refuseReason: reasonUnavailable}
+		}
 		h.log.Error("check chat membership", "room_id", roomID, "user_id", user.ID, "err", err)
-		return &admission{refuse: 1011, refuseReason: "internal error"}
+		return &admission{refuse: wsproto.CloseInternal, refuseReason: "internal error"}
 	}
-	adm := &admission{user: user, room: room}
+	adm := &admission{user: user, room: room, expires: expires, revokes: revokes}
 	if s := c.Query("after"); s != "" {
 		adm.after, err = strconv.ParseInt(s, 10, 64)
 		if err != nil || adm.after < 0 {
@@ -213,6 +240,20 @@ func (h *Handler) serve(c *websocket.Conn) {
 	}
 	defer h.bus.Unsubscribe(sub)
 	sub.OnClose(func() { _ = netConn.Close() })
+	// A slow drop cuts a blocked write short, so that the close frame goes
+	// out ahead of what was queued (Subscription.dropSlow).
+	wc := c.NetConn()
+	sub.OnSlow(func() { _ = wc.SetWriteDeadline(time.Unix(1, 0)) })
+	if h.bus.RevokedSince(user.ID, adm.revokes) {
+		// Logout-all ran between the token check and the subscription,
+		// too early to find this socket.
+		sub.Close(wsproto.CloseRevoked, reasonRevoked)
+	}
+	if !adm.expires.IsZero() {
+		// One timer per socket, not a check per frame.
+		expiry := time.AfterFunc(time.Until(adm.expires), func() { sub.Close(wsproto.CloseRevoked, reasonExpired) })
+		defer expiry.Stop()
+	}
 
 	// Live events queue up in sub from here on; replay what the client
 	// missed, then let the writer skip what the replay already sent.
@@ -292,34 +333,61 @@ func (h *Handler) writeRaw(c *websocket.Conn, out []byte) error {
 func (h *Handler) drain(c *websocket.Conn, sub *Subscription, deadline *time.Time) {
 	nc := c.NetConn()
 	var frames []*Frame
+	var rest []byte // the end of a frame whose write a slow drop cut short
 	for {
 		b, ok := sub.Next(frames)
 		if !ok {
 			return
 		}
 		buf := h.bufs.Get().(*[]byte)
-		out := (*buf)[:0]
+		out := append((*buf)[:0], rest...)
+		restLen := len(rest)
+		rest = nil
+		// The rest of a frame the socket has begun goes first: nothing may
+		// come between its bytes, not even a control frame.
+		lead := 0
+		if len(b.Frames) > 0 && b.Frames[0].Data == nil {
+			out = append(out, b.Frames[0].wire...)
+			lead = 1
+		}
 		if b.Pong != nil {
 			out = appendFrame(out, opPong, []byte(*b.Pong))
 		}
 		if b.Ping {
 			out = appendFrame(out, opPing, nil)
 		}
-		for _, f := range b.Frames {
+		for _, f := range b.Frames[lead:] {
 			out = append(out, f.wire...)
 		}
 		if b.Closing {
+			if b.Dropped > 0 {
+				h.log.Warn("slow consumer dropped", "user_id", sub.UserID, "room_id", sub.RoomID, "queue_depth", b.Dropped)
+			}
 			out = appendFrame(out, opClose, websocket.FormatCloseMessage(b.Code, b.Reason))
 		}
 		// Moving the deadline costs a timer update; do it only when less
-		// than half of WriteTimeout is left.
+		// than half of WriteTimeout is left, or when a slow drop moved it
+		// into the past and this is the goodbye.
 		var err error
-		if now := time.Now(); deadline.Sub(now) < h.opts.WriteTimeout/2 {
+		aborting := sub.Aborting()
+		if now := time.Now(); deadline.Sub(now) < h.opts.WriteTimeout/2 || (b.Closing && aborting) {
 			*deadline = now.Add(h.opts.WriteTimeout)
 			err = nc.SetWriteDeadline(*deadline)
+			if err == nil && !b.Closing && sub.Aborting() {
+				// Dropped meanwhile: this write must not outlast it.
+				err = nc.SetWriteDeadline(time.Unix(1, 0))
+			}
 		}
+		var n int
 		if err == nil {
-			_, err = nc.Write(out)
+			n, err = nc.Write(out)
+		}
+		if err != nil && !b.Closing && sub.Aborting() {
+			// Dropped as too slow while this write waited: what it did not
+			// send is dropped, but for the end of the frame it stopped in;
+			// the close frame follows that (the next round).
+			rest = append([]byte(nil), out[n:cutPoint(restLen, b, lead, n)]...)
+			err = nil
 		}
 		if cap(out) <= 64<<10 {
 			*buf = out
@@ -337,6 +405,48 @@ func (h *Handler) drain(c *websocket.Conn, sub *Subscription, deadline *time.Tim
 		clear(b.Frames)
 		frames = b.Frames[:0]
 	}
+}
+
+// cutPoint is where the frame that byte n of a writer's round lies in ends
+// (n itself when a frame starts there), for a write cut short after n
+// bytes. The round was built as drain builds it: restLen bytes ending a
+// frame, the rest of a begun frame when lead is 1, pong, ping, then whole
+// frames. Only a slow drop gets here.
+func cutPoint(restLen int, b Batch, lead, n int) int {
+	if n == 0 && restLen == 0 && lead == 0 {
+		return 0
+	}
+	end := 0
+	ends := func(l int) bool { end += l; return end >= n }
+	if restLen > 0 && ends(restLen) {
+		return end
+	}
+	if lead == 1 && ends(len(b.Frames[0].wire)) {
+		return end
+	}
+	if b.Pong != nil && ends(frameLen(len(*b.Pong))) {
+		return end
+	}
+	if b.Ping && ends(frameLen(0)) {
+		return end
+	}
+	for _, f := range b.Frames[lead:] {
+		if ends(len(f.wire)) {
+			return end
+		}
+	}
+	return end
+}
+
+// frameLen is the size of a server frame with n bytes of payload.
+func frameLen(n int) int {
+	switch {
+	case n < 126:
+		return 2 + n
+	case n <= 0xFFFF:
+		return 4 + n
+	}
+	return 10 + n
 }
 
 // WebSocket opcodes of the frames the writer builds.
@@ -433,6 +543,11 @@ func (h *Handler) discardUntilClosed(c *websocket.Conn) {
 }
 
 func (h *Handler) handleFrame(ctx context.Context, sub *Subscription, user api.User, data []byte, lastTyping *time.Time) {
+	if sub.Closing() {
+		// Told to go (token revoked, removed from the room, ...): what the
+		// client sent meanwhile is not acted on.
+		return
+	}
 	var f wsproto.ClientFrame
 	if err := json.Unmarshal(data, &f); err != nil {
 		h.sendError(sub, "", api.CodeInvalidJSON, "frame is not valid JSON")

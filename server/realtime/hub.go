@@ -31,6 +31,11 @@ type Bus interface {
 	Online(roomID int64) []wsproto.PresenceUser
 	// PublishExcept is Publish that skips one subscription (typing relays).
 	PublishExcept(roomID int64, ev wsproto.Event, except *Subscription)
+	// Revocations counts the UserRevoked calls so far; RevokedSince reports
+	// whether the user's sessions were revoked after that count was read
+	// (so a socket admitted meanwhile is not missed).
+	Revocations() uint64
+	RevokedSince(userID int64, since uint64) bool
 }
 
 // Errors returned by Subscribe.
@@ -59,8 +64,15 @@ type Hub struct {
 
 	mu      sync.RWMutex
 	rooms   map[int64]*hubRoom
-	sockets map[int64]int // sockets per user, all rooms
+	sockets map[int64]int // sockets per user, all rooms (chat and signaling)
 	closed  bool
+	// revokes counts UserRevoked calls; revokedAt is the count at each
+	// user's latest one.
+	revokes   uint64
+	revokedAt map[int64]uint64
+
+	// slowDrops counts the sockets dropped as too slow (close 4008).
+	slowDrops atomic.Uint64
 }
 
 // hubRoom is the subscribers and ordering state of one room.
@@ -106,12 +118,13 @@ func NewHub(opts Options, backfill Backfill, logger *slog.Logger) *Hub {
 	}
 	opts = opts.withDefaults()
 	return &Hub{
-		log:      logger.With("component", "hub"),
-		opts:     opts,
-		backfill: backfill,
-		pool:     newFanoutPool(opts.FanoutWorkers, 1024),
-		rooms:    make(map[int64]*hubRoom),
-		sockets:  make(map[int64]int),
+		log:       logger.With("component", "hub"),
+		opts:      opts,
+		backfill:  backfill,
+		pool:      newFanoutPool(opts.FanoutWorkers, 1024),
+		rooms:     make(map[int64]*hubRoom),
+		sockets:   make(map[int64]int),
+		revokedAt: make(map[int64]uint64),
 	}
 }
 
@@ -530,6 +543,71 @@ func (h *Hub) closeWhere(roomID int64, match func(*Subscription) bool, code int,
 	}
 }
 
+// UserRevoked implements service.SessionRevoker: every chat socket of the
+// user closes with 4001 (their tokens were revoked).
+func (h *Hub) UserRevoked(userID int64) {
+	h.mu.Lock()
+	h.revokes++
+	h.revokedAt[userID] = h.revokes
+	rooms := make([]*hubRoom, 0, len(h.rooms))
+	if h.sockets[userID] > 0 {
+		for _, r := range h.rooms {
+			rooms = append(rooms, r)
+		}
+	}
+	h.mu.Unlock()
+	for _, r := range rooms {
+		r.mu.Lock()
+		for s := range r.subs {
+			if s.UserID == userID {
+				s.Close(wsproto.CloseRevoked, "unauthorized: token revoked")
+			}
+		}
+		r.mu.Unlock()
+	}
+}
+
+// Revocations implements Bus.
+func (h *Hub) Revocations() uint64 {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.revokes
+}
+
+// RevokedSince implements Bus.
+func (h *Hub) RevokedSince(userID int64, since uint64) bool {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.revokedAt[userID] > since
+}
+
+// AcquireSocket takes one of the user's socket slots for a socket that is
+// not a chat subscription (signaling), so that one cap,
+// Options.MaxSocketsPerUser, covers both kinds. It reports false when the
+// user has none left or the hub is closed; ReleaseSocket gives it back.
+func (h *Hub) AcquireSocket(userID int64) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed || (h.opts.MaxSocketsPerUser > 0 && h.sockets[userID] >= h.opts.MaxSocketsPerUser) {
+		return false
+	}
+	h.sockets[userID]++
+	return true
+}
+
+// ReleaseSocket gives back a slot taken with AcquireSocket.
+func (h *Hub) ReleaseSocket(userID int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.sockets[userID]--; h.sockets[userID] <= 0 {
+		delete(h.sockets, userID)
+	}
+}
+
+// SlowConsumerDrops returns how many sockets were dropped for not reading
+// fast enough (close 4008) since the hub started.
+func (h *Hub) SlowConsumerDrops() uint64 { return h.slowDrops.Load() }
+
 // Close refuses new subscriptions and closes every socket with 1001 after
 // sending what is already queued. Call it after the HTTP server drained.
 func (h *Hub) Close() {
@@ -551,7 +629,8 @@ func (h *Hub) Close() {
 	}
 }
 
-// Sockets returns the number of open subscriptions (for metrics and tests).
+// Sockets returns the number of open sockets: chat subscriptions and the
+// signaling sockets counted with AcquireSocket (for metrics and tests).
 func (h *Hub) Sockets() int {
 	h.mu.RLock()
 	defer h.mu.RUnlock()

@@ -170,6 +170,33 @@ func TestHub_SlowConsumerDropped(t *testing.T) {
 	require.True(t, closing)
 	require.Equal(t, wsproto.CloseSlowConsumer, code)
 	require.Empty(t, evs, "a dropped socket gets nothing more")
+	require.Equal(t, uint64(1), h.SlowConsumerDrops())
+}
+
+// TestHub_SlowDropKeepsBegunFrame: a drop discards the queue but the rest
+// of a frame the socket has begun, which the close frame must follow.
+func TestHub_SlowDropKeepsBegunFrame(t *testing.T) {
+	h := NewHub(Options{SendQueue: 3}, nil, nil)
+	s, err := h.Subscribe(1, user(1, "slow"), 0)
+	require.NoError(t, err)
+	s.Take(nil) // the join event
+	interrupted := 0
+	s.OnSlow(func() { interrupted++ })
+	s.mu.Lock()
+	s.writing = true // a writer is busy: the drop must interrupt it
+	s.queue = append(s.queue, queued{frame: &Frame{wire: []byte("rest of a frame")}})
+	s.mu.Unlock()
+	for seq := int64(1); seq <= 3; seq++ {
+		h.Publish(1, msgEvent(1, seq))
+	}
+	b := s.Take(nil)
+	require.True(t, b.Closing)
+	require.Equal(t, wsproto.CloseSlowConsumer, b.Code)
+	require.Equal(t, 3, b.Dropped)
+	require.Len(t, b.Frames, 1)
+	require.Equal(t, "rest of a frame", string(b.Frames[0].wire))
+	require.Equal(t, 1, interrupted)
+	require.True(t, s.Aborting())
 }
 
 func TestHub_SharedBytes(t *testing.T) {
@@ -523,4 +550,21 @@ func TestBatchWriter_MergesWhatArrives(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCutPoint: a write cut short stops at the end of the frame it was in.
+func TestCutPoint(t *testing.T) {
+	f1, f2 := NewFrame([]byte(`{"a":1}`)), NewFrame([]byte(`{"b":22}`))
+	l1, l2 := len(f1.wire), len(f2.wire)
+	b := Batch{Frames: []*Frame{f1, f2}, Ping: true}
+	require.Equal(t, 0, cutPoint(0, b, 0, 0))
+	require.Equal(t, 2, cutPoint(0, b, 0, 1))          // in the ping
+	require.Equal(t, 2+l1, cutPoint(0, b, 0, 3))       // in the first frame
+	require.Equal(t, 2+l1, cutPoint(0, b, 0, 2+l1))    // right after it
+	require.Equal(t, 2+l1+l2, cutPoint(0, b, 0, 3+l1)) // in the second
+	// The rest of a begun frame is finished even when nothing was written.
+	rest := &Frame{wire: []byte("tail")}
+	b = Batch{Frames: []*Frame{rest, f1}}
+	require.Equal(t, 4, cutPoint(0, b, 1, 0))
+	require.Equal(t, 3, cutPoint(3, b, 1, 0)) // a frame ends after the 3 carried bytes
 }

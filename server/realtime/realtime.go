@@ -5,15 +5,21 @@
 // Guarantees: a message reaches sockets only after it is committed (the
 // services publish after commit); message events leave the hub in seq order
 // per room; a socket whose bounded send queue fills up is dropped with close
-// 4008 (wsproto.CloseSlowConsumer) instead of slowing the room; a socket that
+// 4008 (wsproto.CloseSlowConsumer) instead of slowing the room, the close
+// frame going out ahead of the queued events (which are dropped; the client
+// resumes with ?after=), the drop logged at warn and counted
+// (Hub.SlowConsumerDrops); a socket that
 // resumes with ?after=<seq> gets every later message exactly once (subscribe
 // first, replay from the store, then the buffered live events past the
 // replay).
 //
 // Close codes: 1008 bad token, unknown room or not a member (reason starts
-// with "unauthorized:" or "not found:"); 1009 frame over the size limit;
-// 1001 daemon shutdown; 4003 removed from the room or room deleted; 4008 too
-// slow; 4029 too many sockets for the user; 1011 internal error.
+// with "unauthorized:" or "not found:"); 4001 the token was revoked
+// (logout-all) or expired while the socket was open; 1009 frame over the
+// size limit; 1001 daemon shutdown; 4003 removed from the room or room
+// deleted; 4008 too slow; 4029 too many sockets for the user; 1011 internal
+// error, reason "unavailable: ..." when the database could not be reached
+// (worth retrying, unlike 1008).
 package realtime
 
 import (
@@ -33,8 +39,9 @@ type Options struct {
 	// SendQueue is how many events may wait for one socket before it is
 	// dropped as too slow (config realtime.send_queue).
 	SendQueue int
-	// MaxSocketsPerUser caps one user's open chat sockets across rooms
-	// (config realtime.max_sockets_per_user).
+	// MaxSocketsPerUser caps one user's open sockets across rooms, chat
+	// and signaling (AcquireSocket) together (config
+	// realtime.max_sockets_per_user).
 	MaxSocketsPerUser int
 	// MaxFrameBytes is the largest client frame; bigger ones close the
 	// socket with 1009 (config realtime.max_frame_bytes).
@@ -135,6 +142,12 @@ func (o Options) withDefaults() Options {
 // Authenticator resolves a bearer token (service.Auth).
 type Authenticator interface {
 	Authenticate(ctx context.Context, token string) (api.User, error)
+}
+
+// ExpiringAuthenticator is an Authenticator that also tells when the token
+// expires (service.Auth); the socket is closed with 4001 then.
+type ExpiringAuthenticator interface {
+	AuthenticateUntil(ctx context.Context, token string) (api.User, time.Time, error)
 }
 
 // RoomGuard checks room membership (service.Rooms). It returns an error

@@ -3,6 +3,7 @@ package realtime
 import (
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/virtual-company/vc/pkg/api"
@@ -52,6 +53,13 @@ type Subscription struct {
 	closeCode   int
 	closeReason string
 	onClose     func()
+	// Slow-consumer drop: dropDepth is the queue depth at the drop;
+	// interrupt cuts short a write the writer may be blocked in, so that
+	// the close frame goes out ahead of what was queued; aborting tells
+	// the writer so.
+	dropDepth int
+	interrupt func()
+	aborting  atomic.Bool
 
 	// Lazy writer (SetWriter): write runs in its own goroutine while
 	// writing is true; pings are requested by pingTimer. direct, when set,
@@ -179,12 +187,34 @@ func (s *Subscription) enqueue(q queued) {
 // the queue is full. Called with s.mu held.
 func (s *Subscription) push(q queued) {
 	if len(s.queue) >= s.max {
-		s.queue = nil
-		s.startClose(wsproto.CloseSlowConsumer, "too slow: send queue full", false)
+		s.dropSlow()
 		return
 	}
 	s.queue = append(s.queue, q)
 	s.kick()
+}
+
+// dropSlow closes a socket that does not keep up (4008), with the close
+// frame ahead of the queue: the queued events are dropped (the client
+// resumes with ?after=), all but the rest of a frame the socket has begun,
+// and a write the writer is blocked in is cut short. Called with s.mu held.
+func (s *Subscription) dropSlow() {
+	if s.closing {
+		return
+	}
+	s.dropDepth = len(s.queue)
+	if len(s.queue) > 0 && s.queue[0].frame.Data == nil {
+		clear(s.queue[1:])
+		s.queue = s.queue[:1]
+	} else {
+		s.queue = nil
+	}
+	s.hub.slowDrops.Add(1)
+	s.aborting.Store(true)
+	s.startClose(wsproto.CloseSlowConsumer, "too slow: send queue full", false)
+	if s.writing && s.interrupt != nil {
+		s.interrupt()
+	}
 }
 
 // enqueueBatch is enqueue of several events whose frames, back to back,
@@ -253,6 +283,9 @@ type Batch struct {
 	Closing bool
 	Code    int
 	Reason  string
+	// Dropped is the queue depth at which a slow socket was dropped (0: it
+	// was not).
+	Dropped int
 }
 
 // Take returns what is queued (reusing buf) and whether the subscription
@@ -278,6 +311,9 @@ func (s *Subscription) Next(buf []*Frame) (b Batch, ok bool) {
 func (s *Subscription) take(buf []*Frame) Batch {
 	b := Batch{Frames: buf[:0], Ping: s.pingDue, Pong: s.pong, Closing: s.closing, Code: s.closeCode, Reason: s.closeReason}
 	s.pingDue, s.pong = false, nil
+	if s.closing {
+		b.Dropped = s.dropDepth
+	}
 	if !s.closing || s.drain {
 		for _, q := range s.queue {
 			if q.seq > 0 && q.seq <= s.skipThrough {
@@ -285,6 +321,10 @@ func (s *Subscription) take(buf []*Frame) Batch {
 			}
 			b.Frames = append(b.Frames, q.frame)
 		}
+	} else if len(s.queue) > 0 && s.queue[0].frame.Data == nil {
+		// The rest of a frame the socket has begun: without it the close
+		// frame would land mid-frame and the client could not read it.
+		b.Frames = append(b.Frames, s.queue[0].frame)
 	}
 	// Keep a small queue for the next burst; release a big one.
 	if cap(s.queue) > 16 || s.closing {
@@ -296,6 +336,13 @@ func (s *Subscription) take(buf []*Frame) Batch {
 	return b
 }
 
+// Closing reports whether the subscription was told to close.
+func (s *Subscription) Closing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closing
+}
+
 // OnClose registers f to run a short while after the subscription starts
 // closing, to tear down a socket whose writer is stuck on a peer that does
 // not read.
@@ -304,6 +351,20 @@ func (s *Subscription) OnClose(f func()) {
 	s.onClose = f
 	s.mu.Unlock()
 }
+
+// OnSlow registers f to cut short a write in progress when the
+// subscription is dropped as too slow (the handler moves the connection's
+// write deadline into the past). f is called with the subscription's lock
+// held and must not block.
+func (s *Subscription) OnSlow(f func()) {
+	s.mu.Lock()
+	s.interrupt = f
+	s.mu.Unlock()
+}
+
+// Aborting reports whether the subscription was dropped as too slow: a
+// write that fails from now on was cut short on purpose.
+func (s *Subscription) Aborting() bool { return s.aborting.Load() }
 
 // Close asks the socket to close with code and reason, dropping what is
 // queued.
@@ -331,6 +392,12 @@ func (s *Subscription) startClose(code int, reason string, drain bool) {
 	}
 	s.kick()
 	if f := s.onClose; f != nil {
-		time.AfterFunc(s.hub.opts.CloseGrace, f)
+		grace := s.hub.opts.CloseGrace
+		if s.aborting.Load() {
+			// The close frame of a slow socket waits for the client to
+			// read what the kernel holds; the writer gives it WriteTimeout.
+			grace += s.hub.opts.WriteTimeout
+		}
+		time.AfterFunc(grace, f)
 	}
 }

@@ -40,6 +40,8 @@ type Auth struct {
 	dummyHash []byte
 
 	users *userCache
+	// hooks tells connected clients that a user's tokens were revoked.
+	hooks *hooks
 }
 
 func newAuth(d Deps) *Auth {
@@ -171,16 +173,27 @@ func (a *Auth) Issue(u store.User) (api.Token, error) {
 // (malformed, alg other than HS256, bad signature, expired, revoked, user
 // gone) is ErrUnauthorized.
 func (a *Auth) Authenticate(ctx context.Context, token string) (api.User, error) {
-	u, err := a.authenticate(ctx, token)
+	u, _, err := a.authenticate(ctx, token)
 	if err != nil {
 		return api.User{}, err
 	}
 	return UserOf(u), nil
 }
 
-func (a *Auth) authenticate(ctx context.Context, token string) (store.User, error) {
+// AuthenticateUntil is Authenticate that also returns when the token
+// expires, so that a socket opened with it can be closed then.
+func (a *Auth) AuthenticateUntil(ctx context.Context, token string) (api.User, time.Time, error) {
+	u, exp, err := a.authenticate(ctx, token)
+	if err != nil {
+		return api.User{}, time.Time{}, err
+	}
+	return UserOf(u), exp, nil
+}
+
+// authenticate verifies token and returns its user and expiry.
+func (a *Auth) authenticate(ctx context.Context, token string) (store.User, time.Time, error) {
 	if token == "" {
-		return store.User{}, Unauthorized("Not authenticated")
+		return store.User{}, time.Time{}, Unauthorized("Not authenticated")
 	}
 	var claims tokenClaims
 	_, err := jwt.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) { return a.secret, nil },
@@ -192,28 +205,29 @@ func (a *Auth) authenticate(ctx context.Context, token string) (store.User, erro
 	)
 	if err != nil {
 		if errors.Is(err, jwt.ErrTokenExpired) {
-			return store.User{}, Unauthorized("Token expired")
+			return store.User{}, time.Time{}, Unauthorized("Token expired")
 		}
-		return store.User{}, Unauthorized(detailBadToken)
+		return store.User{}, time.Time{}, Unauthorized(detailBadToken)
 	}
 	id, err := strconv.ParseInt(claims.Subject, 10, 64)
 	if err != nil || id <= 0 {
-		return store.User{}, Unauthorized(detailBadToken)
+		return store.User{}, time.Time{}, Unauthorized(detailBadToken)
 	}
 	u, err := a.users.get(ctx, a.store, id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return store.User{}, Unauthorized(detailBadToken)
+		return store.User{}, time.Time{}, Unauthorized(detailBadToken)
 	case err != nil:
-		return store.User{}, internal("authenticate", err)
+		return store.User{}, time.Time{}, internal("authenticate", err)
 	}
 	if u.TokenVersion != claims.Ver {
-		return store.User{}, Unauthorized("Token revoked")
+		return store.User{}, time.Time{}, Unauthorized("Token revoked")
 	}
-	return u, nil
+	return u, claims.ExpiresAt.Time, nil
 }
 
-// LogoutAll revokes every token issued to the user so far.
+// LogoutAll revokes every token issued to the user so far and closes the
+// sockets opened with them.
 func (a *Auth) LogoutAll(ctx context.Context, userID int64) error {
 	_, err := a.store.BumpTokenVersion(ctx, userID)
 	a.users.forget(userID)
@@ -223,7 +237,21 @@ func (a *Auth) LogoutAll(ctx context.Context, userID int64) error {
 		}
 		return internal("logout all", err)
 	}
+	a.SessionsRevoked(userID)
 	return nil
+}
+
+// SessionsRevoked closes the open sockets of a user whose tokens no longer
+// hold (close 4001). Everything that revokes tokens calls it after the
+// revocation is stored: logout-all, and a password change or the deletion
+// of the account.
+func (a *Auth) SessionsRevoked(userID int64) {
+	if a.hooks == nil {
+		return
+	}
+	if r, ok := a.hooks.notifier.(SessionRevoker); ok {
+		r.UserRevoked(userID)
+	}
 }
 
 // UserByUsername looks a user up by username (case-insensitive).

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/virtual-company/vc/server/store"
 )
 
 // Error kinds. Every error a service returns is one of these (test with
@@ -14,6 +16,11 @@ var (
 	ErrForbidden    = errors.New("forbidden")
 	ErrNotFound     = errors.New("not found")
 	ErrConflict     = errors.New("conflict")
+	// ErrUnavailable is store.ErrUnavailable: the database cannot be
+	// reached, so the request may succeed later (HTTP 503 with
+	// Retry-After; close 1011 on sockets). It is the same value so that a
+	// wrapped store error is this kind without a translation at every call.
+	ErrUnavailable = store.ErrUnavailable
 )
 
 // Error is a domain error with the message shown to the client.

@@ -20,6 +20,14 @@ type Notifier interface {
 	RoomDeleted(roomID int64)
 }
 
+// SessionRevoker is optionally implemented by a Notifier whose sockets
+// outlive the request that opened them: UserRevoked closes every socket of
+// the user (chat and signaling, close 4001) because their tokens were
+// revoked. It must not block.
+type SessionRevoker interface {
+	UserRevoked(userID int64)
+}
+
 // Presence is optionally implemented by a Notifier that knows who is
 // connected; GET /api/rooms/{id}/members uses it to fill Member.Online.
 type Presence interface {

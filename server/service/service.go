@@ -62,6 +62,7 @@ func New(d Deps) (*Services, error) {
 	s.SetNotifier(d.Notifier)
 	s.SetResponder(d.Responder)
 	s.Auth = newAuth(d)
+	s.Auth.hooks = h
 	s.Roles = &Roles{store: d.Store}
 	s.Rooms = &Rooms{store: d.Store, hooks: h, auth: s.Auth}
 	s.Messages = &Messages{store: d.Store, hooks: h, rooms: s.Rooms, roles: s.Roles, auth: s.Auth, logger: d.Logger}

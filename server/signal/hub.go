@@ -42,14 +42,31 @@ type Publisher interface {
 	Publish(roomID int64, ev wsproto.Event)
 }
 
+// ExpiringAuthenticator is an Authenticator that also tells when the token
+// expires (service.Auth); the socket is closed with 4001 then.
+type ExpiringAuthenticator interface {
+	AuthenticateUntil(ctx context.Context, token string) (api.User, time.Time, error)
+}
+
+// SocketCounter holds the per-user socket cap shared with the chat sockets
+// (the realtime hub implements it): a signaling socket takes a slot for as
+// long as it is open.
+type SocketCounter interface {
+	AcquireSocket(userID int64) bool
+	ReleaseSocket(userID int64)
+}
+
 // Options configures a Hub. Auth and Rooms are required.
 type Options struct {
 	Auth     Authenticator
 	Rooms    Memberships
 	Messages SystemMessages // optional: no system messages when nil
 	Chat     Publisher      // optional: no call events on the chat socket when nil
-	Logger   *slog.Logger
-	Now      func() time.Time
+	// Sockets caps the user's sockets of both kinds (optional: no cap
+	// besides one signaling socket per user and room when nil).
+	Sockets SocketCounter
+	Logger  *slog.Logger
+	Now     func() time.Time
 	// RTC is the ICE server configuration handed out by RTCConfig.
 	RTC config.RTCConfig
 
@@ -80,6 +97,10 @@ type Hub struct {
 	mu     sync.Mutex
 	rooms  map[int64]*call
 	closed bool
+	// revokes counts UserRevoked calls; revokedAt is the count at each
+	// user's latest one (a socket admitted before it is refused at join).
+	revokes   uint64
+	revokedAt map[int64]uint64
 }
 
 // call is the voice call of one room.
@@ -95,6 +116,10 @@ type peer struct {
 	roomID   int64
 	user     api.User
 	joinedAt time.Time
+
+	// slot: the peer holds one of the user's socket slots (Options.Sockets);
+	// a peer that replaces another takes over its slot. Guarded by Hub.mu.
+	slot bool
 
 	send     chan []byte
 	done     chan struct{} // closed when the peer must go
@@ -130,7 +155,8 @@ func New(opts Options) *Hub {
 	if opts.WriteWait <= 0 {
 		opts.WriteWait = 10 * time.Second
 	}
-	return &Hub{opts: opts, log: opts.Logger.With("component", "signal"), rooms: map[int64]*call{}}
+	return &Hub{opts: opts, log: opts.Logger.With("component", "signal"), rooms: map[int64]*call{},
+		revokedAt: map[int64]uint64{}}
 }
 
 // Participants lists who is in a room's call, in join order (empty when no
@@ -180,6 +206,29 @@ func (h *Hub) RoomDeleted(roomID int64) {
 	}
 }
 
+// UserRevoked closes every signaling socket of the user with 4001: their
+// tokens were revoked (service.SessionRevoker, through Notifier).
+func (h *Hub) UserRevoked(userID int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.revokes++
+	h.revokedAt[userID] = h.revokes
+	for _, c := range h.rooms {
+		for _, p := range c.peers {
+			if p.user.ID == userID {
+				p.stop(wsproto.CloseRevoked, reasonRevoked)
+			}
+		}
+	}
+}
+
+// revocations returns the UserRevoked count, read before a token is checked.
+func (h *Hub) revocations() uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.revokes
+}
+
 // Close tells every socket that the daemon is going away (close 1001) and
 // refuses new ones.
 func (h *Hub) Close() {
@@ -218,14 +267,22 @@ func newPeerID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// errCallFull and errClosed are join refusals.
+// reasonRevoked is the close reason of a socket whose token was revoked.
+const reasonRevoked = "unauthorized: token revoked"
+
+// Join refusals.
 var (
 	errCallFull = errors.New("the call is full")
 	errClosed   = errors.New("server shutting down")
+	errTooMany  = errors.New("too many sockets for this user")
+	errRevoked  = errors.New(reasonRevoked)
 )
 
-// join adds a peer to the room's call and tells everyone.
-func (h *Hub) join(roomID int64, user api.User) (*peer, error) {
+// join adds a peer to the room's call and tells everyone. A user has one
+// signaling socket per room: an older one is replaced (close 4000), which
+// also keeps one member from taking every seat of the call. revokes is the
+// revocation count read before the user's token was checked.
+func (h *Hub) join(roomID int64, user api.User, revokes uint64) (*peer, error) {
 	h.effects.Lock()
 	defer h.effects.Unlock()
 
@@ -234,19 +291,45 @@ func (h *Hub) join(roomID int64, user api.User) (*peer, error) {
 		h.mu.Unlock()
 		return nil, errClosed
 	}
-	c := h.rooms[roomID]
-	started := c == nil
-	if started {
-		c = &call{startedAt: h.opts.Now(), peers: map[string]*peer{}}
-		h.rooms[roomID] = c
+	if h.revokedAt[user.ID] > revokes {
+		h.mu.Unlock()
+		return nil, errRevoked
 	}
-	if len(c.peers) >= h.opts.MaxPeers {
+	c := h.rooms[roomID]
+	var old *peer
+	if c != nil {
+		for _, o := range c.peers {
+			if o.user.ID == user.ID {
+				old = o
+				break
+			}
+		}
+	}
+	if c != nil && old == nil && len(c.peers) >= h.opts.MaxPeers {
 		h.mu.Unlock()
 		return nil, errCallFull
 	}
 	p := &peer{
 		id: newPeerID(), roomID: roomID, user: user, joinedAt: h.opts.Now(),
 		send: make(chan []byte, h.opts.SendQueue), done: make(chan struct{}),
+	}
+	switch {
+	case old != nil:
+		// The new socket takes the old one's place and its slot.
+		p.slot, old.slot = old.slot, false
+		h.remove(c, old)
+		old.stop(wsproto.CloseReplaced, "replaced")
+	case h.opts.Sockets != nil:
+		if !h.opts.Sockets.AcquireSocket(user.ID) {
+			h.mu.Unlock()
+			return nil, errTooMany
+		}
+		p.slot = true
+	}
+	started := c == nil
+	if started {
+		c = &call{startedAt: h.opts.Now(), peers: map[string]*peer{}}
+		h.rooms[roomID] = c
 	}
 	welcome := wsproto.Signal{Type: wsproto.SignalWelcome, RoomID: roomID, PeerID: p.id, User: user.Username, UserID: user.ID, Peers: []wsproto.CallPeer{}}
 	for _, id := range c.order {
@@ -278,17 +361,16 @@ func (h *Hub) leave(p *peer) {
 	defer h.effects.Unlock()
 
 	h.mu.Lock()
+	if p.slot {
+		p.slot = false
+		h.opts.Sockets.ReleaseSocket(p.user.ID)
+	}
 	c := h.rooms[p.roomID]
 	if c == nil || c.peers[p.id] != p {
 		h.mu.Unlock()
-		return
+		return // replaced: the call goes on with the new socket
 	}
-	delete(c.peers, p.id)
-	c.order = slices.DeleteFunc(c.order, func(id string) bool { return id == p.id })
-	left := mustMarshal(wsproto.Signal{Type: wsproto.SignalPeerLeft, RoomID: p.roomID, PeerID: p.id, User: p.user.Username, UserID: p.user.ID})
-	for _, o := range c.peers {
-		o.enqueue(left)
-	}
+	h.remove(c, p)
 	ended := len(c.peers) == 0
 	var duration time.Duration
 	if ended {
@@ -303,6 +385,16 @@ func (h *Hub) leave(p *peer) {
 		h.systemMessage(p.roomID, fmt.Sprintf("The voice call ended after %s", formatDuration(duration)))
 	}
 	h.publish(p.roomID, everyone)
+}
+
+// remove takes p out of its call and tells the others. Called with h.mu held.
+func (h *Hub) remove(c *call, p *peer) {
+	delete(c.peers, p.id)
+	c.order = slices.DeleteFunc(c.order, func(id string) bool { return id == p.id })
+	left := mustMarshal(wsproto.Signal{Type: wsproto.SignalPeerLeft, RoomID: p.roomID, PeerID: p.id, User: p.user.Username, UserID: p.user.ID})
+	for _, o := range c.peers {
+		o.enqueue(left)
+	}
 }
 
 func callPeers(c *call) []wsproto.CallPeer {

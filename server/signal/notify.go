@@ -40,6 +40,15 @@ func (n *Notifier) RoomDeleted(roomID int64) {
 	n.next.RoomDeleted(roomID)
 }
 
+// UserRevoked implements service.SessionRevoker: the user's signaling
+// sockets close, and the chat sockets too when the wrapped notifier can.
+func (n *Notifier) UserRevoked(userID int64) {
+	n.hub.UserRevoked(userID)
+	if r, ok := n.next.(interface{ UserRevoked(int64) }); ok {
+		r.UserRevoked(userID)
+	}
+}
+
 // IsOnline implements service.Presence when the wrapped notifier does.
 func (n *Notifier) IsOnline(roomID, userID int64) bool {
 	if p, ok := n.next.(presence); ok {

@@ -3,7 +3,6 @@ package signal_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net"
 	"net/http"
 	"strings"
@@ -18,6 +17,7 @@ import (
 	"github.com/virtual-company/vc/pkg/api"
 	"github.com/virtual-company/vc/pkg/wsproto"
 	"github.com/virtual-company/vc/server/config"
+	"github.com/virtual-company/vc/server/service"
 	"github.com/virtual-company/vc/server/signal"
 )
 
@@ -34,14 +34,14 @@ func (directory) Authenticate(_ context.Context, token string) (api.User, error)
 	if u, ok := users[token]; ok {
 		return u, nil
 	}
-	return api.User{}, errors.New("unauthorized")
+	return api.User{}, service.Unauthorized("bad token")
 }
 
 func (directory) RequireMember(_ context.Context, roomID, userID int64) (api.Room, error) {
 	if (roomID == 1 && userID <= 2) || (roomID == 2 && userID == 4) {
 		return api.Room{ID: roomID}, nil
 	}
-	return api.Room{}, errors.New("not found")
+	return api.Room{}, service.NotFound("room not found")
 }
 
 // recorder keeps the system messages and chat events the hub produced.
@@ -302,4 +302,36 @@ func TestICEConfig_TURNRESTCredentials(t *testing.T) {
 	cfg.TURNSecret = ""
 	require.Len(t, signal.ICEConfig(cfg, 42, now).ICEServers, 1)
 	require.Empty(t, signal.ICEConfig(config.RTCConfig{}, 1, now).ICEServers)
+}
+
+// TestSignal_OneSocketPerUserPerRoom: a user's new signaling socket for a
+// room replaces the old one (close 4000 "replaced"), so one member cannot
+// take the seats of a call however many sockets they open.
+func TestSignal_OneSocketPerUserPerRoom(t *testing.T) {
+	hub, _, base := start(t)
+	bob := dial(t, base, "1", "tok-bob")
+	require.Equal(t, wsproto.SignalWelcome, bob.read().Type)
+
+	prev := dial(t, base, "1", "tok-alice")
+	w := prev.read()
+	require.Equal(t, wsproto.SignalWelcome, w.Type)
+	prevID := w.PeerID
+	require.Equal(t, wsproto.SignalPeerJoined, bob.read().Type)
+	for range 20 { // more sockets than the call has seats
+		next := dial(t, base, "1", "tok-alice")
+		w := next.read()
+		require.Equal(t, wsproto.SignalWelcome, w.Type)
+		require.Len(t, w.Peers, 1, "only bob is in the call besides the new socket")
+		code, reason := prev.closeCode()
+		require.Equal(t, websocket.StatusCode(wsproto.CloseReplaced), code)
+		require.Equal(t, "replaced", reason)
+		left := bob.read()
+		require.Equal(t, wsproto.SignalPeerLeft, left.Type)
+		require.Equal(t, prevID, left.PeerID)
+		joined := bob.read()
+		require.Equal(t, wsproto.SignalPeerJoined, joined.Type)
+		require.Equal(t, w.PeerID, joined.PeerID)
+		prev, prevID = next, w.PeerID
+	}
+	require.Len(t, hub.Participants(1), 2)
 }

@@ -15,12 +15,17 @@ import (
 
 	"github.com/virtual-company/vc/pkg/api"
 	"github.com/virtual-company/vc/pkg/wsproto"
+	"github.com/virtual-company/vc/server/service"
 )
 
 // Handler returns the Fiber handler of GET /ws/signaling/:room_id. The token
 // comes from ?token= or the Authorization header; a bad token, unknown room
 // or non-member gets the socket closed with 1008 and a reason that starts
-// with "unauthorized:" or "not found:", as on the chat socket.
+// with "unauthorized:" or "not found:", as on the chat socket; a token or
+// membership that could not be checked (database unreachable) gets 1011 with
+// a reason starting "unavailable:". Later closes: 4000 replaced by the same
+// user's newer socket for the room, 4001 token revoked or expired, 4029 too
+// many sockets for the user, 1013 call full.
 func (h *Hub) Handler() fiber.Handler {
 	ws := websocket.New(h.serve, websocket.Config{ReadBufferSize: 4096, WriteBufferSize: 4096})
 	return func(c *fiber.Ctx) error {
@@ -44,21 +49,36 @@ func (h *Hub) Handler() fiber.Handler {
 func (h *Hub) serve(conn *websocket.Conn) {
 	token, _ := conn.Locals("signal_token").(string)
 	roomParam, _ := conn.Locals("signal_room").(string)
-	user, roomID, err := h.admit(token, roomParam)
+	revokes := h.revocations()
+	user, roomID, expires, err := h.admit(token, roomParam)
 	if err != nil {
-		h.closeWith(conn, wsproto.ClosePolicy, err.Error())
+		code := wsproto.ClosePolicy
+		if errors.Is(err, errUnavailable) {
+			code = wsproto.CloseInternal
+		}
+		h.closeWith(conn, code, err.Error())
 		return
 	}
-	p, err := h.join(roomID, user)
+	p, err := h.join(roomID, user, revokes)
 	if err != nil {
-		code := 1013 // try again later
-		if errors.Is(err, errClosed) {
+		code := wsproto.CloseTryAgainLater
+		switch {
+		case errors.Is(err, errClosed):
 			code = wsproto.CloseGoingAway
+		case errors.Is(err, errTooMany):
+			code = wsproto.CloseTooMany
+		case errors.Is(err, errRevoked):
+			code = wsproto.CloseRevoked
 		}
 		h.closeWith(conn, code, err.Error())
 		return
 	}
 	defer h.leave(p)
+	if !expires.IsZero() {
+		// One timer per socket, not a check per message.
+		expiry := time.AfterFunc(time.Until(expires), func() { p.stop(wsproto.CloseRevoked, "unauthorized: token expired") })
+		defer expiry.Stop()
+	}
 
 	writerDone := make(chan struct{})
 	go func() {
@@ -70,25 +90,46 @@ func (h *Hub) serve(conn *websocket.Conn) {
 	<-writerDone
 }
 
-// admit authenticates the token and checks membership.
-func (h *Hub) admit(token, roomParam string) (api.User, int64, error) {
+// errUnavailable refuses a socket whose token or membership could not be
+// checked (the database is unreachable): close 1011, worth retrying.
+var errUnavailable = errors.New("unavailable: the database cannot be reached, try again shortly")
+
+// admit authenticates the token and checks membership; it also returns when
+// the token expires (zero when Auth cannot tell).
+func (h *Hub) admit(token, roomParam string) (api.User, int64, time.Time, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if token == "" {
-		return api.User{}, 0, errors.New("unauthorized: missing token")
+		return api.User{}, 0, time.Time{}, errors.New("unauthorized: missing token")
 	}
-	user, err := h.opts.Auth.Authenticate(ctx, token)
+	var user api.User
+	var expires time.Time
+	var err error
+	if ea, ok := h.opts.Auth.(ExpiringAuthenticator); ok {
+		user, expires, err = ea.AuthenticateUntil(ctx, token)
+	} else {
+		user, err = h.opts.Auth.Authenticate(ctx, token)
+	}
 	if err != nil {
-		return api.User{}, 0, errors.New("unauthorized: invalid or expired token")
+		if errors.Is(err, service.ErrUnauthorized) {
+			return api.User{}, 0, time.Time{}, errors.New("unauthorized: invalid or expired token")
+		}
+		// Not a verdict on the token: the database could not be asked.
+		h.log.Warn("authenticate signaling socket", "err", err)
+		return api.User{}, 0, time.Time{}, errUnavailable
 	}
 	roomID, err := strconv.ParseInt(roomParam, 10, 64)
 	if err != nil || roomID <= 0 {
-		return api.User{}, 0, errors.New("not found: room not found")
+		return api.User{}, 0, time.Time{}, errors.New("not found: room not found")
 	}
 	if _, err := h.opts.Rooms.RequireMember(ctx, roomID, user.ID); err != nil {
-		return api.User{}, 0, errors.New("not found: room not found or you are not a member")
+		if errors.Is(err, service.ErrNotFound) || errors.Is(err, service.ErrForbidden) {
+			return api.User{}, 0, time.Time{}, errors.New("not found: room not found or you are not a member")
+		}
+		h.log.Warn("check signaling membership", "room_id", roomID, "user_id", user.ID, "err", err)
+		return api.User{}, 0, time.Time{}, errUnavailable
 	}
-	return user, roomID, nil
+	return user, roomID, expires, nil
 }
 
 func (h *Hub) closeWith(conn *websocket.Conn, code int, reason string) {
@@ -166,6 +207,11 @@ var serverOnly = map[string]bool{
 
 // handle validates one message and relays it, with the sender stamped.
 func (h *Hub) handle(p *peer, data []byte) {
+	select {
+	case <-p.done:
+		return // told to go (revoked, replaced, ...): relay nothing more
+	default:
+	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(data, &fields); err != nil || fields == nil {
 		h.reply(p, "invalid JSON: expected an object like {\"type\":\"offer\",\"data\":{...}}", "bad_json")

@@ -20,6 +20,9 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrConflict means a unique constraint would be violated.
 	ErrConflict = errors.New("conflict")
+	// ErrUnavailable means the database could not be reached (connection
+	// refused or lost, pool closed): the request may succeed when retried.
+	ErrUnavailable = errors.New("database unavailable")
 )
 
 // User is a registered account.

@@ -14,16 +14,22 @@ package gormstore
 
 import (
 	"context"
+	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/glebarez/sqlite"
+	"github.com/jackc/pgx/v5/pgconn"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -218,6 +224,39 @@ func translate(err error) error {
 		return store.ErrNotFound
 	case errors.Is(err, gorm.ErrDuplicatedKey):
 		return fmt.Errorf("%w: %w", store.ErrConflict, err)
+	case unreachable(err):
+		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
 	}
 	return err
+}
+
+// unreachable reports whether err means the database could not be talked
+// to at all (as opposed to refusing a statement): the pool is closed, the
+// connection was refused, reset or timed out, or the server is shutting
+// down or out of connections. Such errors become store.ErrUnavailable, which
+// the API answers with 503 and a Retry-After instead of 500 (or, during
+// authentication, instead of "bad token").
+func unreachable(err error) bool {
+	if errors.Is(err, store.ErrUnavailable) || errors.Is(err, sql.ErrConnDone) || errors.Is(err, driver.ErrBadConn) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+		return true
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return true
+	}
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		return true
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		// Class 08: connection exception; 57P01-57P03: the server is
+		// shutting down or starting; 53300: too many connections.
+		return strings.HasPrefix(pe.Code, "08") || pe.Code == "57P01" || pe.Code == "57P02" ||
+			pe.Code == "57P03" || pe.Code == "53300"
+	}
+	// database/sql does not export the error of a closed pool.
+	return strings.Contains(err.Error(), "sql: database is closed")
 }

@@ -193,7 +193,7 @@ func newCommitter(s *Store, db *sql.DB) *committer {
 	return c
 }
 
-var errStoreClosed = errors.New("store closed")
+var errStoreClosed = fmt.Errorf("store closed: %w", store.ErrUnavailable)
 
 // submit queues p and waits for its outcome. Once queued, a message is
 // stored even if ctx ends, so that the caller never reports a stored
