@@ -17,6 +17,7 @@ import (
 
 	"github.com/virtual-company/vc/server/config"
 	"github.com/virtual-company/vc/server/httpapi"
+	"github.com/virtual-company/vc/server/ops"
 	"github.com/virtual-company/vc/server/realtime"
 	"github.com/virtual-company/vc/server/service"
 	"github.com/virtual-company/vc/server/signal"
@@ -34,6 +35,9 @@ type Server struct {
 	store    *gormstore.Store
 	services *service.Services
 	api      *httpapi.API
+	// lock is held on the data directory while a SQLite daemon runs, so
+	// that vcd restore refuses to replace its database (nil on PostgreSQL).
+	lock *ops.DataDirLock
 
 	// closers run in reverse order after the HTTP drain, before the
 	// database closes (the hub closes its sockets there).
@@ -61,17 +65,25 @@ func New(cfg config.Config, logger *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	var lock *ops.DataDirLock
+	if !gormstore.IsPostgres(cfg.DatabaseURL) {
+		if lock, err = ops.LockDataDir(cfg.DataDir); err != nil {
+			return nil, err
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	st, err := OpenStore(ctx, cfg)
 	if err != nil {
+		_ = lock.Release()
 		return nil, err
 	}
-	s := &Server{cfg: cfg, logger: logger, store: st, stopped: make(chan struct{})}
+	s := &Server{cfg: cfg, logger: logger, store: st, lock: lock, stopped: make(chan struct{})}
 	ok := false
 	defer func() {
 		if !ok {
 			_ = st.Close()
+			_ = lock.Release()
 		}
 	}()
 	if _, err := st.Migrate(ctx); err != nil {
@@ -218,6 +230,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		if err := s.store.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close database: %w", err))
 		}
+		_ = s.lock.Release()
 		s.stopErr = errors.Join(errs...)
 		close(s.stopped)
 		s.logger.Info("vcd stopped")

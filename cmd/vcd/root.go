@@ -76,5 +76,6 @@ and defaults, in that order.`,
 			fmt.Fprintf(cmd.OutOrStdout(), "vcd %s\n", server.Version)
 		},
 	})
+	root.AddCommand(opsCommands(load)...)
 	return root
 }

@@ -307,3 +307,13 @@ type Root struct {
 	Version string `json:"version"`
 	Docs    string `json:"docs"`
 }
+
+// ExportedMessage is one line of a room export (GET
+// /api/rooms/{id}/export?format=jsonl, vc export, vcd export): a message and,
+// for an AI reply, the model that wrote it and the tokens it used when they
+// were recorded.
+type ExportedMessage struct {
+	Message
+	Model string `json:"model,omitempty"`
+	Usage *Usage `json:"usage,omitempty"`
+}

@@ -60,6 +60,10 @@ func migrations() []Migration {
 	}
 }
 
+// LatestSchemaVersion is the schema version this binary migrates to. A
+// database with a higher version was written by a newer vcd.
+func LatestSchemaVersion() int { return len(migrations()) }
+
 // Migrate applies every migration not yet recorded in schema_migrations, in
 // order, each in its own transaction, and returns the resulting version.
 // Concurrent callers on PostgreSQL serialise on an advisory lock.
