@@ -133,6 +133,7 @@ func New(cfg config.Config, logger *slog.Logger) (*Server, error) {
 		SignalSocket:  signalSocket,
 		Calls:         sig,
 		AI:            aip.svc,
+		Export:        &ops.Exporter{Store: st, Rooms: s.services.Rooms},
 	})
 	if err != nil {
 		return nil, err

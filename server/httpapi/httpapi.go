@@ -52,6 +52,9 @@ type Deps struct {
 	// Calls serves GET /api/rooms/:id/call and GET /api/rtc/config
 	// (server/signal); nil: the routes are not registered.
 	Calls CallService
+	// Export serves GET /api/rooms/:id/export (server/ops); nil: the route
+	// is not registered.
+	Export RoomExporter
 }
 
 // API is the HTTP layer: handlers plus the Fiber app serving them.
