@@ -95,6 +95,9 @@ func New(cfg config.Config, logger *slog.Logger) (*Server, error) {
 		BcryptCost: cfg.BcryptCost,
 		TokenTTL:   cfg.TokenTTL,
 		Logger:     logger.With("component", "service"),
+
+		Registration: cfg.Auth.Registration,
+		Audit:        logger.With("component", "audit"),
 	})
 	if err != nil {
 		return nil, err

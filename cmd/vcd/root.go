@@ -77,5 +77,6 @@ and defaults, in that order.`,
 		},
 	})
 	root.AddCommand(opsCommands(load)...)
+	root.AddCommand(adminCommand(load))
 	return root
 }

@@ -54,6 +54,9 @@ type RegisterRequest struct {
 	Username string `json:"username"`
 	Name     string `json:"name"`
 	Password string `json:"password"`
+	// Invite is the invite code when registration is by invite
+	// (auth.registration: invite).
+	Invite string `json:"invite,omitempty"`
 }
 
 // LoginRequest is the body of POST /api/auth/login. Username may hold the

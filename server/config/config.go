@@ -59,6 +59,11 @@ type Config struct {
 	LLM LLMConfig `mapstructure:"llm"`
 	// RTC configures voice calls (rtc.go).
 	RTC RTCConfig `mapstructure:"rtc"`
+	// Admins lists usernames that are administrators besides those granted
+	// with vcd admin grant (ops.go).
+	Admins []string `mapstructure:"admins"`
+	// Auth configures accounts: registration open, closed or by invite (ops.go).
+	Auth AuthConfig `mapstructure:"auth"`
 }
 
 // RateLimitConfig limits requests per client IP.
@@ -74,6 +79,8 @@ type LogConfig struct {
 	Level string `mapstructure:"level"`
 	// Format is auto (text on a terminal, JSON otherwise), text or json.
 	Format string `mapstructure:"format"`
+	// Access writes one line per HTTP request (default true).
+	Access bool `mapstructure:"access"`
 }
 
 // Defaults returns the configuration used when nothing is set. DataDir and
@@ -88,10 +95,11 @@ func Defaults() Config {
 		ShutdownTimeout: 10 * time.Second,
 		GCMinHeapMiB:    32,
 		RateLimit:       RateLimitConfig{AuthPerMinute: 20},
-		Log:             LogConfig{Level: "info", Format: "auto"},
+		Log:             LogConfig{Level: "info", Format: "auto", Access: true},
 		LLM:             defaultLLM(),
 		RTC:             defaultRTC(),
 		Realtime:        defaultRealtime(),
+		Auth:            defaultAuth(),
 	}
 	return c
 }
@@ -227,6 +235,9 @@ func (c Config) Validate() error {
 	if err := validateRealtime(c.Realtime); err != nil {
 		errs = append(errs, err)
 	}
+	if err := validateAuth(c); err != nil {
+		errs = append(errs, err)
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("invalid configuration: %w", errors.Join(errs...))
 	}
@@ -273,6 +284,7 @@ func setDefaults(v *viper.Viper, d Config) {
 	setLLMDefaults(v, d.LLM)
 	setRTCDefaults(v, d.RTC)
 	setRealtimeDefaults(v, d.Realtime)
+	setAuthDefaults(v, d)
 }
 
 // bindEnv binds the environment names that do not follow the automatic

@@ -57,6 +57,7 @@ func migrations() []Migration {
 	return []Migration{
 		{Version: 1, Name: "core schema: users, roles, rooms, members, messages", Up: migrateCore},
 		{Version: 2, Name: "ai: room roles, encrypted api keys, usage", Up: migrateAI},
+		{Version: 3, Name: "ops: admin and disabled users, invites", Up: migrateOps},
 	}
 }
 
