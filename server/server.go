@@ -17,6 +17,7 @@ import (
 
 	"github.com/virtual-company/vc/server/config"
 	"github.com/virtual-company/vc/server/httpapi"
+	"github.com/virtual-company/vc/server/logctx"
 	"github.com/virtual-company/vc/server/ops"
 	"github.com/virtual-company/vc/server/realtime"
 	"github.com/virtual-company/vc/server/service"
@@ -61,6 +62,8 @@ func New(cfg config.Config, logger *slog.Logger) (*Server, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	// Lines logged with a request's context carry its request_id.
+	logger = slog.New(logctx.Handler(logger.Handler()))
 	secret, err := cfg.Secret()
 	if err != nil {
 		return nil, err
@@ -137,6 +140,7 @@ func New(cfg config.Config, logger *slog.Logger) (*Server, error) {
 		Calls:         sig,
 		AI:            aip.svc,
 		Export:        &ops.Exporter{Store: st, Rooms: s.services.Rooms},
+		AccessLog:     cfg.Log.Access,
 	})
 	if err != nil {
 		return nil, err

@@ -52,6 +52,8 @@ type Deps struct {
 	// Calls serves GET /api/rooms/:id/call and GET /api/rtc/config
 	// (server/signal); nil: the routes are not registered.
 	Calls CallService
+	// AccessLog writes one line per request (log.access).
+	AccessLog bool
 	// Export serves GET /api/rooms/:id/export (server/ops); nil: the route
 	// is not registered.
 	Export RoomExporter

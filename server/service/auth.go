@@ -97,7 +97,7 @@ func (a *Auth) Register(ctx context.Context, req api.RegisterRequest) (api.User,
 	}
 	if err != nil {
 		if errors.Is(err, store.ErrInviteInvalid) {
-			a.audit.Info("registration refused", "action", "register_refused", "username", req.Username, "reason", "invalid invite")
+			a.audit.InfoContext(ctx, "registration refused", "action", "register_refused", "username", req.Username, "reason", "invalid invite")
 			return api.User{}, &Error{Kind: ErrForbidden, Detail: "The invite code is invalid, expired or used up", Code: api.CodeForbidden}
 		}
 		if errors.Is(err, store.ErrConflict) {
@@ -109,7 +109,7 @@ func (a *Auth) Register(ctx context.Context, req api.RegisterRequest) (api.User,
 		}
 		return api.User{}, internal("register", err)
 	}
-	a.audit.Info("user registered", "action", "register", "user_id", u.ID, "username", u.Username)
+	a.audit.InfoContext(ctx, "user registered", "action", "register", "user_id", u.ID, "username", u.Username)
 	return UserOf(u), nil
 }
 
@@ -178,22 +178,22 @@ func (a *Auth) Login(ctx context.Context, req api.LoginRequest) (api.Token, erro
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		_ = bcrypt.CompareHashAndPassword(a.dummy(), []byte(req.Password))
-		a.audit.Warn("login failed", "action", "login_failed", "login", req.Username, "reason", "unknown user")
+		a.audit.WarnContext(ctx, "login failed", "action", "login_failed", "login", req.Username, "reason", "unknown user")
 		return api.Token{}, Unauthorized(detailBadLogin)
 	case err != nil:
 		return api.Token{}, internal("login", err)
 	}
 	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(req.Password)) != nil {
-		a.audit.Warn("login failed", "action", "login_failed", "login", req.Username, "user_id", u.ID, "reason", "wrong password")
+		a.audit.WarnContext(ctx, "login failed", "action", "login_failed", "login", req.Username, "user_id", u.ID, "reason", "wrong password")
 		return api.Token{}, Unauthorized(detailBadLogin)
 	}
 	// Said only after the password matched, so that it reveals nothing to
 	// someone guessing.
 	if u.Disabled {
-		a.audit.Warn("login failed", "action", "login_failed", "login", req.Username, "user_id", u.ID, "reason", "disabled")
+		a.audit.WarnContext(ctx, "login failed", "action", "login_failed", "login", req.Username, "user_id", u.ID, "reason", "disabled")
 		return api.Token{}, Unauthorized(detailDisabled)
 	}
-	a.audit.Info("login", "action", "login", "user_id", u.ID, "username", u.Username)
+	a.audit.InfoContext(ctx, "login", "action", "login", "user_id", u.ID, "username", u.Username)
 	return a.Issue(u)
 }
 
@@ -281,7 +281,7 @@ func (a *Auth) LogoutAll(ctx context.Context, userID int64) error {
 		}
 		return internal("logout all", err)
 	}
-	a.audit.Info("logout all", "action", "logout_all", "user_id", userID)
+	a.audit.InfoContext(ctx, "logout all", "action", "logout_all", "user_id", userID)
 	return nil
 }
 

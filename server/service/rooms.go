@@ -112,7 +112,7 @@ func (s *Rooms) Delete(ctx context.Context, userID, roomID int64) error {
 		return internal("delete room", err)
 	}
 	s.hooks.notifier.RoomDeleted(roomID)
-	s.audit.Info("room deleted", "action", "room_delete", "user_id", userID, "room_id", roomID)
+	s.audit.InfoContext(ctx, "room deleted", "action", "room_delete", "user_id", userID, "room_id", roomID)
 	return nil
 }
 
@@ -161,7 +161,7 @@ func (s *Rooms) AddMember(ctx context.Context, userID, roomID int64, req api.Add
 		return api.Member{}, internal("add member", err)
 	}
 	s.hooks.notifier.Publish(roomID, wsproto.Event{Type: wsproto.TypeMembers, RoomID: roomID})
-	s.audit.Info("member added", "action", "member_add", "user_id", userID, "room_id", roomID, "member_id", m.UserID)
+	s.audit.InfoContext(ctx, "member added", "action", "member_add", "user_id", userID, "room_id", roomID, "member_id", m.UserID)
 	return api.Member{UserID: m.UserID, Username: m.Username, Name: m.Name, JoinedAt: m.JoinedAt.UTC()}, nil
 }
 
@@ -186,6 +186,6 @@ func (s *Rooms) RemoveMember(ctx context.Context, userID, roomID, targetID int64
 	}
 	s.hooks.notifier.MemberRemoved(roomID, targetID)
 	s.hooks.notifier.Publish(roomID, wsproto.Event{Type: wsproto.TypeMembers, RoomID: roomID})
-	s.audit.Info("member removed", "action", "member_remove", "user_id", userID, "room_id", roomID, "member_id", targetID)
+	s.audit.InfoContext(ctx, "member removed", "action", "member_remove", "user_id", userID, "room_id", roomID, "member_id", targetID)
 	return nil
 }
