@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -76,5 +77,29 @@ a daemon holds the data directory, and refuses a backup from a newer vcd.`,
 	}
 	export.Flags().Int64Var(&roomID, "room", 0, "room id")
 	export.Flags().StringVar(&format, "format", ops.FormatJSONL, "jsonl or markdown")
-	return []*cobra.Command{backup, restore, export}
+	var healthURL string
+	var healthTimeout time.Duration
+	health := &cobra.Command{
+		Use:   "health",
+		Short: "Exit 0 when the daemon answers GET /ready (for container health checks)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			url := healthURL
+			if url == "" {
+				cfg, err := load(cmd)
+				if err != nil {
+					return err
+				}
+				url = ops.ReadyURL(cfg.Listen)
+			}
+			if err := ops.CheckReady(cmd.Context(), url, healthTimeout); err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), "ready")
+			return nil
+		},
+	}
+	health.Flags().StringVar(&healthURL, "url", "", "the /ready URL (default: from the listen address)")
+	health.Flags().DurationVar(&healthTimeout, "timeout", 3*time.Second, "give up after this long")
+	return []*cobra.Command{backup, restore, export, health}
 }
