@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -79,4 +80,30 @@ func TestLogs_RequestIDOnEveryLineAndAccessToggle(t *testing.T) {
 			require.Zero(t, accessLines, "log.access: false")
 		}
 	}
+}
+
+// TestLogs_AuditKeyChangesHoldNoSecret: adding and deleting a provider key
+// is audited, without the key.
+func TestLogs_AuditKeyChangesHoldNoSecret(t *testing.T) {
+	logs := &syncBuffer{}
+	d := servertest.Start(t, servertest.WithLogOutput(logs))
+	ada := d.Register("ada")
+	status, b := d.Do("POST", "/api/keys", ada.Token, api.CreateKeyRequest{Provider: "openai", APIKey: "sk-test-very-secret-1234"})
+	require.Equal(t, http.StatusCreated, status, string(b))
+	var k api.APIKey
+	require.NoError(t, json.Unmarshal(b, &k))
+	status, b = d.Do("DELETE", "/api/keys/"+strconv.FormatInt(k.ID, 10), ada.Token, nil)
+	require.Equal(t, http.StatusNoContent, status, string(b))
+	var actions []string
+	for _, l := range logs.lines(t) {
+		if l["component"] == "audit" {
+			actions = append(actions, l["action"].(string))
+		}
+	}
+	require.Contains(t, actions, "key_add")
+	require.Contains(t, actions, "key_delete")
+	require.Contains(t, actions, "login")
+	logs.mu.Lock()
+	require.NotContains(t, logs.b.String(), "very-secret")
+	logs.mu.Unlock()
 }
