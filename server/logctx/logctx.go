@@ -11,6 +11,17 @@ import (
 
 type requestIDKey struct{}
 
+type connIDKey struct{}
+
+// WithConnID returns ctx carrying a socket's connection id (the request id
+// of its upgrade request), logged as conn_id.
+func WithConnID(ctx context.Context, id string) context.Context {
+	if id == "" {
+		return ctx
+	}
+	return context.WithValue(ctx, connIDKey{}, id)
+}
+
 // WithRequestID returns ctx carrying the request id.
 func WithRequestID(ctx context.Context, id string) context.Context {
 	return context.WithValue(ctx, requestIDKey{}, id)
@@ -22,7 +33,7 @@ func RequestID(ctx context.Context) string {
 	return id
 }
 
-// Handler adds request_id to every record logged with a context that
+// Handler adds request_id (and conn_id) to every record logged with a context that
 // carries one and that does not already have it.
 func Handler(h slog.Handler) slog.Handler { return handler{h} }
 
@@ -38,6 +49,9 @@ func (h handler) Handle(ctx context.Context, r slog.Record) error {
 		if !has {
 			r.AddAttrs(slog.String("request_id", id))
 		}
+	}
+	if id, _ := ctx.Value(connIDKey{}).(string); id != "" {
+		r.AddAttrs(slog.String("conn_id", id))
 	}
 	return h.Handler.Handle(ctx, r)
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/virtual-company/vc/pkg/api"
 	"github.com/virtual-company/vc/pkg/wsproto"
+	"github.com/virtual-company/vc/server/logctx"
 	"github.com/virtual-company/vc/server/service"
 )
 
@@ -85,6 +86,8 @@ type admission struct {
 	// refuse is the close code when the socket must be refused (0: admitted).
 	refuse       int
 	refuseReason string
+	// connID names the socket in log lines (the upgrade's request id).
+	connID string
 }
 
 const admissionKey = "realtime.admission"
@@ -111,7 +114,7 @@ func (h *Handler) admit(c *fiber.Ctx) *admission {
 	user, err := h.auth.Authenticate(ctx, bearer(c))
 	if err != nil {
 		if !errors.Is(err, service.ErrUnauthorized) {
-			h.log.Error("authenticate chat socket", "room_id", roomID, "err", err)
+			h.log.ErrorContext(ctx, "authenticate chat socket", "room_id", roomID, "err", err)
 		}
 		return &admission{refuse: wsproto.ClosePolicy, refuseReason: "unauthorized: invalid or expired token"}
 	}
@@ -120,10 +123,10 @@ func (h *Handler) admit(c *fiber.Ctx) *admission {
 		if errors.Is(err, service.ErrNotFound) || errors.Is(err, service.ErrForbidden) {
 			return &admission{refuse: wsproto.ClosePolicy, refuseReason: "not found: room not found or you are not a member"}
 		}
-		h.log.Error("check chat membership", "room_id", roomID, "user_id", user.ID, "err", err)
+		h.log.ErrorContext(ctx, "check chat membership", "room_id", roomID, "user_id", user.ID, "err", err)
 		return &admission{refuse: 1011, refuseReason: "internal error"}
 	}
-	adm := &admission{user: user, room: room}
+	adm := &admission{user: user, room: room, connID: logctx.RequestID(ctx)}
 	if s := c.Query("after"); s != "" {
 		adm.after, err = strconv.ParseInt(s, 10, 64)
 		if err != nil || adm.after < 0 {
@@ -197,7 +200,7 @@ func (h *Handler) serve(c *websocket.Conn) {
 		return
 	}
 	user, roomID := adm.user, adm.room.ID
-	ctx, cancel := context.WithCancel(h.base)
+	ctx, cancel := context.WithCancel(logctx.WithConnID(h.base, adm.connID))
 	defer cancel()
 	netConn := socketOf(c)
 
@@ -219,7 +222,7 @@ func (h *Handler) serve(c *websocket.Conn) {
 	if adm.resume {
 		last, err = h.replay(ctx, c, roomID, adm.after)
 		if err != nil {
-			h.log.Debug("replay", "room_id", roomID, "user_id", user.ID, "err", err)
+			h.log.DebugContext(ctx, "replay", "room_id", roomID, "user_id", user.ID, "err", err)
 			sub.Close(1011, "replay failed")
 		}
 	}
@@ -446,7 +449,7 @@ func (h *Handler) handleFrame(ctx context.Context, sub *Subscription, user api.U
 		if err != nil {
 			code, detail := errorCode(err)
 			if code == api.CodeInternal {
-				h.log.Error("create message from socket", "room_id", sub.RoomID, "user_id", user.ID, "err", err)
+				h.log.ErrorContext(ctx, "create message from socket", "room_id", sub.RoomID, "user_id", user.ID, "err", err)
 			}
 			h.sendError(sub, f.ClientID, code, detail)
 			return
