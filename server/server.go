@@ -18,6 +18,8 @@ import (
 	"github.com/virtual-company/vc/server/config"
 	"github.com/virtual-company/vc/server/connlimit"
 	"github.com/virtual-company/vc/server/httpapi"
+	"github.com/virtual-company/vc/server/logctx"
+	"github.com/virtual-company/vc/server/ops"
 	"github.com/virtual-company/vc/server/realtime"
 	"github.com/virtual-company/vc/server/service"
 	"github.com/virtual-company/vc/server/signal"
@@ -36,6 +38,9 @@ type Server struct {
 	store    *gormstore.Store
 	services *service.Services
 	api      *httpapi.API
+	// lock is held on the data directory while a SQLite daemon runs, so
+	// that vcd restore refuses to replace its database (nil on PostgreSQL).
+	lock *ops.DataDirLock
 
 	// closers run in reverse order after the HTTP drain, before the
 	// database closes (the hub closes its sockets there).
@@ -67,21 +72,31 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	// Lines logged with a request's context carry its request_id.
+	logger = slog.New(logctx.Handler(logger.Handler()))
 	secret, err := cfg.Secret()
 	if err != nil {
 		return nil, err
+	}
+	var lock *ops.DataDirLock
+	if !gormstore.IsPostgres(cfg.DatabaseURL) {
+		if lock, err = ops.LockDataDir(cfg.DataDir); err != nil {
+			return nil, err
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	st, err := OpenStore(ctx, cfg)
 	if err != nil {
+		_ = lock.Release()
 		return nil, err
 	}
-	s := &Server{cfg: cfg, logger: logger, store: st, stopped: make(chan struct{})}
+	s := &Server{cfg: cfg, logger: logger, store: st, lock: lock, stopped: make(chan struct{})}
 	ok := false
 	defer func() {
 		if !ok {
 			_ = st.Close()
+			_ = lock.Release()
 		}
 	}()
 	if _, err := st.Migrate(ctx); err != nil {
@@ -93,6 +108,9 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 		BcryptCost: cfg.BcryptCost,
 		TokenTTL:   cfg.TokenTTL,
 		Logger:     logger.With("component", "service"),
+
+		Registration: cfg.Auth.Registration,
+		Audit:        logger.With("component", "audit"),
 	})
 	if err != nil {
 		return nil, err
@@ -140,6 +158,8 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 		Calls:         sig,
 		AI:            aip.svc,
 		Web:           web,
+		Export:        &ops.Exporter{Store: st, Rooms: s.services.Rooms},
+		AccessLog:     cfg.Log.Access,
 	})
 	if err != nil {
 		return nil, err
@@ -251,6 +271,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		if err := s.store.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close database: %w", err))
 		}
+		_ = s.lock.Release()
 		s.stopErr = errors.Join(errs...)
 		close(s.stopped)
 		s.logger.Info("vcd stopped")

@@ -55,6 +55,7 @@ server, and VC_TOKEN passes a token without any stored state.`,
 	root.AddCommand(newModelsCmd(a))
 	root.AddCommand(newKeysCmd(a))
 	root.AddCommand(newUsageCmd(a))
+	root.AddCommand(newExportCmd(a))
 	root.AddCommand(newConfigCmd(a))
 	root.AddCommand(newVersionCmd(a))
 	// vc chat (cmd/vc/chat.go) and vc call (cmd/vc/call.go) are added here:

@@ -85,5 +85,7 @@ and defaults, in that order.`,
 			fmt.Fprintf(cmd.OutOrStdout(), "vcd %s\n", server.Version)
 		},
 	})
+	root.AddCommand(opsCommands(load)...)
+	root.AddCommand(adminCommand(load))
 	return root
 }

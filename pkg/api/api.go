@@ -59,6 +59,9 @@ type RegisterRequest struct {
 	Username string `json:"username"`
 	Name     string `json:"name"`
 	Password string `json:"password"`
+	// Invite is the invite code when registration is by invite
+	// (auth.registration: invite).
+	Invite string `json:"invite,omitempty"`
 }
 
 // LoginRequest is the body of POST /api/auth/login. Username may hold the
@@ -322,4 +325,14 @@ type Root struct {
 	Message string `json:"message"`
 	Version string `json:"version"`
 	Docs    string `json:"docs"`
+}
+
+// ExportedMessage is one line of a room export (GET
+// /api/rooms/{id}/export?format=jsonl, vc export, vcd export): a message and,
+// for an AI reply, the model that wrote it and the tokens it used when they
+// were recorded.
+type ExportedMessage struct {
+	Message
+	Model string `json:"model,omitempty"`
+	Usage *Usage `json:"usage,omitempty"`
 }

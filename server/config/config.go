@@ -61,6 +61,11 @@ type Config struct {
 	RTC RTCConfig `mapstructure:"rtc"`
 	// HTTP limits the listener's connections (http.go).
 	HTTP HTTPConfig `mapstructure:"http"`
+	// Admins lists usernames that are administrators besides those granted
+	// with vcd admin grant (ops.go).
+	Admins []string `mapstructure:"admins"`
+	// Auth configures accounts: registration open, closed or by invite (ops.go).
+	Auth AuthConfig `mapstructure:"auth"`
 }
 
 // RateLimitConfig limits requests per client IP.
@@ -76,6 +81,8 @@ type LogConfig struct {
 	Level string `mapstructure:"level"`
 	// Format is auto (text on a terminal, JSON otherwise), text or json.
 	Format string `mapstructure:"format"`
+	// Access writes one line per HTTP request (default true).
+	Access bool `mapstructure:"access"`
 }
 
 // Defaults returns the configuration used when nothing is set. DataDir and
@@ -90,11 +97,12 @@ func Defaults() Config {
 		ShutdownTimeout: 10 * time.Second,
 		GCMinHeapMiB:    32,
 		RateLimit:       RateLimitConfig{AuthPerMinute: 20},
-		Log:             LogConfig{Level: "info", Format: "auto"},
+		Log:             LogConfig{Level: "info", Format: "auto", Access: true},
 		LLM:             defaultLLM(),
 		RTC:             defaultRTC(),
 		Realtime:        defaultRealtime(),
 		HTTP:            defaultHTTP(),
+		Auth:            defaultAuth(),
 	}
 	return c
 }
@@ -236,6 +244,9 @@ func (c Config) Validate() error {
 	if err := validateHTTP(c.HTTP); err != nil {
 		errs = append(errs, err)
 	}
+	if err := validateAuth(c); err != nil {
+		errs = append(errs, err)
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("invalid configuration: %w", errors.Join(errs...))
 	}
@@ -283,6 +294,7 @@ func setDefaults(v *viper.Viper, d Config) {
 	setRTCDefaults(v, d.RTC)
 	setRealtimeDefaults(v, d.Realtime)
 	setHTTPDefaults(v, d.HTTP)
+	setAuthDefaults(v, d)
 }
 
 // bindEnv binds the environment names that do not follow the automatic

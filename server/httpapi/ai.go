@@ -108,6 +108,7 @@ func (a *API) addKey(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	a.auditKey(c, "key_add", u.ID, k.ID, k.Provider)
 	return c.Status(fiber.StatusCreated).JSON(k)
 }
 
@@ -129,6 +130,7 @@ func (a *API) deleteKey(c *fiber.Ctx) error {
 	if err := a.d.AI.DeleteKey(c.UserContext(), u.ID, id); err != nil {
 		return err
 	}
+	a.auditKey(c, "key_delete", u.ID, id, "")
 	return c.SendStatus(fiber.StatusNoContent)
 }
 

@@ -55,6 +55,11 @@ type Deps struct {
 	// Web serves the browser app at / (Accept: text/html), its deep links
 	// and /app/* (server/webui); nil: / answers a small landing page.
 	Web WebApp
+	// AccessLog writes one line per request (log.access).
+	AccessLog bool
+	// Export serves GET /api/rooms/:id/export (server/ops); nil: the route
+	// is not registered.
+	Export RoomExporter
 }
 
 // API is the HTTP layer: handlers plus the Fiber app serving them.

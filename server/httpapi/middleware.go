@@ -15,6 +15,7 @@ import (
 	"github.com/gofiber/fiber/v2/utils"
 
 	"github.com/virtual-company/vc/pkg/api"
+	"github.com/virtual-company/vc/server/logctx"
 	"github.com/virtual-company/vc/server/service"
 )
 
@@ -53,6 +54,7 @@ func (a *API) requestID(c *fiber.Ctx) error {
 	}
 	c.Locals(localRequestID, id)
 	c.Set(HeaderRequestID, id)
+	c.SetUserContext(logctx.WithRequestID(c.UserContext(), id))
 	return c.Next()
 }
 
@@ -79,6 +81,9 @@ func (a *API) accessLog(c *fiber.Ctx) error {
 		if herr := a.handleError(c, err); herr != nil {
 			_ = c.SendStatus(fiber.StatusInternalServerError)
 		}
+	}
+	if !a.d.AccessLog {
+		return nil
 	}
 	status := c.Response().StatusCode()
 	level := slog.LevelInfo

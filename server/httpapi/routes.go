@@ -112,6 +112,12 @@ func (a *API) routes() []route {
 			route{Method: "GET", Path: "/api/rtc/config", Handler: a.rtcConfig, Auth: true, Doc: doc{Tag: "calls", Summary: "ICE servers for WebRTC: STUN, and TURN with time-limited credentials", Status: 200, Out: api.RTCConfig{}, Errors: authErrs}},
 		)
 	}
+	// Room exports (server/ops).
+	if a.d.Export != nil {
+		rs = append(rs, route{Method: "GET", Path: "/api/rooms/:id/export", Handler: a.exportRoom, Auth: true, Doc: doc{Tag: "messages",
+			Summary: "A room's full history, oldest first: JSON lines (api.ExportedMessage: messages, AI replies with model and usage) or Markdown (members only)",
+			Status:  200, ContentType: "application/x-ndjson", Errors: idErrs, Query: []queryParam{{"format", "string", "jsonl (default) or markdown"}}}})
+	}
 	// AI roles: seats, keys, usage, generation (server/ai).
 	rs = append(rs, a.aiRoutes()...)
 	// WebSockets (the token may also be passed as ?token=).

@@ -19,6 +19,7 @@ import (
 
 	"github.com/virtual-company/vc/pkg/api"
 	"github.com/virtual-company/vc/pkg/wsproto"
+	"github.com/virtual-company/vc/server/logctx"
 	"github.com/virtual-company/vc/server/service"
 )
 
@@ -90,6 +91,8 @@ type admission struct {
 	// refuse is the close code when the socket must be refused (0: admitted).
 	refuse       int
 	refuseReason string
+	// connID names the socket in log lines (the upgrade's request id).
+	connID string
 }
 
 // Close reasons of sessions that end (close 1011 and 4001).
@@ -136,7 +139,7 @@ func (h *Handler) admit(c *fiber.Ctx) *admission {
 			return &admission{refuse: wsproto.ClosePolicy, refuseReason: "unauthorized: invalid or expired token"}
 		}
 		// Not a verdict on the token: the database could not be asked.
-		h.log.Warn("authenticate chat socket", "room_id", roomID, "err", err)
+		h.log.WarnContext(ctx, "authenticate chat socket", "room_id", roomID, "err", err)
 		return &admission{refuse: wsproto.CloseInternal, refuseReason: reasonUnavailable}
 	}
 	room, err := h.rooms.RequireMember(ctx, roomID, user.ID)
@@ -145,13 +148,13 @@ func (h *Handler) admit(c *fiber.Ctx) *admission {
 			return &admission{refuse: wsproto.ClosePolicy, refuseReason: "not found: room not found or you are not a member"}
 		}
 		if errors.Is(err, service.ErrUnavailable) {
-			h.log.Warn("check chat membership", "room_id", roomID, "user_id", user.ID, "err", err)
+			h.log.WarnContext(ctx, "check chat membership", "room_id", roomID, "user_id", user.ID, "err", err)
 			return &admission{refuse: wsproto.CloseInternal, refuseReason: reasonUnavailable}
 		}
-		h.log.Error("check chat membership", "room_id", roomID, "user_id", user.ID, "err", err)
+		h.log.ErrorContext(ctx, "check chat membership", "room_id", roomID, "user_id", user.ID, "err", err)
 		return &admission{refuse: wsproto.CloseInternal, refuseReason: "internal error"}
 	}
-	adm := &admission{user: user, room: room, expires: expires, revokes: revokes}
+	adm := &admission{user: user, room: room, expires: expires, revokes: revokes, connID: logctx.RequestID(ctx)}
 	if s := c.Query("after"); s != "" {
 		adm.after, err = strconv.ParseInt(s, 10, 64)
 		if err != nil || adm.after < 0 {
@@ -225,7 +228,7 @@ func (h *Handler) serve(c *websocket.Conn) {
 		return
 	}
 	user, roomID := adm.user, adm.room.ID
-	ctx, cancel := context.WithCancel(h.base)
+	ctx, cancel := context.WithCancel(logctx.WithConnID(h.base, adm.connID))
 	defer cancel()
 	netConn := socketOf(c)
 
@@ -261,7 +264,7 @@ func (h *Handler) serve(c *websocket.Conn) {
 	if adm.resume {
 		last, err = h.replay(ctx, c, roomID, adm.after)
 		if err != nil {
-			h.log.Debug("replay", "room_id", roomID, "user_id", user.ID, "err", err)
+			h.log.DebugContext(ctx, "replay", "room_id", roomID, "user_id", user.ID, "err", err)
 			sub.Close(1011, "replay failed")
 		}
 	}
@@ -569,7 +572,7 @@ func (h *Handler) handleFrame(ctx context.Context, sub *Subscription, user api.U
 		if err != nil {
 			code, detail := errorCode(err)
 			if code == api.CodeInternal {
-				h.log.Error("create message from socket", "room_id", sub.RoomID, "user_id", user.ID, "err", err)
+				h.log.ErrorContext(ctx, "create message from socket", "room_id", sub.RoomID, "user_id", user.ID, "err", err)
 			}
 			h.sendError(sub, f.ClientID, code, detail)
 			return

@@ -2,6 +2,8 @@ package service
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -23,6 +25,7 @@ const (
 	detailBadToken   = "Could not validate credentials"
 	detailEmailTaken = "Email already registered"
 	detailNameTaken  = "Username already taken"
+	detailDisabled   = "This account is disabled; ask an administrator"
 )
 
 // Auth registers users, checks passwords and issues and verifies access
@@ -42,6 +45,9 @@ type Auth struct {
 	users *userCache
 	// hooks tells connected clients that a user's tokens were revoked.
 	hooks *hooks
+
+	registration string
+	audit        *slog.Logger
 }
 
 func newAuth(d Deps) *Auth {
@@ -50,7 +56,7 @@ func newAuth(d Deps) *Auth {
 		cost = bcrypt.DefaultCost
 	}
 	return &Auth{store: d.Store, secret: d.Secret, cost: cost, ttl: d.TokenTTL, now: d.Now, logger: d.Logger,
-		users: newUserCache(5*time.Second, 10000, d.Now)}
+		users: newUserCache(5*time.Second, 10000, d.Now), registration: d.Registration, audit: d.Audit}
 }
 
 // tokenClaims are the claims of an access token.
@@ -67,6 +73,9 @@ func UserOf(u store.User) api.User {
 
 // Register creates an account.
 func (a *Auth) Register(ctx context.Context, req api.RegisterRequest) (api.User, error) {
+	if err := a.checkRegistration(req); err != nil {
+		return api.User{}, err
+	}
 	if err := ValidateRegister(req); err != nil {
 		return api.User{}, err
 	}
@@ -83,7 +92,16 @@ func (a *Auth) Register(ctx context.Context, req api.RegisterRequest) (api.User,
 		name = req.Username
 	}
 	u := store.User{Email: email, Username: req.Username, Name: name, PasswordHash: string(hash), CreatedAt: a.now().UTC()}
-	if err := a.store.CreateUser(ctx, &u); err != nil {
+	if a.registration == RegistrationInvite {
+		err = a.store.CreateUserWithInvite(ctx, &u, HashInviteCode(req.Invite), a.now())
+	} else {
+		err = a.store.CreateUser(ctx, &u)
+	}
+	if err != nil {
+		if errors.Is(err, store.ErrInviteInvalid) {
+			a.audit.InfoContext(ctx, "registration refused", "action", "register_refused", "username", req.Username, "reason", "invalid invite")
+			return api.User{}, &Error{Kind: ErrForbidden, Detail: "The invite code is invalid, expired or used up", Code: api.CodeForbidden}
+		}
 		if errors.Is(err, store.ErrConflict) {
 			// Lost a race with a concurrent registration: say which value.
 			if err := a.checkTaken(ctx, email, req.Username); err != nil {
@@ -93,7 +111,29 @@ func (a *Auth) Register(ctx context.Context, req api.RegisterRequest) (api.User,
 		}
 		return api.User{}, internal("register", err)
 	}
+	a.audit.InfoContext(ctx, "user registered", "action", "register", "user_id", u.ID, "username", u.Username)
 	return UserOf(u), nil
+}
+
+// checkRegistration applies auth.registration before anything else of a
+// registration is looked at.
+func (a *Auth) checkRegistration(req api.RegisterRequest) error {
+	switch a.registration {
+	case RegistrationClosed:
+		return &Error{Kind: ErrForbidden, Detail: "Registration is closed; ask an administrator for an account", Code: api.CodeForbidden}
+	case RegistrationInvite:
+		if strings.TrimSpace(req.Invite) == "" {
+			return &ValidationError{Field: "invite", Message: "is required: registration is by invite"}
+		}
+	}
+	return nil
+}
+
+// HashInviteCode is how invite codes are stored: only their SHA-256, so a
+// copy of the database does not hand out invites.
+func HashInviteCode(code string) string {
+	sum := sha256.Sum256([]byte(strings.TrimSpace(code)))
+	return hex.EncodeToString(sum[:])
 }
 
 func (a *Auth) checkTaken(ctx context.Context, email, username string) error {
@@ -140,13 +180,22 @@ func (a *Auth) Login(ctx context.Context, req api.LoginRequest) (api.Token, erro
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		_ = bcrypt.CompareHashAndPassword(a.dummy(), []byte(req.Password))
+		a.audit.WarnContext(ctx, "login failed", "action", "login_failed", "login", req.Username, "reason", "unknown user")
 		return api.Token{}, Unauthorized(detailBadLogin)
 	case err != nil:
 		return api.Token{}, internal("login", err)
 	}
 	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(req.Password)) != nil {
+		a.audit.WarnContext(ctx, "login failed", "action", "login_failed", "login", req.Username, "user_id", u.ID, "reason", "wrong password")
 		return api.Token{}, Unauthorized(detailBadLogin)
 	}
+	// Said only after the password matched, so that it reveals nothing to
+	// someone guessing.
+	if u.Disabled {
+		a.audit.WarnContext(ctx, "login failed", "action", "login_failed", "login", req.Username, "user_id", u.ID, "reason", "disabled")
+		return api.Token{}, Unauthorized(detailDisabled)
+	}
+	a.audit.InfoContext(ctx, "login", "action", "login", "user_id", u.ID, "username", u.Username)
 	return a.Issue(u)
 }
 
@@ -214,6 +263,12 @@ func (a *Auth) authenticate(ctx context.Context, token string) (store.User, time
 		return store.User{}, time.Time{}, Unauthorized(detailBadToken)
 	}
 	u, err := a.users.get(ctx, a.store, id)
+	if err == nil && (u.TokenVersion != claims.Ver || u.Disabled) {
+		// The cached row may be older than the token (vcd admin enable, or
+		// a login on another daemon): refusals are rare, so read it again.
+		a.users.forget(id)
+		u, err = a.users.get(ctx, a.store, id)
+	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return store.User{}, time.Time{}, Unauthorized(detailBadToken)
@@ -222,6 +277,9 @@ func (a *Auth) authenticate(ctx context.Context, token string) (store.User, time
 	}
 	if u.TokenVersion != claims.Ver {
 		return store.User{}, time.Time{}, Unauthorized("Token revoked")
+	}
+	if u.Disabled {
+		return store.User{}, time.Time{}, Unauthorized(detailDisabled)
 	}
 	return u, claims.ExpiresAt.Time, nil
 }
@@ -238,6 +296,7 @@ func (a *Auth) LogoutAll(ctx context.Context, userID int64) error {
 		return internal("logout all", err)
 	}
 	a.SessionsRevoked(userID)
+	a.audit.InfoContext(ctx, "logout all", "action", "logout_all", "user_id", userID)
 	return nil
 }
 

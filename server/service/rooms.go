@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"log/slog"
 
 	"github.com/virtual-company/vc/pkg/api"
 	"github.com/virtual-company/vc/pkg/wsproto"
@@ -15,6 +16,7 @@ const detailRoomNotFound = "Room not found"
 // members (others get ErrNotFound); only its creator renames or deletes it.
 type Rooms struct {
 	store store.Store
+	audit *slog.Logger
 	hooks *hooks
 	auth  *Auth
 }
@@ -110,6 +112,7 @@ func (s *Rooms) Delete(ctx context.Context, userID, roomID int64) error {
 		return internal("delete room", err)
 	}
 	s.hooks.notifier.RoomDeleted(roomID)
+	s.audit.InfoContext(ctx, "room deleted", "action", "room_delete", "user_id", userID, "room_id", roomID)
 	return nil
 }
 
@@ -163,6 +166,7 @@ func (s *Rooms) AddMember(ctx context.Context, userID, roomID int64, req api.Add
 		// sockets they already have, instead of at their next room poll.
 		un.PublishUser(u.ID, wsproto.Event{Type: wsproto.TypeRoomAdded, RoomID: roomID})
 	}
+	s.audit.InfoContext(ctx, "member added", "action", "member_add", "user_id", userID, "room_id", roomID, "member_id", m.UserID)
 	return api.Member{UserID: m.UserID, Username: m.Username, Name: m.Name, JoinedAt: m.JoinedAt.UTC()}, nil
 }
 
@@ -187,5 +191,6 @@ func (s *Rooms) RemoveMember(ctx context.Context, userID, roomID, targetID int64
 	}
 	s.hooks.notifier.MemberRemoved(roomID, targetID)
 	s.hooks.notifier.Publish(roomID, wsproto.Event{Type: wsproto.TypeMembers, RoomID: roomID})
+	s.audit.InfoContext(ctx, "member removed", "action", "member_remove", "user_id", userID, "room_id", roomID, "member_id", targetID)
 	return nil
 }

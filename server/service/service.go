@@ -29,7 +29,19 @@ type Deps struct {
 	// SetResponder (nil: no-op).
 	Notifier  Notifier
 	Responder Responder
+	// Registration is open (default), closed or invite (auth.registration).
+	Registration string
+	// Audit receives the audit log: logins, failed logins, registrations,
+	// member changes and deletions (nil: discarded). Never secrets.
+	Audit *slog.Logger
 }
+
+// Registration modes (auth.registration).
+const (
+	RegistrationOpen   = "open"
+	RegistrationClosed = "closed"
+	RegistrationInvite = "invite"
+)
 
 // Services bundles every service; they share one store and one set of hooks.
 type Services struct {
@@ -54,6 +66,12 @@ func New(d Deps) (*Services, error) {
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
+	if d.Audit == nil {
+		d.Audit = slog.New(slog.DiscardHandler)
+	}
+	if d.Registration == "" {
+		d.Registration = RegistrationOpen
+	}
 	if d.TokenTTL <= 0 {
 		d.TokenTTL = 24 * time.Hour
 	}
@@ -64,7 +82,7 @@ func New(d Deps) (*Services, error) {
 	s.Auth = newAuth(d)
 	s.Auth.hooks = h
 	s.Roles = &Roles{store: d.Store}
-	s.Rooms = &Rooms{store: d.Store, hooks: h, auth: s.Auth}
+	s.Rooms = &Rooms{store: d.Store, hooks: h, auth: s.Auth, audit: d.Audit}
 	s.Messages = &Messages{store: d.Store, hooks: h, rooms: s.Rooms, roles: s.Roles, auth: s.Auth, logger: d.Logger}
 	return s, nil
 }

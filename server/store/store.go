@@ -36,6 +36,10 @@ type User struct {
 	// revokes all of them.
 	TokenVersion int64
 	CreatedAt    time.Time
+	// Admin is set by vcd admin grant (the config's admins list adds more).
+	Admin bool
+	// Disabled users cannot log in and their tokens are refused.
+	Disabled bool
 }
 
 // Role is an AI character owned by a user.
@@ -176,6 +180,7 @@ type Store interface {
 	RoleStore
 	RoomStore
 	MessageStore
+	AdminStore
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	// Close releases the database.

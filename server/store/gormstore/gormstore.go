@@ -102,11 +102,18 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 	return openSQLite(ctx, databaseURL, opts, gcfg)
 }
 
-func openSQLite(ctx context.Context, databaseURL string, opts Options, gcfg *gorm.Config) (*Store, error) {
+// SQLitePath returns the file a SQLite database URL names (sqlite://PATH,
+// file:PATH or a plain path, without query parameters).
+func SQLitePath(databaseURL string) string {
 	path := strings.TrimPrefix(strings.TrimPrefix(databaseURL, "sqlite://"), "file:")
 	if i := strings.IndexByte(path, '?'); i >= 0 {
 		path = path[:i]
 	}
+	return path
+}
+
+func openSQLite(ctx context.Context, databaseURL string, opts Options, gcfg *gorm.Config) (*Store, error) {
+	path := SQLitePath(databaseURL)
 	if path == "" {
 		return nil, errors.New("open sqlite: empty path")
 	}

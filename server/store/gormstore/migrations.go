@@ -58,8 +58,13 @@ func migrations() []Migration {
 		{Version: 1, Name: "core schema: users, roles, rooms, members, messages", Up: migrateCore},
 		{Version: 2, Name: "ai: room roles, encrypted api keys, usage", Up: migrateAI},
 		{Version: 3, Name: "ai: usage booked to the owner of the key that paid", Up: migrateUsageKeyOwner},
+		{Version: 4, Name: "ops: admin and disabled users, invites", Up: migrateOps},
 	}
 }
+
+// LatestSchemaVersion is the schema version this binary migrates to. A
+// database with a higher version was written by a newer vcd.
+func LatestSchemaVersion() int { return len(migrations()) }
 
 // Migrate applies every migration not yet recorded in schema_migrations, in
 // order, each in its own transaction, and returns the resulting version.

@@ -19,19 +19,22 @@ type userRow struct {
 	PasswordHash string
 	TokenVersion int64
 	CreatedAt    time.Time
+	IsAdmin      bool
+	Disabled     bool
 }
 
 func (userRow) TableName() string { return "users" }
 
 func (r userRow) record() store.User {
 	return store.User{ID: r.ID, Email: r.Email, Username: r.Username, Name: r.Name,
-		PasswordHash: r.PasswordHash, TokenVersion: r.TokenVersion, CreatedAt: r.CreatedAt.UTC()}
+		PasswordHash: r.PasswordHash, TokenVersion: r.TokenVersion, CreatedAt: r.CreatedAt.UTC(),
+		Admin: r.IsAdmin, Disabled: r.Disabled}
 }
 
 // CreateUser implements store.UserStore.
 func (s *Store) CreateUser(ctx context.Context, u *store.User) error {
 	row := userRow{Email: u.Email, Username: u.Username, Name: u.Name, PasswordHash: u.PasswordHash,
-		TokenVersion: u.TokenVersion, CreatedAt: nowUTC(u.CreatedAt)}
+		TokenVersion: u.TokenVersion, CreatedAt: nowUTC(u.CreatedAt), IsAdmin: u.Admin, Disabled: u.Disabled}
 	if err := s.w.WithContext(ctx).Create(&row).Error; err != nil {
 		return fmt.Errorf("create user: %w", translate(err))
 	}
