@@ -46,6 +46,7 @@ const (
 	CodeProviderError   = "provider_error"
 	CodeNoAPIKey        = "no_api_key"
 	CodeBudgetExceeded  = "budget_exceeded"
+	CodeRoomNameTaken   = "room_name_taken" // 409: one of the caller's rooms has that name
 )
 
 // RegisterRequest is the body of POST /api/auth/register.
