@@ -129,6 +129,12 @@ func (h *Handler) admit(c *fiber.Ctx) *admission {
 		if err != nil || adm.after < 0 {
 			return &admission{refuse: wsproto.ClosePolicy, refuseReason: "bad request: after must be a non-negative integer"}
 		}
+		if adm.after > room.LastSeq {
+			// Admitted, such a socket would skip every live message up to
+			// seq after: silence the client could not tell from a quiet room.
+			return &admission{refuse: wsproto.CloseBadRequest,
+				refuseReason: "bad_request: after is ahead of the room (last seq " + strconv.FormatInt(room.LastSeq, 10) + ")"}
+		}
 		adm.resume = true
 	}
 	return adm
