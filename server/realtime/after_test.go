@@ -48,3 +48,35 @@ func TestChat_AfterAheadCloses4009(t *testing.T) {
 		require.ErrorContains(t, err, "after is ahead of the room (last seq 2)")
 	})
 }
+
+// TestChat_InvalidUTF8Closes1007: RFC 6455 fails a text frame that is not
+// UTF-8 with 1007; a valid frame whose JSON escapes a lone surrogate gets an
+// error event naming the field. Neither is stored.
+func TestChat_InvalidUTF8Closes1007(t *testing.T) {
+	servertest.EachDatabase(t, func(t *testing.T, opts ...servertest.Option) {
+		d := servertest.Start(t, opts...)
+		alice := newMember(t, d, "alice")
+		r := room(t, alice)
+		ctx := context.Background()
+
+		a := dialRaw(t, d, r.ID, "token="+alice.acct.Token)
+		a.next(wsproto.TypePresence)
+		a.send(map[string]any{"content": "fine", "client_id": "c0"})
+		a.next(wsproto.TypeAck)
+		require.NoError(t, a.conn.Write(ctx, websocket.MessageText, []byte(`{"content":"lone \ud800","client_id":"c1"}`)))
+		ev, _ := a.next(wsproto.TypeError)
+		require.Equal(t, api.CodeValidation, ev.Code)
+		require.Equal(t, "c1", ev.ClientID)
+		require.Contains(t, ev.Detail, "content")
+		require.Contains(t, ev.Detail, "surrogate")
+
+		require.NoError(t, a.conn.Write(ctx, websocket.MessageText, []byte("{\"content\":\"bad \xff\",\"client_id\":\"c2\"}")))
+		code, _ := a.closeCode()
+		require.Equal(t, websocket.StatusCode(1007), code)
+
+		msgs, err := alice.c.ListMessages(ctx, r.ID, client.MessageQuery{})
+		require.NoError(t, err)
+		require.Len(t, msgs, 1)
+		require.Equal(t, "fine", msgs[0].Content)
+	})
+}
