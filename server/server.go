@@ -83,6 +83,9 @@ func New(cfg config.Config, logger *slog.Logger) (*Server, error) {
 		BcryptCost: cfg.BcryptCost,
 		TokenTTL:   cfg.TokenTTL,
 		Logger:     logger.With("component", "service"),
+
+		MaxFailedLogins:   cfg.RateLimit.MaxFailedLogins,
+		FailedLoginWindow: cfg.RateLimit.FailedLoginWindow,
 	})
 	if err != nil {
 		return nil, err
@@ -109,18 +112,23 @@ func New(cfg config.Config, logger *slog.Logger) (*Server, error) {
 	signalSocket = sig.Handler()
 	s.closers = append(s.closers, func(context.Context) error { sig.Close(); return nil })
 
+	trusted, err := cfg.HTTP.TrustedProxyPrefixes()
+	if err != nil {
+		return nil, err
+	}
 	s.api, err = httpapi.New(httpapi.Deps{
-		Services:      s.services,
-		Ready:         st.Ping,
-		Logger:        logger,
-		Version:       Version,
-		BodyLimit:     cfg.BodyLimit,
-		CORSOrigins:   cfg.CORSOrigins,
-		AuthPerMinute: cfg.RateLimit.AuthPerMinute,
-		ChatSocket:    chatSocket,
-		SignalSocket:  signalSocket,
-		Calls:         sig,
-		AI:            aip.svc,
+		Services:       s.services,
+		Ready:          st.Ping,
+		Logger:         logger,
+		Version:        Version,
+		BodyLimit:      cfg.BodyLimit,
+		CORSOrigins:    cfg.CORSOrigins,
+		AuthPerMinute:  cfg.RateLimit.AuthPerMinute,
+		TrustedProxies: trusted,
+		ChatSocket:     chatSocket,
+		SignalSocket:   signalSocket,
+		Calls:          sig,
+		AI:             aip.svc,
 	})
 	if err != nil {
 		return nil, err

@@ -40,6 +40,8 @@ type Auth struct {
 	dummyHash []byte
 
 	users *userCache
+	// failures limits failed logins per account (nil: no limit).
+	failures *failedLogins
 }
 
 func newAuth(d Deps) *Auth {
@@ -48,7 +50,8 @@ func newAuth(d Deps) *Auth {
 		cost = bcrypt.DefaultCost
 	}
 	return &Auth{store: d.Store, secret: d.Secret, cost: cost, ttl: d.TokenTTL, now: d.Now, logger: d.Logger,
-		users: newUserCache(5*time.Second, 10000, d.Now)}
+		users:    newUserCache(5*time.Second, 10000, d.Now),
+		failures: newFailedLogins(d.MaxFailedLogins, d.FailedLoginWindow, d.Now)}
 }
 
 // tokenClaims are the claims of an access token.
@@ -137,12 +140,23 @@ func (a *Auth) Login(ctx context.Context, req api.LoginRequest) (api.Token, erro
 	u, err := a.store.UserByLogin(ctx, req.Username)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		_ = bcrypt.CompareHashAndPassword(a.dummy(), []byte(req.Password))
-		return api.Token{}, Unauthorized(detailBadLogin)
+		u = store.User{}
 	case err != nil:
 		return api.Token{}, internal("login", err)
 	}
+	// A throttled account answers 429 even to the right password: else the
+	// answer would tell a guesser when it found it.
+	key := accountKey(u.ID, req.Username)
+	if wait := a.failures.blocked(key); wait > 0 {
+		return api.Token{}, &RateLimitError{RetryAfter: wait, Detail: "Too many failed logins for this account; try again later"}
+	}
+	if u.ID == 0 {
+		_ = bcrypt.CompareHashAndPassword(a.dummy(), []byte(req.Password))
+		a.failures.failed(key)
+		return api.Token{}, Unauthorized(detailBadLogin)
+	}
 	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(req.Password)) != nil {
+		a.failures.failed(key)
 		return api.Token{}, Unauthorized(detailBadLogin)
 	}
 	return a.Issue(u)
