@@ -69,8 +69,13 @@ func (c *Client) RemoveMember(ctx context.Context, roomID, userID int64) error {
 type MessageQuery struct {
 	// Limit is how many messages at most; Offset skips that many newest ones.
 	Limit, Offset int
-	// After and Before bound the page by seq (exclusive).
+	// After and Before bound the page by seq (exclusive). With After the
+	// page holds the oldest messages after it.
 	After, Before int64
+	// AfterSet sends After even when it is 0 ("after=0": the room's oldest
+	// messages first); set it to page forward from the beginning. Without
+	// it, After 0 is left out and the page holds the newest messages.
+	AfterSet bool
 }
 
 func (q MessageQuery) values() url.Values {
@@ -81,7 +86,7 @@ func (q MessageQuery) values() url.Values {
 	if q.Offset > 0 {
 		v.Set("offset", strconv.Itoa(q.Offset))
 	}
-	if q.After > 0 {
+	if q.After > 0 || q.AfterSet {
 		v.Set("after", strconv.FormatInt(q.After, 10))
 	}
 	if q.Before > 0 {

@@ -434,6 +434,8 @@ func refusal(err error) error {
 		return &Error{StatusCode: http.StatusNotFound, Detail: ce.Reason}
 	case wsproto.CloseTooMany:
 		return &Error{StatusCode: http.StatusTooManyRequests, Detail: ce.Reason}
+	case wsproto.CloseBadRequest:
+		return &Error{StatusCode: http.StatusBadRequest, Detail: ce.Reason}
 	}
 	return nil
 }
@@ -495,7 +497,8 @@ func (s *Stream) reconnect(cause error) (*websocket.Conn, *wsproto.Event, error)
 			return nil, nil, s.ctx.Err()
 		}
 		var e *Error
-		if errors.As(err, &e) && (e.StatusCode == http.StatusUnauthorized || e.StatusCode == http.StatusNotFound) {
+		if errors.As(err, &e) && (e.StatusCode == http.StatusUnauthorized || e.StatusCode == http.StatusNotFound ||
+			e.StatusCode == http.StatusBadRequest) {
 			return nil, nil, err
 		}
 		cause = err

@@ -109,8 +109,10 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 		TokenTTL:   cfg.TokenTTL,
 		Logger:     logger.With("component", "service"),
 
-		Registration: cfg.Auth.Registration,
-		Audit:        logger.With("component", "audit"),
+		Registration:      cfg.Auth.Registration,
+		Audit:             logger.With("component", "audit"),
+		MaxFailedLogins:   cfg.RateLimit.MaxFailedLogins,
+		FailedLoginWindow: cfg.RateLimit.FailedLoginWindow,
 	})
 	if err != nil {
 		return nil, err
@@ -145,21 +147,26 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 			return nil, err
 		}
 	}
+	trusted, err := cfg.HTTP.TrustedProxyPrefixes()
+	if err != nil {
+		return nil, err
+	}
 	s.api, err = httpapi.New(httpapi.Deps{
-		Services:      s.services,
-		Ready:         st.Ping,
-		Logger:        logger,
-		Version:       Version,
-		BodyLimit:     cfg.BodyLimit,
-		CORSOrigins:   cfg.CORSOrigins,
-		AuthPerMinute: cfg.RateLimit.AuthPerMinute,
-		ChatSocket:    chatSocket,
-		SignalSocket:  signalSocket,
-		Calls:         sig,
-		AI:            aip.svc,
-		Web:           web,
-		Export:        &ops.Exporter{Store: st, Rooms: s.services.Rooms},
-		AccessLog:     cfg.Log.Access,
+		Services:       s.services,
+		Ready:          st.Ping,
+		Logger:         logger,
+		Version:        Version,
+		BodyLimit:      cfg.BodyLimit,
+		CORSOrigins:    cfg.CORSOrigins,
+		AuthPerMinute:  cfg.RateLimit.AuthPerMinute,
+		TrustedProxies: trusted,
+		ChatSocket:     chatSocket,
+		SignalSocket:   signalSocket,
+		Calls:          sig,
+		AI:             aip.svc,
+		Web:            web,
+		Export:         &ops.Exporter{Store: st, Rooms: s.services.Rooms},
+		AccessLog:      cfg.Log.Access,
 	})
 	if err != nil {
 		return nil, err

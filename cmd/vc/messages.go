@@ -411,6 +411,8 @@ those between --after and --before (message seq numbers, exclusive).`,
 			if err != nil {
 				return err
 			}
+			// --after 0 asks for the room's first messages.
+			q.AfterSet = cmd.Flags().Changed("after")
 			msgs, err := c.ListMessages(ctx, room.ID, q)
 			if err != nil {
 				return fmt.Errorf("history of %q: %w", room.Name, err)

@@ -46,6 +46,7 @@ const (
 	CodeProviderError   = "provider_error"
 	CodeNoAPIKey        = "no_api_key"
 	CodeBudgetExceeded  = "budget_exceeded"
+	CodeRoomNameTaken   = "room_name_taken" // 409: one of the caller's rooms has that name
 )
 
 // CodeShuttingDown is the code of the chat socket's error event for a frame

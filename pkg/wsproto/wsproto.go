@@ -57,6 +57,8 @@ const (
 	CloseSlowConsumer = 4008 // the client did not read fast enough and was dropped
 	CloseRemoved      = 4003 // the user was removed from the room
 	CloseTooMany      = 4029 // too many sockets for this user
+	CloseBadRequest   = 4009 // a request the server cannot serve, e.g. ?after= ahead of the room
+	CloseInvalidData  = 1007 // a text frame that is not valid UTF-8 (RFC 6455 7.4.1)
 )
 
 // Close codes for revoked sessions, replaced sockets and server trouble.

@@ -59,7 +59,7 @@ type Config struct {
 	LLM LLMConfig `mapstructure:"llm"`
 	// RTC configures voice calls (rtc.go).
 	RTC RTCConfig `mapstructure:"rtc"`
-	// HTTP limits the listener's connections (http.go).
+	// HTTP configures the HTTP server: connection limits, trusted proxies (http.go).
 	HTTP HTTPConfig `mapstructure:"http"`
 	// Admins lists usernames that are administrators besides those granted
 	// with vcd admin grant (ops.go).
@@ -73,6 +73,11 @@ type RateLimitConfig struct {
 	// AuthPerMinute is the number of register plus login requests one IP may
 	// make per minute; 0 disables the limit.
 	AuthPerMinute int `mapstructure:"auth_per_minute"`
+	// MaxFailedLogins is the number of failed logins one account may have
+	// per FailedLoginWindow, from any IPs; then its logins answer 429 until
+	// the window ends. 0 disables the limit.
+	MaxFailedLogins   int           `mapstructure:"max_failed_logins"`
+	FailedLoginWindow time.Duration `mapstructure:"failed_login_window"`
 }
 
 // LogConfig configures logging.
@@ -96,7 +101,7 @@ func Defaults() Config {
 		BodyLimit:       1 << 20,
 		ShutdownTimeout: 10 * time.Second,
 		GCMinHeapMiB:    32,
-		RateLimit:       RateLimitConfig{AuthPerMinute: 20},
+		RateLimit:       RateLimitConfig{AuthPerMinute: 20, MaxFailedLogins: 10, FailedLoginWindow: 15 * time.Minute},
 		Log:             LogConfig{Level: "info", Format: "auto", Access: true},
 		LLM:             defaultLLM(),
 		RTC:             defaultRTC(),
@@ -233,6 +238,12 @@ func (c Config) Validate() error {
 	if c.RateLimit.AuthPerMinute < 0 {
 		errs = append(errs, errors.New("rate_limit.auth_per_minute must not be negative"))
 	}
+	if c.RateLimit.MaxFailedLogins < 0 {
+		errs = append(errs, errors.New("rate_limit.max_failed_logins must not be negative"))
+	}
+	if c.RateLimit.MaxFailedLogins > 0 && c.RateLimit.FailedLoginWindow <= 0 {
+		errs = append(errs, errors.New("rate_limit.failed_login_window must be positive"))
+	}
 	switch c.Log.Format {
 	case "auto", "text", "json", "":
 	default:
@@ -288,6 +299,8 @@ func setDefaults(v *viper.Viper, d Config) {
 	v.SetDefault("shutdown_timeout", d.ShutdownTimeout)
 	v.SetDefault("gc_min_heap_mib", d.GCMinHeapMiB)
 	v.SetDefault("rate_limit.auth_per_minute", d.RateLimit.AuthPerMinute)
+	v.SetDefault("rate_limit.max_failed_logins", d.RateLimit.MaxFailedLogins)
+	v.SetDefault("rate_limit.failed_login_window", d.RateLimit.FailedLoginWindow)
 	v.SetDefault("log.level", d.Log.Level)
 	v.SetDefault("log.format", d.Log.Format)
 	setLLMDefaults(v, d.LLM)

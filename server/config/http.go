@@ -3,12 +3,15 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/spf13/viper"
 )
 
-// HTTPConfig limits the connections of the HTTP listener (config key http).
+// HTTPConfig configures the HTTP server: the listener's connection limits
+// and the reverse proxies it trusts (config key http).
 type HTTPConfig struct {
 	// MaxConns caps open connections, WebSockets included; over it a new
 	// connection gets 503 and is closed at once. 0 derives it from the soft
@@ -21,6 +24,10 @@ type HTTPConfig struct {
 	// before its first request, between requests, and while its request
 	// headers are incomplete.
 	IdleTimeout time.Duration `mapstructure:"idle_timeout"`
+	// TrustedProxies lists the reverse proxies (CIDRs or single IPs) whose
+	// X-Forwarded-For header names the client. Without it the header is
+	// ignored and the client is the connection's peer.
+	TrustedProxies []string `mapstructure:"trusted_proxies"`
 }
 
 // defaultHTTP: 256 connections per IP leaves room for a whole office
@@ -35,6 +42,7 @@ func setHTTPDefaults(v *viper.Viper, d HTTPConfig) {
 	v.SetDefault("http.max_conns", d.MaxConns)
 	v.SetDefault("http.max_conns_per_ip", d.MaxConnsPerIP)
 	v.SetDefault("http.idle_timeout", d.IdleTimeout)
+	v.SetDefault("http.trusted_proxies", d.TrustedProxies)
 }
 
 // validateHTTP reports http values that cannot work.
@@ -49,5 +57,29 @@ func validateHTTP(c HTTPConfig) error {
 	if c.IdleTimeout < time.Second {
 		errs = append(errs, fmt.Errorf("http.idle_timeout %s: must be at least 1s", c.IdleTimeout))
 	}
+	if _, err := c.TrustedProxyPrefixes(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
+}
+
+// TrustedProxyPrefixes parses TrustedProxies.
+func (h HTTPConfig) TrustedProxyPrefixes() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range h.TrustedProxies {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("http.trusted_proxies %q: not a CIDR or IP address", s)
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
 }

@@ -13,11 +13,18 @@ import (
 )
 
 // decodeJSON decodes a request body into v. Unknown fields are ignored;
-// anything that is not one JSON value of the right shape is a *decodeError.
+// anything that is not one JSON value of the right shape is a *decodeError,
+// and invalid text (bad UTF-8, lone surrogate escapes) a
+// *service.ValidationError.
 // Strings are copied out of Fiber's buffer by encoding/json.
 func decodeJSON(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return &decodeError{msg: "the body is empty"}
+	}
+	// Decoding would store invalid text as U+FFFD; refuse it instead (422
+	// naming the field).
+	if err := service.CheckJSONText(body); err != nil {
+		return err
 	}
 	if err := json.Unmarshal(body, v); err != nil {
 		var te *json.UnmarshalTypeError

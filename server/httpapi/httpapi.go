@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/netip"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -34,8 +35,12 @@ type Deps struct {
 	BodyLimit int
 	// CORSOrigins are the allowed browser origins besides the same origin.
 	CORSOrigins []string
-	// AuthPerMinute limits register+login requests per IP (0: unlimited).
+	// AuthPerMinute limits register requests plus failed logins per client
+	// IP (0: unlimited).
 	AuthPerMinute int
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client (empty: the header is ignored).
+	TrustedProxies []netip.Prefix
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
 

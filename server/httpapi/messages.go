@@ -33,6 +33,7 @@ func (a *API) listMessages(c *fiber.Ctx) error {
 	if q.After, err = queryInt(c, "after", 0); err != nil {
 		return err
 	}
+	q.AfterSet = c.Query("after") != ""
 	if q.Before, err = queryInt(c, "before", 0); err != nil {
 		return err
 	}

@@ -3,8 +3,10 @@ package httpapi
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -156,12 +158,63 @@ func bearerToken(h string) (string, bool) {
 	return token, token != ""
 }
 
-// rateLimit applies the per-IP limit of abuse-prone endpoints.
+// rateLimit applies the per-IP limit of abuse-prone endpoints. Logins
+// count only when they fail, so that a user's right password still works
+// from an address where someone else guesses, once its window has room.
 func (a *API) rateLimit(c *fiber.Ctx) error {
-	if wait, ok := a.limiter.allow(c.IP()); !ok {
+	ip := a.clientIP(c)
+	if c.Route().Path == loginPath {
+		if wait := a.limiter.blocked(ip); wait > 0 {
+			return &service.RateLimitError{RetryAfter: wait, Detail: "Too many failed logins from this address; try again later"}
+		}
+		err := c.Next()
+		if errors.Is(err, service.ErrUnauthorized) {
+			a.limiter.allow(ip)
+		}
+		return err
+	}
+	if wait, ok := a.limiter.allow(ip); !ok {
 		return &service.RateLimitError{RetryAfter: wait, Detail: "Too many requests; try again later"}
 	}
 	return c.Next()
+}
+
+// loginPath is the route whose failures (not attempts) count per IP.
+const loginPath = "/api/auth/login"
+
+// clientIP is the peer's address, or behind a trusted reverse proxy the
+// rightmost X-Forwarded-For address that is not a trusted proxy (the
+// entries left of it can be forged by the client).
+func (a *API) clientIP(c *fiber.Ctx) string {
+	peer, ok := netip.AddrFromSlice(c.Context().RemoteIP())
+	if !ok {
+		return c.IP()
+	}
+	peer = peer.Unmap()
+	if !a.trusted(peer) {
+		return peer.String()
+	}
+	hops := strings.Split(string(c.Request().Header.Peek(fiber.HeaderXForwardedFor)), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break // a garbled entry: trust nothing left of it
+		}
+		if hop = hop.Unmap(); !a.trusted(hop) {
+			return hop.String()
+		}
+		peer = hop
+	}
+	return peer.String()
+}
+
+func (a *API) trusted(ip netip.Addr) bool {
+	for _, p := range a.d.TrustedProxies {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }
 
 // ipLimiter is a fixed-window counter per key.
@@ -180,6 +233,19 @@ type ipWindow struct {
 
 func newIPLimiter(limit int, window time.Duration, now func() time.Time) *ipLimiter {
 	return &ipLimiter{limit: limit, window: window, now: now, windows: make(map[string]*ipWindow)}
+}
+
+// blocked says how long key must wait before its next request (0: none),
+// without counting one.
+func (l *ipLimiter) blocked(key string) time.Duration {
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	w := l.windows[key]
+	if w == nil || now.Sub(w.start) >= l.window || w.count < l.limit {
+		return 0
+	}
+	return w.start.Add(l.window).Sub(now)
 }
 
 // allow counts one request for key and says whether it may proceed, or how

@@ -121,3 +121,62 @@ func TestRooms_Members(t *testing.T) {
 		require.Len(t, ms, 1)
 	})
 }
+
+func TestRooms_NameTaken(t *testing.T) {
+	servertest.EachDatabase(t, func(t *testing.T, opts ...servertest.Option) {
+		e := start(t, opts...)
+		alice, bob := e.Register("alice"), e.Register("bob")
+		general := e.room(alice.Token, "general")
+
+		// Alice's own room: the same name, also with spaces around it.
+		for _, name := range []string{"general", "  general "} {
+			ae := e.fail("POST", "/api/rooms", alice.Token, api.CreateRoomRequest{Name: name}, 409)
+			require.Equal(t, api.CodeRoomNameTaken, ae.Code)
+			require.Contains(t, ae.Detail, "general")
+		}
+		// Another case is another name (lookups prefer the exact match).
+		e.room(alice.Token, "General")
+
+		// Bob has no room of that name yet; once he is a member of Alice's
+		// "general", he cannot make his own.
+		bobs := e.room(bob.Token, "general")
+		e.call("DELETE", fmt.Sprintf("/api/rooms/%d", bobs.ID), bob.Token, nil, 204, nil)
+		e.call("POST", fmt.Sprintf("/api/rooms/%d/members", general.ID), alice.Token, api.AddMemberRequest{Username: "bob"}, 201, nil)
+		require.Equal(t, api.CodeRoomNameTaken, e.fail("POST", "/api/rooms", bob.Token, api.CreateRoomRequest{Name: "general"}, 409).Code)
+
+		// Renaming onto a taken name is refused; renaming a room to its own
+		// name is not a collision.
+		other := e.room(alice.Token, "random")
+		taken := "general"
+		ae := e.fail("PATCH", fmt.Sprintf("/api/rooms/%d", other.ID), alice.Token, api.UpdateRoomRequest{Name: &taken}, 409)
+		require.Equal(t, api.CodeRoomNameTaken, ae.Code)
+		same := "random"
+		e.call("PATCH", fmt.Sprintf("/api/rooms/%d", other.ID), alice.Token, api.UpdateRoomRequest{Name: &same}, 200, nil)
+		var got api.Room
+		e.call("GET", fmt.Sprintf("/api/rooms/%d", other.ID), alice.Token, nil, 200, &got)
+		require.Equal(t, "random", got.Name)
+	})
+}
+
+func TestRooms_NameTakenConcurrent(t *testing.T) {
+	e := start(t)
+	alice := e.Register("alice")
+	const n = 8
+	statuses := make(chan int, n)
+	for range n {
+		go func() {
+			status, _ := e.Do("POST", "/api/rooms", alice.Token, api.CreateRoomRequest{Name: "race"})
+			statuses <- status
+		}()
+	}
+	created := 0
+	for range n {
+		switch s := <-statuses; s {
+		case 201:
+			created++
+		default:
+			require.Equal(t, 409, s)
+		}
+	}
+	require.Equal(t, 1, created)
+}

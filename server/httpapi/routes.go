@@ -77,11 +77,11 @@ func (a *API) routes() []route {
 
 		// Rooms and members.
 		{Method: "POST", Path: "/api/rooms", Handler: a.createRoom, Auth: true, Doc: doc{Tag: "rooms", Summary: "Create a room; the caller becomes its creator and first member",
-			Body: api.CreateRoomRequest{}, Status: 201, Out: api.Room{}, Errors: []int{400, 401, 422}}},
+			Body: api.CreateRoomRequest{}, Status: 201, Out: api.Room{}, Errors: []int{400, 401, 409, 422}}},
 		{Method: "GET", Path: "/api/rooms", Handler: a.listRooms, Auth: true, Doc: doc{Tag: "rooms", Summary: "Rooms the caller belongs to", Status: 200, Out: []api.Room{}, Errors: authErrs}},
 		{Method: "GET", Path: "/api/rooms/:id", Handler: a.getRoom, Auth: true, Doc: doc{Tag: "rooms", Summary: "One room (members only)", Status: 200, Out: api.Room{}, Errors: idErrs}},
 		{Method: "PATCH", Path: "/api/rooms/:id", Handler: a.updateRoom, Auth: true, Doc: doc{Tag: "rooms", Summary: "Rename a room (creator only)",
-			Body: api.UpdateRoomRequest{}, Status: 200, Out: api.Room{}, Errors: []int{400, 401, 403, 404, 422}}},
+			Body: api.UpdateRoomRequest{}, Status: 200, Out: api.Room{}, Errors: []int{400, 401, 403, 404, 409, 422}}},
 		{Method: "DELETE", Path: "/api/rooms/:id", Handler: a.deleteRoom, Auth: true, Doc: doc{Tag: "rooms", Summary: "Delete a room and its messages (creator only)", Status: 204, Errors: []int{401, 403, 404, 422}}},
 		{Method: "GET", Path: "/api/rooms/:id/members", Handler: a.listMembers, Auth: true, Doc: doc{Tag: "rooms", Summary: "Members of a room", Status: 200, Out: []api.Member{}, Errors: idErrs}},
 		{Method: "POST", Path: "/api/rooms/:id/members", Handler: a.addMember, Auth: true, Doc: doc{Tag: "rooms", Summary: "Add a user to a room (any member may)",

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gofiber/contrib/websocket"
 	"github.com/gofiber/fiber/v2"
@@ -159,6 +160,12 @@ func (h *Handler) admit(c *fiber.Ctx) *admission {
 		adm.after, err = strconv.ParseInt(s, 10, 64)
 		if err != nil || adm.after < 0 {
 			return &admission{refuse: wsproto.ClosePolicy, refuseReason: "bad request: after must be a non-negative integer"}
+		}
+		if adm.after > room.LastSeq {
+			// Admitted, such a socket would skip every live message up to
+			// seq after: silence the client could not tell from a quiet room.
+			return &admission{refuse: wsproto.CloseBadRequest,
+				refuseReason: "bad_request: after is ahead of the room (last seq " + strconv.FormatInt(room.LastSeq, 10) + ")"}
 		}
 		adm.resume = true
 	}
@@ -505,7 +512,7 @@ func (h *Handler) readLoop(ctx context.Context, c *websocket.Conn, sub *Subscrip
 	var lastTyping time.Time
 	var buf bytes.Buffer
 	for {
-		_, r, err := c.NextReader()
+		kind, r, err := c.NextReader()
 		if err != nil {
 			return
 		}
@@ -518,6 +525,13 @@ func (h *Handler) readLoop(ctx context.Context, c *websocket.Conn, sub *Subscrip
 		}
 		if n > h.opts.MaxFrameBytes {
 			sub.Close(wsproto.CloseTooBig, "frame too big")
+			h.discardUntilClosed(c)
+			return
+		}
+		if kind == websocket.TextMessage && !utf8.Valid(buf.Bytes()) {
+			// RFC 6455 8.1: a text frame that is not UTF-8 fails the
+			// connection with 1007 (the library does not check).
+			sub.Close(wsproto.CloseInvalidData, "invalid UTF-8 in text frame")
 			h.discardUntilClosed(c)
 			return
 		}
@@ -552,6 +566,13 @@ func (h *Handler) handleFrame(ctx context.Context, sub *Subscription, user api.U
 		return
 	}
 	var f wsproto.ClientFrame
+	// Lone surrogate escapes (and invalid UTF-8 in binary frames) would be
+	// stored as U+FFFD; refuse the frame instead.
+	if err := service.CheckJSONText(data); err != nil {
+		_ = json.Unmarshal(data, &f) // for the client_id, if any
+		h.sendError(sub, f.ClientID, api.CodeValidation, err.Error())
+		return
+	}
 	if err := json.Unmarshal(data, &f); err != nil {
 		h.sendError(sub, "", api.CodeInvalidJSON, "frame is not valid JSON")
 		return

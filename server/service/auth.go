@@ -45,6 +45,8 @@ type Auth struct {
 	users *userCache
 	// hooks tells connected clients that a user's tokens were revoked.
 	hooks *hooks
+	// failures limits failed logins per account (nil: no limit).
+	failures *failedLogins
 
 	registration string
 	audit        *slog.Logger
@@ -56,7 +58,9 @@ func newAuth(d Deps) *Auth {
 		cost = bcrypt.DefaultCost
 	}
 	return &Auth{store: d.Store, secret: d.Secret, cost: cost, ttl: d.TokenTTL, now: d.Now, logger: d.Logger,
-		users: newUserCache(5*time.Second, 10000, d.Now), registration: d.Registration, audit: d.Audit}
+		users:        newUserCache(5*time.Second, 10000, d.Now),
+		failures:     newFailedLogins(d.MaxFailedLogins, d.FailedLoginWindow, d.Now),
+		registration: d.Registration, audit: d.Audit}
 }
 
 // tokenClaims are the claims of an access token.
@@ -179,13 +183,24 @@ func (a *Auth) Login(ctx context.Context, req api.LoginRequest) (api.Token, erro
 	u, err := a.store.UserByLogin(ctx, req.Username)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		_ = bcrypt.CompareHashAndPassword(a.dummy(), []byte(req.Password))
-		a.audit.WarnContext(ctx, "login failed", "action", "login_failed", "login", req.Username, "reason", "unknown user")
-		return api.Token{}, Unauthorized(detailBadLogin)
+		u = store.User{}
 	case err != nil:
 		return api.Token{}, internal("login", err)
 	}
+	// A throttled account answers 429 even to the right password: else the
+	// answer would tell a guesser when it found it.
+	key := accountKey(u.ID, req.Username)
+	if wait := a.failures.blocked(key); wait > 0 {
+		return api.Token{}, &RateLimitError{RetryAfter: wait, Detail: "Too many failed logins for this account; try again later"}
+	}
+	if u.ID == 0 {
+		_ = bcrypt.CompareHashAndPassword(a.dummy(), []byte(req.Password))
+		a.failures.failed(key)
+		a.audit.WarnContext(ctx, "login failed", "action", "login_failed", "login", req.Username, "reason", "unknown user")
+		return api.Token{}, Unauthorized(detailBadLogin)
+	}
 	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(req.Password)) != nil {
+		a.failures.failed(key)
 		a.audit.WarnContext(ctx, "login failed", "action", "login_failed", "login", req.Username, "user_id", u.ID, "reason", "wrong password")
 		return api.Token{}, Unauthorized(detailBadLogin)
 	}

@@ -35,6 +35,7 @@ func FuzzDecodeValidate(f *testing.F) {
 				t.Fatalf("%s: %T %v is not a validation error with a field", what, err, err)
 			}
 		}
+		field("raw text", service.CheckJSONText(body))
 		var reg api.RegisterRequest
 		if json.Unmarshal(body, &reg) == nil {
 			err := service.ValidateRegister(reg)

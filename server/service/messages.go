@@ -42,9 +42,13 @@ type HistoryQuery struct {
 	Limit int
 	// Offset skips this many newest messages (ignored with After).
 	Offset int
-	// After and Before are exclusive seq bounds (0: none). With After the
-	// page holds the oldest messages after it; otherwise the newest.
+	// After and Before are exclusive seq bounds (0: none). With After (or
+	// AfterSet) the page holds the oldest messages after it; otherwise the
+	// newest.
 	After, Before int64
+	// AfterSet says the request named After even when it is 0: "from the
+	// start", so that a client paging forward from 0 sees every message.
+	AfterSet bool
 }
 
 // Create stores a message from userID in roomID, then publishes it and hands
@@ -161,11 +165,19 @@ func (s *Messages) History(ctx context.Context, userID, roomID int64, q HistoryQ
 	case q.Before < 0:
 		return nil, Invalid("before", "must not be negative")
 	}
-	if _, err := s.rooms.RequireMember(ctx, roomID, userID); err != nil {
+	room, err := s.rooms.RequireMember(ctx, roomID, userID)
+	if err != nil {
 		return nil, err
 	}
-	sq := store.MessageQuery{After: q.After, Before: q.Before, Limit: q.Limit, Offset: q.Offset, Newest: q.After == 0}
-	if q.After > 0 {
+	forward := q.AfterSet || q.After > 0
+	if forward && q.After > room.LastSeq {
+		// Like the chat socket: a resume point the room never reached is
+		// the client's mistake (another room, a restored database), and
+		// an empty page would hide it.
+		return nil, Invalid("after", "is ahead of the room (last seq %d)", room.LastSeq)
+	}
+	sq := store.MessageQuery{After: q.After, Before: q.Before, Limit: q.Limit, Offset: q.Offset, Newest: !forward}
+	if forward {
 		sq.Offset = 0
 	}
 	ms, err := s.store.Messages(ctx, roomID, sq)

@@ -3,7 +3,10 @@ package service
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"strings"
+	"sync"
 
 	"github.com/virtual-company/vc/pkg/api"
 	"github.com/virtual-company/vc/pkg/wsproto"
@@ -19,6 +22,10 @@ type Rooms struct {
 	audit *slog.Logger
 	hooks *hooks
 	auth  *Auth
+	// nameLocks serialise the name check and the write of creates and
+	// renames by one user (striped by user id), so that two concurrent
+	// requests of one person cannot both pass the check.
+	nameLocks [64]sync.Mutex
 }
 
 // RoomOf converts a stored room to its API shape.
@@ -31,11 +38,40 @@ func (s *Rooms) Create(ctx context.Context, userID int64, req api.CreateRoomRequ
 	if err := ValidateRoomName(req.Name); err != nil {
 		return api.Room{}, err
 	}
+	mu := s.nameLock(userID)
+	mu.Lock()
+	defer mu.Unlock()
+	if err := s.checkNameFree(ctx, userID, 0, req.Name); err != nil {
+		return api.Room{}, err
+	}
 	r := store.Room{Name: req.Name, CreatedBy: userID}
 	if err := s.store.CreateRoom(ctx, &r); err != nil {
 		return api.Room{}, internal("create room", err)
 	}
 	return RoomOf(r), nil
+}
+
+func (s *Rooms) nameLock(userID int64) *sync.Mutex {
+	return &s.nameLocks[uint64(userID)%uint64(len(s.nameLocks))]
+}
+
+// checkNameFree refuses a name already used by another room userID belongs
+// to (every lookup by name would be ambiguous). Names compare exactly after
+// trimming spaces: "General" and "general" may coexist, since lookups
+// prefer an exact match. except is the room being renamed (0: none).
+func (s *Rooms) checkNameFree(ctx context.Context, userID, except int64, name string) error {
+	rs, err := s.store.RoomsForMember(ctx, userID)
+	if err != nil {
+		return internal("check room name", err)
+	}
+	want := strings.TrimSpace(name)
+	for _, r := range rs {
+		if r.ID != except && strings.TrimSpace(r.Name) == want {
+			return &Error{Kind: ErrConflict, Code: api.CodeRoomNameTaken,
+				Detail: fmt.Sprintf("You are already a member of a room named %q (id %d); choose another name", want, r.ID)}
+		}
+	}
+	return nil
 }
 
 // List returns the rooms userID belongs to.
@@ -87,6 +123,12 @@ func (s *Rooms) Update(ctx context.Context, userID, roomID int64, req api.Update
 		return r, nil
 	}
 	if err := ValidateRoomName(*req.Name); err != nil {
+		return api.Room{}, err
+	}
+	mu := s.nameLock(userID)
+	mu.Lock()
+	defer mu.Unlock()
+	if err := s.checkNameFree(ctx, userID, roomID, *req.Name); err != nil {
 		return api.Room{}, err
 	}
 	if err := s.store.RenameRoom(ctx, roomID, *req.Name); err != nil {

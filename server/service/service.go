@@ -22,6 +22,11 @@ type Deps struct {
 	BcryptCost int
 	// TokenTTL is the lifetime of access tokens.
 	TokenTTL time.Duration
+	// MaxFailedLogins failed logins of one account per FailedLoginWindow
+	// are allowed; then its logins answer 429 until the window ends (0:
+	// no limit).
+	MaxFailedLogins   int
+	FailedLoginWindow time.Duration
 	// Now is the clock (nil: time.Now).
 	Now    func() time.Time
 	Logger *slog.Logger
