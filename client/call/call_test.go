@@ -2,7 +2,6 @@ package call_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -23,6 +22,7 @@ import (
 	"github.com/virtual-company/vc/client/call"
 	"github.com/virtual-company/vc/client/call/audio"
 	"github.com/virtual-company/vc/pkg/api"
+	"github.com/virtual-company/vc/server/service"
 	"github.com/virtual-company/vc/server/signal"
 )
 
@@ -37,14 +37,14 @@ func (d directory) Authenticate(_ context.Context, token string) (api.User, erro
 	if u, ok := d.users[token]; ok {
 		return u, nil
 	}
-	return api.User{}, errors.New("unauthorized")
+	return api.User{}, service.ErrUnauthorized
 }
 
 func (d directory) RequireMember(_ context.Context, roomID, userID int64) (api.Room, error) {
 	if d.members[roomID][userID] {
 		return api.Room{ID: roomID}, nil
 	}
-	return api.Room{}, errors.New("not found")
+	return api.Room{}, service.ErrNotFound
 }
 
 // startRelay runs the signaling hub on 127.0.0.1:0 with alice, bob and carol
