@@ -9,6 +9,10 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	// Keeps Bubble Tea's init from asking the terminal anything (5 s in
+	// terminals that do not answer); see the package comment.
+	_ "github.com/virtual-company/vc/cmd/vc/internal/termguard/restore"
 )
 
 func main() {

@@ -169,3 +169,17 @@ func TestPTY_DestructiveCommandsAsk(t *testing.T) {
 	require.Equal(t, 0, p.exitCode(), p.output())
 	require.Equal(t, "", c.ok("", "rooms", "list", "--jq", ".[].name"))
 }
+
+// TestPTY_NoTerminalQuery: in a terminal that answers no query, vc asks
+// nothing at start (Bubble Tea v1's init used to ask for the background
+// colour and wait 5 s for an answer that never came, printing the query).
+func TestPTY_NoTerminalQuery(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t, "http://127.0.0.1:1")
+	p := c.startPTY("version")
+	require.Equal(t, 0, p.exitCode(), p.output())
+	out := p.output()
+	require.Contains(t, out, "vc ")
+	require.NotContains(t, out, "\x1b]11;?", "the OSC 11 background query")
+	require.NotContains(t, out, "\x1b[6n", "the cursor position query")
+}
