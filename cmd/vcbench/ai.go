@@ -495,6 +495,12 @@ func aiLoad(ctx context.Context, f aiFlags, fake *aitest.Server, out io.Writer) 
 				return err
 			}
 			conns = append(conns, conn)
+			// The socket gets live events from its presence frame on: a
+			// reply started before it would be missed by design (deltas
+			// are not replayed), which is no loss of vcd's.
+			if _, _, err := conn.Read(ctx); err != nil {
+				return fmt.Errorf("presence: %w", err)
+			}
 			res := &watcherResult{}
 			results[ri][wi] = res
 			open.Add(1)
