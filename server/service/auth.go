@@ -315,6 +315,91 @@ func (a *Auth) LogoutAll(ctx context.Context, userID int64) error {
 	return nil
 }
 
+// ChangePassword replaces the caller's password after checking the current
+// one. Every token issued so far is revoked (and the sockets opened with
+// them closed); the answer is a fresh token so the caller stays signed in.
+// A wrong current password is a 422 on current_password and counts as a
+// failed login of the account.
+func (a *Auth) ChangePassword(ctx context.Context, userID int64, req api.ChangePasswordRequest) (api.Token, error) {
+	if req.CurrentPassword == "" {
+		return api.Token{}, Invalid("current_password", "is required")
+	}
+	if err := validatePassword("new_password", req.NewPassword); err != nil {
+		return api.Token{}, err
+	}
+	u, err := a.confirmPassword(ctx, userID, "current_password", req.CurrentPassword, "change_password")
+	if err != nil {
+		return api.Token{}, err
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(req.NewPassword), a.cost)
+	if err != nil {
+		return api.Token{}, internal("hash password", err)
+	}
+	err = a.store.SetPasswordHash(ctx, userID, string(hash))
+	a.users.forget(userID)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return api.Token{}, Unauthorized(detailBadToken)
+		}
+		return api.Token{}, internal("change password", err)
+	}
+	a.SessionsRevoked(userID)
+	a.audit.InfoContext(ctx, "password changed", "action", "change_password", "user_id", userID, "username", u.Username)
+	// The version the store just bumped: read it back to sign with it.
+	u, err = a.store.UserByID(ctx, userID)
+	if err != nil {
+		return api.Token{}, internal("change password", err)
+	}
+	return a.Issue(u)
+}
+
+// DeleteAccount deletes the caller's account once the password confirms
+// it, with the same cleanup as vcd admin users delete (roles, keys,
+// memberships, the rooms they created), then closes their sockets.
+func (a *Auth) DeleteAccount(ctx context.Context, userID int64, req api.DeleteAccountRequest) error {
+	if req.Password == "" {
+		return Invalid("password", "is required")
+	}
+	u, err := a.confirmPassword(ctx, userID, "password", req.Password, "delete_account")
+	if err != nil {
+		return err
+	}
+	err = a.store.DeleteUser(ctx, userID)
+	a.users.forget(userID)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return Unauthorized(detailBadToken)
+		}
+		return internal("delete account", err)
+	}
+	a.SessionsRevoked(userID)
+	a.audit.InfoContext(ctx, "account deleted", "action", "delete_account", "user_id", userID, "username", u.Username)
+	return nil
+}
+
+// confirmPassword checks the password of an authenticated user, throttled
+// by the same per-account limiter as login so a stolen token cannot be
+// used to guess the password.
+func (a *Auth) confirmPassword(ctx context.Context, userID int64, field, password, action string) (store.User, error) {
+	u, err := a.store.UserByID(ctx, userID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return store.User{}, Unauthorized(detailBadToken)
+	case err != nil:
+		return store.User{}, internal("check password", err)
+	}
+	key := accountKey(u.ID, u.Username)
+	if wait := a.failures.blocked(key); wait > 0 {
+		return store.User{}, &RateLimitError{RetryAfter: wait, Detail: "Too many failed password attempts for this account; try again later"}
+	}
+	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(password)) != nil {
+		a.failures.failed(key)
+		a.audit.WarnContext(ctx, "password check failed", "action", action+"_failed", "user_id", u.ID, "reason", "wrong password")
+		return store.User{}, Invalid(field, "is not the account's current password")
+	}
+	return u, nil
+}
+
 // SessionsRevoked closes the open sockets of a user whose tokens no longer
 // hold (close 4001). Everything that revokes tokens calls it after the
 // revocation is stored: logout-all, and a password change or the deletion
