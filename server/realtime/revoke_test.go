@@ -11,6 +11,7 @@ import (
 
 	"github.com/virtual-company/vc/pkg/api"
 	"github.com/virtual-company/vc/pkg/wsproto"
+	"github.com/virtual-company/vc/server/ops"
 	"github.com/virtual-company/vc/server/servertest"
 )
 
@@ -103,6 +104,49 @@ func TestAuth_DeleteAccountClosesSockets(t *testing.T) {
 		require.NoError(t, err)
 		for _, m := range members {
 			require.NotEqual(t, "alice", m.Username)
+		}
+	})
+}
+
+// TestAuth_DatabaseRevocationClosesSockets: vcd admin users disable,
+// reset-password and delete work on the database without the daemon; the
+// daemon's revocation sweep still closes the user's sockets with 4001
+// within about two seconds.
+func TestAuth_DatabaseRevocationClosesSockets(t *testing.T) {
+	cases := map[string]func(ctx context.Context, a *ops.Admin) error{
+		"disable": func(ctx context.Context, a *ops.Admin) error {
+			_, err := a.SetDisabled(ctx, "alice", true)
+			return err
+		},
+		"reset-password": func(ctx context.Context, a *ops.Admin) error {
+			_, err := a.ResetPassword(ctx, "alice", "")
+			return err
+		},
+		"delete": func(ctx context.Context, a *ops.Admin) error {
+			_, err := a.DeleteUser(ctx, "alice")
+			return err
+		},
+	}
+	servertest.EachDatabase(t, func(t *testing.T, opts ...servertest.Option) {
+		for name, change := range cases {
+			t.Run(name, func(t *testing.T) {
+				d := servertest.Start(t, opts...)
+				alice, bob := newMember(t, d, "alice"), newMember(t, d, "bob")
+				r := room(t, bob, alice)
+				chat, sig := openBoth(t, d, r.ID, alice.acct.Token)
+				other := dialRaw(t, d, r.ID, "token="+bob.acct.Token)
+				other.next(wsproto.TypePresence)
+
+				// As vcd admin does: the store directly, not the services.
+				admin := &ops.Admin{Store: d.Server().Store(), BcryptCost: 4}
+				require.NoError(t, change(context.Background(), admin))
+				requireRevoked(t, 2*time.Second, chat, sig)
+
+				status, _ := d.Do("GET", "/api/auth/me", alice.acct.Token, nil)
+				require.Equal(t, http.StatusUnauthorized, status, "REST still takes the revoked token")
+				other.send(wsproto.ClientFrame{Type: wsproto.ClientPing})
+				other.next(wsproto.TypePong)
+			})
 		}
 	})
 }
