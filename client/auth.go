@@ -39,6 +39,25 @@ func (c *Client) LogoutAll(ctx context.Context) error {
 	return c.do(ctx, http.MethodPost, "/api/auth/logout-all", nil, nil, nil)
 }
 
+// ChangePassword replaces the caller's password (POST /api/auth/password).
+// Every earlier token is revoked; the client switches to the fresh token
+// the server answers.
+func (c *Client) ChangePassword(ctx context.Context, current, newPassword string) (api.Token, error) {
+	var t api.Token
+	err := c.do(ctx, http.MethodPost, "/api/auth/password", nil, api.ChangePasswordRequest{CurrentPassword: current, NewPassword: newPassword}, &t)
+	if err != nil {
+		return api.Token{}, err
+	}
+	c.SetToken(t.AccessToken)
+	return t, nil
+}
+
+// DeleteAccount deletes the caller's account, confirmed by its password
+// (DELETE /api/auth/me).
+func (c *Client) DeleteAccount(ctx context.Context, password string) error {
+	return c.do(ctx, http.MethodDelete, "/api/auth/me", nil, api.DeleteAccountRequest{Password: password}, nil)
+}
+
 // Health reports whether the server is up (GET /health).
 func (c *Client) Health(ctx context.Context) (api.Health, error) {
 	var h api.Health

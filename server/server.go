@@ -140,6 +140,8 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 	s.services.SetNotifier(sig.Notifier(chat))
 	signalSocket = sig.Handler()
 	s.closers = append(s.closers, func(context.Context) error { sig.Close(); return nil })
+	stopSweep := startRevocationSweep(s.services.Auth, chat.Hub, logger)
+	s.closers = append(s.closers, func(context.Context) error { stopSweep(); return nil })
 
 	var web httpapi.WebApp
 	if o.web != nil {

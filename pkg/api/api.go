@@ -72,6 +72,18 @@ type LoginRequest struct {
 	Password string `json:"password"`
 }
 
+// ChangePasswordRequest is the body of POST /api/auth/password.
+type ChangePasswordRequest struct {
+	CurrentPassword string `json:"current_password"`
+	NewPassword     string `json:"new_password"`
+}
+
+// DeleteAccountRequest is the body of DELETE /api/auth/me: the password
+// confirms the deletion.
+type DeleteAccountRequest struct {
+	Password string `json:"password"`
+}
+
 // Token is the answer to a successful login.
 type Token struct {
 	AccessToken string `json:"access_token"`

@@ -43,3 +43,29 @@ func (a *API) logoutAll(c *fiber.Ctx) error {
 	}
 	return c.SendStatus(fiber.StatusNoContent)
 }
+
+func (a *API) changePassword(c *fiber.Ctx) error {
+	u, _ := UserFrom(c)
+	var req api.ChangePasswordRequest
+	if err := decodeJSON(c.Body(), &req); err != nil {
+		return err
+	}
+	tok, err := a.d.Services.Auth.ChangePassword(c.UserContext(), u.ID, req)
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.JSON(tok)
+}
+
+func (a *API) deleteAccount(c *fiber.Ctx) error {
+	u, _ := UserFrom(c)
+	var req api.DeleteAccountRequest
+	if err := decodeJSON(c.Body(), &req); err != nil {
+		return err
+	}
+	if err := a.d.Services.Auth.DeleteAccount(c.UserContext(), u.ID, req); err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}

@@ -65,6 +65,10 @@ func (a *API) routes() []route {
 			Body: api.LoginRequest{}, Status: 200, Out: api.Token{}, Errors: []int{400, 401, 422, 429}}},
 		{Method: "GET", Path: "/api/auth/me", Handler: a.me, Auth: true, Doc: doc{Tag: "auth", Summary: "The authenticated user", Status: 200, Out: api.User{}, Errors: authErrs}},
 		{Method: "POST", Path: "/api/auth/logout-all", Handler: a.logoutAll, Auth: true, Doc: doc{Tag: "auth", Summary: "Revoke every token of the caller", Status: 204, Errors: authErrs}},
+		{Method: "POST", Path: "/api/auth/password", Handler: a.changePassword, Auth: true, Doc: doc{Tag: "auth", Summary: "Change the caller's password; revokes every token and answers a fresh one",
+			Body: api.ChangePasswordRequest{}, Status: 200, Out: api.Token{}, Errors: []int{400, 401, 413, 422, 429}}},
+		{Method: "DELETE", Path: "/api/auth/me", Handler: a.deleteAccount, Auth: true, Doc: doc{Tag: "auth", Summary: "Delete the caller's account (the password confirms it)",
+			Body: api.DeleteAccountRequest{}, Status: 204, Errors: []int{400, 401, 413, 422, 429}}},
 
 		// Roles.
 		{Method: "POST", Path: "/api/roles", Handler: a.createRole, Auth: true, Doc: doc{Tag: "roles", Summary: "Create a role",

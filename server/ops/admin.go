@@ -21,8 +21,10 @@ import (
 // Admin manages accounts, rooms and invites on the database directly, with
 // or without a daemon running. Disabling a user and resetting a password
 // bump the user's token version, the same revocation logout-all uses: a
-// running daemon refuses the user's tokens once its user cache (5 s) has
-// expired. Every action goes to the audit log.
+// running daemon's revocation sweep closes the user's open sockets within
+// about a second (and drops its cached row), and its REST API refuses the
+// tokens once its user cache (5 s) has expired. Every action goes to the
+// audit log.
 type Admin struct {
 	Store *gormstore.Store
 	// Admins are the usernames the configuration makes admins.

@@ -567,6 +567,20 @@ func (h *Hub) UserRevoked(userID int64) {
 	}
 }
 
+// UsersWithSockets lists the users with at least one open socket (chat or
+// signaling), for the daemon's revocation sweep.
+func (h *Hub) UsersWithSockets() []int64 {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	ids := make([]int64, 0, len(h.sockets))
+	for id, n := range h.sockets {
+		if n > 0 {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
 // Revocations implements Bus.
 func (h *Hub) Revocations() uint64 {
 	h.mu.RLock()

@@ -50,6 +50,12 @@ type Auth struct {
 
 	registration string
 	audit        *slog.Logger
+
+	// admitted is, per user, the lowest token version a socket was admitted
+	// with since the user's last revocation: the sweep compares it with the
+	// database to notice revocations made without this daemon (vcd admin).
+	admittedMu sync.Mutex
+	admitted   map[int64]int64
 }
 
 func newAuth(d Deps) *Auth {
@@ -60,7 +66,7 @@ func newAuth(d Deps) *Auth {
 	return &Auth{store: d.Store, secret: d.Secret, cost: cost, ttl: d.TokenTTL, now: d.Now, logger: d.Logger,
 		users:        newUserCache(5*time.Second, 10000, d.Now),
 		failures:     newFailedLogins(d.MaxFailedLogins, d.FailedLoginWindow, d.Now),
-		registration: d.Registration, audit: d.Audit}
+		registration: d.Registration, audit: d.Audit, admitted: map[int64]int64{}}
 }
 
 // tokenClaims are the claims of an access token.
@@ -247,17 +253,29 @@ func (a *Auth) Authenticate(ctx context.Context, token string) (api.User, error)
 // AuthenticateUntil is Authenticate that also returns when the token
 // expires, so that a socket opened with it can be closed then.
 func (a *Auth) AuthenticateUntil(ctx context.Context, token string) (api.User, time.Time, error) {
-	u, exp, err := a.authenticate(ctx, token)
+	u, exp, ver, err := a.authenticateVer(ctx, token)
 	if err != nil {
 		return api.User{}, time.Time{}, err
 	}
+	// Sockets are admitted through here: remember the version for the sweep.
+	a.admittedMu.Lock()
+	if v, ok := a.admitted[u.ID]; !ok || ver < v {
+		a.admitted[u.ID] = ver
+	}
+	a.admittedMu.Unlock()
 	return UserOf(u), exp, nil
 }
 
 // authenticate verifies token and returns its user and expiry.
 func (a *Auth) authenticate(ctx context.Context, token string) (store.User, time.Time, error) {
+	u, exp, _, err := a.authenticateVer(ctx, token)
+	return u, exp, err
+}
+
+// authenticateVer is authenticate that also returns the token's version.
+func (a *Auth) authenticateVer(ctx context.Context, token string) (store.User, time.Time, int64, error) {
 	if token == "" {
-		return store.User{}, time.Time{}, Unauthorized("Not authenticated")
+		return store.User{}, time.Time{}, 0, Unauthorized("Not authenticated")
 	}
 	var claims tokenClaims
 	_, err := jwt.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) { return a.secret, nil },
@@ -269,13 +287,13 @@ func (a *Auth) authenticate(ctx context.Context, token string) (store.User, time
 	)
 	if err != nil {
 		if errors.Is(err, jwt.ErrTokenExpired) {
-			return store.User{}, time.Time{}, Unauthorized("Token expired")
+			return store.User{}, time.Time{}, 0, Unauthorized("Token expired")
 		}
-		return store.User{}, time.Time{}, Unauthorized(detailBadToken)
+		return store.User{}, time.Time{}, 0, Unauthorized(detailBadToken)
 	}
 	id, err := strconv.ParseInt(claims.Subject, 10, 64)
 	if err != nil || id <= 0 {
-		return store.User{}, time.Time{}, Unauthorized(detailBadToken)
+		return store.User{}, time.Time{}, 0, Unauthorized(detailBadToken)
 	}
 	u, err := a.users.get(ctx, a.store, id)
 	if err == nil && (u.TokenVersion != claims.Ver || u.Disabled) {
@@ -286,17 +304,17 @@ func (a *Auth) authenticate(ctx context.Context, token string) (store.User, time
 	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return store.User{}, time.Time{}, Unauthorized(detailBadToken)
+		return store.User{}, time.Time{}, 0, Unauthorized(detailBadToken)
 	case err != nil:
-		return store.User{}, time.Time{}, internal("authenticate", err)
+		return store.User{}, time.Time{}, 0, internal("authenticate", err)
 	}
 	if u.TokenVersion != claims.Ver {
-		return store.User{}, time.Time{}, Unauthorized("Token revoked")
+		return store.User{}, time.Time{}, 0, Unauthorized("Token revoked")
 	}
 	if u.Disabled {
-		return store.User{}, time.Time{}, Unauthorized(detailDisabled)
+		return store.User{}, time.Time{}, 0, Unauthorized(detailDisabled)
 	}
-	return u, claims.ExpiresAt.Time, nil
+	return u, claims.ExpiresAt.Time, claims.Ver, nil
 }
 
 // LogoutAll revokes every token issued to the user so far and closes the
@@ -315,17 +333,140 @@ func (a *Auth) LogoutAll(ctx context.Context, userID int64) error {
 	return nil
 }
 
+// ChangePassword replaces the caller's password after checking the current
+// one. Every token issued so far is revoked (and the sockets opened with
+// them closed); the answer is a fresh token so the caller stays signed in.
+// A wrong current password is a 422 on current_password and counts as a
+// failed login of the account.
+func (a *Auth) ChangePassword(ctx context.Context, userID int64, req api.ChangePasswordRequest) (api.Token, error) {
+	if req.CurrentPassword == "" {
+		return api.Token{}, Invalid("current_password", "is required")
+	}
+	if err := validatePassword("new_password", req.NewPassword); err != nil {
+		return api.Token{}, err
+	}
+	u, err := a.confirmPassword(ctx, userID, "current_password", req.CurrentPassword, "change_password")
+	if err != nil {
+		return api.Token{}, err
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(req.NewPassword), a.cost)
+	if err != nil {
+		return api.Token{}, internal("hash password", err)
+	}
+	err = a.store.SetPasswordHash(ctx, userID, string(hash))
+	a.users.forget(userID)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return api.Token{}, Unauthorized(detailBadToken)
+		}
+		return api.Token{}, internal("change password", err)
+	}
+	a.SessionsRevoked(userID)
+	a.audit.InfoContext(ctx, "password changed", "action", "change_password", "user_id", userID, "username", u.Username)
+	// The version the store just bumped: read it back to sign with it.
+	u, err = a.store.UserByID(ctx, userID)
+	if err != nil {
+		return api.Token{}, internal("change password", err)
+	}
+	return a.Issue(u)
+}
+
+// DeleteAccount deletes the caller's account once the password confirms
+// it, with the same cleanup as vcd admin users delete (roles, keys,
+// memberships, the rooms they created), then closes their sockets.
+func (a *Auth) DeleteAccount(ctx context.Context, userID int64, req api.DeleteAccountRequest) error {
+	if req.Password == "" {
+		return Invalid("password", "is required")
+	}
+	u, err := a.confirmPassword(ctx, userID, "password", req.Password, "delete_account")
+	if err != nil {
+		return err
+	}
+	err = a.store.DeleteUser(ctx, userID)
+	a.users.forget(userID)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return Unauthorized(detailBadToken)
+		}
+		return internal("delete account", err)
+	}
+	a.SessionsRevoked(userID)
+	a.audit.InfoContext(ctx, "account deleted", "action", "delete_account", "user_id", userID, "username", u.Username)
+	return nil
+}
+
+// confirmPassword checks the password of an authenticated user, throttled
+// by the same per-account limiter as login so a stolen token cannot be
+// used to guess the password.
+func (a *Auth) confirmPassword(ctx context.Context, userID int64, field, password, action string) (store.User, error) {
+	u, err := a.store.UserByID(ctx, userID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return store.User{}, Unauthorized(detailBadToken)
+	case err != nil:
+		return store.User{}, internal("check password", err)
+	}
+	key := accountKey(u.ID, u.Username)
+	if wait := a.failures.blocked(key); wait > 0 {
+		return store.User{}, &RateLimitError{RetryAfter: wait, Detail: "Too many failed password attempts for this account; try again later"}
+	}
+	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(password)) != nil {
+		a.failures.failed(key)
+		a.audit.WarnContext(ctx, "password check failed", "action", action+"_failed", "user_id", u.ID, "reason", "wrong password")
+		return store.User{}, Invalid(field, "is not the account's current password")
+	}
+	return u, nil
+}
+
 // SessionsRevoked closes the open sockets of a user whose tokens no longer
 // hold (close 4001). Everything that revokes tokens calls it after the
 // revocation is stored: logout-all, and a password change or the deletion
 // of the account.
 func (a *Auth) SessionsRevoked(userID int64) {
+	a.admittedMu.Lock()
+	delete(a.admitted, userID)
+	a.admittedMu.Unlock()
 	if a.hooks == nil {
 		return
 	}
 	if r, ok := a.hooks.notifier.(SessionRevoker); ok {
 		r.UserRevoked(userID)
 	}
+}
+
+// SweepRevoked notices revocations made in the database without this
+// daemon (vcd admin users disable, reset-password, delete): of the users
+// that have open sockets (ids), those whose token version differs from the
+// one their sockets were admitted with, who are disabled or who no longer
+// exist get their sockets closed (4001) and their cached row dropped. One
+// query; none when ids is empty. It returns how many users were revoked.
+func (a *Auth) SweepRevoked(ctx context.Context, ids []int64) (int, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	states, err := a.store.UserTokenStates(ctx, ids)
+	if err != nil {
+		return 0, internal("revocation sweep", err)
+	}
+	var revoked []int64
+	a.admittedMu.Lock()
+	for _, id := range ids {
+		ver, ok := a.admitted[id]
+		if !ok {
+			continue // admitted before a revocation that already closed it
+		}
+		st, exists := states[id]
+		if !exists || st.Disabled || st.TokenVersion != ver {
+			revoked = append(revoked, id)
+		}
+	}
+	a.admittedMu.Unlock()
+	for _, id := range revoked {
+		a.users.forget(id)
+		a.SessionsRevoked(id)
+		a.audit.InfoContext(ctx, "sessions revoked by the database", "action", "revocation_sweep", "user_id", id)
+	}
+	return len(revoked), nil
 }
 
 // UserByUsername looks a user up by username (case-insensitive).

@@ -41,14 +41,20 @@ func ValidateRegister(req api.RegisterRequest) error {
 	if err := validateText("name", req.Name, false, MaxNameLen); err != nil {
 		return err
 	}
-	if utf8.RuneCountInString(req.Password) < MinPasswordLen {
-		return Invalid("password", "must be at least %d characters", MinPasswordLen)
+	return validatePassword("password", req.Password)
+}
+
+// validatePassword is the rule for a new password (registration and
+// password change).
+func validatePassword(field, pw string) error {
+	if utf8.RuneCountInString(pw) < MinPasswordLen {
+		return Invalid(field, "must be at least %d characters", MinPasswordLen)
 	}
-	if len(req.Password) > MaxPasswordBytes {
-		return Invalid("password", "must be at most %d bytes", MaxPasswordBytes)
+	if len(pw) > MaxPasswordBytes {
+		return Invalid(field, "must be at most %d bytes", MaxPasswordBytes)
 	}
-	if !utf8.ValidString(req.Password) {
-		return Invalid("password", "must be valid UTF-8")
+	if !utf8.ValidString(pw) {
+		return Invalid(field, "must be valid UTF-8")
 	}
 	return nil
 }

@@ -123,6 +123,15 @@ type UserStore interface {
 	UsernameTaken(ctx context.Context, username string) (bool, error)
 	// BumpTokenVersion increments the user's token version and returns it.
 	BumpTokenVersion(ctx context.Context, userID int64) (int64, error)
+	// UserTokenStates reads the token version and disabled flag of the
+	// given users in one query; users that no longer exist are absent.
+	UserTokenStates(ctx context.Context, ids []int64) (map[int64]UserTokenState, error)
+}
+
+// UserTokenState is what decides whether a user's tokens still hold.
+type UserTokenState struct {
+	TokenVersion int64
+	Disabled     bool
 }
 
 // RoleStore reads and writes roles.

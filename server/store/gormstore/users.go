@@ -97,6 +97,26 @@ func (s *Store) BumpTokenVersion(ctx context.Context, userID int64) (int64, erro
 	return v, nil
 }
 
+// UserTokenStates implements store.UserStore.
+func (s *Store) UserTokenStates(ctx context.Context, ids []int64) (map[int64]store.UserTokenState, error) {
+	out := make(map[int64]store.UserTokenState, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var rows []struct {
+		ID           int64
+		TokenVersion int64
+		Disabled     bool
+	}
+	if err := s.r.WithContext(ctx).Raw("SELECT id, token_version, disabled FROM users WHERE id IN ?", ids).Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("user token states: %w", translate(err))
+	}
+	for _, r := range rows {
+		out[r.ID] = store.UserTokenState{TokenVersion: r.TokenVersion, Disabled: r.Disabled}
+	}
+	return out, nil
+}
+
 func (s *Store) exists(ctx context.Context, table, query string, args ...any) (bool, error) {
 	var n int64
 	if err := s.r.WithContext(ctx).Table(table).Where(query, args...).Limit(1).Count(&n).Error; err != nil {
