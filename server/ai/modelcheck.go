@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/virtual-company/vc/server/service"
+
+	"github.com/virtual-company/vc/server/internal/editdist"
 )
 
 // modelListTimeout bounds the live model list read when a role's model is
@@ -87,7 +89,7 @@ func closeNames(want string, names []string, n int) []string {
 	limit := max(3, len(want)/3)
 	var cs []cand
 	for _, nm := range names {
-		d := editDistance(lw, strings.ToLower(nm))
+		d := editdist.Levenshtein(lw, strings.ToLower(nm))
 		if d <= limit || strings.Contains(strings.ToLower(nm), lw) || strings.Contains(lw, strings.ToLower(nm)) {
 			cs = append(cs, cand{nm, d})
 		}
@@ -101,26 +103,4 @@ func closeNames(want string, names []string, n int) []string {
 		out = append(out, c.name)
 	}
 	return out
-}
-
-// editDistance is the Levenshtein distance of a and b in bytes (model ids
-// are ASCII).
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
