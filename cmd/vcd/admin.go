@@ -12,7 +12,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/virtual-company/vc/server"
+	"github.com/virtual-company/vc/server/config"
 	"github.com/virtual-company/vc/server/ops"
+	"github.com/virtual-company/vc/server/store/gormstore"
 )
 
 // adminCommand builds `vcd admin`: flags and output only; server/ops does
@@ -20,20 +22,13 @@ import (
 func adminCommand(load loadFunc) *cobra.Command {
 	// withAdmin opens the database (migrated) and runs f with an ops.Admin.
 	withAdmin := func(cmd *cobra.Command, f func(a *ops.Admin) error) error {
-		cfg, err := load(cmd)
-		if err != nil {
-			return err
-		}
-		st, err := server.OpenStore(cmd.Context(), cfg)
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-		if _, err := st.Migrate(cmd.Context()); err != nil {
-			return fmt.Errorf("migrate database: %w", err)
-		}
-		logger := server.NewLogger(cmd.ErrOrStderr(), cfg.Log)
-		return f(&ops.Admin{Store: st, Admins: cfg.Admins, BcryptCost: cfg.BcryptCost, Audit: logger.With("component", "audit")})
+		return withStore(cmd, load, func(cfg config.Config, st *gormstore.Store) error {
+			if _, err := st.Migrate(cmd.Context()); err != nil {
+				return fmt.Errorf("migrate database: %w", err)
+			}
+			logger := server.NewLogger(cmd.ErrOrStderr(), cfg.Log)
+			return f(&ops.Admin{Store: st, Admins: cfg.Admins, BcryptCost: cfg.BcryptCost, Audit: logger.With("component", "audit")})
+		})
 	}
 	admin := &cobra.Command{
 		Use:   "admin",

@@ -9,10 +9,26 @@ import (
 	"github.com/virtual-company/vc/server"
 	"github.com/virtual-company/vc/server/config"
 	"github.com/virtual-company/vc/server/ops"
+	"github.com/virtual-company/vc/server/store/gormstore"
 )
 
 // loadFunc loads the configuration for a subcommand.
 type loadFunc func(cmd *cobra.Command) (config.Config, error)
+
+// withStore loads the configuration, opens its database and runs f on it;
+// the store is closed when f returns.
+func withStore(cmd *cobra.Command, load loadFunc, f func(cfg config.Config, st *gormstore.Store) error) error {
+	cfg, err := load(cmd)
+	if err != nil {
+		return err
+	}
+	st, err := server.OpenStore(cmd.Context(), cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return f(cfg, st)
+}
 
 // opsCommands are the operator subcommands: they parse flags and call
 // server/ops, which does the work.
@@ -63,16 +79,9 @@ a daemon holds the data directory, and refuses a backup from a newer vcd.`,
 			if err := ops.CheckFormat(format); err != nil {
 				return err
 			}
-			cfg, err := load(cmd)
-			if err != nil {
-				return err
-			}
-			st, err := server.OpenStore(cmd.Context(), cfg)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			return (&ops.Exporter{Store: st}).Export(cmd.Context(), roomID, format, cmd.OutOrStdout())
+			return withStore(cmd, load, func(_ config.Config, st *gormstore.Store) error {
+				return (&ops.Exporter{Store: st}).Export(cmd.Context(), roomID, format, cmd.OutOrStdout())
+			})
 		},
 	}
 	export.Flags().Int64Var(&roomID, "room", 0, "room id")

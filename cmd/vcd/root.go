@@ -10,6 +10,7 @@ import (
 	"github.com/virtual-company/vc/server/config"
 	"github.com/virtual-company/vc/server/connlimit"
 	"github.com/virtual-company/vc/server/gctune"
+	"github.com/virtual-company/vc/server/store/gormstore"
 	"github.com/virtual-company/vc/web"
 )
 
@@ -60,21 +61,14 @@ and defaults, in that order.`,
 		Example: "  vcd migrate --database-url postgres://vc@db/vc",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := load(cmd)
-			if err != nil {
-				return err
-			}
-			st, err := server.OpenStore(cmd.Context(), cfg)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			v, err := st.Migrate(cmd.Context())
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "database schema at version %d\n", v)
-			return nil
+			return withStore(cmd, load, func(_ config.Config, st *gormstore.Store) error {
+				v, err := st.Migrate(cmd.Context())
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "database schema at version %d\n", v)
+				return nil
+			})
 		},
 	})
 	root.AddCommand(&cobra.Command{
