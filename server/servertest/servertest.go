@@ -243,7 +243,17 @@ func postgresSchema(t testing.TB, dsn string) string {
 	}
 	t.Cleanup(func() {
 		defer sqlDB.Close()
-		if err := db.Exec("DROP SCHEMA " + schema + " CASCADE").Error; err != nil {
+		// Test packages run in parallel, each dropping its schemas: two
+		// DROP SCHEMA ... CASCADE at once can deadlock on the catalog, and
+		// PostgreSQL then aborts one of them (40P01). Try again.
+		var err error
+		for attempt := range 5 {
+			if err = db.Exec("DROP SCHEMA " + schema + " CASCADE").Error; err == nil || !strings.Contains(err.Error(), "40P01") {
+				break
+			}
+			time.Sleep(time.Duration(attempt+1) * 50 * time.Millisecond)
+		}
+		if err != nil {
 			t.Errorf("servertest: drop schema %s: %v", schema, err)
 		}
 	})
