@@ -123,5 +123,5 @@ func (s *Seats) roomChanged(roomID int64) {
 // nopCaches is the AICaches of a server that caches nothing.
 type nopCaches struct{}
 
-func (nopCaches) SeatsChanged(int64)        {}
+func (nopCaches) SeatsChanged(int64)       {}
 func (nopCaches) KeyChanged(int64, string) {}
