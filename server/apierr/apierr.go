@@ -120,6 +120,17 @@ var (
 	Canceled = &Kind{Code: api.CodeCanceled, Status: 499, text: "reply cancelled"}
 )
 
+// All lists every kind of the catalogue (for documentation and tests).
+func All() []*Kind {
+	return []*Kind{
+		BadRequest, InvalidJSON, Validation, Unauthorized, Revoked, Forbidden, NotFound,
+		Conflict, Taken, RoomNameTaken, TooLarge, RateLimited, TooManySockets, BudgetExceeded,
+		Internal, Unavailable, CallFull, ShuttingDown,
+		NoAPIKey, ProviderAuth, ProviderRateLimited, ProviderBadRequest, ProviderTimeout,
+		ProviderUnavailable, ReplyFailed, Canceled,
+	}
+}
+
 // Of returns the kind of err: the outermost Kinded error in its chain;
 // Unavailable for a store that cannot be reached; Internal otherwise.
 func Of(err error) *Kind {
