@@ -77,7 +77,13 @@ type Config struct {
 }
 
 // Orchestrator streams AI roles' replies into rooms. It implements
-// service.Responder and the realtime ai_cancel hook.
+// service.Responder, service.AICaches and the realtime ai_cancel hook.
+//
+// Its parts, one file each: posting.go (a question's state while it
+// commits), reads.go (the room reads and the prompt), calls.go (which
+// provider, model and key; the budget; usage), reply.go (starting and
+// running one reply, and the chain of replies it hands on to) and
+// explain.go (what a failed reply tells the room).
 type Orchestrator struct {
 	cfg     Config
 	reg     *Registry
@@ -111,9 +117,9 @@ type cachedKey struct {
 	ok   bool
 }
 
-// Cache lifetimes: seats and keys are dropped by the writers in this
-// package; members and role edits come from elsewhere and may be this stale
-// in a reply's preamble.
+// Cache lifetimes: seats and keys are dropped by their writers (the seats
+// and keys services, through service.AICaches); members and role edits
+// are not reported and may be this stale in a reply's preamble.
 const (
 	roomCacheTTL = 2 * time.Second
 	keyCacheTTL  = time.Minute
@@ -202,10 +208,14 @@ func (o *Orchestrator) userKey(ctx context.Context, userID int64, provider strin
 	return cred, ok, nil
 }
 
-// SeatsChanged drops the cached seats of a room.
+var _ service.AICaches = (*Orchestrator)(nil)
+
+// SeatsChanged implements service.AICaches: it drops the cached seats of a
+// room.
 func (o *Orchestrator) SeatsChanged(roomID int64) { o.seats.drop(roomID) }
 
-// KeyChanged drops the cached key of a user for a provider.
+// KeyChanged implements service.AICaches: it drops the cached key of a user
+// for a provider.
 func (o *Orchestrator) KeyChanged(userID int64, provider string) {
 	o.keys.drop(keyRef{userID, provider})
 }
