@@ -23,6 +23,8 @@ func MessagePath(s *Store) string {
 		return "sqlite-fast"
 	case *sqlWriter:
 		return "plain"
+	case *pgWriter:
+		return "postgres"
 	}
 	return fmt.Sprintf("%T", s.writer)
 }

@@ -48,7 +48,7 @@ type Store struct {
 	r         *gorm.DB // reads (the same as w on PostgreSQL)
 	dialect   Dialect
 	writer    groupWriter // stores messages
-	committer *committer  // group commit of messages through writer (SQLite only)
+	committer *committer  // group commit of messages through writer
 	cache     *readCache  // what hot reads need (SQLite only; nil caches nothing)
 }
 
@@ -106,11 +106,12 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 		sqlDB.SetMaxIdleConns(n)
 		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 		s := &Store{w: db, r: db, dialect: Postgres}
-		s.writer = &sqlWriter{db: sqlDB, s: s}
 		if err := s.Ping(ctx); err != nil {
 			_ = s.Close()
 			return nil, fmt.Errorf("open postgres: %w", err)
 		}
+		s.writer = newPGWriter(sqlDB)
+		s.committer = newCommitter(s.writer, nil)
 		return s, nil
 	}
 	return openSQLite(ctx, databaseURL, opts, gcfg)
@@ -204,7 +205,7 @@ func openSQLite(ctx context.Context, databaseURL string, opts Options, gcfg *gor
 		// with plain statements (slower, same results) rather than refuse
 		// to start.
 		log.Warn("sqlite fast path unavailable, storing messages with plain statements", "err", err)
-		s.writer = &sqlWriter{db: wdb, s: s}
+		s.writer = &sqlWriter{db: wdb}
 	} else if err != nil {
 		_ = s.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)

@@ -11,21 +11,13 @@ import (
 )
 
 // CreateMessage implements store.MessageStore, through writeGroup
-// (messagewrite.go). On SQLite concurrent calls are grouped into one
-// transaction by the store's committer (group commit: one BEGIN/COMMIT and
-// one WAL write for many messages); on PostgreSQL each call is its own
-// transaction.
+// (messagewrite.go). Concurrent calls are grouped into one transaction by
+// the store's committer (group commit: one commit, so one WAL flush, for
+// many messages).
 func (s *Store) CreateMessage(ctx context.Context, m *store.Message) (bool, error) {
 	p := &pendingMessage{m: m}
-	if s.committer != nil {
-		if err := s.committer.submit(ctx, p); err != nil {
-			return false, fmt.Errorf("create message in room %d: %w", m.RoomID, err)
-		}
-	} else {
-		g := newGroupState()
-		if err := s.writer.write(ctx, []*pendingMessage{p}, &g); err != nil {
-			p.err = err
-		}
+	if err := s.committer.submit(ctx, p); err != nil {
+		return false, fmt.Errorf("create message in room %d: %w", m.RoomID, err)
 	}
 	if p.err != nil {
 		return false, fmt.Errorf("create message in room %d: %w", m.RoomID, translate(p.err))

@@ -8,12 +8,11 @@ import (
 	"strings"
 )
 
-// sqlWriter is the plain dialect path: database/sql statements in a
-// database/sql transaction. It stores messages on PostgreSQL, and on SQLite
-// when the fast path (sqlitewriter.go) cannot reach the driver's handle.
+// sqlWriter is SQLite's plain path: database/sql statements, used when the
+// fast path (sqlitewriter.go) cannot reach the driver's handle. Slower
+// (SQLite compiles every statement again), same results.
 type sqlWriter struct {
 	db *sql.DB
-	s  *Store // for bind
 }
 
 func (w *sqlWriter) write(ctx context.Context, msgs []*pendingMessage, g *groupState) (err error) {
@@ -25,14 +24,10 @@ func (w *sqlWriter) write(ctx context.Context, msgs []*pendingMessage, g *groupS
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer conn.Close()
-	begin := "BEGIN"
-	if w.s.dialect == SQLite {
-		begin = "BEGIN IMMEDIATE"
-	}
-	if _, err := conn.ExecContext(ctx, begin); err != nil {
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	t := &sqlTx{ctx: ctx, conn: conn, s: w.s}
+	t := &sqlTx{ctx: ctx, conn: conn}
 	defer func() {
 		if !t.done {
 			// After a failed statement, or a failed COMMIT on SQLite.
@@ -52,36 +47,19 @@ func (w *sqlWriter) close() {}
 type sqlTx struct {
 	ctx  context.Context
 	conn *sql.Conn
-	s    *Store
 	done bool // committed
 }
 
 // sqlInsertChunk bounds the rows of one multi-row insert (10 parameters
-// each, far below the limits of both databases).
+// each, far below SQLite's limit).
 const sqlInsertChunk = 64
 
-// lockRooms takes the rooms' row locks on PostgreSQL. On SQLite the
-// transaction began IMMEDIATE, with the database's write lock.
-func (t *sqlTx) lockRooms(ids []int64) error {
-	if t.s.dialect != Postgres || len(ids) == 0 {
-		return nil
-	}
-	q := "SELECT id FROM rooms WHERE id IN (" + placeholders(len(ids)) + ") ORDER BY id FOR UPDATE"
-	args := make([]any, len(ids))
-	for i, id := range ids {
-		args[i] = id
-	}
-	rows, err := t.conn.QueryContext(t.ctx, t.s.bind(q), args...)
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-	}
-	return errors.Join(rows.Err(), rows.Close())
-}
+// lockRooms does nothing: the transaction began IMMEDIATE, with the
+// database's write lock.
+func (t *sqlTx) lockRooms([]int64) error { return nil }
 
 func (t *sqlTx) findResends(ps []*pendingMessage) error {
-	q := t.s.bind(sqlFindResend)
+	q := sqlFindResend
 	for _, p := range ps {
 		m := p.m
 		existing, err := scanMessage(t.conn.QueryRowContext(t.ctx, q, m.RoomID, *m.UserID, m.ClientID))
@@ -97,7 +75,7 @@ func (t *sqlTx) findResends(ps []*pendingMessage) error {
 }
 
 func (t *sqlTx) addSeqs(rooms []roomSeqs) error {
-	q := t.s.bind("UPDATE rooms SET last_seq = last_seq + ? WHERE id = ? RETURNING last_seq")
+	q := "UPDATE rooms SET last_seq = last_seq + ? WHERE id = ? RETURNING last_seq"
 	for i := range rooms {
 		r := &rooms[i]
 		if r.n == 0 {
@@ -145,7 +123,7 @@ func (t *sqlTx) insertChunk(rows []*pendingMessage) error {
 		bySeq[[2]int64{p.m.RoomID, p.m.Seq}] = p
 	}
 	q.WriteString(" RETURNING id, room_id, seq")
-	res, err := t.conn.QueryContext(t.ctx, t.s.bind(q.String()), b.args...)
+	res, err := t.conn.QueryContext(t.ctx, q.String(), b.args...)
 	if err != nil {
 		return err
 	}
@@ -178,14 +156,6 @@ func (t *sqlTx) commit() error {
 	}
 	t.done = true
 	return nil
-}
-
-// placeholders is "?, ?, ..." with n marks.
-func placeholders(n int) string {
-	if n <= 0 {
-		return ""
-	}
-	return "?" + strings.Repeat(", ?", n-1)
 }
 
 var _ messageTx = (*sqlTx)(nil)
