@@ -16,12 +16,12 @@ import (
 // concurrent posts, and it stores each group in one transaction of two
 // pipelined round trips on one pgx connection, whatever the group's size:
 //
-//	1. BEGIN; lock the group's rooms (SELECT ... ORDER BY id FOR UPDATE,
-//	   which also reads their last_seq); find earlier sends of the
-//	   group's client_ids (one query over arrays).
-//	2. UPDATE rooms once for all rooms (last_seq + n); INSERT every new
-//	   message with one statement over arrays (unnest) RETURNING ids;
-//	   COMMIT.
+//  1. BEGIN; lock the group's rooms (SELECT ... ORDER BY id FOR UPDATE,
+//     which also reads their last_seq); find earlier sends of the
+//     group's client_ids (one query over arrays).
+//  2. UPDATE rooms once for all rooms (last_seq + n); INSERT every new
+//     message with one statement over arrays (unnest) RETURNING ids;
+//     COMMIT.
 //
 // Every statement has the same text whatever the group's size, so pgx
 // prepares each once per connection and reuses it (its statement cache).
@@ -93,8 +93,8 @@ type pgTx struct {
 	c    *pgx.Conn
 	w    *pgWriter
 	b    *pgx.Batch // queued, not sent
-	open bool      // BEGIN sent and no COMMIT succeeded
-	read bool      // the lock's results are in w.last
+	open bool       // BEGIN sent and no COMMIT succeeded
+	read bool       // the lock's results are in w.last
 }
 
 func (t *pgTx) reset() {
