@@ -15,6 +15,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/virtual-company/vc/pkg/wsproto"
 	"github.com/virtual-company/vc/server/config"
 	"github.com/virtual-company/vc/server/connlimit"
 	"github.com/virtual-company/vc/server/httpapi"
@@ -38,6 +39,8 @@ type Server struct {
 	store    *gormstore.Store
 	services *service.Services
 	api      *httpapi.API
+	// cluster links this node to the others (nil: single node).
+	cluster *clusterNode
 	// lock is held on the data directory while a SQLite daemon runs, so
 	// that vcd restore refuses to replace its database (nil on PostgreSQL).
 	lock *ops.DataDirLock
@@ -118,6 +121,28 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 		return nil, err
 	}
 
+	// === Cluster (server/cluster): only with cluster.nats_url ===
+	var node *clusterNode
+	if cfg.Cluster.Enabled() {
+		keys, err := keyring(secret, cfg)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkClusterSecret(ctx, st, keys, cfg.Cluster.NodeID); err != nil {
+			return nil, err
+		}
+		if node, err = newClusterNode(cfg, st, logger); err != nil {
+			return nil, err
+		}
+		s.cluster = node
+		defer func() {
+			if !ok {
+				node.close()
+			}
+		}()
+		logger.Info("cluster node", "node_id", cfg.Cluster.NodeID, "subject_prefix", cfg.Cluster.SubjectPrefix)
+	}
+
 	var chatSocket, signalSocket fiber.Handler
 	// === Realtime hub (server/realtime) is built here ===
 	chat := realtime.New(realtime.Deps{Auth: s.services.Auth, Rooms: s.services.Rooms,
@@ -125,19 +150,45 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 	chatSocket = chat.Handler()
 	s.closers = append(s.closers, chat.Close)
 	s.quiesce = append(s.quiesce, chat.StopPosts)
+	// In a cluster, what the services and the AI replies publish goes to
+	// the other nodes too.
+	var pub interface {
+		service.Notifier
+		Publish(roomID int64, ev wsproto.Event)
+	} = chat
+	if node != nil {
+		node.chat, node.auth, node.msgs = chat, s.services.Auth, s.services.Messages
+		pub = node
+	}
 	// === AI responder (server/ai) is built here ===
-	aip, err := buildAI(ctx, cfg, secret, st, s.services, chat, logger)
+	aip, err := buildAI(ctx, cfg, secret, st, s.services, pub, logger)
 	if err != nil {
 		return nil, err
 	}
 	s.services.SetResponder(aip.orch)
 	s.services.Roles.SetModelChecker(aip.svc)
-	chat.SetCanceller(aip.orch)
+	if node != nil {
+		node.cancel = aip.orch
+		chat.SetCanceller(node)
+	} else {
+		chat.SetCanceller(aip.orch)
+	}
 	s.closers = append(s.closers, func(context.Context) error { aip.orch.Close(); return nil })
 	// === Signaling (server/signal) is built here ===
 	sig := signal.New(signal.Options{Auth: s.services.Auth, Rooms: s.services.Rooms,
 		Messages: s.services.Messages, Chat: chat, Sockets: chat, RTC: cfg.RTC, Logger: logger})
-	s.services.SetNotifier(sig.Notifier(chat))
+	if node != nil {
+		node.local = sig.Notifier(chat)
+		s.services.SetNotifier(node)
+		if err := node.start(); err != nil {
+			return nil, err
+		}
+		// Closed last (closers run in reverse): what commits during the
+		// drain still reaches the other nodes.
+		s.closers = append([]func(context.Context) error{func(context.Context) error { node.close(); return nil }}, s.closers...)
+	} else {
+		s.services.SetNotifier(sig.Notifier(chat))
+	}
 	signalSocket = sig.Handler()
 	s.closers = append(s.closers, func(context.Context) error { sig.Close(); return nil })
 	stopSweep := startRevocationSweep(s.services.Auth, chat.Hub, logger)
@@ -156,6 +207,7 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 	s.api, err = httpapi.New(httpapi.Deps{
 		Services:       s.services,
 		Ready:          st.Ping,
+		Degraded:       s.degraded,
 		Logger:         logger,
 		Version:        Version,
 		BodyLimit:      cfg.BodyLimit,

@@ -118,8 +118,8 @@ type Control struct {
 // server implements it over its hub and services. Calls come from the NATS
 // client's goroutine one at a time per subject; they must not block long.
 type Receiver interface {
-	// RoomEvent delivers an event another node published in a room.
-	RoomEvent(roomID int64, ev wsproto.Event)
+	// RoomEvent delivers an event node from published in a room.
+	RoomEvent(from string, roomID int64, ev wsproto.Event)
 	// UserEvent delivers an event for one user's sockets.
 	UserEvent(userID int64, ev wsproto.Event)
 	// Control acts on a control message.
@@ -551,7 +551,7 @@ func (b *Bus) onRoom(m *nats.Msg) {
 	ev := *env.Event
 	b.notePresence(env.Node, roomID, ev)
 	if r := b.receiver(); r != nil {
-		r.RoomEvent(roomID, ev)
+		r.RoomEvent(env.Node, roomID, ev)
 	}
 }
 

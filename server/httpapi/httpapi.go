@@ -27,8 +27,12 @@ type Deps struct {
 	// Models is the model catalogue (nil: service.BuiltinModels).
 	Models service.ModelCatalog
 	// Ready reports whether the daemon can serve (database reachable).
-	Ready  func(ctx context.Context) error
-	Logger *slog.Logger
+	Ready func(ctx context.Context) error
+	// Degraded says why the daemon serves in degraded mode ("" or nil:
+	// it does not); GET /ready then answers 200 with status "degraded"
+	// (a cluster node that lost NATS still serves its own sockets).
+	Degraded func() string
+	Logger   *slog.Logger
 	// Version is shown on GET / and in the OpenAPI document.
 	Version string
 	// BodyLimit is the largest accepted request body in bytes.

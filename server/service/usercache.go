@@ -62,3 +62,17 @@ func (c *userCache) forget(id int64) {
 	delete(c.entries, id)
 	c.mu.Unlock()
 }
+
+// ForgetUser drops the cached row of a user, changed by another node of a
+// cluster (published on its bus after the commit).
+func (a *Auth) ForgetUser(id int64) { a.users.forget(id) }
+
+// RevokedElsewhere forgets what this daemon knows of a user whose tokens
+// another node of the cluster revoked: the cached row and the versions the
+// revocation sweep compares. The caller closes the local sockets.
+func (a *Auth) RevokedElsewhere(userID int64) {
+	a.users.forget(userID)
+	a.admittedMu.Lock()
+	delete(a.admitted, userID)
+	a.admittedMu.Unlock()
+}
