@@ -1,6 +1,7 @@
 package cluster_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -199,3 +200,210 @@ func TestCluster_MessageOnAnyNodeReachesEverySocketInOrder(t *testing.T) {
 		s.mu.Unlock()
 	}
 }
+
+// accounts registers n users on d, member of one room owned by the first.
+func accounts(t *testing.T, d *servertest.Daemon, prefix string, n int) ([]servertest.Account, api.Room) {
+	t.Helper()
+	accs := make([]servertest.Account, n)
+	for i := range accs {
+		accs[i] = d.Register(fmt.Sprintf("%s%d", prefix, i))
+	}
+	return accs, shareRoom(t, d, accs[0], accs[1:]...)
+}
+
+// burst has senders post count messages each, spread over the nodes
+// (sender i posts through nodes[i%len(nodes)]); it returns when all are
+// stored. pause, if set, is called between a sender's messages.
+func burst(t *testing.T, nodes []*servertest.Daemon, accs []servertest.Account, roomID int64, senders, count int, pause func()) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, senders)
+	for i := range senders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			acc := accs[i%len(accs)]
+			for j := range count {
+				d := nodes[i%len(nodes)]
+				if err := postRetry(d, nodes, acc.Token, roomID, fmt.Sprintf("s%d-%d", i, j)); err != nil {
+					errs <- err
+					return
+				}
+				if pause != nil {
+					pause()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+}
+
+// postRetry posts through d, and through another node while d is down
+// (a client behind a load balancer).
+func postRetry(d *servertest.Daemon, nodes []*servertest.Daemon, token string, roomID int64, content string) error {
+	body, _ := json.Marshal(api.CreateMessageRequest{Content: content, ClientID: content})
+	var last error
+	for attempt := range 2 * len(nodes) {
+		target := d
+		if attempt > 0 {
+			target = nodes[attempt%len(nodes)]
+		}
+		req, _ := http.NewRequest("POST", fmt.Sprintf("%s/api/rooms/%d/messages", target.URL, roomID), bytesReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := httpClient.Do(req)
+		if err != nil {
+			last = err
+			continue
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusCreated || resp.StatusCode == http.StatusOK {
+			return nil
+		}
+		last = fmt.Errorf("post through %s: status %d", target.URL, resp.StatusCode)
+	}
+	return last
+}
+
+var httpClient = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+
+func TestCluster_ThreeNodesHundredSocketsEach(t *testing.T) {
+	nodes, _ := startNodes(t, 3)
+	accs, r := accounts(t, nodes[0], "fan", 10)
+	var socks []*socket
+	for i := range 300 {
+		socks = append(socks, dial(t, nodes[i%3], r.ID, accs[i%len(accs)].Token, ""))
+	}
+	// Every socket is subscribed once it got its presence event.
+	for _, s := range socks {
+		s.waitUntil(t, "presence", func() bool { return s.hasEvent(wsproto.TypePresence, nil) })
+	}
+	const senders, each = 20, 10
+	burst(t, nodes, accs, r.ID, senders, each, nil)
+	for i, s := range socks {
+		s.waitUntil(t, "every message", func() bool { return len(s.seqs) >= senders*each })
+		s.mu.Lock()
+		inOrder(t, fmt.Sprintf("socket %d on node%d", i, i%3+1), s.seqs, senders*each)
+		s.mu.Unlock()
+	}
+}
+
+func TestCluster_NodeKilledMidBurstClientResumesElsewhere(t *testing.T) {
+	nodes, _ := startNodes(t, 3)
+	accs, r := accounts(t, nodes[0], "kill", 4)
+	victim := dial(t, nodes[2], r.ID, accs[1].Token, "")
+	witness := dial(t, nodes[1], r.ID, accs[2].Token, "")
+	victim.waitUntil(t, "presence", func() bool { return victim.hasEvent(wsproto.TypePresence, nil) })
+	witness.waitUntil(t, "presence", func() bool { return witness.hasEvent(wsproto.TypePresence, nil) })
+
+	const senders, each = 6, 40
+	var once sync.Once
+	sent := 0
+	var smu sync.Mutex
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		burst(t, nodes[:2], accs, r.ID, senders, each, func() {
+			smu.Lock()
+			sent++
+			n := sent
+			smu.Unlock()
+			if n == senders*each/3 {
+				once.Do(nodes[2].Kill)
+			}
+		})
+	}()
+	victim.waitUntil(t, "the socket of the killed node drops", func() bool { return victim.closed })
+	victim.mu.Lock()
+	got := append([]int64(nil), victim.seqs...)
+	victim.mu.Unlock()
+	var after int64
+	if len(got) > 0 {
+		after = got[len(got)-1]
+	}
+	// The load balancer sends the reconnect to a live node.
+	again := dial(t, nodes[0], r.ID, accs[1].Token, "after="+strconv.FormatInt(after, 10))
+	<-done
+	again.waitUntil(t, "the rest after resume", func() bool { return len(got)+len(again.seqs) >= senders*each })
+	again.mu.Lock()
+	inOrder(t, "resumed client", append(got, again.seqs...), senders*each)
+	again.mu.Unlock()
+	witness.waitUntil(t, "witness has all", func() bool { return len(witness.seqs) >= senders*each })
+	witness.mu.Lock()
+	inOrder(t, "witness", witness.seqs, senders*each)
+	witness.mu.Unlock()
+}
+
+func TestCluster_NATSDownFiveSecondsMidBurst(t *testing.T) {
+	nodes, ns := startNodes(t, 3)
+	accs, r := accounts(t, nodes[0], "nats", 6)
+	var socks []*socket
+	for i := range 30 {
+		socks = append(socks, dial(t, nodes[i%3], r.ID, accs[i%len(accs)].Token, ""))
+	}
+	for _, s := range socks {
+		s.waitUntil(t, "presence", func() bool { return s.hasEvent(wsproto.TypePresence, nil) })
+	}
+	const senders, each = 6, 60
+	var smu sync.Mutex
+	sent := 0
+	down := make(chan struct{})
+	var downOnce sync.Once
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		burst(t, nodes, accs, r.ID, senders, each, func() {
+			smu.Lock()
+			sent++
+			n := sent
+			smu.Unlock()
+			if n == senders*each/4 {
+				downOnce.Do(func() { ns.Stop(); close(down) })
+			}
+			time.Sleep(5 * time.Millisecond) // spread the burst over the outage
+		})
+	}()
+	<-down
+	// Posts are still stored and acknowledged; every node says it is
+	// degraded while serving.
+	for _, d := range nodes {
+		waitReady(t, d, "degraded")
+	}
+	outage := time.After(5 * time.Second)
+	<-outage
+	ns.Restart()
+	<-done
+	for _, d := range nodes {
+		waitReady(t, d, "ready")
+	}
+	for i, s := range socks {
+		s.waitUntil(t, "every message after NATS came back", func() bool { return len(s.seqs) >= senders*each })
+		s.mu.Lock()
+		inOrder(t, fmt.Sprintf("socket %d on node%d", i, i%3+1), s.seqs, senders*each)
+		s.mu.Unlock()
+	}
+}
+
+// waitReady waits until GET /ready answers status want.
+func waitReady(t *testing.T, d *servertest.Daemon, want string) {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	var last string
+	for time.Now().Before(deadline) {
+		status, b := d.Do("GET", "/ready", "", nil)
+		var h api.Health
+		_ = json.Unmarshal(b, &h)
+		if status == http.StatusOK && h.Status == want {
+			return
+		}
+		last = fmt.Sprintf("%d %s", status, b)
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s: /ready never said %q (last: %s)", d.URL, want, last)
+}
+
+func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
