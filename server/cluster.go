@@ -98,7 +98,7 @@ func newClusterNode(cfg config.Config, st *gormstore.Store, logger *slog.Logger)
 
 // start links the node up once the daemon is wired.
 func (n *clusterNode) start() error {
-	n.chat.SetCluster(n)
+	n.chat.SetCluster(hubLink{n.bus})
 	if err := n.bus.Start(n, n.chat.Presence); err != nil {
 		return err
 	}
@@ -173,13 +173,19 @@ func (n *clusterNode) PublishUser(userID int64, ev wsproto.Event) {
 // Invalidate tells the other nodes that a cached row changed.
 func (n *clusterNode) Invalidate(c cluster.Control) { n.bus.PublishControl(c) }
 
-// --- realtime.ClusterLink ---
+// hubLink is the hub's realtime.ClusterLink: relays go on the bus, and
+// the other nodes' presence comes from their heartbeats. (A type of its
+// own: the node's IsOnline is the merged one.)
+type hubLink struct{ bus *cluster.Bus }
 
 // Relay implements realtime.ClusterLink.
-func (n *clusterNode) Relay(roomID int64, ev wsproto.Event) { n.bus.PublishRoom(roomID, ev) }
+func (l hubLink) Relay(roomID int64, ev wsproto.Event) { l.bus.PublishRoom(roomID, ev) }
 
 // Online implements realtime.ClusterLink.
-func (n *clusterNode) Online(roomID int64) []wsproto.PresenceUser { return n.bus.Online(roomID) }
+func (l hubLink) Online(roomID int64) []wsproto.PresenceUser { return l.bus.Online(roomID) }
+
+// IsOnline implements realtime.ClusterLink.
+func (l hubLink) IsOnline(roomID, userID int64) bool { return l.bus.IsOnline(roomID, userID) }
 
 // --- realtime.AICanceller ---
 

@@ -112,6 +112,7 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 		TokenTTL:   cfg.TokenTTL,
 		Logger:     logger.With("component", "service"),
 
+		NoUserCache:       cfg.Cluster.Enabled(),
 		Registration:      cfg.Auth.Registration,
 		Audit:             logger.With("component", "audit"),
 		MaxFailedLogins:   cfg.RateLimit.MaxFailedLogins,

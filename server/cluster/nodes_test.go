@@ -407,3 +407,5 @@ func waitReady(t *testing.T, d *servertest.Daemon, want string) {
 }
 
 func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

@@ -63,8 +63,12 @@ func newAuth(d Deps) *Auth {
 	if cost == 0 {
 		cost = bcrypt.DefaultCost
 	}
+	cacheTTL := 5 * time.Second
+	if d.NoUserCache {
+		cacheTTL = 0
+	}
 	return &Auth{store: d.Store, secret: d.Secret, cost: cost, ttl: d.TokenTTL, now: d.Now, logger: d.Logger,
-		users:        newUserCache(5*time.Second, 10000, d.Now),
+		users:        newUserCache(cacheTTL, 10000, d.Now),
 		failures:     newFailedLogins(d.MaxFailedLogins, d.FailedLoginWindow, d.Now),
 		registration: d.Registration, audit: d.Audit, admitted: map[int64]int64{}}
 }
