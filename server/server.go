@@ -105,6 +105,12 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 	if _, err := st.Migrate(ctx); err != nil {
 		return nil, fmt.Errorf("migrate database: %w", err)
 	}
+	// A cluster node counts its rate limits in the database, which every
+	// node shares.
+	var shared service.SharedWindows
+	if cfg.Cluster.Enabled() {
+		shared = st
+	}
 	s.services, err = service.New(service.Deps{
 		Store:      st,
 		Secret:     secret,
@@ -113,6 +119,7 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 		Logger:     logger.With("component", "service"),
 
 		NoUserCache:       cfg.Cluster.Enabled(),
+		SharedLimits:      shared,
 		Registration:      cfg.Auth.Registration,
 		Audit:             logger.With("component", "audit"),
 		MaxFailedLogins:   cfg.RateLimit.MaxFailedLogins,
@@ -209,6 +216,7 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 		Services:       s.services,
 		Ready:          st.Ping,
 		Degraded:       s.degraded,
+		SharedLimits:   shared,
 		Logger:         logger,
 		Version:        Version,
 		BodyLimit:      cfg.BodyLimit,

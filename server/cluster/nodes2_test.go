@@ -194,3 +194,30 @@ func TestCluster_RefusesSQLiteAndAForeignSecret(t *testing.T) {
 	require.True(t, strings.Contains(err.Error(), "secret_key differs from the cluster's"), err.Error())
 	require.Contains(t, err.Error(), `"node1"`)
 }
+
+func TestCluster_LoginLimitsHoldClusterWide(t *testing.T) {
+	nodes, _ := startNodes(t, 3, servertest.WithConfig(func(c *config.Config) {
+		c.RateLimit.MaxFailedLogins = 3
+		c.RateLimit.AuthPerMinute = 1_000_000
+	}))
+	dave := nodes[0].Register("dave")
+	// Three wrong passwords, one per node: the account's budget is spent
+	// everywhere, even for the right password.
+	for _, d := range nodes {
+		_, err := d.Login("dave", "wrong-password")
+		require.ErrorContains(t, err, "401")
+	}
+	for _, d := range nodes {
+		status, b := d.Do("POST", "/api/auth/login", "", api.LoginRequest{Username: "dave", Password: dave.Password})
+		require.Equal(t, http.StatusTooManyRequests, status, "%s: %s", d.URL, b)
+	}
+
+	// The per-address limit too.
+	ip, _ := startNodes(t, 3, servertest.WithConfig(func(c *config.Config) { c.RateLimit.AuthPerMinute = 4 }))
+	for i := range 4 {
+		_, err := ip[i%3].Login("nobody", "wrong-password")
+		require.ErrorContains(t, err, "401")
+	}
+	status, _ := ip[2].Do("POST", "/api/auth/login", "", api.LoginRequest{Username: "nobody", Password: "x"})
+	require.Equal(t, http.StatusTooManyRequests, status)
+}

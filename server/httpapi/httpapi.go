@@ -32,7 +32,10 @@ type Deps struct {
 	// it does not); GET /ready then answers 200 with status "degraded"
 	// (a cluster node that lost NATS still serves its own sockets).
 	Degraded func() string
-	Logger   *slog.Logger
+	// SharedLimits, when set, counts rate_limit.auth_per_minute in it (the
+	// database) so that the limit holds across the nodes of a cluster.
+	SharedLimits service.SharedWindows
+	Logger       *slog.Logger
 	// Version is shown on GET / and in the OpenAPI document.
 	Version string
 	// BodyLimit is the largest accepted request body in bytes.
@@ -104,6 +107,10 @@ func New(d Deps) (*API, error) {
 	a := &API{d: d, logger: d.Logger.With("component", "http")}
 	if d.AuthPerMinute > 0 {
 		a.limiter = newIPLimiter(d.AuthPerMinute, time.Minute, d.Now)
+		if d.SharedLimits != nil {
+			a.limiter.shared = &service.SharedWindow{Windows: d.SharedLimits, Scope: "auth_ip", Limit: d.AuthPerMinute,
+				Window: time.Minute, Now: a.limiter.now, Logger: a.logger}
+		}
 	}
 	a.app = fiber.New(fiber.Config{
 		AppName:               "vcd",

@@ -40,6 +40,9 @@ type Deps struct {
 	// of keeping them for a few seconds: on a cluster node, another node
 	// may change them at any time (logout-all, disable).
 	NoUserCache bool
+	// SharedLimits, when set, counts the failed logins per account in it
+	// (the database), so the limit holds across the nodes of a cluster.
+	SharedLimits SharedWindows
 	// Audit receives the audit log: logins, failed logins, registrations,
 	// member changes and deletions (nil: discarded). Never secrets.
 	Audit *slog.Logger

@@ -174,3 +174,48 @@ func (s *Store) ClaimExpiredAILeases(ctx context.Context, now time.Time) ([]AILe
 	}
 	return out, nil
 }
+
+// PeekRateWindow returns the current window of a cluster-wide rate limit
+// (zero values when there is none).
+func (s *Store) PeekRateWindow(ctx context.Context, scope, key string) (time.Time, int, error) {
+	var rows []struct {
+		WindowStart time.Time
+		Hits        int64
+	}
+	if err := s.w.WithContext(ctx).Raw(`SELECT window_start, hits FROM rate_windows WHERE scope = ? AND key = ?`, scope, key).
+		Scan(&rows).Error; err != nil {
+		return time.Time{}, 0, fmt.Errorf("read rate window: %w", err)
+	}
+	if len(rows) == 0 {
+		return time.Time{}, 0, nil
+	}
+	return rows[0].WindowStart, int(rows[0].Hits), nil
+}
+
+// HitRateWindow counts one hit in the window of key (a new window starts
+// when the last one is window old) and returns the window after the hit,
+// in one statement.
+func (s *Store) HitRateWindow(ctx context.Context, scope, key string, window time.Duration, now time.Time) (time.Time, int, error) {
+	now = now.UTC()
+	cut := now.Add(-window)
+	var rows []struct {
+		WindowStart time.Time
+		Hits        int64
+	}
+	err := s.w.WithContext(ctx).Raw(`INSERT INTO rate_windows (scope, key, window_start, hits) VALUES (?, ?, ?, 1)
+		ON CONFLICT (scope, key) DO UPDATE SET
+			window_start = CASE WHEN rate_windows.window_start <= ? THEN excluded.window_start ELSE rate_windows.window_start END,
+			hits = CASE WHEN rate_windows.window_start <= ? THEN 1 ELSE rate_windows.hits + 1 END
+		RETURNING window_start, hits`, scope, key, now, cut, cut).Scan(&rows).Error
+	if err != nil {
+		return time.Time{}, 0, fmt.Errorf("count rate window: %w", err)
+	}
+	if len(rows) == 0 {
+		return now, 1, nil
+	}
+	if rows[0].Hits == 1 && s.dialect == Postgres {
+		// Expired windows of other keys go now and then.
+		_ = s.w.WithContext(ctx).Exec(`DELETE FROM rate_windows WHERE window_start < ?`, now.Add(-24*time.Hour)).Error
+	}
+	return rows[0].WindowStart, int(rows[0].Hits), nil
+}

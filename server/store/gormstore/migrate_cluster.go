@@ -5,7 +5,8 @@ import "gorm.io/gorm"
 // migrateCluster adds what the nodes of a cluster share beyond the data:
 // the sealed probe value that proves they share secret_key, and the leases
 // of running AI replies, which make the reply limits cluster-wide and let
-// a surviving node end the replies of a node that died.
+// a surviving node end the replies of a node that died, and the windows of
+// the login rate limits, counted cluster-wide.
 func migrateCluster(tx *gorm.DB, d Dialect) error {
 	ts := d.Timestamp()
 	return execAll(tx,
@@ -27,5 +28,12 @@ func migrateCluster(tx *gorm.DB, d Dialect) error {
 		)`,
 		`CREATE INDEX ai_reply_leases_user ON ai_reply_leases (user_id, started_at)`,
 		`CREATE INDEX ai_reply_leases_room ON ai_reply_leases (room_id) WHERE finished_at IS NULL`,
+		`CREATE TABLE rate_windows (
+			scope TEXT NOT NULL,
+			key TEXT NOT NULL,
+			window_start `+ts+` NOT NULL,
+			hits BIGINT NOT NULL,
+			PRIMARY KEY (scope, key)
+		)`,
 	)
 }
