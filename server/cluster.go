@@ -84,9 +84,9 @@ type clusterNode struct {
 	done     sync.WaitGroup
 }
 
-func newClusterNode(cfg config.Config, st *gormstore.Store, logger *slog.Logger) (*clusterNode, error) {
+func newClusterNode(cfg config.Config, st *gormstore.Store, hooks cluster.Hooks, logger *slog.Logger) (*clusterNode, error) {
 	bus, err := cluster.Connect(cluster.Config{
-		URL: cfg.Cluster.NATSURL, NodeID: cfg.Cluster.NodeID, Prefix: cfg.Cluster.SubjectPrefix, Logger: logger,
+		URL: cfg.Cluster.NATSURL, NodeID: cfg.Cluster.NodeID, Prefix: cfg.Cluster.SubjectPrefix, Hooks: hooks, Logger: logger,
 	})
 	if err != nil {
 		return nil, err

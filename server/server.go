@@ -16,6 +16,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/virtual-company/vc/pkg/wsproto"
+	"github.com/virtual-company/vc/server/cluster"
 	"github.com/virtual-company/vc/server/config"
 	"github.com/virtual-company/vc/server/connlimit"
 	"github.com/virtual-company/vc/server/httpapi"
@@ -139,7 +140,10 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 		if err := checkClusterSecret(ctx, st, keys, cfg.Cluster.NodeID); err != nil {
 			return nil, err
 		}
-		if node, err = newClusterNode(cfg, st, logger); err != nil {
+		// Metrics hook in here: NATS connection state, cross-node delivery
+		// latency, failed publishes (see cluster.Hooks).
+		var hooks cluster.Hooks
+		if node, err = newClusterNode(cfg, st, hooks, logger); err != nil {
 			return nil, err
 		}
 		s.cluster = node
