@@ -15,6 +15,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/virtual-company/vc/pkg/wsproto"
+	"github.com/virtual-company/vc/server/cluster"
 	"github.com/virtual-company/vc/server/config"
 	"github.com/virtual-company/vc/server/connlimit"
 	"github.com/virtual-company/vc/server/httpapi"
@@ -38,6 +40,8 @@ type Server struct {
 	store    *gormstore.Store
 	services *service.Services
 	api      *httpapi.API
+	// cluster links this node to the others (nil: single node).
+	cluster *clusterNode
 	// lock is held on the data directory while a SQLite daemon runs, so
 	// that vcd restore refuses to replace its database (nil on PostgreSQL).
 	lock *ops.DataDirLock
@@ -102,6 +106,12 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 	if _, err := st.Migrate(ctx); err != nil {
 		return nil, fmt.Errorf("migrate database: %w", err)
 	}
+	// A cluster node counts its rate limits in the database, which every
+	// node shares.
+	var shared service.SharedWindows
+	if cfg.Cluster.Enabled() {
+		shared = st
+	}
 	s.services, err = service.New(service.Deps{
 		Store:      st,
 		Secret:     secret,
@@ -109,6 +119,8 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 		TokenTTL:   cfg.TokenTTL,
 		Logger:     logger.With("component", "service"),
 
+		NoUserCache:       cfg.Cluster.Enabled(),
+		SharedLimits:      shared,
 		Registration:      cfg.Auth.Registration,
 		Audit:             logger.With("component", "audit"),
 		MaxFailedLogins:   cfg.RateLimit.MaxFailedLogins,
@@ -118,6 +130,31 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 		return nil, err
 	}
 
+	// === Cluster (server/cluster): only with cluster.nats_url ===
+	var node *clusterNode
+	if cfg.Cluster.Enabled() {
+		keys, err := keyring(secret, cfg)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkClusterSecret(ctx, st, keys, cfg.Cluster.NodeID); err != nil {
+			return nil, err
+		}
+		// Metrics hook in here: NATS connection state, cross-node delivery
+		// latency, failed publishes (see cluster.Hooks).
+		var hooks cluster.Hooks
+		if node, err = newClusterNode(cfg, st, hooks, logger); err != nil {
+			return nil, err
+		}
+		s.cluster = node
+		defer func() {
+			if !ok {
+				node.close()
+			}
+		}()
+		logger.Info("cluster node", "node_id", cfg.Cluster.NodeID, "subject_prefix", cfg.Cluster.SubjectPrefix)
+	}
+
 	var chatSocket, signalSocket fiber.Handler
 	// === Realtime hub (server/realtime) is built here ===
 	chat := realtime.New(realtime.Deps{Auth: s.services.Auth, Rooms: s.services.Rooms,
@@ -125,19 +162,45 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 	chatSocket = chat.Handler()
 	s.closers = append(s.closers, chat.Close)
 	s.quiesce = append(s.quiesce, chat.StopPosts)
+	// In a cluster, what the services and the AI replies publish goes to
+	// the other nodes too.
+	var pub interface {
+		service.Notifier
+		Publish(roomID int64, ev wsproto.Event)
+	} = chat
+	if node != nil {
+		node.chat, node.auth, node.msgs = chat, s.services.Auth, s.services.Messages
+		pub = node
+	}
 	// === AI responder (server/ai) is built here ===
-	aip, err := buildAI(ctx, cfg, secret, st, s.services, chat, logger)
+	aip, err := buildAI(ctx, cfg, secret, st, s.services, pub, logger)
 	if err != nil {
 		return nil, err
 	}
 	s.services.SetResponder(aip.orch)
 	s.services.Roles.SetModelChecker(aip.svc)
-	chat.SetCanceller(aip.orch)
+	if node != nil {
+		node.cancel = aip.orch
+		chat.SetCanceller(node)
+	} else {
+		chat.SetCanceller(aip.orch)
+	}
 	s.closers = append(s.closers, func(context.Context) error { aip.orch.Close(); return nil })
 	// === Signaling (server/signal) is built here ===
 	sig := signal.New(signal.Options{Auth: s.services.Auth, Rooms: s.services.Rooms,
 		Messages: s.services.Messages, Chat: chat, Sockets: chat, RTC: cfg.RTC, Logger: logger})
-	s.services.SetNotifier(sig.Notifier(chat))
+	if node != nil {
+		node.local = sig.Notifier(chat)
+		s.services.SetNotifier(node)
+		if err := node.start(); err != nil {
+			return nil, err
+		}
+		// Closed last (closers run in reverse): what commits during the
+		// drain still reaches the other nodes.
+		s.closers = append([]func(context.Context) error{func(context.Context) error { node.close(); return nil }}, s.closers...)
+	} else {
+		s.services.SetNotifier(sig.Notifier(chat))
+	}
 	signalSocket = sig.Handler()
 	s.closers = append(s.closers, func(context.Context) error { sig.Close(); return nil })
 	stopSweep := startRevocationSweep(s.services.Auth, chat.Hub, logger)
@@ -156,6 +219,8 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 	s.api, err = httpapi.New(httpapi.Deps{
 		Services:       s.services,
 		Ready:          st.Ping,
+		Degraded:       s.degraded,
+		SharedLimits:   shared,
 		Logger:         logger,
 		Version:        Version,
 		BodyLimit:      cfg.BodyLimit,
