@@ -62,3 +62,15 @@ type (
 
 // focusOn asks for the focus (and hands it key, if any).
 func focusOn(area focusArea, key *tea.KeyMsg) tea.Msg { return focusMsg{area: area, key: key} }
+
+// Every part of the chat screen is a component.
+var (
+	_ component = (*roomList)(nil)
+	_ component = (*timeline)(nil)
+	_ component = (*memberList)(nil)
+	_ component = (*search)(nil)
+	_ component = (*notices)(nil)
+	_ component = (*composer)(nil)
+	_ component = (*helpOverlay)(nil)
+	_ component = (*switcher)(nil)
+)

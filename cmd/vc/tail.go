@@ -220,7 +220,6 @@ func (t *tailer) writeDelta(d string) error {
 type tailStream struct {
 	role   string
 	roleID *int64
-	buf    strings.Builder
 }
 
 // endLine ends a reply printed inline.
