@@ -34,6 +34,7 @@ const (
 	overlayNone overlayKind = iota
 	overlayHelp
 	overlaySwitcher
+	overlayMinutes
 )
 
 // chatScreen is the main screen. It composes the components (room list,
@@ -56,8 +57,10 @@ type chatScreen struct {
 	search   *search
 	notices  *notices
 	input    *composer
+	meeting  *meetingBar
 	help     *helpOverlay
 	switcher *switcher
+	minutes  *minutesOverlay
 
 	posted []tea.Msg // intents posted during the current Update
 }
@@ -76,6 +79,8 @@ func newChatScreen(sh *shared) *chatScreen {
 	}, p)
 	c.help = newHelpOverlay(sh.st, sh.keys, sh.opts.CallPanel, p)
 	c.switcher = newSwitcher(sh.st, sh.keys, c.rooms, p)
+	c.meeting = newMeetingBar(sh.st, func(id int64) string { return env.roles[id].Name }, p)
+	c.minutes = newMinutesOverlay(sh.st, sh.keys, p)
 	return c
 }
 
@@ -173,6 +178,27 @@ func (c *chatScreen) update(msg tea.Msg) tea.Cmd {
 		}
 	case noticeMsg, tickMsg:
 		return c.notices.Update(msg)
+	case meetingStartedMsg:
+		if msg.gen != c.conn.gen {
+			return nil
+		}
+		if msg.err != nil {
+			c.notices.set("meet: "+errText(msg.err), true)
+			return nil
+		}
+		c.meeting.set(msg.meeting)
+		c.meeting.ours = msg.meeting.ID
+		c.notices.set("meeting "+quote(msg.meeting.Topic)+" started · /stop ends it", false)
+	case meetingLoadedMsg:
+		if msg.gen != c.conn.gen {
+			return nil
+		}
+		if msg.err != nil {
+			c.notices.set("minutes: "+errText(msg.err), true)
+			return nil
+		}
+		c.minutes.show(msg.meeting)
+		c.overlay = overlayMinutes
 	}
 	return nil
 }
@@ -222,6 +248,11 @@ func (c *chatScreen) intent(msg tea.Msg) tea.Cmd {
 		}
 	case noticeMsg:
 		return c.notices.Update(msg)
+	case meetingEndedMsg:
+		// A meeting started here shows its minutes when it ends.
+		if r, ok := c.rooms.current(); ok && msg.id == c.meeting.ours && msg.status != api.MeetingFailed {
+			return c.sh.meetingCmd(c.conn.gen, r.ID, msg.id)
+		}
 	}
 	return nil
 }

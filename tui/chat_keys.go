@@ -36,6 +36,8 @@ func (c *chatScreen) handleKey(msg tea.KeyMsg) tea.Cmd {
 		return c.help.Update(msg)
 	case overlaySwitcher:
 		return c.switcher.Update(msg)
+	case overlayMinutes:
+		return c.minutes.Update(msg)
 	}
 	if c.search.open {
 		return c.search.Update(msg)

@@ -100,6 +100,7 @@ func (c *chatScreen) leaveRoom() tea.Cmd {
 	c.input.target = nil
 	c.notices.unstick()
 	c.search.reset()
+	c.meeting.reset()
 	return cmd
 }
 
@@ -144,6 +145,9 @@ func (c *chatScreen) onRoomOpened(msg roomOpenedMsg) tea.Cmd {
 		return nil
 	}
 	c.setPeople(msg.members, msg.roles)
+	if msg.meeting != nil {
+		c.meeting.set(*msg.meeting)
+	}
 	for _, m := range msg.msgs {
 		c.tl.addMessage(m)
 	}

@@ -107,8 +107,13 @@ func (c *chatScreen) onEvent(ev wsproto.Event) tea.Cmd {
 		if ev.User != "" && ev.User != me {
 			c.notices.typed(ev.User)
 		}
+	case wsproto.TypeMeetingStart, wsproto.TypeMeetingTurn, wsproto.TypeMeetingEnd:
+		return c.meeting.Update(meetingEventMsg{ev: ev})
 	case wsproto.TypeAIStart:
 		c.aiEntry(ev)
+		if ev.MeetingID != 0 {
+			return c.meeting.Update(meetingEventMsg{ev: ev})
+		}
 	case wsproto.TypeAIDelta:
 		e := c.aiEntry(ev)
 		e.buf.WriteString(ev.Delta)

@@ -39,8 +39,8 @@ func (c *chatScreen) layout() chatLayout {
 		}
 	}
 	l.tlW = max(c.w-l.roomsW-l.membersW, 10)
-	// header, info line, input border, input, status line.
-	l.bodyH = max(c.h-4-c.input.height(), 1)
+	// header, meeting banner, info line, input border, input, status line.
+	l.bodyH = max(c.h-4-c.meeting.height()-c.input.height(), 1)
 	return l
 }
 
@@ -68,6 +68,8 @@ func (c *chatScreen) sizeComponents() chatLayout {
 	c.members.SetSize(max(l.membersW-1, 0), l.bodyH)
 	c.switcher.SetSize(c.w, l.bodyH)
 	c.help.SetSize(c.w, l.bodyH)
+	c.meeting.SetSize(c.w, 1)
+	c.minutes.SetSize(c.w, l.bodyH)
 	return l
 }
 
@@ -85,6 +87,10 @@ func (c *chatScreen) View() string {
 	b.Grow(c.w * c.h * 2)
 	b.WriteString(c.header())
 	b.WriteByte('\n')
+	if c.meeting.height() > 0 {
+		b.WriteString(c.meeting.View())
+		b.WriteByte('\n')
+	}
 	b.WriteString(c.body(l))
 	b.WriteByte('\n')
 	b.WriteString(c.infoLine())
@@ -139,6 +145,8 @@ func (c *chatScreen) body(l chatLayout) string {
 			box = c.help.View()
 		case overlaySwitcher:
 			box = c.switcher.View()
+		case overlayMinutes:
+			box = c.minutes.View()
 		}
 		return lipgloss.Place(c.w, l.bodyH, lipgloss.Center, lipgloss.Center, box,
 			lipgloss.WithWhitespaceChars(" "))

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"strconv"
 	"strings"
 
 	tea "github.com/charmbracelet/bubbletea"
@@ -23,7 +24,9 @@ func slashCommands() []slashCommand {
 		{"invite", "USER", "add to the room"},
 		{"kick", "USER", "remove from room"},
 		{"set", "NAME", "on|off: joins, bell"},
-		{"stop", "", "stop AI reply"},
+		{"meet", "TOPIC", "@roles discuss it"},
+		{"minutes", "[ID]", "meeting minutes"},
+		{"stop", "", "stop reply/meeting"},
 		{"members", "", "toggle members"},
 		{"help", "", "this help"},
 		{"quit", "", "leave"},
@@ -104,7 +107,38 @@ func (c *chatScreen) command(line string) tea.Cmd {
 		c.notices.set(text, false)
 		return nil
 	case "stop", "cancel":
+		if m, ok := c.meeting.running(); ok && name == "stop" {
+			return c.sh.stopMeetingCmd(c.rooms.items[c.rooms.cur].room.ID, m.ID)
+		}
 		return c.stopAI()
+	case "meet", "meeting":
+		r, ok := c.rooms.current()
+		if !ok {
+			c.notices.set("join a room first: /join ROOM", true)
+			return nil
+		}
+		req, err := parseMeet(args, c.members.roles)
+		if err != nil {
+			c.notices.set(err.Error(), true)
+			return nil
+		}
+		return c.sh.startMeetingCmd(c.conn.gen, r.ID, req)
+	case "minutes":
+		r, ok := c.rooms.current()
+		if !ok {
+			c.notices.set("join a room first: /join ROOM", true)
+			return nil
+		}
+		var id int64
+		if arg != "" {
+			n, err := strconv.ParseInt(strings.TrimPrefix(arg, "#"), 10, 64)
+			if err != nil || n <= 0 {
+				c.notices.set("usage: /minutes [MEETING ID] (the latest meeting without one)", true)
+				return nil
+			}
+			id = n
+		}
+		return c.sh.meetingCmd(c.conn.gen, r.ID, id)
 	case "members", "who":
 		c.members.flipped = !c.members.flipped
 		c.resize()

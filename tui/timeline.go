@@ -79,7 +79,7 @@ func (e *entry) authorKey() (name string, ai, ok bool) {
 	switch {
 	case e.kind == entryAI:
 		return e.roleName, true, true
-	case e.kind == entryEvent, e.msg.MessageType == api.MessageSystem:
+	case e.kind == entryEvent, e.msg.MessageType == api.MessageSystem, e.msg.MessageType == api.MessageMeetingMinutes:
 		return "", false, false
 	case e.msg.MessageType == api.MessageAIResponse:
 		return e.msg.User, true, true
@@ -100,7 +100,8 @@ func (e *entry) when() time.Time { return e.msg.Timestamp }
 // addressed reports whether e is a person's message addressed to a role
 // (role_id set, the seed's way); it always shows its header with the role.
 func (e *entry) addressed() bool {
-	return e.kind != entryAI && e.kind != entryEvent && e.msg.RoleID != nil && e.msg.MessageType != api.MessageAIResponse
+	return e.kind != entryAI && e.kind != entryEvent && e.msg.RoleID != nil &&
+		e.msg.MessageType != api.MessageAIResponse && e.msg.MessageType != api.MessageMeetingMinutes
 }
 
 func (e *entry) content() string {
@@ -334,7 +335,7 @@ func (tl *timeline) addMessage(m api.Message) bool {
 		}
 	}
 	ne := &entry{kind: entryMessage, msg: m}
-	if m.RoleID != nil && m.MessageType == api.MessageAIResponse {
+	if m.RoleID != nil && (m.MessageType == api.MessageAIResponse || m.MessageType == api.MessageMeetingMinutes) {
 		for _, e := range tl.tail() {
 			if e.kind == entryAI && e.roleID == *m.RoleID {
 				ne.model, ne.usage = e.model, e.usage
@@ -478,7 +479,7 @@ func (tl *timeline) render(e *entry, head, hl bool) []string {
 		}
 		return lines
 
-	case e.kind == entryAI || e.msg.MessageType == api.MessageAIResponse:
+	case e.kind == entryAI || e.msg.MessageType == api.MessageAIResponse || e.msg.MessageType == api.MessageMeetingMinutes:
 		name, roleID := e.roleName, e.roleID
 		if e.kind != entryAI {
 			name = e.msg.User
@@ -490,6 +491,9 @@ func (tl *timeline) render(e *entry, head, hl bool) []string {
 			h := mark + clock + " " + avatar(tl.env.roles[roleID], name) + " " + st.AIName.Render(name)
 			if e.kind == entryAI && !e.aiDone {
 				h += " " + st.Typing.Render("typing… (ctrl+x stops)")
+			}
+			if e.msg.MessageType == api.MessageMeetingMinutes {
+				h += " " + st.Marker.Render("· meeting minutes")
 			}
 			if d := replyDetails(e.model, e.usage); d != "" {
 				h += st.Muted.Render(" · " + d)
