@@ -62,7 +62,7 @@ type (
 		stream    Stream
 		meeting   *api.Meeting // the meeting running in the room, if any
 		err       error        // history could not be loaded
-		streamErr error // the socket could not be opened
+		streamErr error        // the socket could not be opened
 	}
 	olderMsg struct {
 		gen  int
