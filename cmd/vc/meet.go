@@ -159,8 +159,10 @@ func (a *app) runMeeting(ctx context.Context, c *client.Client, room api.Room, r
 				}
 				continue
 			}
+			// The transcript waits (its events are held) while vc asks.
+			p.endTurn()
 			asked = make(chan bool, 1)
-			go func(ch chan<- bool) { ch <- a.confirm(wctx, "\nStop the meeting?", "") == nil }(asked)
+			go func(ch chan<- bool) { ch <- a.confirm(wctx, "Stop the meeting?", "") == nil }(asked)
 		case yes := <-asked:
 			asked = nil
 			if yes {
