@@ -6,6 +6,7 @@ package server
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,6 +20,7 @@ import (
 	"github.com/virtual-company/vc/server/connlimit"
 	"github.com/virtual-company/vc/server/httpapi"
 	"github.com/virtual-company/vc/server/logctx"
+	"github.com/virtual-company/vc/server/metrics"
 	"github.com/virtual-company/vc/server/ops"
 	"github.com/virtual-company/vc/server/realtime"
 	"github.com/virtual-company/vc/server/service"
@@ -41,6 +43,8 @@ type Server struct {
 	// lock is held on the data directory while a SQLite daemon runs, so
 	// that vcd restore refuses to replace its database (nil on PostgreSQL).
 	lock *ops.DataDirLock
+	// metrics is nil when metrics.listen is empty (metrics off).
+	metrics *metrics.Metrics
 
 	// closers run in reverse order after the HTTP drain, before the
 	// database closes (the hub closes its sockets there).
@@ -49,13 +53,14 @@ type Server struct {
 	// at once (new chat posts).
 	quiesce []func()
 
-	mu       sync.Mutex
-	addr     net.Addr
-	serving  bool
-	listener *connlimit.Listener // the guarded listener (nil before Serve)
-	stopOnce sync.Once
-	stopErr  error
-	stopped  chan struct{}
+	mu         sync.Mutex
+	addr       net.Addr
+	serving    bool
+	listener   *connlimit.Listener // the guarded listener (nil before Serve)
+	metricsSrv *metrics.Server     // the metrics listener (nil: off or not serving)
+	stopOnce   sync.Once
+	stopErr    error
+	stopped    chan struct{}
 }
 
 // New builds a daemon from cfg: opens and migrates the database, builds the
@@ -102,8 +107,12 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 	if _, err := st.Migrate(ctx); err != nil {
 		return nil, fmt.Errorf("migrate database: %w", err)
 	}
+	if cfg.Metrics.Listen != "" {
+		s.metrics = metrics.New(Version)
+		s.metrics.WatchDatabase(dbPools(st), st.Ping)
+	}
 	s.services, err = service.New(service.Deps{
-		Store:      st,
+		Store:      s.metrics.InstrumentStore(st),
 		Secret:     secret,
 		BcryptCost: cfg.BcryptCost,
 		TokenTTL:   cfg.TokenTTL,
@@ -125,8 +134,9 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 	chatSocket = chat.Handler()
 	s.closers = append(s.closers, chat.Close)
 	s.quiesce = append(s.quiesce, chat.StopPosts)
+	s.metrics.WatchRealtime(chat)
 	// === AI responder (server/ai) is built here ===
-	aip, err := buildAI(ctx, cfg, secret, st, s.services, chat, logger)
+	aip, err := buildAI(ctx, cfg, secret, st, s.services, chat, s.metrics, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -139,6 +149,7 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 		Messages: s.services.Messages, Chat: chat, Sockets: chat, RTC: cfg.RTC, Logger: logger})
 	s.services.SetNotifier(sig.Notifier(chat))
 	signalSocket = sig.Handler()
+	s.metrics.WatchCalls(sig)
 	s.closers = append(s.closers, func(context.Context) error { sig.Close(); return nil })
 	stopSweep := startRevocationSweep(s.services.Auth, chat.Hub, logger)
 	s.closers = append(s.closers, func(context.Context) error { stopSweep(); return nil })
@@ -169,6 +180,7 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 		Web:            web,
 		Export:         &ops.Exporter{Store: st, Rooms: s.services.Rooms},
 		AccessLog:      cfg.Log.Access,
+		Metrics:        s.metrics,
 	})
 	if err != nil {
 		return nil, err
@@ -186,6 +198,34 @@ func OpenStore(ctx context.Context, cfg config.Config) (*gormstore.Store, error)
 		return nil, err
 	}
 	return st, nil
+}
+
+// MetricsAddr returns the address of the metrics listener (nil: metrics
+// off, or before Run).
+func (s *Server) MetricsAddr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.metricsSrv == nil {
+		return nil
+	}
+	return s.metricsSrv.Addr()
+}
+
+// Metrics returns the daemon's metrics (nil when metrics.listen is empty).
+func (s *Server) Metrics() *metrics.Metrics { return s.metrics }
+
+// dbPools names the store's connection pools for the metrics: SQLite has a
+// write and a read pool, PostgreSQL one pool ("main").
+func dbPools(st *gormstore.Store) map[string]*sql.DB {
+	w, werr := st.DB().DB()
+	r, rerr := st.ReadDB().DB()
+	switch {
+	case werr != nil:
+		return nil
+	case rerr != nil || r == w:
+		return map[string]*sql.DB{"main": w}
+	}
+	return map[string]*sql.DB{"write": w, "read": r}
 }
 
 // Config returns the resolved configuration.
@@ -223,6 +263,15 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if s.serving {
 		s.mu.Unlock()
 		return errors.New("server: already serving")
+	}
+	if s.metrics != nil {
+		ms, err := s.metrics.Listen(s.cfg.Metrics.Listen, s.logger)
+		if err != nil {
+			s.mu.Unlock()
+			return err
+		}
+		s.metricsSrv = ms
+		s.logger.Info("metrics listening", "addr", ms.Addr().String(), "path", "/metrics")
 	}
 	s.serving = true
 	s.addr = ln.Addr()
@@ -275,6 +324,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 				s.logger.Warn("shutdown_timeout reached while closing", "err", err)
 			} else if err != nil {
 				errs = append(errs, err)
+			}
+		}
+		s.mu.Lock()
+		ms := s.metricsSrv
+		s.mu.Unlock()
+		if ms != nil {
+			if err := ms.Close(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("close metrics listener: %w", err))
 			}
 		}
 		if err := s.store.Close(); err != nil {
