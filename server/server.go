@@ -57,7 +57,7 @@ type Server struct {
 	addr       net.Addr
 	serving    bool
 	listener   *connlimit.Listener // the guarded listener (nil before Serve)
-	metricsSrv *metrics.Server     // the metrics listener (nil: off or not serving)
+	metricsSrv *metrics.Server     // the metrics listener (nil: off)
 	stopOnce   sync.Once
 	stopErr    error
 	stopped    chan struct{}
@@ -186,6 +186,14 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 		return nil, err
 	}
 	s.guardHTTP()
+	if s.metrics != nil {
+		// Bound here, so that a bad metrics.listen stops the start and
+		// the address is known as soon as New returns.
+		if s.metricsSrv, err = s.metrics.Listen(cfg.Metrics.Listen, logger); err != nil {
+			return nil, err
+		}
+		logger.Info("metrics listening", "addr", s.metricsSrv.Addr().String(), "path", "/metrics")
+	}
 	ok = true
 	return s, nil
 }
@@ -263,15 +271,6 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if s.serving {
 		s.mu.Unlock()
 		return errors.New("server: already serving")
-	}
-	if s.metrics != nil {
-		ms, err := s.metrics.Listen(s.cfg.Metrics.Listen, s.logger)
-		if err != nil {
-			s.mu.Unlock()
-			return err
-		}
-		s.metricsSrv = ms
-		s.logger.Info("metrics listening", "addr", ms.Addr().String(), "path", "/metrics")
 	}
 	s.serving = true
 	s.addr = ln.Addr()

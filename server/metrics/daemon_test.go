@@ -1,0 +1,212 @@
+package metrics_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"github.com/stretchr/testify/require"
+
+	"github.com/virtual-company/vc/pkg/api"
+	"github.com/virtual-company/vc/pkg/wsproto"
+	"github.com/virtual-company/vc/server/config"
+	"github.com/virtual-company/vc/server/servertest"
+)
+
+// scrape fetches /metrics from the daemon's metrics listener.
+func scrape(t *testing.T, d *servertest.Daemon) map[string]*dto.MetricFamily {
+	t.Helper()
+	addr := d.Server().MetricsAddr()
+	require.NotNil(t, addr, "metrics listener not running")
+	resp, err := http.Get("http://" + addr.String() + "/metrics")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	p := expfmt.NewTextParser(model.LegacyValidation)
+	fams, err := p.TextToMetricFamilies(resp.Body)
+	require.NoError(t, err)
+	return fams
+}
+
+// value returns the value of the sample of family name whose labels
+// include want (histograms: the sample count); ok is false when none.
+func value(fams map[string]*dto.MetricFamily, name string, want map[string]string) (float64, bool) {
+	f := fams[name]
+	if f == nil {
+		return 0, false
+	}
+next:
+	for _, m := range f.GetMetric() {
+		got := map[string]string{}
+		for _, l := range m.GetLabel() {
+			got[l.GetName()] = l.GetValue()
+		}
+		for k, v := range want {
+			if got[k] != v {
+				continue next
+			}
+		}
+		switch {
+		case m.Counter != nil:
+			return m.Counter.GetValue(), true
+		case m.Gauge != nil:
+			return m.Gauge.GetValue(), true
+		case m.Histogram != nil:
+			return float64(m.Histogram.GetSampleCount()), true
+		case m.Untyped != nil:
+			return m.Untyped.GetValue(), true
+		}
+	}
+	return 0, false
+}
+
+// waitFor scrapes until cond holds or the deadline passes.
+func waitFor(t *testing.T, d *servertest.Daemon, what string, cond func(map[string]*dto.MetricFamily) bool) map[string]*dto.MetricFamily {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		fams := scrape(t, d)
+		if cond(fams) {
+			return fams
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("metrics: %s did not happen within 10s", what)
+		}
+		time.Sleep(20 * time.Millisecond) // polling a scrape: there is no event to wait on
+	}
+}
+
+func atLeast(name string, labels map[string]string, n float64) func(map[string]*dto.MetricFamily) bool {
+	return func(f map[string]*dto.MetricFamily) bool {
+		v, ok := value(f, name, labels)
+		return ok && v >= n
+	}
+}
+
+// TestMetrics_DaemonCounts runs a real daemon with metrics.listen on
+// loopback, drives requests, a chat socket, messages, a replay and a failed
+// login, and checks that the counters moved with the right labels, and that
+// no user or room id (nor a concrete path) is a label.
+func TestMetrics_DaemonCounts(t *testing.T) {
+	d := servertest.Start(t, servertest.WithConfig(func(c *config.Config) { c.Metrics.Listen = "127.0.0.1:0" }))
+	before := scrape(t, d)
+	v, ok := value(before, "vcd_database_up", nil)
+	require.True(t, ok)
+	require.Equal(t, 1.0, v)
+	_, ok = value(before, "go_goroutines", nil)
+	require.True(t, ok, "Go collector missing")
+	_, ok = value(before, "process_cpu_seconds_total", nil)
+	require.True(t, ok, "process collector missing")
+
+	alice := d.Register("alice") // one register, one successful login
+	_, err := d.Login("alice", "not-her-password")
+	require.Error(t, err)
+	status, body := d.Do("POST", "/api/rooms", alice.Token, api.CreateRoomRequest{Name: "metrics-room"})
+	require.Equal(t, http.StatusCreated, status, string(body))
+	var room api.Room
+	require.NoError(t, json.Unmarshal(body, &room))
+
+	// A chat socket, admitted once the presence event arrives.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, fmt.Sprintf("ws://%s/ws/chat/%d?token=%s", d.Addr, room.ID, alice.Token), nil)
+	require.NoError(t, err)
+	defer conn.CloseNow()
+	readType := func(typ string) {
+		t.Helper()
+		for {
+			_, b, err := conn.Read(ctx)
+			require.NoError(t, err, "waiting for %s", typ)
+			var ev wsproto.Event
+			require.NoError(t, json.Unmarshal(b, &ev))
+			if ev.Type == typ {
+				return
+			}
+		}
+	}
+	readType(wsproto.TypePresence)
+	waitFor(t, d, "one open chat socket", atLeast("vcd_open_sockets", map[string]string{"kind": "chat"}, 1))
+
+	for i := range 3 {
+		status, body = d.Do("POST", fmt.Sprintf("/api/rooms/%d/messages", room.ID), alice.Token, api.CreateMessageRequest{Content: fmt.Sprintf("hello %d", i)})
+		require.Equal(t, http.StatusCreated, status, string(body))
+		readType(wsproto.TypeMessage)
+	}
+	status, body = d.Do("GET", fmt.Sprintf("/api/rooms/%d/messages?after=1", room.ID), alice.Token, nil)
+	require.Equal(t, http.StatusOK, status, string(body))
+	status, _ = d.Do("GET", "/no/such/path/42", "", nil)
+	require.Equal(t, http.StatusNotFound, status)
+
+	fams := waitFor(t, d, "the deliveries", atLeast("vcd_chat_deliveries_total", nil, 3))
+	msgRoute := map[string]string{"route": "/api/rooms/:id/messages", "method": "POST", "status": "201"}
+	for _, c := range []struct {
+		name   string
+		labels map[string]string
+		min    float64
+	}{
+		{"vcd_http_requests_total", msgRoute, 3},
+		{"vcd_http_requests_total", map[string]string{"route": "/api/rooms/:id/messages", "method": "GET", "status": "200"}, 1},
+		{"vcd_http_requests_total", map[string]string{"route": "/api/auth/login", "method": "POST", "status": "401"}, 1},
+		{"vcd_http_requests_total", map[string]string{"route": "unmatched", "method": "GET", "status": "404"}, 1},
+		{"vcd_http_request_duration_seconds", map[string]string{"route": "/api/rooms/:id/messages", "method": "POST"}, 3},
+		{"vcd_logins_total", map[string]string{"outcome": "success"}, 1},
+		{"vcd_logins_total", map[string]string{"outcome": "failure"}, 1},
+		{"vcd_messages_stored_total", nil, 3},
+		{"vcd_message_commit_duration_seconds", nil, 3},
+		{"vcd_replays_total", map[string]string{"transport": "http"}, 1},
+		{"vcd_chat_delivered_bytes_total", nil, 3 * float64(len(`{"type":"message"}`))},
+		{"vcd_db_connections", map[string]string{"pool": "write", "state": "idle"}, 0},
+		{"vcd_db_waits_total", map[string]string{"pool": "read"}, 0},
+	} {
+		v, ok := value(fams, c.name, c.labels)
+		require.True(t, ok, "%s%v missing", c.name, c.labels)
+		require.GreaterOrEqual(t, v, c.min, "%s%v", c.name, c.labels)
+	}
+	v, _ = value(fams, "vcd_logins_total", map[string]string{"outcome": "failure"})
+	require.Equal(t, 1.0, v, "exactly one failed login")
+	v, _ = value(fams, "vcd_logins_total", map[string]string{"outcome": "rate_limited"})
+	require.Equal(t, 0.0, v)
+	v, _ = value(fams, "vcd_replays_total", map[string]string{"transport": "websocket"})
+	require.Equal(t, 0.0, v)
+
+	// A socket resuming with ?after= is a websocket replay.
+	conn2, _, err := websocket.Dial(ctx, fmt.Sprintf("ws://%s/ws/chat/%d?token=%s&after=1", d.Addr, room.ID, alice.Token), nil)
+	require.NoError(t, err)
+	defer conn2.CloseNow()
+	fams = waitFor(t, d, "a websocket replay", atLeast("vcd_replays_total", map[string]string{"transport": "websocket"}, 1))
+	waitFor(t, d, "two open chat sockets", atLeast("vcd_open_sockets", map[string]string{"kind": "chat"}, 2))
+
+	// No id, name or concrete path is a label value.
+	ids := map[string]bool{strconv.FormatInt(room.ID, 10): true, strconv.FormatInt(alice.User.ID, 10): true}
+	for name, f := range fams {
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				lv := l.GetValue()
+				if l.GetName() != "status" && ids[lv] {
+					t.Errorf("%s: label %s=%q is an id", name, l.GetName(), lv)
+				}
+				if strings.Contains(lv, "alice") || strings.Contains(lv, "metrics-room") ||
+					strings.Contains(lv, "/api/rooms/"+strconv.FormatInt(room.ID, 10)) || strings.Contains(lv, "/no/such") {
+					t.Errorf("%s: label %s=%q names a user, room or path", name, l.GetName(), lv)
+				}
+			}
+		}
+	}
+}
+
+// TestMetrics_OffByDefault: without metrics.listen nothing listens and the
+// daemon has no metrics.
+func TestMetrics_OffByDefault(t *testing.T) {
+	d := servertest.Start(t)
+	require.Nil(t, d.Server().MetricsAddr())
+	require.Nil(t, d.Server().Metrics())
+}
