@@ -151,7 +151,9 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 	signalSocket = sig.Handler()
 	s.metrics.WatchCalls(sig)
 	s.closers = append(s.closers, func(context.Context) error { sig.Close(); return nil })
-	stopSweep := startRevocationSweep(s.services.Auth, chat.Hub, logger)
+	stopSweep := startRevocationSweep(s.services.Auth, s.services.Rooms, sweepSources{
+		UsersWithSockets: chat.UsersWithSockets, RoomsWithSockets: chat.RoomsWithSockets, RoomsWithCalls: sig.RoomsWithCalls,
+	}, logger)
 	s.closers = append(s.closers, func(context.Context) error { stopSweep(); return nil })
 
 	var web httpapi.WebApp

@@ -54,3 +54,15 @@ func btoi(b bool) int {
 	}
 	return 0
 }
+
+// RoomsWithSockets lists the rooms with at least one open chat socket, for
+// the daemon's sweep of rooms deleted without it.
+func (h *Hub) RoomsWithSockets() []int64 {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	ids := make([]int64, 0, len(h.rooms))
+	for id := range h.rooms {
+		ids = append(ids, id)
+	}
+	return ids
+}
