@@ -32,7 +32,9 @@ func (f *fakeProvider) StreamChat(_ context.Context, _ ai.Credentials, _ ai.Chat
 	return f.res, f.err
 }
 
-func (f *fakeProvider) ListModels(context.Context, ai.Credentials) ([]api.Model, error) { return nil, nil }
+func (f *fakeProvider) ListModels(context.Context, ai.Credentials) ([]api.Model, error) {
+	return nil, nil
+}
 
 func TestMetrics_AIReplies(t *testing.T) {
 	m := metrics.New("test")
