@@ -57,6 +57,17 @@ type Responder interface {
 	MessagePosting(ctx context.Context, room api.Room, draft api.Message, req api.CreateMessageRequest, named *store.Role) Posting
 }
 
+// AICaches is told about the writes that change what the reply engine
+// caches for a reply's preamble (server/ai's Orchestrator implements it):
+// the roles seated in a room and a user's stored API keys. The seats, keys
+// and usage services call it after their writes commit.
+type AICaches interface {
+	// SeatsChanged says the roles seated in roomID changed.
+	SeatsChanged(roomID int64)
+	// KeyChanged says userID's key for provider was stored or deleted.
+	KeyChanged(userID int64, provider string)
+}
+
 // Posting is the outcome of a message announced with MessagePosting.
 type Posting interface {
 	// Committed says the message is stored and its event published.
