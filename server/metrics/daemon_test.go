@@ -18,6 +18,7 @@ import (
 
 	"github.com/virtual-company/vc/pkg/api"
 	"github.com/virtual-company/vc/pkg/wsproto"
+	"github.com/virtual-company/vc/server/ai/aitest"
 	"github.com/virtual-company/vc/server/config"
 	"github.com/virtual-company/vc/server/servertest"
 )
@@ -209,4 +210,51 @@ func TestMetrics_OffByDefault(t *testing.T) {
 	d := servertest.Start(t)
 	require.Nil(t, d.Server().MetricsAddr())
 	require.Nil(t, d.Server().Metrics())
+}
+
+// TestMetrics_DaemonAIReplies: replies through a real daemon's providers
+// (the fake OpenAI server speaks the real SSE format) are counted by
+// provider, model family and outcome, with tokens and provider errors.
+func TestMetrics_DaemonAIReplies(t *testing.T) {
+	fake := aitest.New(t, aitest.OpenAI)
+	d := servertest.Start(t, servertest.WithConfig(func(c *config.Config) {
+		c.Metrics.Listen = "127.0.0.1:0"
+		c.LLM.OpenAI.BaseURL = fake.URL
+		c.LLM.OpenAI.APIKey = "sk-server-test"
+		c.LLM.AllowServerKey = true
+		c.LLM.MaxRetries = 0
+	}))
+	a := d.Register("carol")
+	fake.Enqueue(aitest.Response{Text: "one two three", InputTokens: 12},
+		aitest.Response{Status: 401, ErrorMessage: "Incorrect API key"})
+	status, body := d.Do("POST", "/api/llm/generate", a.Token, api.GenerateRequest{Prompt: "count", Model: "openai/gpt-4o-mini"})
+	require.Equal(t, http.StatusOK, status, string(body))
+	status, body = d.Do("POST", "/api/llm/generate", a.Token, api.GenerateRequest{Prompt: "again", Model: "openai/gpt-4o-mini"})
+	require.NotEqual(t, http.StatusOK, status, string(body))
+
+	fams := scrape(t, d)
+	labels := func(kv ...string) map[string]string {
+		m := map[string]string{"provider": "openai"}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	for _, c := range []struct {
+		name   string
+		labels map[string]string
+		want   float64
+	}{
+		{"vcd_ai_replies_total", labels("model_family", "gpt-4o-mini", "outcome", "ok"), 1},
+		{"vcd_ai_replies_total", labels("model_family", "gpt-4o-mini", "outcome", "error"), 1},
+		{"vcd_ai_provider_errors_total", labels("kind", "auth"), 1},
+		{"vcd_ai_tokens_total", labels("model_family", "gpt-4o-mini", "direction", "input"), 12},
+		{"vcd_ai_tokens_total", labels("model_family", "gpt-4o-mini", "direction", "output"), 3},
+		{"vcd_ai_time_to_first_token_seconds", labels("model_family", "gpt-4o-mini"), 1},
+		{"vcd_ai_reply_duration_seconds", labels("model_family", "gpt-4o-mini"), 2},
+	} {
+		v, ok := value(fams, c.name, c.labels)
+		require.True(t, ok, "%s%v missing", c.name, c.labels)
+		require.Equal(t, c.want, v, "%s%v", c.name, c.labels)
+	}
 }
