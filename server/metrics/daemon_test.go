@@ -258,3 +258,23 @@ func TestMetrics_DaemonAIReplies(t *testing.T) {
 		require.Equal(t, c.want, v, "%s%v", c.name, c.labels)
 	}
 }
+
+// TestMetrics_LoginRateLimited: a login refused by the failed-login limit
+// (429) counts as rate_limited, not as a failure.
+func TestMetrics_LoginRateLimited(t *testing.T) {
+	d := servertest.Start(t, servertest.WithConfig(func(c *config.Config) {
+		c.Metrics.Listen = "127.0.0.1:0"
+		c.RateLimit.MaxFailedLogins = 1
+	}))
+	d.Register("dave")
+	for range 2 {
+		_, err := d.Login("dave", "wrong-password")
+		require.Error(t, err)
+	}
+	fams := scrape(t, d)
+	for outcome, want := range map[string]float64{"success": 1, "failure": 1, "rate_limited": 1} {
+		v, ok := value(fams, "vcd_logins_total", map[string]string{"outcome": outcome})
+		require.True(t, ok)
+		require.Equal(t, want, v, outcome)
+	}
+}
