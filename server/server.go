@@ -16,6 +16,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/virtual-company/vc/pkg/wsproto"
+	"github.com/virtual-company/vc/server/cluster"
 	"github.com/virtual-company/vc/server/config"
 	"github.com/virtual-company/vc/server/connlimit"
 	"github.com/virtual-company/vc/server/httpapi"
@@ -40,6 +42,8 @@ type Server struct {
 	store    *gormstore.Store
 	services *service.Services
 	api      *httpapi.API
+	// cluster links this node to the others (nil: single node).
+	cluster *clusterNode
 	// lock is held on the data directory while a SQLite daemon runs, so
 	// that vcd restore refuses to replace its database (nil on PostgreSQL).
 	lock *ops.DataDirLock
@@ -111,6 +115,12 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 		s.metrics = metrics.New(Version)
 		s.metrics.WatchDatabase(dbPools(st), st.Ping)
 	}
+	// A cluster node counts its rate limits in the database, which every
+	// node shares.
+	var shared service.SharedWindows
+	if cfg.Cluster.Enabled() {
+		shared = st
+	}
 	s.services, err = service.New(service.Deps{
 		Store:      s.metrics.InstrumentStore(st),
 		Secret:     secret,
@@ -118,6 +128,8 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 		TokenTTL:   cfg.TokenTTL,
 		Logger:     logger.With("component", "service"),
 
+		NoUserCache:       cfg.Cluster.Enabled(),
+		SharedLimits:      shared,
 		Registration:      cfg.Auth.Registration,
 		Audit:             logger.With("component", "audit"),
 		MaxFailedLogins:   cfg.RateLimit.MaxFailedLogins,
@@ -125,6 +137,34 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 	})
 	if err != nil {
 		return nil, err
+	}
+
+	// === Cluster (server/cluster): only with cluster.nats_url ===
+	var node *clusterNode
+	if cfg.Cluster.Enabled() {
+		keys, err := keyring(secret, cfg)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkClusterSecret(ctx, st, keys, cfg.Cluster.NodeID); err != nil {
+			return nil, err
+		}
+		// Metrics observe the bus: NATS connection state, cross-node
+		// delivery latency, failed publishes.
+		var hooks cluster.Hooks
+		if m := s.metrics; m != nil {
+			hooks = cluster.Hooks{ConnState: m.NATSConnected, Delivered: m.ClusterDelivered, PublishFailed: m.ClusterPublishFailed}
+		}
+		if node, err = newClusterNode(cfg, st, hooks, logger); err != nil {
+			return nil, err
+		}
+		s.cluster = node
+		defer func() {
+			if !ok {
+				node.close()
+			}
+		}()
+		logger.Info("cluster node", "node_id", cfg.Cluster.NodeID, "subject_prefix", cfg.Cluster.SubjectPrefix)
 	}
 
 	var chatSocket, signalSocket fiber.Handler
@@ -135,19 +175,45 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 	s.closers = append(s.closers, chat.Close)
 	s.quiesce = append(s.quiesce, chat.StopPosts)
 	s.metrics.WatchRealtime(chat)
+	// In a cluster, what the services and the AI replies publish goes to
+	// the other nodes too.
+	var pub interface {
+		service.Notifier
+		Publish(roomID int64, ev wsproto.Event)
+	} = chat
+	if node != nil {
+		node.chat, node.auth, node.msgs = chat, s.services.Auth, s.services.Messages
+		pub = node
+	}
 	// === AI responder (server/ai) is built here ===
-	aip, err := buildAI(ctx, cfg, secret, st, s.services, chat, s.metrics, logger)
+	aip, err := buildAI(ctx, cfg, secret, st, s.services, pub, s.metrics, logger)
 	if err != nil {
 		return nil, err
 	}
 	s.services.SetResponder(aip.orch)
 	s.services.Roles.SetModelChecker(aip.svc)
-	chat.SetCanceller(aip.orch)
+	if node != nil {
+		node.cancel = aip.orch
+		chat.SetCanceller(node)
+	} else {
+		chat.SetCanceller(aip.orch)
+	}
 	s.closers = append(s.closers, func(context.Context) error { aip.orch.Close(); return nil })
 	// === Signaling (server/signal) is built here ===
 	sig := signal.New(signal.Options{Auth: s.services.Auth, Rooms: s.services.Rooms,
 		Messages: s.services.Messages, Chat: chat, Sockets: chat, RTC: cfg.RTC, Logger: logger})
-	s.services.SetNotifier(sig.Notifier(chat))
+	if node != nil {
+		node.local = sig.Notifier(chat)
+		s.services.SetNotifier(node)
+		if err := node.start(); err != nil {
+			return nil, err
+		}
+		// Closed last (closers run in reverse): what commits during the
+		// drain still reaches the other nodes.
+		s.closers = append([]func(context.Context) error{func(context.Context) error { node.close(); return nil }}, s.closers...)
+	} else {
+		s.services.SetNotifier(sig.Notifier(chat))
+	}
 	signalSocket = sig.Handler()
 	s.metrics.WatchCalls(sig)
 	s.closers = append(s.closers, func(context.Context) error { sig.Close(); return nil })
@@ -169,6 +235,8 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 	s.api, err = httpapi.New(httpapi.Deps{
 		Services:       s.services,
 		Ready:          st.Ping,
+		Degraded:       s.degraded,
+		SharedLimits:   shared,
 		Logger:         logger,
 		Version:        Version,
 		BodyLimit:      cfg.BodyLimit,

@@ -1,6 +1,7 @@
 package ai
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -68,7 +69,6 @@ func Explain(err error, provider string, timeout time.Duration) (code, detail st
 
 // explain is Explain with the error's kind in the catalogue (server/apierr).
 func explain(err error, provider string, timeout time.Duration) (*apierr.Kind, string) {
-	name := DisplayName(provider)
 	var nk *NoKeyError
 	var le *LimitError
 	var pe *Error
@@ -80,7 +80,8 @@ func explain(err error, provider string, timeout time.Duration) (*apierr.Kind, s
 	case errors.Is(err, ErrEndpointUnreachable) && errors.As(err, &pe):
 		return apierr.ProviderUnavailable, fmt.Sprintf("%s: %s. Check the base_url of your %s key.", DisplayName(pe.Provider), pe.Message, pe.Provider)
 	case errors.As(err, &pe):
-		name = DisplayName(pe.Provider)
+		// The error names its provider; the call's is the fallback.
+		name := DisplayName(cmp.Or(pe.Provider, provider))
 		status := ""
 		if pe.Status != 0 {
 			status = fmt.Sprintf(" (%d)", pe.Status)

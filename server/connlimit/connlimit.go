@@ -307,3 +307,17 @@ func (c *Conn) Serving(on bool) { c.serving.Store(on) }
 
 // Detach marks the connection as handed over to a WebSocket.
 func (c *Conn) Detach() { c.detached.Store(true); c.serving.Store(false) }
+
+// Abort closes every connection, WebSockets included, without a word to
+// the peers: what a killed process looks like from outside (tests).
+func (l *Listener) Abort() {
+	l.mu.Lock()
+	cs := make([]*Conn, 0, len(l.conns))
+	for c := range l.conns {
+		cs = append(cs, c)
+	}
+	l.mu.Unlock()
+	for _, c := range cs {
+		_ = c.Conn.Close()
+	}
+}

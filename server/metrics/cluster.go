@@ -2,17 +2,21 @@ package metrics
 
 import "time"
 
-// ClusterObserver is what the cluster transport (server/cluster) reports:
-// its NATS connection state and how long a cross-node publish took.
-// *Metrics implements it (a nil *Metrics ignores both); the cluster code
-// takes it as a dependency, so it does not import Prometheus.
+// ClusterObserver is what the cluster bus (server/cluster, through
+// cluster.Hooks) reports: its NATS connection state, the cross-node
+// latency of the events it receives and the publishes it could not make.
+// *Metrics implements it (a nil *Metrics ignores everything); the cluster
+// code never imports Prometheus.
 type ClusterObserver interface {
 	// NATSConnected is called with true when the connection to NATS is
 	// up (connected, reconnected) and false when it is lost or closed.
 	NATSConnected(up bool)
-	// ClusterPublished is called after an event was handed to NATS for
-	// the other nodes, with the time the publish took.
-	ClusterPublished(d time.Duration)
+	// ClusterDelivered is called for each event received from another
+	// node, with the time from its publish there to its arrival here.
+	ClusterDelivered(latency time.Duration)
+	// ClusterPublishFailed is called when a publish could not even be
+	// buffered for NATS.
+	ClusterPublishFailed()
 }
 
 var _ ClusterObserver = (*Metrics)(nil)
@@ -29,11 +33,20 @@ func (m *Metrics) NATSConnected(up bool) {
 	}
 }
 
-// ClusterPublished implements ClusterObserver
-// (vcd_cluster_publish_duration_seconds).
-func (m *Metrics) ClusterPublished(d time.Duration) {
+// ClusterDelivered implements ClusterObserver
+// (vcd_cluster_publish_latency_seconds).
+func (m *Metrics) ClusterDelivered(latency time.Duration) {
 	if m == nil {
 		return
 	}
-	m.clusterPublish.Observe(d.Seconds())
+	m.clusterLatency.Observe(latency.Seconds())
+}
+
+// ClusterPublishFailed implements ClusterObserver
+// (vcd_cluster_publish_failures_total).
+func (m *Metrics) ClusterPublishFailed() {
+	if m == nil {
+		return
+	}
+	m.clusterFailed.Inc()
 }

@@ -36,7 +36,8 @@ func registryNames(t *testing.T) map[string]bool {
 	e, _ := reg.Get("openai")
 	_, _ = e.Provider.StreamChat(context.Background(), ai.Credentials{}, ai.ChatRequest{Model: "gpt-4o"}, func(string) error { return nil })
 	m.NATSConnected(true)
-	m.ClusterPublished(time.Millisecond)
+	m.ClusterDelivered(time.Millisecond)
+	m.ClusterPublishFailed()
 	m.MessageStored(time.Millisecond)
 	m.HTTPReplay()
 

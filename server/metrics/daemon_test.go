@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -19,6 +20,7 @@ import (
 	"github.com/virtual-company/vc/pkg/api"
 	"github.com/virtual-company/vc/pkg/wsproto"
 	"github.com/virtual-company/vc/server/ai/aitest"
+	"github.com/virtual-company/vc/server/cluster/natstest"
 	"github.com/virtual-company/vc/server/config"
 	"github.com/virtual-company/vc/server/servertest"
 )
@@ -277,4 +279,55 @@ func TestMetrics_LoginRateLimited(t *testing.T) {
 		require.True(t, ok)
 		require.Equal(t, want, v, outcome)
 	}
+}
+
+// TestMetrics_Cluster: on cluster nodes (PostgreSQL and an embedded NATS)
+// the NATS connection state is 1 and an event posted on one node counts
+// in the other node's cross-node publish latency.
+func TestMetrics_Cluster(t *testing.T) {
+	dsn := os.Getenv(servertest.EnvPostgresDSN)
+	if dsn == "" {
+		t.Skip("cluster mode needs PostgreSQL: set " + servertest.EnvPostgresDSN)
+	}
+	nats := natstest.Start(t)
+	nodes := servertest.StartCluster(t, 2, dsn, nats.URL(), servertest.WithConfig(func(c *config.Config) { c.Metrics.Listen = "127.0.0.1:0" }))
+	n1, n2 := nodes[0], nodes[1]
+	for _, n := range nodes {
+		waitFor(t, n, "NATS connected", atLeast("vcd_cluster_nats_connected", nil, 1))
+	}
+	erin := n1.Register("erin")
+	status, body := n1.Do("POST", "/api/rooms", erin.Token, api.CreateRoomRequest{Name: "cluster-room"})
+	require.Equal(t, http.StatusCreated, status, string(body))
+	var room api.Room
+	require.NoError(t, json.Unmarshal(body, &room))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, fmt.Sprintf("ws://%s/ws/chat/%d?token=%s", n2.Addr, room.ID, erin.Token), nil)
+	require.NoError(t, err)
+	defer conn.CloseNow()
+	for {
+		_, b, err := conn.Read(ctx)
+		require.NoError(t, err)
+		var ev wsproto.Event
+		require.NoError(t, json.Unmarshal(b, &ev))
+		if ev.Type == wsproto.TypePresence {
+			break
+		}
+	}
+	status, body = n1.Do("POST", fmt.Sprintf("/api/rooms/%d/messages", room.ID), erin.Token, api.CreateMessageRequest{Content: "across"})
+	require.Equal(t, http.StatusCreated, status, string(body))
+	for {
+		_, b, err := conn.Read(ctx)
+		require.NoError(t, err, "waiting for the message on node2")
+		var ev wsproto.Event
+		require.NoError(t, json.Unmarshal(b, &ev))
+		if ev.Type == wsproto.TypeMessage {
+			break
+		}
+	}
+	waitFor(t, n2, "a cross-node delivery", atLeast("vcd_cluster_publish_latency_seconds", nil, 1))
+	v, ok := value(scrape(t, n2), "vcd_cluster_publish_failures_total", nil)
+	require.True(t, ok)
+	require.Equal(t, 0.0, v)
 }

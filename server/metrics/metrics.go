@@ -60,7 +60,8 @@ type Metrics struct {
 	aiProviderErr *prometheus.CounterVec
 
 	clusterConnected prometheus.Gauge
-	clusterPublish   prometheus.Histogram
+	clusterLatency   prometheus.Histogram
+	clusterFailed    prometheus.Counter
 
 	status [600]string // "100".."599", so that a request allocates no label
 }
@@ -118,9 +119,11 @@ func New(version string) *Metrics {
 
 	m.clusterConnected = f.gauge("cluster_nats_connected",
 		"1 while this node is connected to the cluster's NATS server, else 0 (stays 0 outside cluster mode).")
-	m.clusterPublish = f.histogram("cluster_publish_duration_seconds",
-		"Time to publish one event to the other nodes of the cluster (until NATS accepted it).",
-		[]float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25})
+	m.clusterLatency = f.histogram("cluster_publish_latency_seconds",
+		"Cross-node publish latency: from an event's publish on another node of the cluster to its arrival on this one (node clocks must agree).",
+		[]float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1})
+	m.clusterFailed = f.counter("cluster_publish_failures_total",
+		"Publishes to the other nodes that could not even be buffered while NATS was unreachable (the nodes resync from the database).")
 	return m
 }
 

@@ -64,10 +64,19 @@ func newAuth(d Deps) *Auth {
 	if cost == 0 {
 		cost = bcrypt.DefaultCost
 	}
-	return &Auth{store: d.Store, secret: d.Secret, cost: cost, ttl: d.TokenTTL, now: d.Now, logger: d.Logger,
-		users:        newUserCache(5*time.Second, 10000, d.Now),
+	cacheTTL := 5 * time.Second
+	if d.NoUserCache {
+		cacheTTL = 0
+	}
+	a := &Auth{store: d.Store, secret: d.Secret, cost: cost, ttl: d.TokenTTL, now: d.Now, logger: d.Logger,
+		users:        newUserCache(cacheTTL, 10000, d.Now),
 		failures:     newFailedLogins(d.MaxFailedLogins, d.FailedLoginWindow, d.Now),
 		registration: d.Registration, audit: d.Audit, admitted: map[int64]int64{}}
+	if a.failures != nil && d.SharedLimits != nil {
+		a.failures.shared = &SharedWindow{Windows: d.SharedLimits, Scope: "failed_login", Limit: d.MaxFailedLogins,
+			Window: d.FailedLoginWindow, Now: d.Now, Logger: d.Logger}
+	}
+	return a
 }
 
 // tokenClaims are the claims of an access token.

@@ -89,6 +89,12 @@ func (NopNotifier) MemberRemoved(int64, int64) {}
 // RoomDeleted implements Notifier.
 func (NopNotifier) RoomDeleted(int64) {}
 
+// nopCaches is the AICaches of a server whose reply engine caches nothing.
+type nopCaches struct{}
+
+func (nopCaches) SeatsChanged(int64)       {}
+func (nopCaches) KeyChanged(int64, string) {}
+
 // NopResponder never answers.
 type NopResponder struct{}
 

@@ -119,9 +119,3 @@ func (s *Seats) UnseatRole(ctx context.Context, userID, roomID, roleID int64) er
 func (s *Seats) roomChanged(roomID int64) {
 	s.hooks.notifier.Publish(roomID, wsproto.Event{Type: wsproto.TypeMembers, RoomID: roomID})
 }
-
-// nopCaches is the AICaches of a server that caches nothing.
-type nopCaches struct{}
-
-func (nopCaches) SeatsChanged(int64)       {}
-func (nopCaches) KeyChanged(int64, string) {}
