@@ -118,30 +118,32 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 		return nil, err
 	}
 
-	var chatSocket, signalSocket fiber.Handler
-	// === Realtime hub (server/realtime) is built here ===
-	chat := realtime.New(realtime.Deps{Auth: s.services.Auth, Rooms: s.services.Rooms,
-		Messages: s.services.Messages, Options: realtimeOptions(cfg), Logger: logger})
-	chatSocket = chat.Handler()
-	s.closers = append(s.closers, chat.Close)
-	s.quiesce = append(s.quiesce, chat.StopPosts)
-	// === AI responder (server/ai) is built here ===
-	aip, err := buildAI(ctx, cfg, secret, st, s.services, chat, logger)
+	// Built in dependency order: the hub (the AI replies publish through
+	// it), the AI parts, the chat socket (it cancels AI replies), signaling
+	// (it wraps the hub). The services are the one cycle: every part above
+	// uses them and they publish through the hub and ask the AI for
+	// replies, so they get their notifier, responder and model checker last.
+	hub := realtime.NewHub(realtimeOptions(cfg), s.services.Messages.After, logger)
+	aip, err := buildAI(ctx, cfg, secret, st, s.services, hub, logger)
 	if err != nil {
+		hub.Close()
 		return nil, err
 	}
-	s.services.SetResponder(aip.orch)
-	s.services.Roles.SetModelChecker(aip.svc)
-	chat.SetCanceller(aip.orch)
-	s.closers = append(s.closers, func(context.Context) error { aip.orch.Close(); return nil })
-	// === Signaling (server/signal) is built here ===
+	chat := realtime.New(realtime.Deps{Hub: hub, Auth: s.services.Auth, Rooms: s.services.Rooms,
+		Messages: s.services.Messages, Canceller: aip.orch, Options: realtimeOptions(cfg), Logger: logger})
 	sig := signal.New(signal.Options{Auth: s.services.Auth, Rooms: s.services.Rooms,
 		Messages: s.services.Messages, Chat: chat, Sockets: chat, RTC: cfg.RTC, Logger: logger})
 	s.services.SetNotifier(sig.Notifier(chat))
-	signalSocket = sig.Handler()
-	s.closers = append(s.closers, func(context.Context) error { sig.Close(); return nil })
-	stopSweep := startRevocationSweep(s.services.Auth, chat.Hub, logger)
-	s.closers = append(s.closers, func(context.Context) error { stopSweep(); return nil })
+	s.services.SetResponder(aip.orch)
+	s.services.Roles.SetModelChecker(aip.svc)
+	stopSweep := startRevocationSweep(s.services.Auth, hub, logger)
+	// Closers run in reverse: the sweep, signaling, the AI replies, then
+	// the chat sockets.
+	s.closers = append(s.closers, chat.Close,
+		func(context.Context) error { aip.orch.Close(); return nil },
+		func(context.Context) error { sig.Close(); return nil },
+		func(context.Context) error { stopSweep(); return nil })
+	s.quiesce = append(s.quiesce, chat.StopPosts)
 
 	var web httpapi.WebApp
 	if o.web != nil {
@@ -162,8 +164,8 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 		CORSOrigins:    cfg.CORSOrigins,
 		AuthPerMinute:  cfg.RateLimit.AuthPerMinute,
 		TrustedProxies: trusted,
-		ChatSocket:     chatSocket,
-		SignalSocket:   signalSocket,
+		ChatSocket:     chat.Handler(),
+		SignalSocket:   sig.Handler(),
 		Calls:          sig,
 		AI:             aip.svc,
 		Web:            web,
