@@ -20,6 +20,13 @@
 // deleted; 4008 too slow; 4029 too many sockets for the user; 1011 internal
 // error, reason "unavailable: ..." when the database could not be reached
 // (worth retrying, unlike 1008).
+//
+// Where a delivery goes: hub.go orders a room's events and hands each one
+// to the room's sockets, itself for a small room or through fanout.go's
+// workers for a big one; writer.go (socketWriter) owns each socket's queue
+// and every write to it, and states the write path's invariants; frame.go
+// builds the frames; writer_unix.go and writefd_*.go are the non-blocking
+// send; handler.go admits, replays and reads.
 package realtime
 
 import (
