@@ -15,6 +15,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/virtual-company/vc/server/ai"
+	"github.com/virtual-company/vc/server/cluster"
 	"github.com/virtual-company/vc/server/config"
 	"github.com/virtual-company/vc/server/connlimit"
 	"github.com/virtual-company/vc/server/httpapi"
@@ -38,6 +40,8 @@ type Server struct {
 	store    *gormstore.Store
 	services *service.Services
 	api      *httpapi.API
+	// cluster links this node to the others (nil: single node).
+	cluster *clusterNode
 	// lock is held on the data directory while a SQLite daemon runs, so
 	// that vcd restore refuses to replace its database (nil on PostgreSQL).
 	lock *ops.DataDirLock
@@ -86,7 +90,7 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	st, err := OpenStore(ctx, cfg)
+	st, err := openStore(ctx, cfg, logger.With("component", "store"))
 	if err != nil {
 		_ = lock.Release()
 		return nil, err
@@ -102,6 +106,12 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 	if _, err := st.Migrate(ctx); err != nil {
 		return nil, fmt.Errorf("migrate database: %w", err)
 	}
+	// A cluster node counts its rate limits in the database, which every
+	// node shares.
+	var shared service.SharedWindows
+	if cfg.Cluster.Enabled() {
+		shared = st
+	}
 	s.services, err = service.New(service.Deps{
 		Store:      st,
 		Secret:     secret,
@@ -109,6 +119,8 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 		TokenTTL:   cfg.TokenTTL,
 		Logger:     logger.With("component", "service"),
 
+		NoUserCache:       cfg.Cluster.Enabled(),
+		SharedLimits:      shared,
 		Registration:      cfg.Auth.Registration,
 		Audit:             logger.With("component", "audit"),
 		MaxFailedLogins:   cfg.RateLimit.MaxFailedLogins,
@@ -118,27 +130,77 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 		return nil, err
 	}
 
+	// The cluster node (server/cluster), only with cluster.nats_url.
+	var node *clusterNode
+	if cfg.Cluster.Enabled() {
+		keys, err := keyring(secret, cfg)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkClusterSecret(ctx, st, keys, cfg.Cluster.NodeID); err != nil {
+			return nil, err
+		}
+		// Metrics hook in here: NATS connection state, cross-node delivery
+		// latency, failed publishes (see cluster.Hooks).
+		var hooks cluster.Hooks
+		if node, err = newClusterNode(cfg, st, hooks, logger); err != nil {
+			return nil, err
+		}
+		s.cluster = node
+		defer func() {
+			if !ok {
+				node.close()
+			}
+		}()
+		logger.Info("cluster node", "node_id", cfg.Cluster.NodeID, "subject_prefix", cfg.Cluster.SubjectPrefix)
+	}
+
 	// Built in dependency order: the hub (the AI replies publish through
 	// it), the AI parts, the chat socket (it cancels AI replies), signaling
 	// (it wraps the hub). The services are the one cycle: every part above
 	// uses them and they publish through the hub and ask the AI for
 	// replies, so they get their notifier, responder and model checker last.
+	// In a cluster the node stands between: what the services and the AI
+	// replies publish goes to the other nodes too, and an ai_cancel reaches
+	// the node running the reply.
 	hub := realtime.NewHub(realtimeOptions(cfg), s.services.Messages.After, logger)
-	aip, err := buildAI(ctx, cfg, secret, st, s.services, hub, logger)
+	var pub ai.Publisher = hub
+	if node != nil {
+		node.auth, node.msgs = s.services.Auth, s.services.Messages
+		pub = node
+	}
+	aip, err := buildAI(ctx, cfg, secret, st, s.services, pub, logger)
 	if err != nil {
 		hub.Close()
 		return nil, err
 	}
+	var canceller realtime.AICanceller = aip.orch
+	if node != nil {
+		node.cancel = aip.orch
+		canceller = node
+	}
 	chat := realtime.New(realtime.Deps{Hub: hub, Auth: s.services.Auth, Rooms: s.services.Rooms,
-		Messages: s.services.Messages, Canceller: aip.orch, Options: realtimeOptions(cfg), Logger: logger})
+		Messages: s.services.Messages, Canceller: canceller, Options: realtimeOptions(cfg), Logger: logger})
 	sig := signal.New(signal.Options{Auth: s.services.Auth, Rooms: s.services.Rooms,
 		Messages: s.services.Messages, Chat: chat, Sockets: chat, RTC: cfg.RTC, Logger: logger})
-	s.services.SetNotifier(sig.Notifier(chat))
 	s.services.SetResponder(aip.orch)
 	s.services.Roles.SetModelChecker(aip.svc)
+	if node != nil {
+		node.chat, node.local = chat, sig.Notifier(chat)
+		s.services.SetNotifier(node)
+		if err := node.start(); err != nil {
+			hub.Close()
+			return nil, err
+		}
+		// Closed last (closers run in reverse): what commits during the
+		// drain still reaches the other nodes.
+		s.closers = append(s.closers, func(context.Context) error { node.close(); return nil })
+	} else {
+		s.services.SetNotifier(sig.Notifier(chat))
+	}
 	stopSweep := startRevocationSweep(s.services.Auth, hub, logger)
-	// Closers run in reverse: the sweep, signaling, the AI replies, then
-	// the chat sockets.
+	// Closers run in reverse: the sweep, signaling, the AI replies, the
+	// chat sockets, then the cluster node.
 	s.closers = append(s.closers, chat.Close,
 		func(context.Context) error { aip.orch.Close(); return nil },
 		func(context.Context) error { sig.Close(); return nil },
@@ -158,6 +220,8 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 	s.api, err = httpapi.New(httpapi.Deps{
 		Services:       s.services,
 		Ready:          st.Ping,
+		Degraded:       s.degraded,
+		SharedLimits:   shared,
 		Logger:         logger,
 		Version:        Version,
 		BodyLimit:      cfg.BodyLimit,
@@ -168,6 +232,9 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 		SignalSocket:   sig.Handler(),
 		Calls:          sig,
 		AI:             aip.svc,
+		Seats:          aip.seats,
+		Keys:           aip.keys,
+		Usage:          aip.usage,
 		Web:            web,
 		Export:         &ops.Exporter{Store: st, Rooms: s.services.Rooms},
 		AccessLog:      cfg.Log.Access,
@@ -180,10 +247,15 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 	return s, nil
 }
 
-// OpenStore opens the configured database without migrating it.
+// OpenStore opens the configured database without migrating it. Its
+// warnings go to slog.Default().
 func OpenStore(ctx context.Context, cfg config.Config) (*gormstore.Store, error) {
+	return openStore(ctx, cfg, nil)
+}
+
+func openStore(ctx context.Context, cfg config.Config, logger *slog.Logger) (*gormstore.Store, error) {
 	cfg.Resolve()
-	st, err := gormstore.Open(ctx, cfg.DatabaseURL, gormstore.Options{})
+	st, err := gormstore.Open(ctx, cfg.DatabaseURL, gormstore.Options{Logger: logger})
 	if err != nil {
 		return nil, err
 	}
