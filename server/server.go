@@ -182,7 +182,7 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 	chat := realtime.New(realtime.Deps{Hub: hub, Auth: s.services.Auth, Rooms: s.services.Rooms,
 		Messages: s.services.Messages, Canceller: canceller, Options: realtimeOptions(cfg), Logger: logger})
 	sig := signal.New(signal.Options{Auth: s.services.Auth, Rooms: s.services.Rooms,
-		Messages: s.services.Messages, Chat: chat, Sockets: chat, RTC: cfg.RTC, Logger: logger})
+		Messages: s.services.Messages, Chat: chat, Sockets: chat, RTC: cfg.RTC, Cluster: node.signalCluster(), Logger: logger})
 	s.services.SetResponder(aip.orch)
 	s.services.Roles.SetModelChecker(aip.svc)
 	if node != nil {
