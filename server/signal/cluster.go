@@ -228,9 +228,12 @@ func (h *Hub) applyRemote(from string, added map[int64][]wirePeer, gone map[int6
 	}
 }
 
-// addRemote records a peer of another node. A local peer of the same user
-// in that room is replaced by it (close 4000), as a newer socket on this
-// node would. Called with h.mu held.
+// addRemote records a peer of another node. The newer of it and a local
+// peer of the same user in that room stays: an older local one is replaced
+// (close 4000), as a newer socket on this node would replace it; an older
+// remote one is not added (its node closes it when it hears of the local
+// one, which a state sent before that may still list). Called with h.mu
+// held.
 func (h *Hub) addRemote(node string, roomID int64, w wirePeer) bool {
 	if _, ok := h.remote[roomID][w.ID]; ok {
 		return false
@@ -238,6 +241,9 @@ func (h *Hub) addRemote(node string, roomID int64, w wirePeer) bool {
 	if c := h.rooms[roomID]; c != nil {
 		for _, o := range c.peers {
 			if o.user.ID == w.UserID {
+				if !w.JoinedAt.After(o.joinedAt) {
+					return false
+				}
 				h.remove(c, o)
 				h.announceLeave(o)
 				o.stop(wsproto.CloseReplaced, "replaced")

@@ -27,12 +27,18 @@ const clusterWait = 30 * time.Second
 // startNodes runs n nodes on the test PostgreSQL and an in-process NATS.
 func startNodes(t *testing.T, n int) []*servertest.Daemon {
 	t.Helper()
+	nodes, _ := startNodesNATS(t, n)
+	return nodes
+}
+
+func startNodesNATS(t *testing.T, n int) ([]*servertest.Daemon, *natstest.Server) {
+	t.Helper()
 	dsn := os.Getenv(servertest.EnvPostgresDSN)
 	if dsn == "" {
 		t.Skipf("cluster signaling tests need PostgreSQL: set %s (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable)", servertest.EnvPostgresDSN)
 	}
 	ns := natstest.Start(t)
-	return servertest.StartCluster(t, n, dsn, ns.URL())
+	return servertest.StartCluster(t, n, dsn, ns.URL()), ns
 }
 
 // callRoom registers n users on d and puts them in one room.
@@ -379,4 +385,31 @@ func TestSignalCluster_SameUserOnAnotherNodeReplaces(t *testing.T) {
 	require.Equal(t, websocket.StatusCode(wsproto.CloseReplaced), old.awaitClose(t))
 	a.await(t, "bob's old socket left", peerEvent(wsproto.SignalPeerLeft, ow.PeerID))
 	a.await(t, "bob's new socket joined", peerEvent(wsproto.SignalPeerJoined, nww.PeerID))
+}
+
+// TestSignalCluster_JoinWhileNATSIsDown: a peer that joins on one node
+// while NATS is down is announced to the other nodes' peers once NATS is
+// back (the nodes resend their calls), and relays flow again.
+func TestSignalCluster_JoinWhileNATSIsDown(t *testing.T) {
+	nodes, ns := startNodesNATS(t, 2)
+	accs, roomID := callRoom(t, nodes[0], "signats", 2)
+	chat2 := dialChat(t, nodes[1], roomID, accs[1].Token)
+	a := dialSignal(t, nodes[0], roomID, accs[0].Token)
+	aw := a.await(t, "alice's welcome", isType(wsproto.SignalWelcome))
+	// Node 2 knows alice before NATS goes: its chat sockets are told of
+	// the call.
+	chat2.awaitEvent(t, "the call on node 2", func(ev wsproto.Event) bool {
+		return ev.Type == wsproto.TypeCall && len(ev.Participants) == 1 && ev.Participants[0].PeerID == aw.PeerID
+	})
+
+	ns.Stop()
+	b := dialSignal(t, nodes[1], roomID, accs[1].Token)
+	bw := b.await(t, "bob's welcome", isType(wsproto.SignalWelcome))
+	require.Equal(t, []string{aw.PeerID}, peerIDs(bw.Peers))
+	ns.Restart()
+
+	a.await(t, "bob joined, after NATS came back", peerEvent(wsproto.SignalPeerJoined, bw.PeerID))
+	b.send(t, wsproto.Signal{Type: wsproto.SignalOffer, To: aw.PeerID, Data: json.RawMessage(`{"type":"offer","sdp":"v=0 bob"}`)})
+	got := a.await(t, "bob's offer", isType(wsproto.SignalOffer))
+	require.Equal(t, bw.PeerID, got.From)
 }
