@@ -90,7 +90,7 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	st, err := OpenStore(ctx, cfg)
+	st, err := openStore(ctx, cfg, logger.With("component", "store"))
 	if err != nil {
 		_ = lock.Release()
 		return nil, err
@@ -231,6 +231,9 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 		SignalSocket:   signalSocket,
 		Calls:          sig,
 		AI:             aip.svc,
+		Seats:          aip.seats,
+		Keys:           aip.keys,
+		Usage:          aip.usage,
 		Web:            web,
 		Export:         &ops.Exporter{Store: st, Rooms: s.services.Rooms},
 		AccessLog:      cfg.Log.Access,
@@ -243,10 +246,15 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 	return s, nil
 }
 
-// OpenStore opens the configured database without migrating it.
+// OpenStore opens the configured database without migrating it. Its
+// warnings go to slog.Default().
 func OpenStore(ctx context.Context, cfg config.Config) (*gormstore.Store, error) {
+	return openStore(ctx, cfg, nil)
+}
+
+func openStore(ctx context.Context, cfg config.Config, logger *slog.Logger) (*gormstore.Store, error) {
 	cfg.Resolve()
-	st, err := gormstore.Open(ctx, cfg.DatabaseURL, gormstore.Options{})
+	st, err := gormstore.Open(ctx, cfg.DatabaseURL, gormstore.Options{Logger: logger})
 	if err != nil {
 		return nil, err
 	}

@@ -57,10 +57,16 @@ type Deps struct {
 	// SignalSocket serves GET /ws/signaling/:room_id (server/signal); nil:
 	// the route is not registered.
 	SignalSocket fiber.Handler
-	// AI serves seats of roles in rooms, keys, usage, generation and the
-	// live model list (server/ai); nil: those routes are not registered and
-	// GET /api/llm/models uses Models.
+	// AI serves one-shot generation and the live model list (server/ai);
+	// nil: POST /api/llm/generate is not registered and GET
+	// /api/llm/models uses Models.
 	AI *ai.Service
+	// Seats, Keys and Usage serve the seats of AI roles in rooms, users'
+	// provider keys and their token usage; nil: their routes are not
+	// registered.
+	Seats *service.Seats
+	Keys  *service.Keys
+	Usage *service.Usage
 	// Calls serves GET /api/rooms/:id/call and GET /api/rtc/config
 	// (server/signal); nil: the routes are not registered.
 	Calls CallService

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/virtual-company/vc/pkg/api"
+	"github.com/virtual-company/vc/server/apierr"
 	"github.com/virtual-company/vc/server/store"
 )
 
@@ -119,14 +120,14 @@ func (a *Auth) Register(ctx context.Context, req api.RegisterRequest) (api.User,
 	if err != nil {
 		if errors.Is(err, store.ErrInviteInvalid) {
 			a.audit.InfoContext(ctx, "registration refused", "action", "register_refused", "username", req.Username, "reason", "invalid invite")
-			return api.User{}, &Error{Kind: ErrForbidden, Detail: "The invite code is invalid, expired or used up", Code: api.CodeForbidden}
+			return api.User{}, &Error{Kind: ErrForbidden, Detail: "The invite code is invalid, expired or used up"}
 		}
 		if errors.Is(err, store.ErrConflict) {
 			// Lost a race with a concurrent registration: say which value.
 			if err := a.checkTaken(ctx, email, req.Username); err != nil {
 				return api.User{}, err
 			}
-			return api.User{}, &Error{Kind: ErrBadRequest, Detail: detailNameTaken, Code: api.CodeConflict}
+			return api.User{}, &Error{Kind: apierr.Taken, Detail: detailNameTaken}
 		}
 		return api.User{}, internal("register", err)
 	}
@@ -139,7 +140,7 @@ func (a *Auth) Register(ctx context.Context, req api.RegisterRequest) (api.User,
 func (a *Auth) checkRegistration(req api.RegisterRequest) error {
 	switch a.registration {
 	case RegistrationClosed:
-		return &Error{Kind: ErrForbidden, Detail: "Registration is closed; ask an administrator for an account", Code: api.CodeForbidden}
+		return &Error{Kind: ErrForbidden, Detail: "Registration is closed; ask an administrator for an account"}
 	case RegistrationInvite:
 		if strings.TrimSpace(req.Invite) == "" {
 			return &ValidationError{Field: "invite", Message: "is required: registration is by invite"}
@@ -161,14 +162,14 @@ func (a *Auth) checkTaken(ctx context.Context, email, username string) error {
 		return internal("register", err)
 	}
 	if taken {
-		return &Error{Kind: ErrBadRequest, Detail: detailEmailTaken, Code: api.CodeConflict}
+		return &Error{Kind: apierr.Taken, Detail: detailEmailTaken}
 	}
 	taken, err = a.store.UsernameTaken(ctx, username)
 	if err != nil {
 		return internal("register", err)
 	}
 	if taken {
-		return &Error{Kind: ErrBadRequest, Detail: detailNameTaken, Code: api.CodeConflict}
+		return &Error{Kind: apierr.Taken, Detail: detailNameTaken}
 	}
 	return nil
 }
