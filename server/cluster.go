@@ -10,6 +10,7 @@ import (
 
 	"github.com/virtual-company/vc/pkg/api"
 	"github.com/virtual-company/vc/pkg/wsproto"
+	"github.com/virtual-company/vc/server/ai"
 	"github.com/virtual-company/vc/server/cluster"
 	"github.com/virtual-company/vc/server/config"
 	"github.com/virtual-company/vc/server/realtime"
@@ -397,4 +398,40 @@ func (s *Server) Kill() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	_ = s.Shutdown(ctx)
+}
+
+// aiLeases is ai.SharedLimits over the database's reply leases: a reply's
+// place in the limits is a row naming its node, renewed while the node
+// lives (sweepLostReplies), so the limits hold cluster-wide and a reply
+// whose node died is noticed.
+type aiLeases struct {
+	store *gormstore.Store
+	node  string
+}
+
+// Acquire implements ai.SharedLimits.
+func (a *aiLeases) Acquire(ctx context.Context, streamID string, userID, roomID int64, perUser, perRoom, perMinute int) (string, time.Time, error) {
+	now := time.Now()
+	refused, retryAt, err := a.store.AcquireAILease(ctx,
+		gormstore.AILease{StreamID: streamID, NodeID: a.node, UserID: userID, RoomID: roomID, StartedAt: now, ExpiresAt: now.Add(aiLeaseTTL)},
+		gormstore.AILeaseLimits{PerUser: perUser, PerRoom: perRoom, PerUserPerMinute: perMinute})
+	switch refused {
+	case gormstore.LeaseRefusedUser:
+		refused = ai.RefusedPerUser
+	case gormstore.LeaseRefusedRoom:
+		refused = ai.RefusedPerRoom
+	case gormstore.LeaseRefusedMinute:
+		refused = ai.RefusedPerMinute
+	}
+	return refused, retryAt, err
+}
+
+// Done implements ai.SharedLimits.
+func (a *aiLeases) Done(ctx context.Context, streamID string) error {
+	return a.store.FinishAILease(ctx, streamID, time.Now())
+}
+
+// Dropped implements ai.SharedLimits.
+func (a *aiLeases) Dropped(ctx context.Context, streamID string) error {
+	return a.store.DropAILease(ctx, streamID)
 }

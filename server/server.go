@@ -173,7 +173,7 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 		pub = node
 	}
 	// === AI responder (server/ai) is built here ===
-	aip, err := buildAI(ctx, cfg, secret, st, s.services, pub, logger)
+	aip, err := buildAI(ctx, cfg, secret, st, s.services, pub, node, logger)
 	if err != nil {
 		return nil, err
 	}
