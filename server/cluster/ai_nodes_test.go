@@ -179,3 +179,28 @@ func TestCluster_AIOwnerDiesMidReplyRoomHearsWithin30s(t *testing.T) {
 	}
 	require.Equal(t, 1, n, "one node tells the room")
 }
+
+func TestCluster_AIRoleEditedOnOneNodeUsedByTheNextReplyOnAnother(t *testing.T) {
+	c := startAICluster(t, nil)
+	c.oa.SetDefault(aitest.Response{Text: "ok"})
+	w := dial(t, c.nodes[1], c.room.ID, c.accs[1].Token, "")
+	w.waitUntil(t, "presence", func() bool { return w.hasEvent(wsproto.TypePresence, nil) })
+	// Node 2 answers once with the old instructions (and would cache them).
+	post(t, c.nodes[1], c.accs[1].Token, c.room.ID, "@pm first")
+	w.waitUntil(t, "first reply", func() bool { return count(w, wsproto.TypeAIDone, "") >= 1 })
+
+	var roles []api.Role
+	status, b := c.nodes[0].Do("GET", "/api/roles", c.accs[0].Token, nil)
+	require.Equal(t, http.StatusOK, status)
+	require.NoError(t, jsonUnmarshal(b, &roles))
+	instr := "You plan, and you answer in haiku."
+	status, b = c.nodes[0].Do("PATCH", fmt.Sprintf("/api/roles/%d", roles[0].ID), c.accs[0].Token, api.UpdateRoleRequest{AIInstructions: &instr})
+	require.Equal(t, http.StatusOK, status, string(b))
+
+	post(t, c.nodes[1], c.accs[1].Token, c.room.ID, "@pm second")
+	w.waitUntil(t, "second reply", func() bool { return count(w, wsproto.TypeAIDone, "") >= 2 })
+	got := c.oa.Received()
+	require.Len(t, got, 2)
+	require.Contains(t, got[1].System, "haiku", "node 2's reply used the role as edited on node 1")
+	require.NotContains(t, got[0].System, "haiku")
+}
