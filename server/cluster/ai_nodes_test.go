@@ -64,7 +64,12 @@ func count(s *socket, typ, mt string) int {
 }
 
 func TestCluster_AIOneReplyPerTriggerAcrossThreeNodes(t *testing.T) {
-	c := startAICluster(t, nil)
+	// Six replies at once: above the default concurrency limits, which
+	// hold cluster-wide (TestCluster_AIConcurrencyLimitHoldsClusterWide).
+	c := startAICluster(t, func(cfg *config.Config) {
+		cfg.LLM.ConcurrentPerRoom = -1
+		cfg.LLM.ConcurrentPerUser = -1
+	})
 	c.oa.SetDefault(aitest.Response{Text: "On Friday.", TokenDelay: time.Millisecond})
 	var socks []*socket
 	for i, d := range c.nodes {
