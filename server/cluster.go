@@ -288,6 +288,20 @@ func (n *clusterNode) PresenceLost(_ string, gone map[int64][]wsproto.PresenceUs
 	}
 }
 
+// PresenceGained implements cluster.Receiver: the local sockets hear of
+// users a heartbeat shows online that no join told of (NATS was away).
+func (n *clusterNode) PresenceGained(_ string, gained map[int64][]wsproto.PresenceUser) {
+	for room, users := range gained {
+		for _, u := range users {
+			if n.chat.LocalOnline(room, u.UserID) {
+				continue
+			}
+			uid := u.UserID
+			n.chat.Publish(room, wsproto.Event{Type: wsproto.TypeJoin, RoomID: room, User: u.Username, UserID: &uid})
+		}
+	}
+}
+
 // pollWhileDegraded reads the other nodes' messages from the store for the
 // local sockets while NATS is unreachable.
 func (n *clusterNode) pollWhileDegraded() {
