@@ -53,6 +53,13 @@ func checkClusterSecret(ctx context.Context, st *gormstore.Store, keys *secrets.
 			"in the database, so it could neither verify the others' tokens nor read the stored API keys; "+
 			"give every node the same secret_key (VCD_SECRET_KEY)", stored.NodeID)
 	}
+	if keys.NeedsRotation(stored.KeyVersion) {
+		// Opened with a previous key (llm.previous_secret_keys): the
+		// cluster's secret is now this node's current one.
+		if err := st.ReplaceClusterProbe(ctx, gormstore.ClusterProbe{Sealed: sealed, KeyVersion: ver, NodeID: nodeID}); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
