@@ -6,6 +6,7 @@ package server
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,6 +22,7 @@ import (
 	"github.com/virtual-company/vc/server/connlimit"
 	"github.com/virtual-company/vc/server/httpapi"
 	"github.com/virtual-company/vc/server/logctx"
+	"github.com/virtual-company/vc/server/metrics"
 	"github.com/virtual-company/vc/server/ops"
 	"github.com/virtual-company/vc/server/realtime"
 	"github.com/virtual-company/vc/server/service"
@@ -45,6 +47,8 @@ type Server struct {
 	// lock is held on the data directory while a SQLite daemon runs, so
 	// that vcd restore refuses to replace its database (nil on PostgreSQL).
 	lock *ops.DataDirLock
+	// metrics is nil when metrics.listen is empty (metrics off).
+	metrics *metrics.Metrics
 
 	// closers run in reverse order after the HTTP drain, before the
 	// database closes (the hub closes its sockets there).
@@ -53,13 +57,14 @@ type Server struct {
 	// at once (new chat posts).
 	quiesce []func()
 
-	mu       sync.Mutex
-	addr     net.Addr
-	serving  bool
-	listener *connlimit.Listener // the guarded listener (nil before Serve)
-	stopOnce sync.Once
-	stopErr  error
-	stopped  chan struct{}
+	mu         sync.Mutex
+	addr       net.Addr
+	serving    bool
+	listener   *connlimit.Listener // the guarded listener (nil before Serve)
+	metricsSrv *metrics.Server     // the metrics listener (nil: off)
+	stopOnce   sync.Once
+	stopErr    error
+	stopped    chan struct{}
 }
 
 // New builds a daemon from cfg: opens and migrates the database, builds the
@@ -106,6 +111,10 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 	if _, err := st.Migrate(ctx); err != nil {
 		return nil, fmt.Errorf("migrate database: %w", err)
 	}
+	if cfg.Metrics.Listen != "" {
+		s.metrics = metrics.New(Version)
+		s.metrics.WatchDatabase(dbPools(st), st.Ping)
+	}
 	// A cluster node counts its rate limits in the database, which every
 	// node shares.
 	var shared service.SharedWindows
@@ -113,7 +122,7 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 		shared = st
 	}
 	s.services, err = service.New(service.Deps{
-		Store:      st,
+		Store:      s.metrics.InstrumentStore(st),
 		Secret:     secret,
 		BcryptCost: cfg.BcryptCost,
 		TokenTTL:   cfg.TokenTTL,
@@ -140,9 +149,12 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 		if err := checkClusterSecret(ctx, st, keys, cfg.Cluster.NodeID); err != nil {
 			return nil, err
 		}
-		// Metrics hook in here: NATS connection state, cross-node delivery
-		// latency, failed publishes (see cluster.Hooks).
+		// Metrics observe the bus: NATS connection state, cross-node
+		// delivery latency, failed publishes.
 		var hooks cluster.Hooks
+		if m := s.metrics; m != nil {
+			hooks = cluster.Hooks{ConnState: m.NATSConnected, Delivered: m.ClusterDelivered, PublishFailed: m.ClusterPublishFailed}
+		}
 		if node, err = newClusterNode(cfg, st, hooks, logger); err != nil {
 			return nil, err
 		}
@@ -162,6 +174,7 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 	chatSocket = chat.Handler()
 	s.closers = append(s.closers, chat.Close)
 	s.quiesce = append(s.quiesce, chat.StopPosts)
+	s.metrics.WatchRealtime(chat)
 	// In a cluster, what the services and the AI replies publish goes to
 	// the other nodes too.
 	var pub interface {
@@ -173,7 +186,7 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 		pub = node
 	}
 	// === AI responder (server/ai) is built here ===
-	aip, err := buildAI(ctx, cfg, secret, st, s.services, pub, node, logger)
+	aip, err := buildAI(ctx, cfg, secret, st, s.services, pub, s.metrics, node, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -202,8 +215,11 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 		s.services.SetNotifier(sig.Notifier(chat))
 	}
 	signalSocket = sig.Handler()
+	s.metrics.WatchCalls(sig)
 	s.closers = append(s.closers, func(context.Context) error { sig.Close(); return nil })
-	stopSweep := startRevocationSweep(s.services.Auth, chat.Hub, logger)
+	stopSweep := startRevocationSweep(s.services.Auth, s.services.Rooms, sweepSources{
+		UsersWithSockets: chat.UsersWithSockets, RoomsWithSockets: chat.RoomsWithSockets, RoomsWithCalls: sig.RoomsWithCalls,
+	}, logger)
 	s.closers = append(s.closers, func(context.Context) error { stopSweep(); return nil })
 
 	var web httpapi.WebApp
@@ -237,11 +253,20 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 		Web:            web,
 		Export:         &ops.Exporter{Store: st, Rooms: s.services.Rooms},
 		AccessLog:      cfg.Log.Access,
+		Metrics:        s.metrics,
 	})
 	if err != nil {
 		return nil, err
 	}
 	s.guardHTTP()
+	if s.metrics != nil {
+		// Bound here, so that a bad metrics.listen stops the start and
+		// the address is known as soon as New returns.
+		if s.metricsSrv, err = s.metrics.Listen(cfg.Metrics.Listen, logger); err != nil {
+			return nil, err
+		}
+		logger.Info("metrics listening", "addr", s.metricsSrv.Addr().String(), "path", "/metrics")
+	}
 	ok = true
 	return s, nil
 }
@@ -259,6 +284,34 @@ func openStore(ctx context.Context, cfg config.Config, logger *slog.Logger) (*go
 		return nil, err
 	}
 	return st, nil
+}
+
+// MetricsAddr returns the address of the metrics listener (nil: metrics
+// off, or before Run).
+func (s *Server) MetricsAddr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.metricsSrv == nil {
+		return nil
+	}
+	return s.metricsSrv.Addr()
+}
+
+// Metrics returns the daemon's metrics (nil when metrics.listen is empty).
+func (s *Server) Metrics() *metrics.Metrics { return s.metrics }
+
+// dbPools names the store's connection pools for the metrics: SQLite has a
+// write and a read pool, PostgreSQL one pool ("main").
+func dbPools(st *gormstore.Store) map[string]*sql.DB {
+	w, werr := st.DB().DB()
+	r, rerr := st.ReadDB().DB()
+	switch {
+	case werr != nil:
+		return nil
+	case rerr != nil || r == w:
+		return map[string]*sql.DB{"main": w}
+	}
+	return map[string]*sql.DB{"write": w, "read": r}
 }
 
 // Config returns the resolved configuration.
@@ -348,6 +401,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 				s.logger.Warn("shutdown_timeout reached while closing", "err", err)
 			} else if err != nil {
 				errs = append(errs, err)
+			}
+		}
+		s.mu.Lock()
+		ms := s.metricsSrv
+		s.mu.Unlock()
+		if ms != nil {
+			if err := ms.Close(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("close metrics listener: %w", err))
 			}
 		}
 		if err := s.store.Close(); err != nil {

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -52,6 +53,7 @@ type Handler struct {
 	active   sync.WaitGroup // running serve calls
 	bufs     sync.Pool      // *[]byte write buffers shared by the writers
 	frames   frameGate      // closed by a shutdown (shutdown.go)
+	replays  atomic.Uint64  // sockets resumed with ?after= (metrics, stats.go)
 }
 
 // NewHandler returns the chat socket handler.
@@ -270,6 +272,7 @@ func (h *Handler) serve(c *websocket.Conn) {
 	// missed, then let the writer skip what the replay already sent.
 	last := adm.room.LastSeq
 	if adm.resume {
+		h.replays.Add(1)
 		last, err = h.replay(ctx, c, roomID, adm.after)
 		if err != nil {
 			h.log.DebugContext(ctx, "replay", "room_id", roomID, "user_id", user.ID, "err", err)
