@@ -235,3 +235,12 @@ func TestBus_HeartbeatsRepairMissedJoinsAndLeaves(t *testing.T) {
 	waitFor(t, rb, "carol lost", func() bool { return len(rb.lost["a"][5]) == 1 })
 	require.False(t, b.IsOnline(5, 7))
 }
+
+func TestBus_StartsDegradedWhenNATSIsDownAndLinksUpLater(t *testing.T) {
+	ns := natstest.Start(t)
+	ns.Stop()
+	b, rb := connect(t, ns.URL(), "late", nil)
+	require.ErrorContains(t, b.Status(), "not connected to NATS yet")
+	ns.Restart()
+	waitFor(t, rb, "linked up", func() bool { return b.Status() == nil })
+}
