@@ -181,6 +181,8 @@ type Bus struct {
 
 	stop chan struct{}
 	done sync.WaitGroup
+	// dupOnce logs a duplicate node id once.
+	dupOnce sync.Once
 }
 
 // Connect dials NATS. It does not wait for NATS to be reachable: a node
@@ -530,7 +532,12 @@ func (b *Bus) decode(m *nats.Msg) (envelope, bool) {
 		return env, false
 	}
 	if env.Node == b.cfg.NodeID {
-		return env, false // no-echo should spare us this; be sure
+		// No-echo spares a node its own messages: this one comes from
+		// another connection that uses the same node_id.
+		b.dupOnce.Do(func() {
+			b.log.Error("another cluster node uses this node_id: its events are ignored here; give every node its own cluster.node_id")
+		})
+		return env, false
 	}
 	return env, true
 }
