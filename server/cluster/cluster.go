@@ -304,7 +304,7 @@ func (b *Bus) disconnected(err error) {
 	}
 	b.degraded = fmt.Errorf("lost NATS: %w", err)
 	b.mu.Unlock()
-	b.log.Warn("cluster bus lost NATS: degraded, serving this node's sockets; other nodes' events come from the database on reconnect", "err", err)
+	b.log.Warn("cluster bus lost NATS: degraded, still serving; other nodes' messages are read from the database until it is back", "err", err)
 	if h := b.cfg.Hooks.ConnState; h != nil {
 		h(false)
 	}
