@@ -181,7 +181,7 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 		node.auth, node.msgs = s.services.Auth, s.services.Messages
 		pub = node
 	}
-	aip, err := buildAI(ctx, cfg, secret, st, s.services, pub, s.metrics, logger)
+	aip, err := buildAI(ctx, cfg, secret, st, s.services, pub, s.metrics, node, logger)
 	if err != nil {
 		hub.Close()
 		return nil, err

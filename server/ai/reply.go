@@ -65,7 +65,7 @@ func (o *Orchestrator) start(t trigger, inline bool) {
 		}
 		return
 	}
-	slot, err := o.lim.acquire(t.payer, t.room.ID)
+	slot, err := o.lim.acquire(streamID, t.payer, t.room.ID)
 	if err != nil {
 		var le *LimitError
 		errors.As(err, &le)
