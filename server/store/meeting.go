@@ -28,9 +28,13 @@ type Meeting struct {
 	// between turns): a node that takes the meeting over counts that turn
 	// as taken and goes on with the next.
 	Speaker *int64
-	// NextRoleID is the role given the floor for the next turn (a person
-	// mentioned it, or the chair chose it); nil: the mode decides.
+	// NextRoleID is the role the chair chose to speak next; nil: the mode
+	// decides.
 	NextRoleID *int64
+	// FloorRoleID is the role a person gave the floor (an @handle in the
+	// room); it speaks next, before the chair's choice. Only
+	// GiveMeetingFloor and TakeMeetingFloor write it.
+	FloorRoleID *int64
 	// FailStreak counts provider failures in a row.
 	FailStreak int
 	TokensUsed int64
@@ -71,15 +75,22 @@ type MeetingStore interface {
 	// ClaimableMeetings lists the ids of running meetings nobody holds at now.
 	ClaimableMeetings(ctx context.Context, now time.Time) ([]int64, error)
 	// SaveMeeting writes the engine state of m (everything but the
-	// request fields, the owner and the lease) and extends the lease to
+	// request fields, the owner, the lease, FloorRoleID and StopRequested) and extends the lease to
 	// until, if owner still holds it; ErrConflict when it does not (the
 	// meeting ended or another node took it over).
 	SaveMeeting(ctx context.Context, m Meeting, owner string, until time.Time) error
+	// RenewMeetingLease extends owner's lease to until and returns the
+	// meeting as stored (a stop request shows there); ErrConflict when
+	// owner no longer holds it.
+	RenewMeetingLease(ctx context.Context, id int64, owner string, until time.Time) (Meeting, error)
 	// ReleaseMeeting ends owner's lease at once, so that the next vcd to
 	// look (on restart, or another node) takes the meeting over.
 	ReleaseMeeting(ctx context.Context, id int64, owner string) error
 	// RequestMeetingStop sets StopRequested on a running meeting.
 	RequestMeetingStop(ctx context.Context, id int64) error
-	// GiveMeetingFloor sets NextRoleID of a running meeting.
+	// GiveMeetingFloor sets FloorRoleID of a running meeting.
 	GiveMeetingFloor(ctx context.Context, id, roleID int64) error
+	// TakeMeetingFloor clears FloorRoleID if it is still roleID (the
+	// engine gave that role its turn).
+	TakeMeetingFloor(ctx context.Context, id, roleID int64) error
 }

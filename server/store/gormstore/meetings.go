@@ -29,6 +29,7 @@ type meetingRow struct {
 	Cursor           int `gorm:"column:cursor_pos"`
 	Speaker          *int64
 	NextRoleID       *int64
+	FloorRoleID      *int64
 	FailStreak       int
 	TokensUsed       int64
 	StartSeq         int64
@@ -53,7 +54,7 @@ func (r meetingRow) record() (store.Meeting, error) {
 	}
 	m := store.Meeting{ID: r.ID, RoomID: r.RoomID, Topic: r.Topic, RoleIDs: ids, Mode: r.Mode, Rounds: r.Rounds,
 		ChairID: r.ChairID, TokenBudget: r.TokenBudget, CreatedBy: r.CreatedBy, Status: r.Status, Turns: r.Turns,
-		Cursor: r.Cursor, Speaker: r.Speaker, NextRoleID: r.NextRoleID, FailStreak: r.FailStreak, TokensUsed: r.TokensUsed,
+		Cursor: r.Cursor, Speaker: r.Speaker, NextRoleID: r.NextRoleID, FloorRoleID: r.FloorRoleID, FailStreak: r.FailStreak, TokensUsed: r.TokensUsed,
 		StartSeq: r.StartSeq, EndSeq: r.EndSeq, Minutes: r.Minutes, MinutesMessageID: r.MinutesMessageID, Detail: r.Detail,
 		StopRequested: r.StopRequested, Owner: r.Owner, LeaseUntil: r.LeaseUntil.UTC(),
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}
@@ -169,6 +170,19 @@ func (s *Store) SaveMeeting(ctx context.Context, m store.Meeting, owner string, 
 	return nil
 }
 
+// RenewMeetingLease implements store.MeetingStore.
+func (s *Store) RenewMeetingLease(ctx context.Context, id int64, owner string, until time.Time) (store.Meeting, error) {
+	res := s.w.WithContext(ctx).Model(&meetingRow{}).Where("id = ? AND status = ? AND owner = ?", id, meetingRunning, owner).
+		Update("lease_until", until.UTC())
+	if res.Error != nil {
+		return store.Meeting{}, fmt.Errorf("renew lease of meeting %d: %w", id, translate(res.Error))
+	}
+	if res.RowsAffected == 0 {
+		return store.Meeting{}, fmt.Errorf("renew lease of meeting %d: not held by this node: %w", id, store.ErrConflict)
+	}
+	return s.MeetingByID(ctx, id)
+}
+
 // ReleaseMeeting implements store.MeetingStore.
 func (s *Store) ReleaseMeeting(ctx context.Context, id int64, owner string) error {
 	err := s.w.WithContext(ctx).Model(&meetingRow{}).Where("id = ? AND owner = ?", id, owner).
@@ -186,7 +200,17 @@ func (s *Store) RequestMeetingStop(ctx context.Context, id int64) error {
 
 // GiveMeetingFloor implements store.MeetingStore.
 func (s *Store) GiveMeetingFloor(ctx context.Context, id, roleID int64) error {
-	return s.setRunning(ctx, id, "next_role_id", roleID)
+	return s.setRunning(ctx, id, "floor_role_id", roleID)
+}
+
+// TakeMeetingFloor implements store.MeetingStore.
+func (s *Store) TakeMeetingFloor(ctx context.Context, id, roleID int64) error {
+	err := s.w.WithContext(ctx).Model(&meetingRow{}).Where("id = ? AND floor_role_id = ?", id, roleID).
+		Update("floor_role_id", nil).Error
+	if err != nil {
+		return fmt.Errorf("meeting %d: take the floor of role %d: %w", id, roleID, translate(err))
+	}
+	return nil
 }
 
 func (s *Store) setRunning(ctx context.Context, id int64, col string, v any) error {

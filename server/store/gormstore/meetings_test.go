@@ -55,7 +55,17 @@ func TestMeetings_OneRunningPerRoomAndLease(t *testing.T) {
 		got, err = s.MeetingByID(ctx, m.ID)
 		require.NoError(t, err)
 		require.True(t, got.StopRequested)
-		require.Equal(t, int64(2), *got.NextRoleID)
+		require.Equal(t, int64(2), *got.FloorRoleID)
+		require.Nil(t, got.NextRoleID)
+		require.NoError(t, s.SaveMeeting(ctx, got, "node-b", later.Add(time.Minute)))
+		require.NoError(t, s.TakeMeetingFloor(ctx, m.ID, 1)) // another role: stays
+		got, err = s.MeetingByID(ctx, m.ID)
+		require.NoError(t, err)
+		require.Equal(t, int64(2), *got.FloorRoleID, "SaveMeeting leaves the floor alone")
+		require.NoError(t, s.TakeMeetingFloor(ctx, m.ID, 2))
+		got, err = s.MeetingByID(ctx, m.ID)
+		require.NoError(t, err)
+		require.Nil(t, got.FloorRoleID)
 
 		// Ending it frees the room for the next meeting.
 		ended := later

@@ -23,6 +23,7 @@ func migrateMeetings(tx *gorm.DB, d Dialect) error {
 			cursor_pos INTEGER NOT NULL DEFAULT 0,
 			speaker BIGINT,
 			next_role_id BIGINT,
+			floor_role_id BIGINT,
 			fail_streak INTEGER NOT NULL DEFAULT 0,
 			tokens_used BIGINT NOT NULL DEFAULT 0,
 			start_seq BIGINT NOT NULL DEFAULT 0,
