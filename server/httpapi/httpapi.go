@@ -65,6 +65,9 @@ type Deps struct {
 	// Export serves GET /api/rooms/:id/export (server/ops); nil: the route
 	// is not registered.
 	Export RoomExporter
+	// Meetings serves /api/rooms/:id/meetings (server/meeting); nil: the
+	// routes are not registered.
+	Meetings MeetingService
 }
 
 // API is the HTTP layer: handlers plus the Fiber app serving them.
