@@ -19,6 +19,7 @@ import (
 	"github.com/virtual-company/vc/server/connlimit"
 	"github.com/virtual-company/vc/server/httpapi"
 	"github.com/virtual-company/vc/server/logctx"
+	"github.com/virtual-company/vc/server/meeting"
 	"github.com/virtual-company/vc/server/ops"
 	"github.com/virtual-company/vc/server/realtime"
 	"github.com/virtual-company/vc/server/service"
@@ -130,10 +131,17 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 	if err != nil {
 		return nil, err
 	}
-	s.services.SetResponder(aip.orch)
 	s.services.Roles.SetModelChecker(aip.svc)
 	chat.SetCanceller(aip.orch)
 	s.closers = append(s.closers, func(context.Context) error { aip.orch.Close(); return nil })
+	// === Meetings of AI roles (server/meeting) are built here ===
+	// Their turns are replies of the orchestrator; they stop (and hand
+	// their meetings over) before it closes.
+	meetings := meeting.New(meeting.Deps{Store: st, Rooms: s.services.Rooms, Messages: s.services.Messages,
+		Runner: aip.orch.MeetingRunner(), Notifier: chat, NodeID: cfg.Meetings.NodeID, LeaseTTL: cfg.Meetings.LeaseTTL,
+		MaxFailures: cfg.Meetings.MaxFailures, Logger: logger})
+	s.services.SetResponder(meetings.Responder(aip.orch))
+	s.closers = append(s.closers, meetings.Close)
 	// === Signaling (server/signal) is built here ===
 	sig := signal.New(signal.Options{Auth: s.services.Auth, Rooms: s.services.Rooms,
 		Messages: s.services.Messages, Chat: chat, Sockets: chat, RTC: cfg.RTC, Logger: logger})
@@ -169,11 +177,13 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 		Web:            web,
 		Export:         &ops.Exporter{Store: st, Rooms: s.services.Rooms},
 		AccessLog:      cfg.Log.Access,
+		Meetings:       meetings,
 	})
 	if err != nil {
 		return nil, err
 	}
 	s.guardHTTP()
+	meetings.Open()
 	ok = true
 	return s, nil
 }

@@ -254,6 +254,8 @@ type trigger struct {
 	// reads are the room reads for the prompt, started early (nil: the
 	// reply reads them itself).
 	reads *roomReads
+	// meeting is set on a meeting's turn (meeting.go).
+	meeting *meetingTurn
 }
 
 // roomReads are the reads a reply's prompt needs (members, seated roles,
@@ -746,7 +748,10 @@ func (o *Orchestrator) run(ctx context.Context, streamID string, t trigger) (api
 	var req ChatRequest
 	var reqErr error
 	built := make(chan struct{})
-	if t.reads != nil && t.reads.ready() {
+	if t.meeting != nil {
+		req = t.meeting.req
+		close(built)
+	} else if t.reads != nil && t.reads.ready() {
 		req, reqErr = o.buildRequest(ctx, t)
 		close(built)
 	} else {
@@ -772,7 +777,7 @@ func (o *Orchestrator) run(ctx context.Context, streamID string, t trigger) (api
 		q, ok := t.question.wait(ctx)
 		if ok {
 			o.pub.Publish(room.ID, wsproto.Event{Type: wsproto.TypeAIStart, RoomID: room.ID, StreamID: streamID,
-				RoleID: &roleID, Role: t.role.Name, ReplyTo: q.ID, Model: call.Provider + "/" + call.Model})
+				RoleID: &roleID, Role: t.role.Name, ReplyTo: q.ID, Model: call.Provider + "/" + call.Model, MeetingID: t.meetingID()})
 		}
 		return ok
 	})
@@ -798,7 +803,7 @@ func (o *Orchestrator) run(ctx context.Context, streamID string, t trigger) (api
 		}
 		text.WriteString(d)
 		deltas++
-		o.pub.Publish(room.ID, wsproto.Event{Type: wsproto.TypeAIDelta, RoomID: room.ID, StreamID: streamID, Delta: d})
+		o.pub.Publish(room.ID, wsproto.Event{Type: wsproto.TypeAIDelta, RoomID: room.ID, StreamID: streamID, Delta: d, MeetingID: t.meetingID()})
 		return nil
 	})
 	if merr := maskEndpointError(err, call.Cred, deltas > 0); merr != err {
@@ -826,17 +831,17 @@ func (o *Orchestrator) run(ctx context.Context, streamID string, t trigger) (api
 		o.failed(ctx, log, streamID, t, call, &Error{Kind: KindUnavailable, Provider: call.Provider, Message: "the reply was empty"}, "")
 		return api.Message{}, false
 	}
-	msg, err := o.be.CreateAIResponse(context.WithoutCancel(ctx), room.ID, role, content, res.Truncated)
+	msg, err := o.storeReply(context.WithoutCancel(ctx), t, role, content, res.Truncated)
 	if err != nil {
 		log.Error("store reply", "err", err)
 		q, _ := t.question.wait(ctx)
 		o.pub.Publish(room.ID, wsproto.Event{Type: wsproto.TypeAIError, RoomID: room.ID, StreamID: streamID,
-			RoleID: &roleID, Role: t.role.Name, ReplyTo: q.ID, Detail: "The reply could not be stored.", Code: api.CodeInternal})
+			RoleID: &roleID, Role: t.role.Name, ReplyTo: q.ID, Detail: "The reply could not be stored.", Code: api.CodeInternal, MeetingID: t.meetingID()})
 		return api.Message{}, false
 	}
 	o.recordUsage(log, t, call, usage)
 	o.pub.Publish(room.ID, wsproto.Event{Type: wsproto.TypeAIDone, RoomID: room.ID, StreamID: streamID,
-		RoleID: &roleID, MessageID: msg.ID, Usage: &wsproto.Usage{InputTokens: usage.InputTokens, OutputTokens: usage.OutputTokens}})
+		RoleID: &roleID, MessageID: msg.ID, Usage: &wsproto.Usage{InputTokens: usage.InputTokens, OutputTokens: usage.OutputTokens}, MeetingID: t.meetingID()})
 	return msg, true
 }
 
@@ -927,6 +932,10 @@ func (o *Orchestrator) buildRequest(ctx context.Context, t trigger) (ChatRequest
 }
 
 func (o *Orchestrator) recordUsage(log *slog.Logger, t trigger, call Call, u Usage) {
+	if t.meeting != nil {
+		t.meeting.usage.InputTokens += u.InputTokens
+		t.meeting.usage.OutputTokens += u.OutputTokens
+	}
 	if u.InputTokens == 0 && u.OutputTokens == 0 {
 		return
 	}
@@ -960,7 +969,7 @@ func (o *Orchestrator) failed(ctx context.Context, log *slog.Logger, streamID st
 	}
 	var msgID int64
 	if partial != "" {
-		msg, serr := o.be.CreateAIResponse(sctx, room.ID, apiRole(t.role), partial, true)
+		msg, serr := o.storeReply(sctx, t, apiRole(t.role), partial, true)
 		if serr != nil {
 			log.Error("store truncated reply", "err", serr)
 		} else {
@@ -975,8 +984,11 @@ func (o *Orchestrator) failed(ctx context.Context, log *slog.Logger, streamID st
 	} else if o.baseCtx.Err() != nil {
 		code, detail = api.CodeUnavailable, "The server is shutting down; ask again in a moment."
 	}
+	if t.meeting != nil {
+		t.meeting.err, t.meeting.canceled = err, cc != nil
+	}
 	o.pub.Publish(room.ID, wsproto.Event{Type: wsproto.TypeAIError, RoomID: room.ID, StreamID: streamID, RoleID: &roleID,
-		Role: t.role.Name, ReplyTo: q.ID, MessageID: msgID, Detail: detail, Code: code})
+		Role: t.role.Name, ReplyTo: q.ID, MessageID: msgID, Detail: detail, Code: code, MeetingID: t.meetingID()})
 	if canceled {
 		return
 	}

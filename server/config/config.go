@@ -66,6 +66,8 @@ type Config struct {
 	Admins []string `mapstructure:"admins"`
 	// Auth configures accounts: registration open, closed or by invite (ops.go).
 	Auth AuthConfig `mapstructure:"auth"`
+	// Meetings tunes meetings of AI roles (meetings.go).
+	Meetings MeetingsConfig `mapstructure:"meetings"`
 }
 
 // RateLimitConfig limits requests per client IP.
@@ -108,6 +110,7 @@ func Defaults() Config {
 		Realtime:        defaultRealtime(),
 		HTTP:            defaultHTTP(),
 		Auth:            defaultAuth(),
+		Meetings:        defaultMeetings(),
 	}
 	return c
 }
@@ -258,6 +261,9 @@ func (c Config) Validate() error {
 	if err := validateAuth(c); err != nil {
 		errs = append(errs, err)
 	}
+	if err := validateMeetings(c.Meetings); err != nil {
+		errs = append(errs, err)
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("invalid configuration: %w", errors.Join(errs...))
 	}
@@ -308,6 +314,7 @@ func setDefaults(v *viper.Viper, d Config) {
 	setRealtimeDefaults(v, d.Realtime)
 	setHTTPDefaults(v, d.HTTP)
 	setAuthDefaults(v, d)
+	setMeetingsDefaults(v, d.Meetings)
 }
 
 // bindEnv binds the environment names that do not follow the automatic

@@ -269,7 +269,8 @@ func (r *runner) turn(ctx context.Context, speaker store.Role) bool {
 			r.finish(ctx, api.MeetingFailed, false, fmt.Sprintf("%d turns in a row failed; the last: %s", r.m.FailStreak, errDetail(err)))
 			return false
 		}
-		r.notice(ctx, fmt.Sprintf("%s skips this turn of the meeting.", speaker.Name))
+		// The reply said why in the room (ai_error and a system
+		// message): the role skips this turn.
 	default:
 		r.m.FailStreak = 0
 	}
