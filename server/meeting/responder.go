@@ -93,6 +93,14 @@ func (p floorPosting) Committed(msg api.Message) {
 	if p.inner != nil {
 		p.inner.Committed(msg)
 	}
+	if p.meetingID != 0 {
+		// The meeting runs here: give the floor before the post is
+		// answered, so that the turn after the current one is the role's.
+		if err := p.e.d.Store.GiveMeetingFloor(context.WithoutCancel(p.e.baseCtx), p.meetingID, p.roleID); err != nil {
+			p.e.logger.Info("give the meeting floor", "meeting_id", p.meetingID, "role_id", p.roleID, "err", err)
+		}
+		return
+	}
 	p.e.goBackground(func(ctx context.Context) {
 		meetingID, roleID := p.meetingID, p.roleID
 		if meetingID == 0 {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -198,6 +199,8 @@ func (r *runner) nextSpeaker(ctx context.Context) store.Role {
 		}
 	}
 	if r.m.Mode == api.MeetingChaired && r.m.Turns == 0 {
+		// The chair opens; a fallback to round robin goes on after it.
+		r.m.Cursor = slices.Index(r.m.RoleIDs, r.chair.ID) + 1
 		return r.chair
 	}
 	n := len(r.m.RoleIDs)
