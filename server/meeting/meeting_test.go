@@ -94,7 +94,7 @@ type env struct {
 	roles      map[string]api.Role // by handle
 }
 
-func startEnv(t *testing.T, provider string, mutate func(*config.Config), opts ...servertest.Option) *env {
+func startEnv(t testing.TB, provider string, mutate func(*config.Config), opts ...servertest.Option) *env {
 	t.Helper()
 	e := &env{oa: aitest.New(t, aitest.OpenAI), an: aitest.New(t, aitest.Anthropic), sc: &script{}, roles: map[string]api.Role{}}
 	e.oa.SetHandler(e.sc.handle)
@@ -139,7 +139,7 @@ func startEnv(t *testing.T, provider string, mutate func(*config.Config), opts .
 	return e
 }
 
-func (e *env) newRoom(t *testing.T, name string) api.Room {
+func (e *env) newRoom(t testing.TB, name string) api.Room {
 	t.Helper()
 	ctx := context.Background()
 	room, err := e.alice.CreateRoom(ctx, name)
@@ -151,12 +151,12 @@ func (e *env) newRoom(t *testing.T, name string) api.Room {
 
 // watcher collects a member's stream events of one room.
 type watcher struct {
-	t      *testing.T
+	t      testing.TB
 	s      *client.Stream
 	events []wsproto.Event
 }
 
-func watch(t *testing.T, c *client.Client, roomID int64) *watcher {
+func watch(t testing.TB, c *client.Client, roomID int64) *watcher {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -183,6 +183,8 @@ func (w *watcher) until(what string, pred func([]wsproto.Event) bool) []wsproto.
 	}
 	return w.events
 }
+
+func (w *watcher) close() { _ = w.s.Close() }
 
 func (w *watcher) ended() []wsproto.Event {
 	return w.until("meeting_end", func(evs []wsproto.Event) bool { return len(ofType(evs, wsproto.TypeMeetingEnd)) > 0 })
@@ -226,7 +228,7 @@ func (e *env) turnOrder(evs []wsproto.Event) (handles []string, rounds []int) {
 	return handles, rounds
 }
 
-func (e *env) start(t *testing.T, c *client.Client, req api.StartMeetingRequest) api.Meeting {
+func (e *env) start(t testing.TB, c *client.Client, req api.StartMeetingRequest) api.Meeting {
 	t.Helper()
 	m, err := c.StartMeeting(context.Background(), e.room.ID, req)
 	require.NoError(t, err)
