@@ -19,6 +19,7 @@ import (
 	"github.com/virtual-company/vc/server/ai/aitest"
 	"github.com/virtual-company/vc/server/config"
 	"github.com/virtual-company/vc/server/servertest"
+	"github.com/virtual-company/vc/server/store"
 )
 
 // script answers a meeting's provider calls: turns by speaker, the chair's
@@ -767,4 +768,29 @@ func TestMeeting_TwoRoomsAtOnce(t *testing.T) {
 		}
 		require.Equal(t, api.MeetingDone, ofType(evs, wsproto.TypeMeetingEnd)[0].Status)
 	}
+}
+
+// TestMeeting_TakeOverFromDeadNode: a running meeting held by a node that
+// died (its lease ran out) is taken over by this vcd and run to its end,
+// going on after the turns already taken.
+func TestMeeting_TakeOverFromDeadNode(t *testing.T) {
+	e := startEnv(t, "openai", func(c *config.Config) { c.Meetings.LeaseTTL = time.Second })
+	ctx := context.Background()
+	w := watch(t, e.alice, e.room.ID)
+	st := e.d.Server().Store()
+	m := store.Meeting{RoomID: e.room.ID, Topic: "Orphaned", RoleIDs: []int64{e.roles["pm"].ID, e.roles["cto"].ID}, Mode: api.MeetingRoundRobin,
+		Rounds: 2, ChairID: e.roles["pm"].ID, CreatedBy: e.roles["pm"].UserID, Owner: "dead-node", LeaseUntil: time.Now().Add(-time.Second)}
+	require.NoError(t, st.CreateMeeting(ctx, &m))
+	// The dead node had taken the first turn and was in the second.
+	cto := e.roles["cto"].ID
+	m.Turns, m.Cursor, m.Speaker = 1, 2, &cto
+	require.NoError(t, st.SaveMeeting(ctx, m, "dead-node", time.Now().Add(-time.Second)))
+	evs := w.ended()
+	handles, rounds := e.turnOrder(evs)
+	require.Equal(t, []string{"pm", "cto"}, handles, "turns 3 and 4 only")
+	require.Equal(t, []int{2, 2}, rounds)
+	got, err := e.alice.Meeting(ctx, e.room.ID, m.ID)
+	require.NoError(t, err)
+	require.Equal(t, api.MeetingDone, got.Status)
+	require.Equal(t, 4, got.Turns)
 }
