@@ -45,7 +45,7 @@ func (e *Engine) runMeeting(ctx context.Context, m store.Meeting) {
 			log.Error("load meeting", "err", err)
 			r.finish(ctx, api.MeetingFailed, false, "The meeting could not be loaded: "+err.Error())
 		} else {
-			r.interrupted(ctx)
+			r.ended(ctx) // stopped, or vcd is shutting down, before the first step
 		}
 		return
 	}
