@@ -290,7 +290,11 @@ func (r *runner) turn(ctx context.Context, speaker store.Role) bool {
 		}
 		r.m.NextRoleID = next
 	}
-	return r.save(ctx)
+	// No save here: the next step saves this state with it (the next
+	// turn's speaker, or the end). Should vcd stop in between, the stored
+	// state still names this turn's speaker, and a takeover counts this
+	// turn as taken all the same.
+	return true
 }
 
 // endTurn counts the turn as taken.
