@@ -794,3 +794,24 @@ func TestMeeting_TakeOverFromDeadNode(t *testing.T) {
 	require.Equal(t, api.MeetingDone, got.Status)
 	require.Equal(t, 4, got.Turns)
 }
+
+// TestMeeting_StarterDailyBudget: the turns count against the starter's
+// daily token budget; when it is spent the meeting ends budget_exhausted.
+func TestMeeting_StarterDailyBudget(t *testing.T) {
+	e := startEnv(t, "openai", func(c *config.Config) { c.LLM.DailyTokenBudget = 250 })
+	e.sc.turn = func(h string, n int, r aitest.Request) aitest.Response {
+		return aitest.Response{TokenCount: 40, InputTokens: 100}
+	}
+	w := watch(t, e.alice, e.room.ID)
+	m := e.start(t, e.bob, api.StartMeetingRequest{Topic: "Spend", Roles: refs("pm", "cto"), Rounds: 3})
+	evs := w.ended()
+	end := ofType(evs, wsproto.TypeMeetingEnd)[0]
+	require.Equal(t, api.MeetingBudgetExhausted, end.Status)
+	require.Len(t, e.sc.speakers(), 2, "140 tokens per turn: bob's 250 are spent after two")
+	got, err := e.bob.Meeting(context.Background(), e.room.ID, m.ID)
+	require.NoError(t, err)
+	require.Contains(t, got.Detail, "daily AI token budget")
+	usage, err := e.bob.Usage(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, int64(280), usage.UsedToday)
+}
