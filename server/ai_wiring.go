@@ -15,10 +15,15 @@ import (
 	"github.com/virtual-company/vc/server/store/gormstore"
 )
 
-// aiParts are the AI collaborators of the daemon.
+// aiParts are the AI collaborators of the daemon: the reply engine and its
+// REST part (server/ai), and the services of seats, keys and usage
+// (server/service) whose writes drop what the engine caches.
 type aiParts struct {
-	orch *ai.Orchestrator
-	svc  *ai.Service
+	orch  *ai.Orchestrator
+	svc   *ai.Service
+	seats *service.Seats
+	keys  *service.Keys
+	usage *service.Usage
 }
 
 // AIRegistry builds the provider registry from the llm config section.
@@ -95,9 +100,14 @@ func buildAI(ctx context.Context, cfg config.Config, secret []byte, st *gormstor
 		Logger: logger,
 	})
 	svc := ai.NewService(ai.ServiceDeps{
-		Store: st, Keys: keys, Services: svcs, Orchestrator: orch,
-		Catalogue: ai.NewCatalogue(reg, l.ModelCacheTTL, nil, log), Notifier: pub,
+		Services: svcs, Orchestrator: orch,
+		Catalogue:            ai.NewCatalogue(reg, l.ModelCacheTTL, nil, log),
 		AllowPrivateBaseURLs: l.AllowPrivateBaseURLs,
 	})
-	return aiParts{orch: orch, svc: svc}, nil
+	return aiParts{
+		orch: orch, svc: svc,
+		seats: svcs.NewSeats(st, orch),
+		keys:  service.NewKeys(st, keys, svc, orch, nil),
+		usage: service.NewUsage(st, orch.Limits().DailyTokenBudget, nil),
+	}, nil
 }

@@ -15,6 +15,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/virtual-company/vc/pkg/wsproto"
+	"github.com/virtual-company/vc/server/cluster"
 	"github.com/virtual-company/vc/server/config"
 	"github.com/virtual-company/vc/server/connlimit"
 	"github.com/virtual-company/vc/server/httpapi"
@@ -39,6 +41,8 @@ type Server struct {
 	store    *gormstore.Store
 	services *service.Services
 	api      *httpapi.API
+	// cluster links this node to the others (nil: single node).
+	cluster *clusterNode
 	// lock is held on the data directory while a SQLite daemon runs, so
 	// that vcd restore refuses to replace its database (nil on PostgreSQL).
 	lock *ops.DataDirLock
@@ -87,7 +91,7 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	st, err := OpenStore(ctx, cfg)
+	st, err := openStore(ctx, cfg, logger.With("component", "store"))
 	if err != nil {
 		_ = lock.Release()
 		return nil, err
@@ -103,6 +107,12 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 	if _, err := st.Migrate(ctx); err != nil {
 		return nil, fmt.Errorf("migrate database: %w", err)
 	}
+	// A cluster node counts its rate limits in the database, which every
+	// node shares.
+	var shared service.SharedWindows
+	if cfg.Cluster.Enabled() {
+		shared = st
+	}
 	s.services, err = service.New(service.Deps{
 		Store:      st,
 		Secret:     secret,
@@ -110,6 +120,8 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 		TokenTTL:   cfg.TokenTTL,
 		Logger:     logger.With("component", "service"),
 
+		NoUserCache:       cfg.Cluster.Enabled(),
+		SharedLimits:      shared,
 		Registration:      cfg.Auth.Registration,
 		Audit:             logger.With("component", "audit"),
 		MaxFailedLogins:   cfg.RateLimit.MaxFailedLogins,
@@ -119,6 +131,31 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 		return nil, err
 	}
 
+	// === Cluster (server/cluster): only with cluster.nats_url ===
+	var node *clusterNode
+	if cfg.Cluster.Enabled() {
+		keys, err := keyring(secret, cfg)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkClusterSecret(ctx, st, keys, cfg.Cluster.NodeID); err != nil {
+			return nil, err
+		}
+		// Metrics hook in here: NATS connection state, cross-node delivery
+		// latency, failed publishes (see cluster.Hooks).
+		var hooks cluster.Hooks
+		if node, err = newClusterNode(cfg, st, hooks, logger); err != nil {
+			return nil, err
+		}
+		s.cluster = node
+		defer func() {
+			if !ok {
+				node.close()
+			}
+		}()
+		logger.Info("cluster node", "node_id", cfg.Cluster.NodeID, "subject_prefix", cfg.Cluster.SubjectPrefix)
+	}
+
 	var chatSocket, signalSocket fiber.Handler
 	// === Realtime hub (server/realtime) is built here ===
 	chat := realtime.New(realtime.Deps{Auth: s.services.Auth, Rooms: s.services.Rooms,
@@ -126,26 +163,52 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 	chatSocket = chat.Handler()
 	s.closers = append(s.closers, chat.Close)
 	s.quiesce = append(s.quiesce, chat.StopPosts)
+	// In a cluster, what the services and the AI replies publish goes to
+	// the other nodes too.
+	var pub interface {
+		service.Notifier
+		Publish(roomID int64, ev wsproto.Event)
+	} = chat
+	if node != nil {
+		node.chat, node.auth, node.msgs = chat, s.services.Auth, s.services.Messages
+		pub = node
+	}
 	// === AI responder (server/ai) is built here ===
-	aip, err := buildAI(ctx, cfg, secret, st, s.services, chat, logger)
+	aip, err := buildAI(ctx, cfg, secret, st, s.services, pub, logger)
 	if err != nil {
 		return nil, err
 	}
 	s.services.Roles.SetModelChecker(aip.svc)
-	chat.SetCanceller(aip.orch)
+	if node != nil {
+		node.cancel = aip.orch
+		chat.SetCanceller(node)
+	} else {
+		chat.SetCanceller(aip.orch)
+	}
 	s.closers = append(s.closers, func(context.Context) error { aip.orch.Close(); return nil })
 	// === Meetings of AI roles (server/meeting) are built here ===
 	// Their turns are replies of the orchestrator; they stop (and hand
 	// their meetings over) before it closes.
 	meetings := meeting.New(meeting.Deps{Store: st, Rooms: s.services.Rooms, Messages: s.services.Messages,
-		Runner: aip.orch.MeetingRunner(), Notifier: chat, NodeID: cfg.Meetings.NodeID, LeaseTTL: cfg.Meetings.LeaseTTL,
+		Runner: aip.orch.MeetingRunner(), Notifier: pub, NodeID: cfg.Cluster.NodeID, LeaseTTL: cfg.Meetings.LeaseTTL,
 		MaxFailures: cfg.Meetings.MaxFailures, Logger: logger})
 	s.services.SetResponder(meetings.Responder(aip.orch))
 	s.closers = append(s.closers, meetings.Close)
 	// === Signaling (server/signal) is built here ===
 	sig := signal.New(signal.Options{Auth: s.services.Auth, Rooms: s.services.Rooms,
 		Messages: s.services.Messages, Chat: chat, Sockets: chat, RTC: cfg.RTC, Logger: logger})
-	s.services.SetNotifier(sig.Notifier(chat))
+	if node != nil {
+		node.local = sig.Notifier(chat)
+		s.services.SetNotifier(node)
+		if err := node.start(); err != nil {
+			return nil, err
+		}
+		// Closed last (closers run in reverse): what commits during the
+		// drain still reaches the other nodes.
+		s.closers = append([]func(context.Context) error{func(context.Context) error { node.close(); return nil }}, s.closers...)
+	} else {
+		s.services.SetNotifier(sig.Notifier(chat))
+	}
 	signalSocket = sig.Handler()
 	s.closers = append(s.closers, func(context.Context) error { sig.Close(); return nil })
 	stopSweep := startRevocationSweep(s.services.Auth, chat.Hub, logger)
@@ -164,6 +227,8 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 	s.api, err = httpapi.New(httpapi.Deps{
 		Services:       s.services,
 		Ready:          st.Ping,
+		Degraded:       s.degraded,
+		SharedLimits:   shared,
 		Logger:         logger,
 		Version:        Version,
 		BodyLimit:      cfg.BodyLimit,
@@ -174,6 +239,9 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 		SignalSocket:   signalSocket,
 		Calls:          sig,
 		AI:             aip.svc,
+		Seats:          aip.seats,
+		Keys:           aip.keys,
+		Usage:          aip.usage,
 		Web:            web,
 		Export:         &ops.Exporter{Store: st, Rooms: s.services.Rooms},
 		AccessLog:      cfg.Log.Access,
@@ -188,10 +256,15 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 	return s, nil
 }
 
-// OpenStore opens the configured database without migrating it.
+// OpenStore opens the configured database without migrating it. Its
+// warnings go to slog.Default().
 func OpenStore(ctx context.Context, cfg config.Config) (*gormstore.Store, error) {
+	return openStore(ctx, cfg, nil)
+}
+
+func openStore(ctx context.Context, cfg config.Config, logger *slog.Logger) (*gormstore.Store, error) {
 	cfg.Resolve()
-	st, err := gormstore.Open(ctx, cfg.DatabaseURL, gormstore.Options{})
+	st, err := gormstore.Open(ctx, cfg.DatabaseURL, gormstore.Options{Logger: logger})
 	if err != nil {
 		return nil, err
 	}

@@ -291,7 +291,7 @@ func (t *tailer) event(ev wsproto.Event) error {
 	case wsproto.TypeAIDone, wsproto.TypeAIError:
 		// A failed reply is also stored as a system message, which follows;
 		// a cancelled one is not.
-		if ev.Type == wsproto.TypeAIError && ev.StreamID == t.inline && ev.Code == "canceled" {
+		if ev.Type == wsproto.TypeAIError && ev.StreamID == t.inline && ev.Code == api.CodeCanceled {
 			t.endLine()
 			fmt.Fprintln(out, t.st.system.Render("* "+ev.Detail))
 		}

@@ -66,6 +66,9 @@ type Config struct {
 	Admins []string `mapstructure:"admins"`
 	// Auth configures accounts: registration open, closed or by invite (ops.go).
 	Auth AuthConfig `mapstructure:"auth"`
+	// Cluster makes this vcd one node of several sharing PostgreSQL and
+	// NATS (cluster.go).
+	Cluster ClusterConfig `mapstructure:"cluster"`
 	// Meetings tunes meetings of AI roles (meetings.go).
 	Meetings MeetingsConfig `mapstructure:"meetings"`
 }
@@ -110,6 +113,7 @@ func Defaults() Config {
 		Realtime:        defaultRealtime(),
 		HTTP:            defaultHTTP(),
 		Auth:            defaultAuth(),
+		Cluster:         defaultCluster(),
 		Meetings:        defaultMeetings(),
 	}
 	return c
@@ -218,6 +222,7 @@ func (c *Config) Resolve() {
 	if c.DatabaseURL == "" {
 		c.DatabaseURL = filepath.Join(c.DataDir, "vcd.db")
 	}
+	c.Cluster.resolve()
 }
 
 // Validate reports configuration values that cannot work.
@@ -259,6 +264,9 @@ func (c Config) Validate() error {
 		errs = append(errs, err)
 	}
 	if err := validateAuth(c); err != nil {
+		errs = append(errs, err)
+	}
+	if err := validateCluster(c); err != nil {
 		errs = append(errs, err)
 	}
 	if err := validateMeetings(c.Meetings); err != nil {
@@ -314,6 +322,7 @@ func setDefaults(v *viper.Viper, d Config) {
 	setRealtimeDefaults(v, d.Realtime)
 	setHTTPDefaults(v, d.HTTP)
 	setAuthDefaults(v, d)
+	setClusterDefaults(v, d.Cluster)
 	setMeetingsDefaults(v, d.Meetings)
 }
 

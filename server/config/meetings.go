@@ -7,12 +7,9 @@ import (
 	"github.com/spf13/viper"
 )
 
-// MeetingsConfig tunes meetings of AI roles (config key meetings).
+// MeetingsConfig tunes meetings of AI roles (config key meetings). A
+// node holds its meetings under cluster.node_id (random when empty).
 type MeetingsConfig struct {
-	// NodeID names this vcd in the leases it holds on running meetings;
-	// "" picks a random one at every start. Give every node of a cluster
-	// its own (or leave it empty).
-	NodeID string `mapstructure:"node_id"`
 	// LeaseTTL is how long a node's hold on a running meeting lasts
 	// without renewal (renewed every third of it): when a node dies,
 	// another one (or the restarted one) takes its meetings over after at
@@ -28,7 +25,6 @@ func defaultMeetings() MeetingsConfig {
 }
 
 func setMeetingsDefaults(v *viper.Viper, d MeetingsConfig) {
-	v.SetDefault("meetings.node_id", d.NodeID)
 	v.SetDefault("meetings.lease_ttl", d.LeaseTTL)
 	v.SetDefault("meetings.max_failures", d.MaxFailures)
 }

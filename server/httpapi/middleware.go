@@ -224,6 +224,8 @@ type ipLimiter struct {
 	window  time.Duration
 	now     func() time.Time
 	windows map[string]*ipWindow
+	// shared counts in the database instead (cluster nodes).
+	shared *service.SharedWindow
 }
 
 type ipWindow struct {
@@ -238,6 +240,9 @@ func newIPLimiter(limit int, window time.Duration, now func() time.Time) *ipLimi
 // blocked says how long key must wait before its next request (0: none),
 // without counting one.
 func (l *ipLimiter) blocked(key string) time.Duration {
+	if l.shared != nil {
+		return l.shared.Blocked(key)
+	}
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -251,6 +256,9 @@ func (l *ipLimiter) blocked(key string) time.Duration {
 // allow counts one request for key and says whether it may proceed, or how
 // long to wait.
 func (l *ipLimiter) allow(key string) (time.Duration, bool) {
+	if l.shared != nil {
+		return l.shared.Hit(key)
+	}
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()

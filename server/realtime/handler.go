@@ -20,6 +20,7 @@ import (
 
 	"github.com/virtual-company/vc/pkg/api"
 	"github.com/virtual-company/vc/pkg/wsproto"
+	"github.com/virtual-company/vc/server/apierr"
 	"github.com/virtual-company/vc/server/logctx"
 	"github.com/virtual-company/vc/server/service"
 )
@@ -131,29 +132,29 @@ func (h *Handler) admit(c *fiber.Ctx) *admission {
 	ctx := c.UserContext()
 	roomID, err := strconv.ParseInt(c.Params("room_id"), 10, 64)
 	if err != nil || roomID <= 0 {
-		return &admission{refuse: wsproto.ClosePolicy, refuseReason: "not found: room not found"}
+		return &admission{refuse: apierr.NotFound.Close, refuseReason: "not found: room not found"}
 	}
 	revokes := h.bus.Revocations()
 	user, expires, err := authenticate(ctx, h.auth, bearer(c))
 	if err != nil {
 		if errors.Is(err, service.ErrUnauthorized) {
-			return &admission{refuse: wsproto.ClosePolicy, refuseReason: "unauthorized: invalid or expired token"}
+			return &admission{refuse: apierr.Unauthorized.Close, refuseReason: "unauthorized: invalid or expired token"}
 		}
 		// Not a verdict on the token: the database could not be asked.
 		h.log.WarnContext(ctx, "authenticate chat socket", "room_id", roomID, "err", err)
-		return &admission{refuse: wsproto.CloseInternal, refuseReason: reasonUnavailable}
+		return &admission{refuse: apierr.Unavailable.Close, refuseReason: reasonUnavailable}
 	}
 	room, err := h.rooms.RequireMember(ctx, roomID, user.ID)
 	if err != nil {
 		if errors.Is(err, service.ErrNotFound) || errors.Is(err, service.ErrForbidden) {
-			return &admission{refuse: wsproto.ClosePolicy, refuseReason: "not found: room not found or you are not a member"}
+			return &admission{refuse: apierr.NotFound.Close, refuseReason: "not found: room not found or you are not a member"}
 		}
 		if errors.Is(err, service.ErrUnavailable) {
 			h.log.WarnContext(ctx, "check chat membership", "room_id", roomID, "user_id", user.ID, "err", err)
-			return &admission{refuse: wsproto.CloseInternal, refuseReason: reasonUnavailable}
+			return &admission{refuse: apierr.Unavailable.Close, refuseReason: reasonUnavailable}
 		}
 		h.log.ErrorContext(ctx, "check chat membership", "room_id", roomID, "user_id", user.ID, "err", err)
-		return &admission{refuse: wsproto.CloseInternal, refuseReason: "internal error"}
+		return &admission{refuse: apierr.Internal.Close, refuseReason: "internal error"}
 	}
 	adm := &admission{user: user, room: room, expires: expires, revokes: revokes, connID: logctx.RequestID(ctx)}
 	if s := c.Query("after"); s != "" {
@@ -164,7 +165,7 @@ func (h *Handler) admit(c *fiber.Ctx) *admission {
 		if adm.after > room.LastSeq {
 			// Admitted, such a socket would skip every live message up to
 			// seq after: silence the client could not tell from a quiet room.
-			return &admission{refuse: wsproto.CloseBadRequest,
+			return &admission{refuse: apierr.BadRequest.Close,
 				refuseReason: "bad_request: after is ahead of the room (last seq " + strconv.FormatInt(room.LastSeq, 10) + ")"}
 		}
 		adm.resume = true
@@ -191,7 +192,7 @@ func (h *Handler) Close() { h.stopBase() }
 func (h *Handler) recover(c *websocket.Conn) {
 	if r := recover(); r != nil {
 		h.log.Error("chat socket panic", "panic", r)
-		h.refuse(c, 1011, "internal error")
+		h.refuse(c, apierr.Internal.Close, "internal error")
 	}
 }
 
@@ -228,7 +229,7 @@ func (h *Handler) serve(c *websocket.Conn) {
 	adm, _ := c.Locals(admissionKey).(*admission)
 	switch {
 	case adm == nil:
-		h.refuse(c, 1011, "internal error")
+		h.refuse(c, apierr.Internal.Close, "internal error")
 		return
 	case adm.refuse != 0:
 		h.refuse(c, adm.refuse, adm.refuseReason)
@@ -242,10 +243,10 @@ func (h *Handler) serve(c *websocket.Conn) {
 	sub, err := h.bus.Subscribe(roomID, user, adm.room.LastSeq)
 	switch {
 	case errors.Is(err, ErrTooManySockets):
-		h.refuse(c, wsproto.CloseTooMany, "too many sockets for this user")
+		h.refuse(c, apierr.TooManySockets.Close, "too many sockets for this user")
 		return
 	case err != nil:
-		h.refuse(c, wsproto.CloseGoingAway, "server shutting down")
+		h.refuse(c, apierr.ShuttingDown.Close, "server shutting down")
 		return
 	}
 	defer h.bus.Unsubscribe(sub)
@@ -642,39 +643,35 @@ func (h *Handler) sendError(sub *Subscription, clientID, code, detail string) {
 	h.send(sub, wsproto.Event{Type: wsproto.TypeError, RoomID: sub.RoomID, ClientID: clientID, Code: code, Detail: detail})
 }
 
-// errorCode maps a service error to the code and detail of an error event.
+// errorCode maps a service error to the code (from the catalogue,
+// server/apierr) and detail of an error event. Errors of kinds a client can
+// act on show their own text; anything else is "internal error", its cause
+// logged by the caller.
 func errorCode(err error) (code, detail string) {
 	var ve *service.ValidationError
 	var rl *service.RateLimitError
 	var se *service.Error
 	switch {
 	case errors.As(err, &ve):
-		return api.CodeValidation, ve.Error()
+		return apierr.Of(ve).Code, ve.Error()
 	case errors.As(err, &rl):
-		return api.CodeRateLimited, rl.Error()
+		return apierr.Of(rl).Code, rl.Error()
 	case errors.As(err, &se):
-		code := se.Code
-		if code == "" {
-			code = kindCode(se.Kind)
-		}
-		return code, se.Detail
+		return kindCode(se), se.Detail
 	case errors.Is(err, service.ErrNotFound), errors.Is(err, service.ErrForbidden),
 		errors.Is(err, service.ErrBadRequest), errors.Is(err, service.ErrConflict):
 		return kindCode(err), err.Error()
 	}
-	return api.CodeInternal, "internal error"
+	return apierr.Internal.Code, "internal error"
 }
 
+// kindCode is the code of a service error's kind; an error of no kind the
+// catalogue has for a frame's answer is a bad request.
 func kindCode(err error) string {
-	switch {
-	case errors.Is(err, service.ErrNotFound):
-		return api.CodeNotFound
-	case errors.Is(err, service.ErrForbidden):
-		return api.CodeForbidden
-	case errors.Is(err, service.ErrConflict):
-		return api.CodeConflict
-	case errors.Is(err, service.ErrUnauthorized):
-		return api.CodeUnauthorized
+	switch k := apierr.Of(err); k {
+	case apierr.Internal, apierr.Unavailable:
+		return apierr.BadRequest.Code
+	default:
+		return k.Code
 	}
-	return api.CodeBadRequest
 }

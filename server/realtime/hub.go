@@ -73,6 +73,8 @@ type Hub struct {
 
 	// slowDrops counts the sockets dropped as too slow (close 4008).
 	slowDrops atomic.Uint64
+	// cluster links the hub to the other nodes (nil: single node).
+	cluster ClusterLink
 }
 
 // hubRoom is the subscribers and ordering state of one room.
@@ -135,6 +137,7 @@ func (h *Hub) Publish(roomID int64, ev wsproto.Event) { h.publish(roomID, ev, ni
 // PublishExcept sends ev to every socket in the room but except.
 func (h *Hub) PublishExcept(roomID int64, ev wsproto.Event, except *Subscription) {
 	h.publish(roomID, ev, except)
+	h.relay(roomID, ev) // typing: the other nodes' sockets too
 }
 
 func (h *Hub) publish(roomID int64, ev wsproto.Event, except *Subscription) {
@@ -403,7 +406,9 @@ func (h *Hub) Subscribe(roomID int64, user api.User, lastSeq int64) (*Subscripti
 	r.mu.Unlock()
 	if first {
 		uid := user.ID
-		h.Publish(roomID, wsproto.Event{Type: wsproto.TypeJoin, RoomID: roomID, User: user.Username, UserID: &uid})
+		ev := wsproto.Event{Type: wsproto.TypeJoin, RoomID: roomID, User: user.Username, UserID: &uid}
+		h.Publish(roomID, ev)
+		h.relay(roomID, ev)
 	}
 	return s, nil
 }
@@ -445,17 +450,25 @@ func (h *Hub) Unsubscribe(s *Subscription) {
 	s.Close(CloseNormal, "")
 	if last {
 		uid := s.UserID
-		h.Publish(s.RoomID, wsproto.Event{Type: wsproto.TypeLeave, RoomID: s.RoomID, User: s.Username, UserID: &uid})
+		ev := wsproto.Event{Type: wsproto.TypeLeave, RoomID: s.RoomID, User: s.Username, UserID: &uid}
+		h.Publish(s.RoomID, ev)
+		h.relay(s.RoomID, ev)
 	}
 }
 
-// Online lists the users with a socket in the room, by user id.
+// Online lists the users with a socket in the room, by user id, on this
+// node and (in a cluster) the others.
 func (h *Hub) Online(roomID int64) []wsproto.PresenceUser {
 	h.mu.RLock()
 	r := h.rooms[roomID]
+	l := h.cluster
 	h.mu.RUnlock()
+	var remote []wsproto.PresenceUser
+	if l != nil {
+		remote = l.Online(roomID)
+	}
 	if r == nil {
-		return []wsproto.PresenceUser{}
+		return mergeOnline([]wsproto.PresenceUser{}, remote)
 	}
 	r.mu.Lock()
 	out := make([]wsproto.PresenceUser, 0, len(r.names))
@@ -464,20 +477,17 @@ func (h *Hub) Online(roomID int64) []wsproto.PresenceUser {
 	}
 	r.mu.Unlock()
 	slices.SortFunc(out, func(a, b wsproto.PresenceUser) int { return int(a.UserID - b.UserID) })
-	return out
+	return mergeOnline(out, remote)
 }
 
-// IsOnline reports whether the user has a socket open in the room.
+// IsOnline reports whether the user has a socket open in the room, on this
+// node or (in a cluster) another.
 func (h *Hub) IsOnline(roomID, userID int64) bool {
-	h.mu.RLock()
-	r := h.rooms[roomID]
-	h.mu.RUnlock()
-	if r == nil {
-		return false
+	if h.LocalOnline(roomID, userID) {
+		return true
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.online[userID] > 0
+	l := h.link()
+	return l != nil && l.IsOnline(roomID, userID)
 }
 
 // PublishUser implements service.UserNotifier: it sends ev to every socket

@@ -10,6 +10,7 @@ import (
 
 	"github.com/virtual-company/vc/pkg/api"
 	"github.com/virtual-company/vc/pkg/wsproto"
+	"github.com/virtual-company/vc/server/apierr"
 	"github.com/virtual-company/vc/server/store"
 )
 
@@ -67,7 +68,7 @@ func (s *Rooms) checkNameFree(ctx context.Context, userID, except int64, name st
 	want := strings.TrimSpace(name)
 	for _, r := range rs {
 		if r.ID != except && strings.TrimSpace(r.Name) == want {
-			return &Error{Kind: ErrConflict, Code: api.CodeRoomNameTaken,
+			return &Error{Kind: apierr.RoomNameTaken,
 				Detail: fmt.Sprintf("You are already a member of a room named %q (id %d); choose another name", want, r.ID)}
 		}
 	}

@@ -9,7 +9,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/virtual-company/vc/pkg/api"
 	"github.com/virtual-company/vc/pkg/wsproto"
+	"github.com/virtual-company/vc/server/apierr"
 	"github.com/virtual-company/vc/server/config"
 )
 
@@ -270,12 +270,13 @@ func newPeerID() string {
 // reasonRevoked is the close reason of a socket whose token was revoked.
 const reasonRevoked = "unauthorized: token revoked"
 
-// Join refusals.
+// Join refusals: their kind in the catalogue (server/apierr) gives the close
+// code, their text the close reason.
 var (
-	errCallFull = errors.New("the call is full")
-	errClosed   = errors.New("server shutting down")
-	errTooMany  = errors.New("too many sockets for this user")
-	errRevoked  = errors.New(reasonRevoked)
+	errCallFull = &apierr.Error{Kind: apierr.CallFull, Detail: "the call is full"}
+	errClosed   = &apierr.Error{Kind: apierr.ShuttingDown, Detail: "server shutting down"}
+	errTooMany  = &apierr.Error{Kind: apierr.TooManySockets, Detail: "too many sockets for this user"}
+	errRevoked  = &apierr.Error{Kind: apierr.Revoked, Detail: reasonRevoked}
 )
 
 // join adds a peer to the room's call and tells everyone. A user has one

@@ -137,7 +137,7 @@ func (p *Provider) StreamChat(ctx context.Context, cred ai.Credentials, req ai.C
 		return res, cerr
 	}
 	if !stopped {
-		return res, &ai.Error{Kind: ai.KindUnavailable, Provider: ai.ProviderAnthropic, Message: "the stream ended before the reply was complete", Err: errors.New("stream cut")}
+		return res, &ai.Error{Kind: ai.KindUnavailable, Provider: ai.ProviderAnthropic, Message: ai.ErrStreamCut.Error(), Err: ai.ErrStreamCut}
 	}
 	return res, nil
 }

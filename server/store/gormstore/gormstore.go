@@ -7,9 +7,12 @@
 // connection for writes (transactions begin IMMEDIATE, so concurrent writers
 // queue in Go instead of failing with SQLITE_BUSY) and several read-only
 // connections that WAL lets run alongside the writer. Messages are written by
-// one goroutine that groups concurrent posts into shared transactions, with
-// statements it prepares once on the writer connection (batch.go,
-// sqlitestmt.go).
+// one goroutine that groups concurrent posts into shared transactions
+// (committer.go), with statements it prepares once on the writer connection
+// (sqlitewriter.go, through package sqlitefast), or with plain statements
+// (sqlwriter.go) if the driver's layout is not the one sqlitefast knows.
+// What storing a message means is written once, in writeGroup
+// (messagewrite.go); the columns of messages once, in messagecolumns.go.
 package gormstore
 
 import (
@@ -19,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/url"
 	"os"
@@ -35,6 +39,7 @@ import (
 	"gorm.io/gorm/logger"
 
 	"github.com/virtual-company/vc/server/store"
+	"github.com/virtual-company/vc/server/store/gormstore/sqlitefast"
 )
 
 // Store is the GORM implementation of store.Store.
@@ -42,8 +47,9 @@ type Store struct {
 	w         *gorm.DB // writes and transactions
 	r         *gorm.DB // reads (the same as w on PostgreSQL)
 	dialect   Dialect
-	committer *committer   // group commit of messages (SQLite only)
-	recent    *recentCache // newest messages of read rooms (SQLite only)
+	writer    groupWriter // stores messages
+	committer *committer  // group commit of messages through writer
+	cache     *readCache  // what hot reads need (SQLite only; nil caches nothing)
 }
 
 var _ store.Store = (*Store)(nil)
@@ -56,6 +62,13 @@ type Options struct {
 	// BusyTimeout is how long SQLite waits on a lock held by another
 	// process; 0 means 5 s.
 	BusyTimeout time.Duration
+	// Logger receives the store's warnings; nil means slog.Default().
+	Logger *slog.Logger
+
+	// sqliteConnOf reaches a SQLite driver connection's handle; nil means
+	// sqlitefast.ConnOf. Tests replace it to simulate a driver whose
+	// layout changed.
+	sqliteConnOf func(any) (*sqlitefast.Conn, error)
 }
 
 // IsPostgres reports whether databaseURL selects PostgreSQL.
@@ -97,6 +110,8 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 			_ = s.Close()
 			return nil, fmt.Errorf("open postgres: %w", err)
 		}
+		s.writer = newPGWriter(sqlDB)
+		s.committer = newCommitter(s.writer, nil)
 		return s, nil
 	}
 	return openSQLite(ctx, databaseURL, opts, gcfg)
@@ -113,6 +128,14 @@ func SQLitePath(databaseURL string) string {
 }
 
 func openSQLite(ctx context.Context, databaseURL string, opts Options, gcfg *gorm.Config) (*Store, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	connOf := opts.sqliteConnOf
+	if connOf == nil {
+		connOf = sqlitefast.ConnOf
+	}
 	path := SQLitePath(databaseURL)
 	if path == "" {
 		return nil, errors.New("open sqlite: empty path")
@@ -176,12 +199,19 @@ func openSQLite(ctx context.Context, databaseURL string, opts Options, gcfg *gor
 		_ = s.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	if err := checkSQLiteConn(ctx, wdb); err != nil {
+	s.writer = newSQLiteWriter(wdb, connOf)
+	if err := sqlitefast.Check(ctx, wdb, connOf); errors.Is(err, sqlitefast.ErrLayout) {
+		// A driver upgrade moved what the fast path reads: store messages
+		// with plain statements (slower, same results) rather than refuse
+		// to start.
+		log.Warn("sqlite fast path unavailable, storing messages with plain statements", "err", err)
+		s.writer = &sqlWriter{db: wdb}
+	} else if err != nil {
 		_ = s.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	s.recent = newRecentCache(256, 32<<20)
-	s.committer = newCommitter(s, wdb)
+	s.cache = newReadCache(256, 32<<20)
+	s.committer = newCommitter(s.writer, s.cache)
 	return s, nil
 }
 
