@@ -14,18 +14,14 @@ import (
 )
 
 // BenchmarkMeeting_Handoff runs 3-role, 3-round round-robin meetings
-// against the fake OpenAI provider (50 tokens per turn, 1 ms apart) and
-// reports:
+// against the fake OpenAI provider (50 tokens per turn, 1 ms apart). It
+// reports handoff-p50-ms and handoff-p90-ms, the time vcd adds between one
+// turn's last token (the fake wrote the end of the stream) and the next
+// turn's request reaching the provider; wall-ms, a meeting from POST to
+// meeting_end; provider-ms, the sum of its provider calls (turns and
+// minutes); and overhead-ms, wall minus provider. Run it with:
 //
-//   - handoff-p50-ms / handoff-p90-ms: the time vcd adds between one turn's
-//     last token (the fake wrote the end of the stream) and the next
-//     turn's request reaching the provider;
-//
-//   - wall-ms: a meeting's wall time from POST to meeting_end, and
-//     provider-ms the sum of its provider calls (turns and minutes), so
-//     overhead-ms = wall - provider is what vcd adds in total.
-//
-//     go test -run '^$' -bench Meeting_Handoff -benchtime 20x ./server/meeting
+//	go test -run '^$' -bench Meeting_Handoff -benchtime 20x ./server/meeting
 func BenchmarkMeeting_Handoff(b *testing.B) {
 	e := startEnv(b, "openai", func(c *config.Config) { c.LLM.RepliesPerMinute = 1_000_000 })
 	ctx := context.Background()
