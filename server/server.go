@@ -191,7 +191,7 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 	// their meetings over) before it closes.
 	meetings := meeting.New(meeting.Deps{Store: st, Rooms: s.services.Rooms, Messages: s.services.Messages,
 		Runner: aip.orch.MeetingRunner(), Notifier: pub, NodeID: cfg.Cluster.NodeID, LeaseTTL: cfg.Meetings.LeaseTTL,
-		MaxFailures: cfg.Meetings.MaxFailures, Logger: logger})
+		MaxFailures: cfg.Meetings.MaxFailures, Clustered: node != nil, Logger: logger})
 	s.services.SetResponder(meetings.Responder(aip.orch))
 	s.closers = append(s.closers, meetings.Close)
 	// === Signaling (server/signal) is built here ===

@@ -73,12 +73,19 @@ func TestMeeting_ClusterNodeDies(t *testing.T) {
 	}
 	// Node 2's socket sees node 1's turns.
 	w.until("the second turn on node 2", func(evs []wsproto.Event) bool { return len(ofType(evs, wsproto.TypeAIStart)) >= 2 })
+	// Someone on node 2 gives the PM the floor: it speaks next (after
+	// the takeover), and no ordinary reply answers the mention.
+	_, err = on2.SendMessage(ctx, room.ID, api.CreateMessageRequest{Content: "@pm one more thing on pricing"})
+	require.NoError(t, err)
 	n1.Kill()
 
 	evs := w.ended()
 	end := ofType(evs, wsproto.TypeMeetingEnd)[0]
 	require.Equal(t, api.MeetingDone, end.Status)
-	require.Equal(t, []string{"pm", "cto", "law", "pm", "cto", "law"}, sc.speakers(), "node 2 went on at the third turn")
+	require.Equal(t, []string{"pm", "cto", "pm", "law", "pm", "cto"}, sc.speakers(), "node 2 went on at the third turn, the PM's by the floor")
+	for _, ev := range ofType(evs, wsproto.TypeAIStart) {
+		require.Equal(t, m.ID, ev.MeetingID, "no ordinary reply to the mention")
+	}
 	got, err := on2.Meeting(ctx, room.ID, m.ID)
 	require.NoError(t, err)
 	require.Equal(t, 6, got.Turns)

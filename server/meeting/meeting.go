@@ -150,6 +150,11 @@ type Deps struct {
 	// PollInterval is how often the engine looks for meetings nobody
 	// holds (default LeaseTTL/3).
 	PollInterval time.Duration
+	// Clustered says other nodes may run meetings too: a person's
+	// @handle of a role is then checked against the store's running
+	// meeting of the room before an ordinary reply is started (one
+	// indexed read, only for messages that mention someone).
+	Clustered bool
 	// MaxFailures ends a meeting as failed after this many provider
 	// failures in a row (default 3).
 	MaxFailures int

@@ -59,90 +59,73 @@ type responder struct {
 
 // MessagePosting implements service.Responder.
 func (r responder) MessagePosting(ctx context.Context, room api.Room, draft api.Message, req api.CreateMessageRequest, named *store.Role) service.Posting {
-	if draft.MessageType != api.MessageText || draft.UserID == nil {
+	if draft.MessageType != api.MessageText || draft.UserID == nil || req.RoleID != nil {
 		return r.next.MessagePosting(ctx, room, draft, req, named)
 	}
 	handles := mention.Handles(draft.Content)
 	if len(handles) == 0 {
 		return r.next.MessagePosting(ctx, room, draft, req, named)
 	}
-	if l, ok := r.e.localMeeting(room.ID); ok && req.RoleID == nil {
+	if l, ok := r.e.localMeeting(room.ID); ok {
 		for _, h := range handles {
 			if id, ok := l.handles[h]; ok {
 				// The meeting answers it, at its next turn.
-				return floorPosting{e: r.e, roomID: room.ID, meetingID: l.id, roleID: id}
+				return floorPosting{e: r.e, meetingID: l.id, roleID: id}
 			}
 		}
 	}
-	// No meeting runs here for that role; one may run on another node.
-	return floorPosting{e: r.e, roomID: room.ID, handles: handles, inner: r.next.MessagePosting(ctx, room, draft, req, named)}
+	if !r.e.d.Clustered {
+		// Every running meeting runs here: none of this room's roles
+		// is in one.
+		return r.next.MessagePosting(ctx, room, draft, req, named)
+	}
+	// A meeting may run on another node: look once the message is stored.
+	return clusterPosting{r: r, ctx: ctx, room: room, req: req, named: named, handles: handles}
 }
 
 // floorPosting gives a meeting role the floor once the message is stored.
 type floorPosting struct {
 	e         *Engine
-	roomID    int64
-	meetingID int64 // 0: look for a running meeting in the store
+	meetingID int64
 	roleID    int64
-	handles   []string
-	inner     service.Posting
 }
 
-// Committed implements service.Posting.
-func (p floorPosting) Committed(msg api.Message) {
-	if p.inner != nil {
-		p.inner.Committed(msg)
+// Committed implements service.Posting. The floor is given before the
+// post is answered, so that the turn after the current one is the role's.
+func (p floorPosting) Committed(api.Message) {
+	if err := p.e.d.Store.GiveMeetingFloor(context.WithoutCancel(p.e.baseCtx), p.meetingID, p.roleID); err != nil {
+		p.e.logger.Info("give the meeting floor", "meeting_id", p.meetingID, "role_id", p.roleID, "err", err)
 	}
-	if p.meetingID != 0 {
-		// The meeting runs here: give the floor before the post is
-		// answered, so that the turn after the current one is the role's.
-		if err := p.e.d.Store.GiveMeetingFloor(context.WithoutCancel(p.e.baseCtx), p.meetingID, p.roleID); err != nil {
-			p.e.logger.Info("give the meeting floor", "meeting_id", p.meetingID, "role_id", p.roleID, "err", err)
-		}
-		return
-	}
-	p.e.goBackground(func(ctx context.Context) {
-		meetingID, roleID := p.meetingID, p.roleID
-		if meetingID == 0 {
-			m, err := p.e.d.Store.RunningMeetingInRoom(ctx, p.roomID)
-			if err != nil {
-				return // none (or unreadable: an ordinary reply was started)
-			}
-			for _, id := range m.RoleIDs {
-				role, err := p.e.d.Store.RoleByID(ctx, id)
-				if err == nil && slices.Contains(p.handles, strings.ToLower(role.Handle)) {
-					meetingID, roleID = m.ID, id
-					break
-				}
-			}
-			if meetingID == 0 {
-				return
-			}
-		}
-		if err := p.e.d.Store.GiveMeetingFloor(ctx, meetingID, roleID); err != nil {
-			p.e.logger.Info("give the meeting floor", "meeting_id", meetingID, "role_id", roleID, "err", err)
-		}
-	})
 }
 
 // Dropped implements service.Posting.
-func (p floorPosting) Dropped() {
-	if p.inner != nil {
-		p.inner.Dropped()
-	}
+func (floorPosting) Dropped() {}
+
+// clusterPosting decides, once the message is stored, between the floor
+// of a meeting running on another node and ordinary replies.
+type clusterPosting struct {
+	r       responder
+	ctx     context.Context
+	room    api.Room
+	req     api.CreateMessageRequest
+	named   *store.Role
+	handles []string
 }
 
-// goBackground runs f in a goroutine the engine waits for on Close.
-func (e *Engine) goBackground(f func(ctx context.Context)) {
-	e.mu.Lock()
-	if e.closed {
-		e.mu.Unlock()
-		return
+// Committed implements service.Posting.
+func (p clusterPosting) Committed(msg api.Message) {
+	st := p.r.e.d.Store
+	if m, err := st.RunningMeetingInRoom(p.ctx, p.room.ID); err == nil {
+		for _, id := range m.RoleIDs {
+			role, err := st.RoleByID(p.ctx, id)
+			if err == nil && slices.Contains(p.handles, strings.ToLower(role.Handle)) {
+				floorPosting{e: p.r.e, meetingID: m.ID, roleID: id}.Committed(msg)
+				return
+			}
+		}
 	}
-	e.wg.Add(1)
-	e.mu.Unlock()
-	go func() {
-		defer e.wg.Done()
-		f(e.baseCtx)
-	}()
+	p.r.next.MessagePosting(p.ctx, p.room, msg, p.req, p.named).Committed(msg)
 }
+
+// Dropped implements service.Posting.
+func (clusterPosting) Dropped() {}
