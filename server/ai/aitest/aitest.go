@@ -282,11 +282,21 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if handler != nil {
 		resp = handler(req)
 	}
-	defer func() {
+	// The end is noted when the answer's last byte is flushed (the
+	// client may send its next request before this handler returns), or
+	// when the handler returns without a complete answer.
+	ended := false
+	markEnd := func() {
+		if ended {
+			return
+		}
+		ended = true
 		s.mu.Lock()
 		s.ends[idx] = time.Now()
 		s.mu.Unlock()
-	}()
+	}
+	defer markEnd()
+	w = endWriter{ResponseWriter: w, last: markEnd}
 	if resp.Status != 0 && resp.Status != http.StatusOK {
 		s.writeError(w, resp.Status, resp.ErrorMessage, resp.RetryAfter)
 		return
@@ -298,6 +308,27 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.streamOpenAI(w, r, req, resp)
 	default:
 		s.streamAnthropic(w, r, req, resp)
+	}
+}
+
+// endWriter lets the stream writers say when the answer's last byte went
+// out (endWriter.done).
+type endWriter struct {
+	http.ResponseWriter
+	last func()
+}
+
+// Flush implements http.Flusher.
+func (w endWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// done notes the end of the answer on w, if it is an endWriter.
+func done(w http.ResponseWriter) {
+	if ew, ok := w.(endWriter); ok {
+		ew.last()
 	}
 }
 
@@ -341,6 +372,7 @@ func (s *Server) answerWhole(w http.ResponseWriter, r *http.Request, req Request
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(body)
+	done(w)
 }
 
 func (s *Server) serveModels(w http.ResponseWriter) {
@@ -376,6 +408,7 @@ func (s *Server) serveModels(w http.ResponseWriter) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(body)
+	done(w)
 }
 
 func (s *Server) writeError(w http.ResponseWriter, status int, msg string, retry time.Duration) {
@@ -541,6 +574,7 @@ func (s *Server) streamOpenAI(w http.ResponseWriter, r *http.Request, req Reques
 		st.event("", []byte(head+fmt.Sprintf(`],"usage":{"prompt_tokens":%d,"completion_tokens":%d,"total_tokens":%d}}`, in, out, in+out)))
 	}
 	st.event("", []byte("[DONE]"))
+	done(w)
 }
 
 func (s *Server) streamAnthropic(w http.ResponseWriter, r *http.Request, req Request, resp Response) {
@@ -579,6 +613,7 @@ func (s *Server) streamAnthropic(w http.ResponseWriter, r *http.Request, req Req
 	st.event("content_block_stop", []byte(`{"type":"content_block_stop","index":0}`))
 	st.event("message_delta", []byte(fmt.Sprintf(`{"type":"message_delta","delta":{"stop_reason":%q,"stop_sequence":null},"usage":{"output_tokens":%d}}`, fin, len(toks))))
 	st.event("message_stop", []byte(`{"type":"message_stop"}`))
+	done(w)
 }
 
 // wire shapes of the requests, tolerant of string or block content.
