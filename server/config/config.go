@@ -66,6 +66,8 @@ type Config struct {
 	Admins []string `mapstructure:"admins"`
 	// Auth configures accounts: registration open, closed or by invite (ops.go).
 	Auth AuthConfig `mapstructure:"auth"`
+	// Metrics configures the Prometheus metrics listener (ops.go).
+	Metrics MetricsConfig `mapstructure:"metrics"`
 	// Cluster makes this vcd one node of several sharing PostgreSQL and
 	// NATS (cluster.go).
 	Cluster ClusterConfig `mapstructure:"cluster"`
@@ -264,6 +266,9 @@ func (c Config) Validate() error {
 		errs = append(errs, err)
 	}
 	if err := validateAuth(c); err != nil {
+		errs = append(errs, err)
+	}
+	if err := validateMetrics(c); err != nil {
 		errs = append(errs, err)
 	}
 	if err := validateCluster(c); err != nil {
