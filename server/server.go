@@ -268,7 +268,6 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 		return nil, err
 	}
 	s.guardHTTP()
-	meetings.Open()
 	if s.metrics != nil {
 		// Bound here, so that a bad metrics.listen stops the start and
 		// the address is known as soon as New returns.
@@ -277,6 +276,8 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 		}
 		logger.Info("metrics listening", "addr", s.metricsSrv.Addr().String(), "path", "/metrics")
 	}
+	// Last: from here on this vcd takes over meetings nobody runs.
+	meetings.Open()
 	ok = true
 	return s, nil
 }
