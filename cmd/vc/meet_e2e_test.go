@@ -1,5 +1,3 @@
-//go:build meetings_e2e
-
 // These end-to-end tests run vc meet, vc meetings and /meet in vc chat
 // against a real vcd with the meetings API (issue 18, server side) and the
 // fake provider's structured answers (aitest Response.JSON, Request.Tool).

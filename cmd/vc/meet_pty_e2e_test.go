@@ -1,4 +1,4 @@
-//go:build linux && meetings_e2e
+//go:build linux
 
 package main_test
 
