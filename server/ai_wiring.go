@@ -36,10 +36,8 @@ func AIRegistry(l config.LLMConfig) *ai.Registry {
 	if !l.AllowPrivateBaseURLs {
 		userClient = ai.NewUserEndpointClient()
 	}
+	// llm.max_retries means the same to the providers (0: none).
 	retries := l.MaxRetries
-	if retries == 0 {
-		retries = -1 // 0 in the config: no retries
-	}
 	reg.Add(ai.ProviderEntry{
 		Provider:  aiopenai.New(aiopenai.Config{ID: ai.ProviderOpenAI, BaseURL: l.OpenAI.BaseURL, MaxRetries: retries, UserHTTPClient: userClient}),
 		ServerKey: ai.Credentials{APIKey: l.OpenAI.APIKey},

@@ -16,7 +16,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/virtual-company/vc/pkg/wsproto"
+	"github.com/virtual-company/vc/server/ai"
 	"github.com/virtual-company/vc/server/cluster"
 	"github.com/virtual-company/vc/server/config"
 	"github.com/virtual-company/vc/server/connlimit"
@@ -139,7 +139,7 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 		return nil, err
 	}
 
-	// === Cluster (server/cluster): only with cluster.nats_url ===
+	// The cluster node (server/cluster), only with cluster.nats_url.
 	var node *clusterNode
 	if cfg.Cluster.Enabled() {
 		keys, err := keyring(secret, cfg)
@@ -167,60 +167,61 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 		logger.Info("cluster node", "node_id", cfg.Cluster.NodeID, "subject_prefix", cfg.Cluster.SubjectPrefix)
 	}
 
-	var chatSocket, signalSocket fiber.Handler
-	// === Realtime hub (server/realtime) is built here ===
-	chat := realtime.New(realtime.Deps{Auth: s.services.Auth, Rooms: s.services.Rooms,
-		Messages: s.services.Messages, Options: realtimeOptions(cfg), Logger: logger})
-	chatSocket = chat.Handler()
-	s.closers = append(s.closers, chat.Close)
-	s.quiesce = append(s.quiesce, chat.StopPosts)
-	s.metrics.WatchRealtime(chat)
-	// In a cluster, what the services and the AI replies publish goes to
-	// the other nodes too.
-	var pub interface {
-		service.Notifier
-		Publish(roomID int64, ev wsproto.Event)
-	} = chat
+	// Built in dependency order: the hub (the AI replies publish through
+	// it), the AI parts, the chat socket (it cancels AI replies), signaling
+	// (it wraps the hub). The services are the one cycle: every part above
+	// uses them and they publish through the hub and ask the AI for
+	// replies, so they get their notifier, responder and model checker last.
+	// In a cluster the node stands between: what the services and the AI
+	// replies publish goes to the other nodes too, and an ai_cancel reaches
+	// the node running the reply.
+	hub := realtime.NewHub(realtimeOptions(cfg), s.services.Messages.After, logger)
+	var pub ai.Publisher = hub
 	if node != nil {
-		node.chat, node.auth, node.msgs = chat, s.services.Auth, s.services.Messages
+		node.auth, node.msgs = s.services.Auth, s.services.Messages
 		pub = node
 	}
-	// === AI responder (server/ai) is built here ===
 	aip, err := buildAI(ctx, cfg, secret, st, s.services, pub, s.metrics, node, logger)
 	if err != nil {
+		hub.Close()
 		return nil, err
 	}
+	var canceller realtime.AICanceller = aip.orch
+	if node != nil {
+		node.cancel = aip.orch
+		canceller = node
+	}
+	chat := realtime.New(realtime.Deps{Hub: hub, Auth: s.services.Auth, Rooms: s.services.Rooms,
+		Messages: s.services.Messages, Canceller: canceller, Options: realtimeOptions(cfg), Logger: logger})
+	sig := signal.New(signal.Options{Auth: s.services.Auth, Rooms: s.services.Rooms,
+		Messages: s.services.Messages, Chat: chat, Sockets: chat, RTC: cfg.RTC, Cluster: node.signalCluster(), Logger: logger})
 	s.services.SetResponder(aip.orch)
 	s.services.Roles.SetModelChecker(aip.svc)
 	if node != nil {
-		node.cancel = aip.orch
-		chat.SetCanceller(node)
-	} else {
-		chat.SetCanceller(aip.orch)
-	}
-	s.closers = append(s.closers, func(context.Context) error { aip.orch.Close(); return nil })
-	// === Signaling (server/signal) is built here ===
-	sig := signal.New(signal.Options{Auth: s.services.Auth, Rooms: s.services.Rooms,
-		Messages: s.services.Messages, Chat: chat, Sockets: chat, RTC: cfg.RTC, Logger: logger})
-	if node != nil {
-		node.local = sig.Notifier(chat)
+		node.chat, node.local = chat, sig.Notifier(chat)
 		s.services.SetNotifier(node)
 		if err := node.start(); err != nil {
+			hub.Close()
 			return nil, err
 		}
 		// Closed last (closers run in reverse): what commits during the
 		// drain still reaches the other nodes.
-		s.closers = append([]func(context.Context) error{func(context.Context) error { node.close(); return nil }}, s.closers...)
+		s.closers = append(s.closers, func(context.Context) error { node.close(); return nil })
 	} else {
 		s.services.SetNotifier(sig.Notifier(chat))
 	}
-	signalSocket = sig.Handler()
-	s.metrics.WatchCalls(sig)
-	s.closers = append(s.closers, func(context.Context) error { sig.Close(); return nil })
 	stopSweep := startRevocationSweep(s.services.Auth, s.services.Rooms, sweepSources{
-		UsersWithSockets: chat.UsersWithSockets, RoomsWithSockets: chat.RoomsWithSockets, RoomsWithCalls: sig.RoomsWithCalls,
+		UsersWithSockets: hub.UsersWithSockets, RoomsWithSockets: hub.RoomsWithSockets, RoomsWithCalls: sig.RoomsWithCalls,
 	}, logger)
-	s.closers = append(s.closers, func(context.Context) error { stopSweep(); return nil })
+	// Closers run in reverse: the sweep, signaling, the AI replies, the
+	// chat sockets, then the cluster node.
+	s.closers = append(s.closers, chat.Close,
+		func(context.Context) error { aip.orch.Close(); return nil },
+		func(context.Context) error { sig.Close(); return nil },
+		func(context.Context) error { stopSweep(); return nil })
+	s.quiesce = append(s.quiesce, chat.StopPosts)
+	s.metrics.WatchRealtime(chat)
+	s.metrics.WatchCalls(sig)
 
 	var web httpapi.WebApp
 	if o.web != nil {
@@ -243,8 +244,8 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 		CORSOrigins:    cfg.CORSOrigins,
 		AuthPerMinute:  cfg.RateLimit.AuthPerMinute,
 		TrustedProxies: trusted,
-		ChatSocket:     chatSocket,
-		SignalSocket:   signalSocket,
+		ChatSocket:     chat.Handler(),
+		SignalSocket:   sig.Handler(),
 		Calls:          sig,
 		AI:             aip.svc,
 		Seats:          aip.seats,

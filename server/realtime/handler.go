@@ -3,12 +3,10 @@ package realtime
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -51,7 +49,6 @@ type Handler struct {
 	base     context.Context
 	stopBase context.CancelFunc
 	active   sync.WaitGroup // running serve calls
-	bufs     sync.Pool      // *[]byte write buffers shared by the writers
 	frames   frameGate      // closed by a shutdown (shutdown.go)
 	replays  atomic.Uint64  // sockets resumed with ?after= (metrics, stats.go)
 }
@@ -68,9 +65,9 @@ func NewHandler(cfg HandlerConfig) *Handler {
 		bus: cfg.Bus, opts: cfg.Options.withDefaults(), log: log.With("component", "chat_ws"),
 		base: base, stopBase: stop,
 	}
-	h.bufs.New = func() any { b := make([]byte, 0, 4096); return &b }
-	// Write buffers come from a pool and are held only during a write, so
-	// an idle socket costs its read buffer and two goroutine stacks.
+	// The socket writers (writer.go) write the frames themselves with
+	// pooled buffers held only during a write, so an idle socket costs its
+	// read buffer and one goroutine stack.
 	h.ws = websocket.New(h.serve, websocket.Config{
 		ReadBufferSize:  h.opts.ReadBufferSize,
 		WriteBufferSize: h.opts.WriteBufferSize,
@@ -240,7 +237,6 @@ func (h *Handler) serve(c *websocket.Conn) {
 	user, roomID := adm.user, adm.room.ID
 	ctx, cancel := context.WithCancel(logctx.WithConnID(h.base, adm.connID))
 	defer cancel()
-	netConn := socketOf(c)
 
 	sub, err := h.bus.Subscribe(roomID, user, adm.room.LastSeq)
 	switch {
@@ -252,11 +248,8 @@ func (h *Handler) serve(c *websocket.Conn) {
 		return
 	}
 	defer h.bus.Unsubscribe(sub)
-	sub.OnClose(func() { _ = netConn.Close() })
-	// A slow drop cuts a blocked write short, so that the close frame goes
-	// out ahead of what was queued (Subscription.dropSlow).
-	wc := c.NetConn()
-	sub.OnSlow(func() { _ = wc.SetWriteDeadline(time.Unix(1, 0)) })
+	// From here on the subscription's writer owns the writes (writer.go).
+	sub.attach(c)
 	if h.bus.RevokedSince(user.ID, adm.revokes) {
 		// Logout-all ran between the token check and the subscription,
 		// too early to find this socket.
@@ -273,7 +266,7 @@ func (h *Handler) serve(c *websocket.Conn) {
 	last := adm.room.LastSeq
 	if adm.resume {
 		h.replays.Add(1)
-		last, err = h.replay(ctx, c, roomID, adm.after)
+		last, err = h.replay(ctx, sub, roomID, adm.after)
 		if err != nil {
 			h.log.DebugContext(ctx, "replay", "room_id", roomID, "user_id", user.ID, "err", err)
 			sub.Close(1011, "replay failed")
@@ -282,22 +275,21 @@ func (h *Handler) serve(c *websocket.Conn) {
 	sub.SkipThrough(last)
 	if err == nil {
 		presence, _ := json.Marshal(wsproto.Event{Type: wsproto.TypePresence, RoomID: roomID, Online: h.bus.Online(roomID), Seq: last})
-		if werr := h.writeRaw(c, appendFrame(nil, opText, presence)); werr != nil {
+		if werr := sub.writeFirst(appendFrame(nil, opText, presence)); werr != nil {
 			sub.Close(CloseNormal, "")
 		}
 	}
 
-	var deadline time.Time // the connection's write deadline, owned by the running writer
-	sub.SetWriter(func() { h.drain(c, sub, &deadline) }, h.opts.PingInterval, nonBlockingWriter(netConn))
+	sub.start(h.opts.PingInterval)
 	h.readLoop(ctx, c, sub, user)
 	sub.Close(CloseNormal, "")
 	sub.WaitWriter()
 }
 
 // replay sends the stored messages after seq `after`, one write per page,
-// and returns the seq of the last one sent. It runs before the reader and
-// the writer start, so it may write to the connection directly.
-func (h *Handler) replay(ctx context.Context, c *websocket.Conn, roomID, after int64) (int64, error) {
+// and returns the seq of the last one sent. It runs before the writer
+// starts, so it may write to the connection itself (writeFirst).
+func (h *Handler) replay(ctx context.Context, sub *Subscription, roomID, after int64) (int64, error) {
 	last := after
 	var out []byte
 	for {
@@ -313,7 +305,7 @@ func (h *Handler) replay(ctx context.Context, c *websocket.Conn, roomID, after i
 			}
 			out = appendFrame(out, opText, b)
 		}
-		if err := h.writeRaw(c, out); err != nil {
+		if err := sub.writeFirst(out); err != nil {
 			return last, err
 		}
 		if len(msgs) > 0 {
@@ -323,186 +315,6 @@ func (h *Handler) replay(ctx context.Context, c *websocket.Conn, roomID, after i
 			return last, nil
 		}
 	}
-}
-
-// writeRaw writes already framed bytes.
-func (h *Handler) writeRaw(c *websocket.Conn, out []byte) error {
-	if len(out) == 0 {
-		return nil
-	}
-	nc := c.NetConn()
-	if err := nc.SetWriteDeadline(time.Now().Add(h.opts.WriteTimeout)); err != nil {
-		return err
-	}
-	_, err := nc.Write(out)
-	return err
-}
-
-// drain is the socket's writer after the replay: it writes queued events,
-// pings and the close frame, and returns when there is nothing left (the
-// subscription starts it again when needed). Everything queued goes out in
-// one write, so a socket that fell behind catches up with few system calls.
-// After the replay it is the connection's only writer: the reader hands
-// pongs and close replies to it instead of writing them itself.
-func (h *Handler) drain(c *websocket.Conn, sub *Subscription, deadline *time.Time) {
-	nc := c.NetConn()
-	var frames []*Frame
-	var rest []byte // the end of a frame whose write a slow drop cut short
-	for {
-		b, ok := sub.Next(frames)
-		if !ok {
-			return
-		}
-		buf := h.bufs.Get().(*[]byte)
-		out := append((*buf)[:0], rest...)
-		restLen := len(rest)
-		rest = nil
-		// The rest of a frame the socket has begun goes first: nothing may
-		// come between its bytes, not even a control frame.
-		lead := 0
-		if len(b.Frames) > 0 && b.Frames[0].Data == nil {
-			out = append(out, b.Frames[0].wire...)
-			lead = 1
-		}
-		if b.Pong != nil {
-			out = appendFrame(out, opPong, []byte(*b.Pong))
-		}
-		if b.Ping {
-			out = appendFrame(out, opPing, nil)
-		}
-		for _, f := range b.Frames[lead:] {
-			out = append(out, f.wire...)
-		}
-		if b.Closing {
-			if b.Dropped > 0 {
-				h.log.Warn("slow consumer dropped", "user_id", sub.UserID, "room_id", sub.RoomID, "queue_depth", b.Dropped)
-			}
-			out = appendFrame(out, opClose, websocket.FormatCloseMessage(b.Code, b.Reason))
-		}
-		// Moving the deadline costs a timer update; do it only when less
-		// than half of WriteTimeout is left, or when a slow drop moved it
-		// into the past and this is the goodbye.
-		var err error
-		aborting := sub.Aborting()
-		if now := time.Now(); deadline.Sub(now) < h.opts.WriteTimeout/2 || (b.Closing && aborting) {
-			*deadline = now.Add(h.opts.WriteTimeout)
-			err = nc.SetWriteDeadline(*deadline)
-			if err == nil && !b.Closing && sub.Aborting() {
-				// Dropped meanwhile: this write must not outlast it.
-				err = nc.SetWriteDeadline(time.Unix(1, 0))
-			}
-		}
-		var n int
-		if err == nil {
-			n, err = nc.Write(out)
-		}
-		if err != nil && !b.Closing && sub.Aborting() {
-			// Dropped as too slow while this write waited: what it did not
-			// send is dropped, but for the end of the frame it stopped in;
-			// the close frame follows that (the next round).
-			rest = append([]byte(nil), out[n:cutPoint(restLen, b, lead, n)]...)
-			err = nil
-		}
-		if cap(out) <= 64<<10 {
-			*buf = out
-			h.bufs.Put(buf)
-		}
-		if err != nil {
-			h.cut(c, sub)
-			return
-		}
-		if b.Closing {
-			// The reader waits for the peer's close reply, not longer.
-			_ = c.SetReadDeadline(time.Now().Add(h.opts.CloseGrace))
-			return
-		}
-		clear(b.Frames)
-		frames = b.Frames[:0]
-	}
-}
-
-// cutPoint is where the frame that byte n of a writer's round lies in ends
-// (n itself when a frame starts there), for a write cut short after n
-// bytes. The round was built as drain builds it: restLen bytes ending a
-// frame, the rest of a begun frame when lead is 1, pong, ping, then whole
-// frames. Only a slow drop gets here.
-func cutPoint(restLen int, b Batch, lead, n int) int {
-	if n == 0 && restLen == 0 && lead == 0 {
-		return 0
-	}
-	end := 0
-	ends := func(l int) bool { end += l; return end >= n }
-	if restLen > 0 && ends(restLen) {
-		return end
-	}
-	if lead == 1 && ends(len(b.Frames[0].wire)) {
-		return end
-	}
-	if b.Pong != nil && ends(frameLen(len(*b.Pong))) {
-		return end
-	}
-	if b.Ping && ends(frameLen(0)) {
-		return end
-	}
-	for _, f := range b.Frames[lead:] {
-		if ends(len(f.wire)) {
-			return end
-		}
-	}
-	return end
-}
-
-// frameLen is the size of a server frame with n bytes of payload.
-func frameLen(n int) int {
-	switch {
-	case n < 126:
-		return 2 + n
-	case n <= 0xFFFF:
-		return 4 + n
-	}
-	return 10 + n
-}
-
-// WebSocket opcodes of the frames the writer builds.
-const (
-	opText  = 0x1
-	opClose = 0x8
-	opPing  = 0x9
-	opPong  = 0xA
-)
-
-// appendFrame appends one final, unmasked (server-to-client) frame.
-func appendFrame(dst []byte, opcode byte, payload []byte) []byte {
-	dst = append(dst, 0x80|opcode)
-	switch n := len(payload); {
-	case n < 126:
-		dst = append(dst, byte(n))
-	case n <= 0xFFFF:
-		dst = append(dst, 126)
-		dst = binary.BigEndian.AppendUint16(dst, uint16(n))
-	default:
-		dst = append(dst, 127)
-		dst = binary.BigEndian.AppendUint64(dst, uint64(n))
-	}
-	return append(dst, payload...)
-}
-
-// cut ends a socket whose writes fail; the writer stays marked running so
-// that no new one starts.
-func (h *Handler) cut(c *websocket.Conn, sub *Subscription) {
-	sub.Close(CloseNormal, "")
-	_ = socketOf(c).Close()
-}
-
-// socketOf is the connection under c. fasthttp hands over a wrapper whose
-// Close does nothing (it closes the connection after the handler returns),
-// and cutting a stuck socket or writing to it directly needs the socket.
-func socketOf(c *websocket.Conn) net.Conn {
-	nc := c.NetConn()
-	if u, ok := nc.(interface{ UnsafeConn() net.Conn }); ok {
-		return u.UnsafeConn()
-	}
-	return nc
 }
 
 // readLoop handles client frames until the socket fails or closes. It

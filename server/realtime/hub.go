@@ -61,6 +61,7 @@ type Hub struct {
 	opts     Options
 	backfill Backfill
 	pool     *fanoutPool
+	wenv     *writerEnv // shared by the sockets' writers
 
 	mu      sync.RWMutex
 	rooms   map[int64]*hubRoom
@@ -107,12 +108,6 @@ type hubRoom struct {
 	gapFailures int
 }
 
-// queued is one encoded event; seq is set for message events.
-type queued struct {
-	frame *Frame
-	seq   int64
-}
-
 // NewHub returns an in-process hub. backfill may be nil (gaps are then
 // skipped after Options.ReorderWait).
 func NewHub(opts Options, backfill Backfill, logger *slog.Logger) *Hub {
@@ -120,7 +115,7 @@ func NewHub(opts Options, backfill Backfill, logger *slog.Logger) *Hub {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	opts = opts.withDefaults()
-	return &Hub{
+	h := &Hub{
 		log:       logger.With("component", "hub"),
 		opts:      opts,
 		backfill:  backfill,
@@ -129,6 +124,8 @@ func NewHub(opts Options, backfill Backfill, logger *slog.Logger) *Hub {
 		sockets:   make(map[int64]int),
 		revokedAt: make(map[int64]uint64),
 	}
+	h.wenv = newWriterEnv(opts, &h.slowDrops, logger)
+	return h
 }
 
 // Publish implements service.Notifier: it sends ev to every socket in the
