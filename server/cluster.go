@@ -84,7 +84,7 @@ type clusterNode struct {
 	// streams are the AI replies running on other nodes, from their
 	// ai_start events, so that an ai_cancel for one can be routed.
 	smu     sync.Mutex
-	streams map[string]int64 // stream id -> room id
+	streams map[string]remoteStream
 
 	resyncMu sync.Mutex
 	ctx      context.Context
@@ -101,7 +101,7 @@ func newClusterNode(cfg config.Config, st *gormstore.Store, hooks cluster.Hooks,
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &clusterNode{bus: bus, store: st, log: logger.With("component", "cluster", "node_id", cfg.Cluster.NodeID),
-		streams: map[string]int64{}, ctx: ctx, stop: cancel}, nil
+		streams: map[string]remoteStream{}, ctx: ctx, stop: cancel}, nil
 }
 
 // start links the node up once the daemon is wired.
@@ -181,6 +181,12 @@ func (n *clusterNode) PublishUser(userID int64, ev wsproto.Event) {
 // Invalidate tells the other nodes that a cached row changed.
 func (n *clusterNode) Invalidate(c cluster.Control) { n.bus.PublishControl(c) }
 
+// remoteStream is an AI reply running on another node.
+type remoteStream struct {
+	room int64
+	node string
+}
+
 // hubLink is the hub's realtime.ClusterLink: relays go on the bus, and
 // the other nodes' presence comes from their heartbeats. (A type of its
 // own: the node's IsOnline is the merged one.)
@@ -206,9 +212,9 @@ func (n *clusterNode) Cancel(ctx context.Context, userID, roomID int64, streamID
 		}
 	}
 	n.smu.Lock()
-	room, ok := n.streams[streamID]
+	rs, ok := n.streams[streamID]
 	n.smu.Unlock()
-	if !ok || room != roomID {
+	if !ok || rs.room != roomID {
 		return err
 	}
 	n.bus.PublishControl(cluster.Control{Kind: cluster.CtlAICancel, UserID: userID, RoomID: roomID, StreamID: streamID})
@@ -218,11 +224,11 @@ func (n *clusterNode) Cancel(ctx context.Context, userID, roomID int64, streamID
 // --- cluster.Receiver (inward) ---
 
 // RoomEvent implements cluster.Receiver.
-func (n *clusterNode) RoomEvent(_ string, roomID int64, ev wsproto.Event) {
+func (n *clusterNode) RoomEvent(from string, roomID int64, ev wsproto.Event) {
 	switch ev.Type {
 	case wsproto.TypeAIStart:
 		n.smu.Lock()
-		n.streams[ev.StreamID] = roomID
+		n.streams[ev.StreamID] = remoteStream{room: roomID, node: from}
 		n.smu.Unlock()
 	case wsproto.TypeAIDone, wsproto.TypeAIError:
 		n.smu.Lock()
@@ -283,7 +289,18 @@ func (n *clusterNode) Resync() {
 
 // PresenceLost implements cluster.Receiver: the local sockets hear that
 // the users of a dead node left.
-func (n *clusterNode) PresenceLost(_ string, gone map[int64][]wsproto.PresenceUser) {
+func (n *clusterNode) PresenceLost(node string, gone map[int64][]wsproto.PresenceUser) {
+	if !n.bus.Alive(node) {
+		// Its replies can no longer be cancelled through it (a survivor
+		// ends them when their leases lapse).
+		n.smu.Lock()
+		for id, rs := range n.streams {
+			if rs.node == node {
+				delete(n.streams, id)
+			}
+		}
+		n.smu.Unlock()
+	}
 	for room, users := range gone {
 		for _, u := range users {
 			if n.chat.LocalOnline(room, u.UserID) {
@@ -364,6 +381,12 @@ func (n *clusterNode) sweepLostReplies() {
 
 // replyLost ends a reply whose node died.
 func (n *clusterNode) replyLost(ctx context.Context, l gormstore.AILease) {
+	n.smu.Lock()
+	delete(n.streams, l.StreamID)
+	n.smu.Unlock()
+	if l.RoomID == 0 {
+		return // a one-shot generation: its HTTP client saw the connection drop
+	}
 	n.log.Warn("ai reply lost with its node", "stream_id", l.StreamID, "room_id", l.RoomID, "owner", l.NodeID)
 	n.Publish(l.RoomID, wsproto.Event{Type: wsproto.TypeAIError, RoomID: l.RoomID, StreamID: l.StreamID,
 		Code: api.CodeUnavailable, Detail: "The server answering this reply stopped before it finished; ask again."})

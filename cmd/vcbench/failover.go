@@ -47,11 +47,20 @@ func runFailover(ctx context.Context, args []string, out io.Writer) error {
 	duration := fs.Duration("duration", 15*time.Second, "how long to send")
 	killPID := fs.Int("kill-pid", 0, "process id of the node to kill -9 (required)")
 	killAfter := fs.Duration("kill-after", 5*time.Second, "when to kill it, after the sending started")
+	sigName := fs.String("signal", "KILL", "KILL (a crash) or TERM (a graceful shutdown: its sockets close with 1001)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *killPID <= 0 {
 		return errors.New("--kill-pid is required: the process id of one vcd node")
+	}
+	sig := syscall.SIGKILL
+	switch *sigName {
+	case "KILL":
+	case "TERM":
+		sig = syscall.SIGTERM
+	default:
+		return fmt.Errorf("--signal %q: KILL or TERM", *sigName)
 	}
 	if _, err := raiseNoFile(); err != nil {
 		return err
@@ -98,11 +107,11 @@ func runFailover(ctx context.Context, args []string, out io.Writer) error {
 			time.Sleep(d)
 		}
 		if !killed && time.Since(start) >= *killAfter {
-			if err := syscall.Kill(*killPID, syscall.SIGKILL); err != nil {
+			if err := syscall.Kill(*killPID, sig); err != nil {
 				return fmt.Errorf("kill %d: %w", *killPID, err)
 			}
 			killed = true
-			fmt.Fprintf(out, "killed pid %d at %s\n", *killPID, time.Since(start).Round(time.Millisecond))
+			fmt.Fprintf(out, "sent SIG%s to pid %d at %s\n", *sigName, *killPID, time.Since(start).Round(time.Millisecond))
 		}
 		if err := postThrough(ctx, hc, lb, sender, b.room.ID, "f"+strconv.Itoa(i)); err != nil {
 			sendErrs++

@@ -238,3 +238,17 @@ func TestCluster_LoginLimitsHoldClusterWide(t *testing.T) {
 	status, _ := ip[2].Do("POST", "/api/auth/login", "", api.LoginRequest{Username: "nobody", Password: "x"})
 	require.Equal(t, http.StatusTooManyRequests, status)
 }
+
+func TestCluster_PerUserEventsReachTheUsersSocketsOnOtherNodes(t *testing.T) {
+	nodes, _ := startNodes(t, 3)
+	accs, r := accounts(t, nodes[0], "usr", 2)
+	bob := accs[1]
+	s3 := dial(t, nodes[2], r.ID, bob.Token, "")
+	s3.waitUntil(t, "presence", func() bool { return s3.hasEvent(wsproto.TypePresence, nil) })
+	// alice, on node 1, adds bob to a second room: his socket on node 3
+	// hears of it.
+	other := shareRoom(t, nodes[0], accs[0], bob)
+	s3.waitUntil(t, "room_added", func() bool {
+		return s3.hasEvent(wsproto.TypeRoomAdded, func(ev wsproto.Event) bool { return ev.RoomID == other.ID })
+	})
+}

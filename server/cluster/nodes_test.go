@@ -155,7 +155,7 @@ func post(t *testing.T, d *servertest.Daemon, token string, roomID int64, conten
 // shareRoom creates a room owned by owner (on d) with the given members.
 func shareRoom(t *testing.T, d *servertest.Daemon, owner servertest.Account, members ...servertest.Account) api.Room {
 	t.Helper()
-	status, b := d.Do("POST", "/api/rooms", owner.Token, api.CreateRoomRequest{Name: "cluster-" + owner.User.Username})
+	status, b := d.Do("POST", "/api/rooms", owner.Token, api.CreateRoomRequest{Name: fmt.Sprintf("cluster-%s-%d", owner.User.Username, time.Now().UnixNano())})
 	require.Equal(t, http.StatusCreated, status, string(b))
 	var r api.Room
 	require.NoError(t, json.Unmarshal(b, &r))
