@@ -509,3 +509,28 @@ func TestPostgres_TwoNodesSeq(t *testing.T) {
 	}
 	require.Equal(t, len(results), total, "one stored message per client_id")
 }
+
+// TestMessages_RoundTrip reads back every column as it was stored, NULLs
+// included, on each database and each read path.
+func TestMessages_RoundTrip(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *gormstore.Store, url string) {
+		ctx := context.Background()
+		u, r := userAndRoom(t, s, "rt")
+		role := int64(42)
+		in := []store.Message{
+			{RoomID: r.ID, UserID: &u.ID, Content: "plain", MessageType: "text", Author: "rt"},
+			{RoomID: r.ID, UserID: &u.ID, RoleID: &role, Content: "reply ü", MessageType: "text", Author: "Bot", ClientID: "c1", Truncated: true},
+			{RoomID: r.ID, Content: "system", MessageType: "system", Author: "system"},
+		}
+		for i := range in {
+			created, err := s.CreateMessage(ctx, &in[i])
+			require.NoError(t, err)
+			require.True(t, created)
+		}
+		for _, q := range []store.MessageQuery{{}, {Newest: true, Limit: 3}, {After: 0, Limit: 10, Offset: 0}} {
+			got, err := s.Messages(ctx, r.ID, q)
+			require.NoError(t, err)
+			require.Equal(t, in, got, "%+v", q)
+		}
+	})
+}
