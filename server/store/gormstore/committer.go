@@ -52,9 +52,16 @@ func (c *committer) submit(ctx context.Context, p *pendingMessage) error {
 	return nil
 }
 
+// groupTimeout bounds one group's write, so that a database that stops
+// answering (a network partition, not a refused connection) fails the
+// posts waiting on it instead of holding them forever.
+const groupTimeout = 30 * time.Second
+
 // store writes one group; the committer's goroutine calls it.
 func (c *committer) store(msgs []*pendingMessage) error {
-	return c.w.write(context.Background(), msgs, &c.group)
+	ctx, cancel := context.WithTimeout(context.Background(), groupTimeout)
+	defer cancel()
+	return c.w.write(ctx, msgs, &c.group)
 }
 
 func (c *committer) run() {
