@@ -34,8 +34,9 @@ type messageTx interface {
 	// client_id, no two with the same key), for a message stored earlier
 	// with the same room, user and client_id; when there is one it is
 	// copied into *p.m and p.resent is set. A dialect may answer at once,
-	// or only together with write (to save a round trip): then write finds
-	// the resends it was not told about, rolls back and returns errResent.
+	// or only together with write (to save a round trip): then write marks
+	// the resends it was not told about and returns errResent, and
+	// writeGroup rolls back and plans the group again.
 	findResends(ps []*pendingMessage) error
 	// write moves each room's last_seq by its n (rooms with n == 0 are left
 	// alone; a room that does not exist is marked missing), inserts rows
