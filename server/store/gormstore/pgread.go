@@ -50,7 +50,18 @@ func (s *Store) pgMessages(ctx context.Context, query string, args []any, out []
 		}
 		defer rows.Close()
 		r := pgRow{fields: rows.FieldDescriptions(), interned: make(map[string]string)}
+		raw := r.readable()
 		for rows.Next() {
+			if !raw {
+				// Not in the formats pgRow reads (a connection set to
+				// the simple protocol, say): pgx converts.
+				m, err := scanMessage(rows)
+				if err != nil {
+					return err
+				}
+				out = append(out, m)
+				continue
+			}
 			r.vals = rows.RawValues()
 			if err := r.check(); err != nil {
 				return err
@@ -71,20 +82,30 @@ type pgRow struct {
 	interned map[string]string
 }
 
-// check refuses a row whose columns are not in a format pgRow reads.
+// readable reports whether every column is of a type, and in a format,
+// that pgRow reads.
+func (r *pgRow) readable() bool {
+	for _, f := range r.fields {
+		switch f.DataTypeOID {
+		case pgtype.Int8OID, pgtype.BoolOID:
+			if f.Format != pgtype.BinaryFormatCode {
+				return false
+			}
+		case pgtype.TextOID, pgtype.VarcharOID:
+			// The same bytes in both formats.
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// check refuses a row whose values do not have their type's size.
 func (r *pgRow) check() error {
 	if len(r.vals) != len(r.fields) {
 		return fmt.Errorf("row of %d values for %d columns", len(r.vals), len(r.fields))
 	}
 	for i, f := range r.fields {
-		if f.Format != pgtype.BinaryFormatCode && f.DataTypeOID != pgtype.TextOID {
-			return fmt.Errorf("column %s: text format for type %d", f.Name, f.DataTypeOID)
-		}
-		switch f.DataTypeOID {
-		case pgtype.Int8OID, pgtype.BoolOID, pgtype.TextOID, pgtype.VarcharOID:
-		default:
-			return fmt.Errorf("column %s: unexpected type %d", f.Name, f.DataTypeOID)
-		}
 		if v := r.vals[i]; v != nil && ((f.DataTypeOID == pgtype.Int8OID && len(v) != 8) || (f.DataTypeOID == pgtype.BoolOID && len(v) != 1)) {
 			return fmt.Errorf("column %s: %d bytes", f.Name, len(v))
 		}
