@@ -2,8 +2,11 @@ package gormstore
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
+
+	"github.com/virtual-company/vc/server/store"
 )
 
 // committer groups concurrent message inserts into shared transactions
@@ -20,6 +23,9 @@ type committer struct {
 
 	group groupState
 }
+
+// errStoreClosed answers posts after Close.
+var errStoreClosed = fmt.Errorf("store closed: %w", store.ErrUnavailable)
 
 // maxGroup bounds how many messages share one transaction.
 const maxGroup = 256

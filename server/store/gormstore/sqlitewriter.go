@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/virtual-company/vc/server/store"
 	"github.com/virtual-company/vc/server/store/gormstore/sqlitefast"
 )
 
@@ -345,6 +344,3 @@ func (st *messageStmts) insertChunk(i int, rows []*pendingMessage) error {
 }
 
 var _ messageTx = (*messageStmts)(nil)
-
-// errStoreClosed answers posts after Close.
-var errStoreClosed = fmt.Errorf("store closed: %w", store.ErrUnavailable)
