@@ -61,6 +61,16 @@ func TestRealtimeCommands(t *testing.T) {
 		require.Contains(t, out.String(), "writer CPU")
 	}
 
+	// persist against a daemon on PostgreSQL (when the test has one).
+	if dsn := os.Getenv(servertest.EnvPostgresDSN); dsn != "" {
+		pg := servertest.Start(t, servertest.WithPostgres(dsn))
+		out.Reset()
+		require.NoError(t, run(ctx, []string{"persist", "--server", pg.URL, "--users", "2", "--senders", "3",
+			"--duration", "200ms"}, &out, &errOut))
+		require.Contains(t, out.String(), "stored msgs/s")
+		require.NotContains(t, out.String(), "acknowledged 0,")
+	}
+
 	err := run(ctx, []string{"nope"}, &out, &errOut)
 	require.Error(t, err)
 	require.True(t, strings.Contains(errOut.String(), "fanout"), "usage lists the commands")

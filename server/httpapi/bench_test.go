@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -78,20 +79,44 @@ func BenchmarkLogin(b *testing.B) {
 	}
 }
 
+// eachDatabase runs f as a sub-benchmark per test database (SQLite, and
+// PostgreSQL when VC_TEST_POSTGRES_DSN is set).
+func eachDatabase(b *testing.B, f func(b *testing.B, opts ...servertest.Option)) {
+	dbs := servertest.Databases()
+	for _, name := range []string{"sqlite", "postgres"} {
+		if opts, ok := dbs[name]; ok {
+			b.Run(name, func(b *testing.B) { f(b, opts...) })
+		}
+	}
+}
+
 // BenchmarkHistory measures GET /api/rooms/{id}/messages?limit=100 on a room
 // holding 10 000 messages.
-func BenchmarkHistory(b *testing.B) {
-	d := servertest.Start(b)
+func BenchmarkHistory(b *testing.B) { eachDatabase(b, benchHistory) }
+
+func benchHistory(b *testing.B, opts ...servertest.Option) {
+	d := servertest.Start(b, opts...)
 	acct := d.Register("bench")
 	svc := d.Server().Services()
 	room, err := svc.Rooms.Create(context.Background(), acct.User.ID, api.CreateRoomRequest{Name: "big"})
 	if err != nil {
 		b.Fatal(err)
 	}
-	for i := range 10_000 {
-		if _, _, err := svc.Messages.Create(context.Background(), acct.User.ID, room.ID, api.CreateMessageRequest{Content: fmt.Sprintf("message number %d with some text in it", i)}); err != nil {
-			b.Fatal(err)
-		}
+	// Filled by 16 writers at once, which share commits.
+	var fill sync.WaitGroup
+	for w := range 16 {
+		fill.Go(func() {
+			for i := w; i < 10_000; i += 16 {
+				if _, _, err := svc.Messages.Create(context.Background(), acct.User.ID, room.ID, api.CreateMessageRequest{Content: fmt.Sprintf("message number %d with some text in it", i)}); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	fill.Wait()
+	if b.Failed() {
+		return
 	}
 	c := newBenchClient(d, acct.Token)
 	path := fmt.Sprintf("/api/rooms/%d/messages?limit=100", room.ID)
@@ -117,8 +142,10 @@ func BenchmarkHistory(b *testing.B) {
 
 // BenchmarkPostMessage measures POST /api/rooms/{id}/messages: sequential
 // latency, and throughput with 16 concurrent senders (posts/s).
-func BenchmarkPostMessage(b *testing.B) {
-	d := servertest.Start(b)
+func BenchmarkPostMessage(b *testing.B) { eachDatabase(b, benchPostMessage) }
+
+func benchPostMessage(b *testing.B, opts ...servertest.Option) {
+	d := servertest.Start(b, opts...)
 	acct := d.Register("bench")
 	var room api.Room
 	status, raw := d.Do("POST", "/api/rooms", acct.Token, api.CreateRoomRequest{Name: "bench"})

@@ -11,8 +11,17 @@
 // (committer.go), with statements it prepares once on the writer connection
 // (sqlitewriter.go, through package sqlitefast), or with plain statements
 // (sqlwriter.go) if the driver's layout is not the one sqlitefast knows.
+//
+// On PostgreSQL the same committer groups posts, and each group is one
+// pipelined round trip through pgx (pgwriter.go) that holds its rooms' row
+// locks, so that seqs stay gap-free with several vcd nodes on one database.
+// Hot reads there go through pgx directly (pgread.go).
+//
 // What storing a message means is written once, in writeGroup
 // (messagewrite.go); the columns of messages once, in messagecolumns.go.
+// The in-memory read cache (cache.go, SQLite only) documents how it is
+// invalidated, and Store.InvalidateRoom is how another writer's change
+// reaches it.
 package gormstore
 
 import (

@@ -407,3 +407,130 @@ func TestSQLite_InvalidateRoom(t *testing.T) {
 	_, err = s.RoomForMember(ctx, r.ID, u.ID)
 	require.ErrorIs(t, err, store.ErrNotFound)
 }
+
+// TestPostgres_TwoNodesSeq posts from two store instances on one PostgreSQL
+// database at once, as two vcd nodes would, into two shared rooms: each
+// room's seqs are 1..n with no gap and no duplicate, and every client_id is
+// stored once however it is resent: twice in a row by one sender (across
+// groups), by several senders on one node at once (inside a group), and on
+// both nodes at once.
+func TestPostgres_TwoNodesSeq(t *testing.T) {
+	dsn := os.Getenv(servertest.EnvPostgresDSN)
+	if dsn == "" {
+		t.Skip("needs PostgreSQL: set " + servertest.EnvPostgresDSN)
+	}
+	ctx := context.Background()
+	var url string
+	d := servertest.Start(t, servertest.WithPostgres(dsn), servertest.WithConfig(func(c *config.Config) { url = c.DatabaseURL }))
+	d.Stop()
+	var nodes [2]*gormstore.Store
+	for i := range nodes {
+		s, err := gormstore.Open(ctx, url, gormstore.Options{})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = s.Close() })
+		require.Equal(t, "postgres", gormstore.MessagePath(s))
+		nodes[i] = s
+	}
+	u, r0 := userAndRoom(t, nodes[0], "n")
+	r1 := store.Room{Name: "r1", CreatedBy: u.ID}
+	require.NoError(t, nodes[1].CreateRoom(ctx, &r1))
+	rooms := []int64{r0.ID, r1.ID}
+
+	type result struct {
+		id, seq int64
+		created bool
+	}
+	var mu sync.Mutex
+	results := map[string][]result{} // by client_id
+	post := func(node *gormstore.Store, room int64, cid string) {
+		m := store.Message{RoomID: room, UserID: &u.ID, Content: cid, MessageType: "text", Author: "n", ClientID: cid}
+		created, err := node.CreateMessage(ctx, &m)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		mu.Lock()
+		results[cid] = append(results[cid], result{m.ID, m.Seq, created})
+		mu.Unlock()
+	}
+
+	const senders, each = 12, 40 // per node
+	var wg sync.WaitGroup
+	for n, node := range nodes {
+		for w := range senders {
+			wg.Go(func() {
+				for i := range each {
+					room := rooms[(w+i)%2]
+					own := fmt.Sprintf("n%d-w%d-%d", n, w, i)
+					post(node, room, own)
+					post(node, room, own) // resent after it was stored
+					if i%5 == 0 {
+						// The same client_id from both nodes and from
+						// several senders at once.
+						shared := fmt.Sprintf("shared-w%d-%d", w, i)
+						var at sync.WaitGroup
+						for range 3 {
+							at.Go(func() { post(node, room, shared) })
+						}
+						at.Wait()
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	require.False(t, t.Failed())
+
+	for cid, rs := range results {
+		created := 0
+		for _, r := range rs {
+			require.Equal(t, rs[0].id, r.id, "%s: every send answers with the stored message", cid)
+			require.Equal(t, rs[0].seq, r.seq, cid)
+			if r.created {
+				created++
+			}
+		}
+		require.Equal(t, 1, created, "%s stored once", cid)
+	}
+	total := 0
+	for _, room := range rooms {
+		ms, err := nodes[0].Messages(ctx, room, store.MessageQuery{})
+		require.NoError(t, err)
+		seen := map[string]bool{}
+		for i, m := range ms {
+			require.Equal(t, int64(i+1), m.Seq, "room %d: seqs 1..n, no gap, no duplicate", room)
+			require.False(t, seen[m.ClientID], "%s stored twice", m.ClientID)
+			seen[m.ClientID] = true
+		}
+		got, err := nodes[1].RoomByID(ctx, room)
+		require.NoError(t, err)
+		require.Equal(t, int64(len(ms)), got.LastSeq)
+		total += len(ms)
+	}
+	require.Equal(t, len(results), total, "one stored message per client_id")
+}
+
+// TestMessages_RoundTrip reads back every column as it was stored, NULLs
+// included, on each database and each read path.
+func TestMessages_RoundTrip(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *gormstore.Store, url string) {
+		ctx := context.Background()
+		u, r := userAndRoom(t, s, "rt")
+		role := int64(42)
+		in := []store.Message{
+			{RoomID: r.ID, UserID: &u.ID, Content: "plain", MessageType: "text", Author: "rt"},
+			{RoomID: r.ID, UserID: &u.ID, RoleID: &role, Content: "reply ü", MessageType: "text", Author: "Bot", ClientID: "c1", Truncated: true},
+			{RoomID: r.ID, Content: "system", MessageType: "system", Author: "system"},
+		}
+		for i := range in {
+			created, err := s.CreateMessage(ctx, &in[i])
+			require.NoError(t, err)
+			require.True(t, created)
+		}
+		for _, q := range []store.MessageQuery{{}, {Newest: true, Limit: 3}, {After: 0, Limit: 10, Offset: 0}} {
+			got, err := s.Messages(ctx, r.ID, q)
+			require.NoError(t, err)
+			require.Equal(t, in, got, "%+v", q)
+		}
+	})
+}

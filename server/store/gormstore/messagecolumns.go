@@ -1,7 +1,6 @@
 package gormstore
 
 import (
-	"database/sql"
 	"time"
 
 	"github.com/virtual-company/vc/server/store"
@@ -68,18 +67,20 @@ func (b *argsBinder) nullText(v string) {
 // rowScanner is *sql.Row or *sql.Rows.
 type rowScanner interface{ Scan(dest ...any) error }
 
-// scanMessage reads one row of messageColumns through database/sql.
+// scanMessage reads one row of messageColumns through database/sql or pgx.
 func scanMessage(sc rowScanner) (store.Message, error) {
 	var (
 		m       store.Message
-		cid     sql.NullString
+		cid     *string
 		created int64
 	)
 	if err := sc.Scan(&m.ID, &m.RoomID, &m.Seq, &m.UserID, &m.RoleID, &m.Content, &m.MessageType,
 		&m.Author, &cid, &m.Truncated, &created); err != nil {
 		return store.Message{}, err
 	}
-	m.ClientID = cid.String
+	if cid != nil {
+		m.ClientID = *cid
+	}
 	m.CreatedAt = time.UnixMicro(created).UTC()
 	return m, nil
 }

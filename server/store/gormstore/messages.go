@@ -95,24 +95,34 @@ func (s *Store) queryMessages(ctx context.Context, roomID int64, q store.Message
 		b.WriteString(" OFFSET ?")
 		args = append(args, q.Offset)
 	}
-	rows, err := s.r.WithContext(ctx).Raw(b.String(), args...).Rows()
+	out := make([]store.Message, 0, max(q.Limit, 0))
+	var err error
+	if s.dialect == Postgres {
+		out, err = s.pgMessages(ctx, s.bind(b.String()), args, out)
+	} else {
+		out, err = s.sqlMessages(ctx, b.String(), args, out)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("messages of room %d: %w", roomID, translate(err))
-	}
-	defer rows.Close()
-	out := make([]store.Message, 0, max(q.Limit, 0))
-	for rows.Next() {
-		m, err := scanMessage(rows)
-		if err != nil {
-			return nil, fmt.Errorf("messages of room %d: %w", roomID, err)
-		}
-		out = append(out, m)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("messages of room %d: %w", roomID, err)
 	}
 	if q.Newest {
 		slices.Reverse(out)
 	}
 	return out, nil
+}
+
+func (s *Store) sqlMessages(ctx context.Context, query string, args []any, out []store.Message) ([]store.Message, error) {
+	rows, err := s.r.WithContext(ctx).Raw(query, args...).Rows()
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
 }

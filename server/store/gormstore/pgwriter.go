@@ -9,26 +9,36 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // pgWriter is the PostgreSQL dialect path. The committer hands it groups of
-// concurrent posts, and it stores each group in one transaction of two
-// pipelined round trips on one pgx connection, whatever the group's size:
+// concurrent posts, and it stores each group in one transaction sent as one
+// pipeline (one round trip) on one pgx connection, whatever the group's
+// size:
 //
-//  1. BEGIN; lock the group's rooms (SELECT ... ORDER BY id FOR UPDATE,
-//     which also reads their last_seq); find earlier sends of the
-//     group's client_ids (one query over arrays).
-//  2. UPDATE rooms once for all rooms (last_seq + n); INSERT every new
-//     message with one statement over arrays (unnest) RETURNING ids;
-//     COMMIT.
+//	BEGIN;
+//	SELECT id FROM rooms WHERE id = ANY(the group's rooms) ORDER BY id FOR UPDATE;
+//	SELECT the messages stored earlier with the group's client_ids;
+//	UPDATE rooms SET last_seq = last_seq + n (all rooms at once, over arrays);
+//	INSERT INTO messages SELECT ... FROM unnest(arrays), with
+//	  seq = the room's new last_seq - n + rank, RETURNING id, room_id, seq;
+//	COMMIT;
+//
+// The row locks keep seqs gap-free with writers on other nodes: a room's
+// last_seq moves only in the transaction that holds its lock, and every
+// seq is computed from it in that transaction. Rooms are locked in id
+// order, so two groups never wait on each other in a cycle. The resend
+// lookup runs after the locks, so it sees every send committed before;
+// the messages are inserted on the assumption that none was a resend. When
+// one was (a client retrying), the insert breaks the unique index on
+// (room_id, user_id, client_id), the transaction rolls back, and the write
+// returns errResent with the resends marked, for writeGroup to plan the
+// group again: a second round trip, only then.
 //
 // Every statement has the same text whatever the group's size, so pgx
 // prepares each once per connection and reuses it (its statement cache).
-// The row locks keep seqs gap-free with writers on other nodes: a room's
-// last_seq is read and moved only by the transaction that holds its lock,
-// and rooms are locked in id order, so two groups never wait on each other
-// in a cycle. Only the committer's goroutine uses the writer.
+// Only the committer's goroutine uses the writer.
 type pgWriter struct {
 	db *sql.DB
 
@@ -38,131 +48,70 @@ type pgWriter struct {
 	keyUsers  []int64
 	keyCIDs   []string
 	byKey     map[resendKey]*pendingMessage
-	last      map[int64]int64
 	upIDs     []int64
 	upNs      []int64
-	rows      []*pendingMessage
 	bySeq     map[[2]int64]*pendingMessage
+	base      map[int64]int64
 	lockedIDs []int64
 }
 
 const (
-	pgLockRooms   = "SELECT id, last_seq FROM rooms WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE"
+	pgLockRooms   = "SELECT id FROM rooms WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE"
 	pgFindResends = "SELECT " + messageColumns + " FROM messages WHERE (room_id, user_id, client_id) IN" +
 		" (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[]))"
 	pgAddSeqs = "UPDATE rooms SET last_seq = rooms.last_seq + v.n" +
-		" FROM unnest($1::bigint[], $2::bigint[]) AS v(id, n) WHERE rooms.id = v.id"
+		" FROM unnest($1::bigint[], $2::bigint[]) AS v(id, n) WHERE rooms.id = v.id RETURNING rooms.id, rooms.last_seq"
 )
 
 func newPGWriter(db *sql.DB) *pgWriter {
-	return &pgWriter{db: db, byKey: make(map[resendKey]*pendingMessage), last: make(map[int64]int64),
-		bySeq: make(map[[2]int64]*pendingMessage)}
+	return &pgWriter{db: db, byKey: make(map[resendKey]*pendingMessage),
+		bySeq: make(map[[2]int64]*pendingMessage), base: make(map[int64]int64)}
 }
 
 func (w *pgWriter) close() {}
 
 func (w *pgWriter) write(ctx context.Context, msgs []*pendingMessage, g *groupState) error {
-	conn, err := w.db.Conn(ctx)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	defer conn.Close()
-	return conn.Raw(func(dc any) error {
-		sc, ok := dc.(*stdlib.Conn)
-		if !ok {
-			return fmt.Errorf("begin: unexpected driver connection %T", dc)
-		}
-		t := &pgTx{ctx: ctx, c: sc.Conn(), w: w, b: &pgx.Batch{}}
-		defer t.reset()
-		err := writeGroup(t, msgs, g)
-		if err != nil && t.open {
-			// Not with ctx, which may be what ended. A connection left
-			// inside a transaction is dropped by the pool anyway.
-			if _, rerr := t.c.Exec(context.Background(), "ROLLBACK"); rerr != nil {
-				err = errors.Join(err, fmt.Errorf("rollback: %w", rerr))
-			}
-		}
-		return err
+	return withPgx(ctx, w.db, func(c *pgx.Conn) error {
+		return writeGroup(&pgTx{ctx: ctx, c: c, w: w}, msgs, g)
 	})
 }
 
-// pgTx implements messageTx on a pgx connection, queueing statements and
-// sending them in the two round trips described at pgWriter.
+// pgTx implements messageTx on a pgx connection, queueing statements until
+// write sends them all.
 type pgTx struct {
-	ctx  context.Context
-	c    *pgx.Conn
-	w    *pgWriter
-	b    *pgx.Batch // queued, not sent
-	open bool       // BEGIN sent and no COMMIT succeeded
-	read bool       // the lock's results are in w.last
+	ctx     context.Context
+	c       *pgx.Conn
+	w       *pgWriter
+	b       *pgx.Batch
+	resends []*pendingMessage // looked up in this transaction
 }
 
-func (t *pgTx) reset() {
-	w := t.w
-	clear(w.byKey)
-	clear(w.last)
-	clear(w.bySeq)
-	clear(w.rows)
-	w.rows = w.rows[:0]
-	w.cols.reset()
-}
-
-func (t *pgTx) lockRooms(ids []int64) error {
+func (t *pgTx) begin(ids []int64) error {
+	t.b = &pgx.Batch{}
+	t.resends = nil
 	t.b.Queue("BEGIN")
 	t.w.lockedIDs = append(t.w.lockedIDs[:0], ids...)
 	t.b.Queue(pgLockRooms, t.w.lockedIDs)
 	return nil
 }
 
-// sendLock sends the first round trip (with the resend lookup queued
-// after the lock, if any) and reads the rooms' last_seq.
-func (t *pgTx) sendLock(resends func(pgx.Rows) error) error {
-	// The results refer to the batch until closed: queue on a new one.
-	br := t.c.SendBatch(t.ctx, t.b)
-	t.b = &pgx.Batch{}
-	t.open = true
-	err := t.readLock(br, resends)
-	return errors.Join(err, br.Close())
-}
-
-func (t *pgTx) readLock(br pgx.BatchResults, resends func(pgx.Rows) error) error {
-	if _, err := br.Exec(); err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	rows, err := br.Query()
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var id, last int64
-		if err := rows.Scan(&id, &last); err != nil {
-			rows.Close()
-			return err
-		}
-		t.w.last[id] = last
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	t.read = true
-	if resends == nil {
+// rollback ends a transaction that a failed statement left open (in a
+// pipeline, the statements after a failure, COMMIT included, are skipped).
+func (t *pgTx) rollback() error {
+	if t.c.PgConn().TxStatus() == 'I' {
 		return nil
 	}
-	rows, err = br.Query()
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	if err := resends(rows); err != nil {
-		return err
-	}
-	return rows.Err()
+	// Not with ctx, which may be what ended. A connection left inside a
+	// transaction is dropped by the pool anyway.
+	_, err := t.c.Exec(context.Background(), "ROLLBACK")
+	return err
 }
 
+// findResends queues the lookup; write reads its answer.
 func (t *pgTx) findResends(ps []*pendingMessage) error {
 	w := t.w
 	w.keyRooms, w.keyUsers, w.keyCIDs = w.keyRooms[:0], w.keyUsers[:0], w.keyCIDs[:0]
+	clear(w.byKey)
 	for _, p := range ps {
 		m := p.m
 		w.keyRooms = append(w.keyRooms, m.RoomID)
@@ -170,132 +119,170 @@ func (t *pgTx) findResends(ps []*pendingMessage) error {
 		w.keyCIDs = append(w.keyCIDs, m.ClientID)
 		w.byKey[resendKey{m.RoomID, *m.UserID, m.ClientID}] = p
 	}
+	t.resends = ps
 	t.b.Queue(pgFindResends, w.keyRooms, w.keyUsers, w.keyCIDs)
-	return t.sendLock(func(rows pgx.Rows) error {
-		for rows.Next() {
-			m, err := scanMessage(rows)
-			if err != nil {
-				return err
-			}
-			p := w.byKey[resendKey{m.RoomID, *m.UserID, m.ClientID}]
-			if p == nil {
-				return fmt.Errorf("unexpected resend room %d client_id %q", m.RoomID, m.ClientID)
-			}
-			*p.m = m
-			p.resent = true
-		}
-		return nil
-	})
+	return nil
 }
 
-func (t *pgTx) addSeqs(rooms []roomSeqs) error {
-	if !t.read {
-		if err := t.sendLock(nil); err != nil {
-			return err
-		}
-	}
+func (t *pgTx) write(rooms []roomSeqs, rows []*pendingMessage) error {
 	w := t.w
 	w.upIDs, w.upNs = w.upIDs[:0], w.upNs[:0]
-	for i := range rooms {
-		r := &rooms[i]
-		if r.n == 0 {
-			continue
+	for _, r := range rooms {
+		if r.n > 0 {
+			w.upIDs = append(w.upIDs, r.id)
+			w.upNs = append(w.upNs, int64(r.n))
 		}
-		last, ok := w.last[r.id]
-		if !ok {
-			r.missing = true
-			continue
-		}
-		r.next = last + 1
-		w.upIDs = append(w.upIDs, r.id)
-		w.upNs = append(w.upNs, int64(r.n))
 	}
-	if len(w.upIDs) > 0 {
+	if len(rows) > 0 {
 		t.b.Queue(pgAddSeqs, w.upIDs, w.upNs)
+		w.cols.reset()
+		for _, p := range rows {
+			// The seq column carries the rank; the insert adds the base.
+			p.m.Seq, p.m.ID = p.rank, 0
+			bindMessage(&w.cols, p.m)
+		}
+		if w.insertSQL == "" {
+			w.insertSQL = w.cols.insertSQL()
+		}
+		t.b.Queue(w.insertSQL, append(w.cols.args(), w.upIDs, w.upNs)...)
 	}
-	return nil
-}
-
-// insert queues the insert; the rows' IDs are set when commit returns.
-func (t *pgTx) insert(rows []*pendingMessage) error {
-	if len(rows) == 0 {
-		return nil
-	}
-	w := t.w
-	w.cols.reset()
-	for _, p := range rows {
-		bindMessage(&w.cols, p.m)
-		p.m.ID = 0
-		w.bySeq[[2]int64{p.m.RoomID, p.m.Seq}] = p
-	}
-	if w.insertSQL == "" {
-		w.insertSQL = w.cols.insertSQL()
-	}
-	w.rows = append(w.rows[:0], rows...)
-	t.b.Queue(w.insertSQL, w.cols.args()...)
-	return nil
-}
-
-func (t *pgTx) commit() error {
-	w := t.w
 	t.b.Queue("COMMIT")
-	// The results refer to the batch until closed: queue on a new one.
 	br := t.c.SendBatch(t.ctx, t.b)
-	t.b = &pgx.Batch{}
-	err := t.readCommit(br)
+	err := t.read(br, rooms, rows)
 	if cerr := br.Close(); err == nil && cerr != nil {
 		err = cerr
 	}
-	if err != nil {
-		return err
-	}
-	t.open = false
-	for _, p := range w.rows {
-		if p.m.ID == 0 {
-			return fmt.Errorf("no id for room %d seq %d", p.m.RoomID, p.m.Seq)
-		}
-	}
-	return nil
+	w.cols.reset()
+	clear(w.bySeq)
+	clear(w.base)
+	return err
 }
 
-func (t *pgTx) readCommit(br pgx.BatchResults) error {
+// read reads the pipeline's results in order.
+func (t *pgTx) read(br pgx.BatchResults, rooms []roomSeqs, rows []*pendingMessage) error {
 	w := t.w
-	if len(w.upIDs) > 0 {
-		tag, err := br.Exec()
+	if _, err := br.Exec(); err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	// The rooms that exist.
+	locked, err := br.Query()
+	if err != nil {
+		return fmt.Errorf("lock rooms: %w", err)
+	}
+	for locked.Next() {
+		var id int64
+		if err := locked.Scan(&id); err != nil {
+			locked.Close()
+			return fmt.Errorf("lock rooms: %w", err)
+		}
+		w.base[id] = 0
+	}
+	locked.Close()
+	if err := locked.Err(); err != nil {
+		return fmt.Errorf("lock rooms: %w", err)
+	}
+	for i := range rooms {
+		if _, ok := w.base[rooms[i].id]; !ok {
+			rooms[i].missing = true
+		}
+	}
+
+	resent := false
+	if t.resends != nil {
+		found, err := br.Query()
+		if err != nil {
+			return fmt.Errorf("find resend: %w", err)
+		}
+		for found.Next() {
+			m, err := scanMessage(found)
+			if err != nil {
+				found.Close()
+				return fmt.Errorf("find resend: %w", err)
+			}
+			p := w.byKey[resendKey{m.RoomID, *m.UserID, m.ClientID}]
+			if p == nil {
+				found.Close()
+				return fmt.Errorf("find resend: unexpected room %d client_id %q", m.RoomID, m.ClientID)
+			}
+			*p.m = m
+			p.resent, resent = true, true
+		}
+		found.Close()
+		if err := found.Err(); err != nil {
+			return fmt.Errorf("find resend: %w", err)
+		}
+	}
+
+	if len(rows) > 0 {
+		moved, err := br.Query()
 		if err != nil {
 			return fmt.Errorf("next seq: %w", err)
 		}
-		if tag.RowsAffected() != int64(len(w.upIDs)) {
-			return fmt.Errorf("next seq: %d of %d rooms moved", tag.RowsAffected(), len(w.upIDs))
+		for moved.Next() {
+			var id, last int64
+			if err := moved.Scan(&id, &last); err != nil {
+				moved.Close()
+				return fmt.Errorf("next seq: %w", err)
+			}
+			w.base[id] = last - int64(rooms[roomIndex(rooms, id)].n)
 		}
-	}
-	if len(w.rows) > 0 {
-		rows, err := br.Query()
+		moved.Close()
+		if err := moved.Err(); err != nil {
+			return fmt.Errorf("next seq: %w", err)
+		}
+		for _, p := range rows {
+			if b, ok := w.base[p.m.RoomID]; ok {
+				w.bySeq[[2]int64{p.m.RoomID, b + p.rank}] = p
+			}
+		}
+		inserted, err := br.Query()
 		if err != nil {
+			if resent && isUniqueViolation(err) {
+				return errResent // see below
+			}
 			return fmt.Errorf("insert: %w", err)
 		}
-		for rows.Next() {
+		for inserted.Next() {
 			var id, room, seq int64
-			if err := rows.Scan(&id, &room, &seq); err != nil {
-				rows.Close()
+			if err := inserted.Scan(&id, &room, &seq); err != nil {
+				inserted.Close()
 				return fmt.Errorf("insert: %w", err)
 			}
 			p := w.bySeq[[2]int64{room, seq}]
 			if p == nil {
-				rows.Close()
+				inserted.Close()
 				return fmt.Errorf("insert: unexpected row room %d seq %d", room, seq)
 			}
-			p.m.ID = id
+			p.m.ID, p.m.Seq = id, seq
 		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		inserted.Close()
+		if err := inserted.Err(); err != nil {
+			if resent && isUniqueViolation(err) {
+				// Expected: a resend was inserted again. Plan again.
+				return errResent
+			}
 			return fmt.Errorf("insert: %w", err)
 		}
 	}
+	if resent {
+		// The unique index must have refused the insert.
+		return errors.New("insert: a resend was stored again")
+	}
 	if _, err := br.Exec(); err != nil {
-		return err
+		return fmt.Errorf("commit: %w", err)
+	}
+	for _, p := range rows {
+		if !rooms[roomIndex(rooms, p.m.RoomID)].missing && p.m.ID == 0 {
+			return fmt.Errorf("no id for room %d rank %d", p.m.RoomID, p.rank)
+		}
 	}
 	return nil
+}
+
+// isUniqueViolation reports whether err is PostgreSQL's unique_violation.
+func isUniqueViolation(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23505"
 }
 
 var _ messageTx = (*pgTx)(nil)
@@ -369,16 +356,29 @@ func (a *arrayBinder) args() []any {
 	return out
 }
 
-// insertSQL is the insert of the arrays, after one row was bound.
+// insertSQL is the insert of the arrays, after one row was bound: its seq
+// column holds ranks, to which it adds the base of each room (the room's
+// new last_seq less its n, passed as two more arrays). Rooms that do not
+// exist drop out of the join. Rows are inserted in the order they came, so
+// that ids grow with seqs as on SQLite.
 func (a *arrayBinder) insertSQL() string {
-	var b strings.Builder
-	b.WriteString("INSERT INTO messages (" + messageInsertColumns + ") SELECT * FROM unnest(")
-	for i := range a.cols {
+	names := strings.Split(messageInsertColumns, ", ")
+	var sel, src strings.Builder
+	for i, name := range names {
 		if i > 0 {
-			b.WriteString(", ")
+			sel.WriteString(", ")
+			src.WriteString(", ")
 		}
-		b.WriteString("$" + strconv.Itoa(i+1) + "::" + a.cols[i].typ)
+		if name == "seq" {
+			sel.WriteString("r.last_seq - c.n + m.seq")
+		} else {
+			sel.WriteString("m." + name)
+		}
+		src.WriteString("$" + strconv.Itoa(i+1) + "::" + a.cols[i].typ)
 	}
-	b.WriteString(") RETURNING id, room_id, seq")
-	return b.String()
+	n := len(names)
+	return "INSERT INTO messages (" + messageInsertColumns + ") SELECT " + sel.String() +
+		" FROM unnest(" + src.String() + ") WITH ORDINALITY AS m(" + messageInsertColumns + ", ord)" +
+		" JOIN unnest($" + strconv.Itoa(n+1) + "::bigint[], $" + strconv.Itoa(n+2) + "::bigint[]) AS c(id, n) ON c.id = m.room_id" +
+		" JOIN rooms r ON r.id = m.room_id ORDER BY m.ord RETURNING id, room_id, seq"
 }

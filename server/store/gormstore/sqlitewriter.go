@@ -3,11 +3,9 @@ package gormstore
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"strings"
 
-	"github.com/virtual-company/vc/server/store"
 	"github.com/virtual-company/vc/server/store/gormstore/sqlitefast"
 )
 
@@ -31,20 +29,21 @@ type sqliteWriter struct {
 // messageStmts are the statements of the SQLite writer, prepared on one
 // connection. They implement messageTx while a transaction is open.
 type messageStmts struct {
-	dc       any // the driver connection they were prepared on
-	c        *sqlitefast.Conn
-	begin    *sqlitefast.Stmt
-	commitS  *sqlitefast.Stmt
-	rollback *sqlitefast.Stmt
-	resend   *sqlitefast.Stmt // the earlier send of a client_id
-	addSeq   *sqlitefast.Stmt // moves a room's last_seq by n
-	lastSeq  *sqlitefast.Stmt // reads it back
-	insert1  *sqlitefast.Stmt // one message
+	dc        any // the driver connection they were prepared on
+	c         *sqlitefast.Conn
+	beginS    *sqlitefast.Stmt
+	commitS   *sqlitefast.Stmt
+	rollbackS *sqlitefast.Stmt
+	resend    *sqlitefast.Stmt // the earlier send of a client_id
+	addSeq    *sqlitefast.Stmt // moves a room's last_seq by n
+	lastSeq   *sqlitefast.Stmt // reads it back
+	insert1   *sqlitefast.Stmt // one message
 	// insertN[i] inserts minMultiRow<<i messages in one statement, prepared
 	// when a group first needs it.
 	insertN [3]*sqlitefast.Stmt
 	bySeq   map[[2]int64]*pendingMessage
 	binder  stmtBinder
+	rows    []*pendingMessage // scratch of write
 }
 
 // Groups of at least minMultiRow new messages are inserted with multi-row
@@ -97,7 +96,7 @@ func (w *sqliteWriter) write(ctx context.Context, msgs []*pendingMessage, g *gro
 			}
 			w.stmts = st
 		}
-		return w.stmts.write(msgs, g)
+		return writeGroup(w.stmts, msgs, g)
 	})
 }
 
@@ -111,9 +110,9 @@ func (w *sqliteWriter) prepare(dc any) (*messageStmts, error) {
 		dst  **sqlitefast.Stmt
 		text string
 	}{
-		{&st.begin, "BEGIN IMMEDIATE"},
+		{&st.beginS, "BEGIN IMMEDIATE"},
 		{&st.commitS, "COMMIT"},
-		{&st.rollback, "ROLLBACK"},
+		{&st.rollbackS, "ROLLBACK"},
 		{&st.resend, sqlFindResend},
 		{&st.addSeq, sqlAddSeq},
 		{&st.lastSeq, sqlLastSeq},
@@ -149,7 +148,7 @@ func (w *sqliteWriter) close() {
 
 // close finalizes the statements.
 func (st *messageStmts) close() {
-	for _, s := range []*sqlitefast.Stmt{st.begin, st.commitS, st.rollback, st.resend, st.addSeq, st.lastSeq, st.insert1} {
+	for _, s := range []*sqlitefast.Stmt{st.beginS, st.commitS, st.rollbackS, st.resend, st.addSeq, st.lastSeq, st.insert1} {
 		s.Close()
 	}
 	for _, s := range st.insertN {
@@ -158,26 +157,18 @@ func (st *messageStmts) close() {
 	st.c.Free()
 }
 
-func (st *messageStmts) write(msgs []*pendingMessage, g *groupState) (err error) {
-	if err := st.begin.Run(); err != nil {
-		return fmt.Errorf("begin: %w", err)
+// begin takes the database's write lock (BEGIN IMMEDIATE), which holds
+// every room.
+func (st *messageStmts) begin([]int64) error { return st.beginS.Run() }
+
+// rollback ends a transaction left open by a failed statement or COMMIT (a
+// deferred foreign key): the connection must not keep it.
+func (st *messageStmts) rollback() error {
+	if st.c.InTx() {
+		return st.rollbackS.Run()
 	}
-	defer func() {
-		// A failed statement or COMMIT (a deferred foreign key) can leave
-		// the transaction open; the connection must not keep it.
-		if st.c.InTx() {
-			if rerr := st.rollback.Run(); rerr != nil {
-				err = errors.Join(err, fmt.Errorf("rollback: %w", rerr))
-			}
-		}
-	}()
-	return writeGroup(st, msgs, g)
+	return nil
 }
-
-// lockRooms does nothing: BEGIN IMMEDIATE took the database's write lock.
-func (st *messageStmts) lockRooms([]int64) error { return nil }
-
-func (st *messageStmts) commit() error { return st.commitS.Run() }
 
 func (st *messageStmts) findResends(ps []*pendingMessage) error {
 	s := st.resend
@@ -200,9 +191,13 @@ func (st *messageStmts) findResends(ps []*pendingMessage) error {
 	return nil
 }
 
-func (st *messageStmts) addSeqs(rooms []roomSeqs) error {
+func (st *messageStmts) write(rooms []roomSeqs, rows []*pendingMessage) error {
+	// One move of last_seq per room, read back: the base of its seqs.
+	var bases [8]int64
+	base := bases[:0]
 	for i := range rooms {
 		r := &rooms[i]
+		base = append(base, 0)
 		if r.n == 0 {
 			continue
 		}
@@ -210,7 +205,7 @@ func (st *messageStmts) addSeqs(rooms []roomSeqs) error {
 		s.BindInt64(1, int64(r.n))
 		s.BindInt64(2, r.id)
 		if err := s.Run(); err != nil {
-			return err
+			return fmt.Errorf("next seq: %w", err)
 		}
 		if st.c.Changes() == 0 {
 			r.missing = true
@@ -224,12 +219,39 @@ func (st *messageStmts) addSeqs(rooms []roomSeqs) error {
 			if err == nil {
 				err = fmt.Errorf("room %d vanished", r.id)
 			}
-			return err
+			return fmt.Errorf("next seq: %w", err)
 		}
-		r.next = s.ColumnInt64(0) - int64(r.n) + 1
+		base[i] = s.ColumnInt64(0) - int64(r.n)
 		s.Reset()
 	}
+	st.rows = st.rows[:0]
+	for _, p := range rows {
+		i := roomIndex(rooms, p.m.RoomID)
+		if rooms[i].missing {
+			continue
+		}
+		p.m.Seq = base[i] + p.rank
+		st.rows = append(st.rows, p)
+	}
+	err := st.insert(st.rows)
+	clear(st.rows)
+	if err != nil {
+		return fmt.Errorf("insert: %w", err)
+	}
+	if err := st.commitS.Run(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
 	return nil
+}
+
+// roomIndex is the index of room id in rooms (a group has few rooms).
+func roomIndex(rooms []roomSeqs, id int64) int {
+	for i := range rooms {
+		if rooms[i].id == id {
+			return i
+		}
+	}
+	panic(fmt.Sprintf("room %d not in the group", id))
 }
 
 // stmtBinder binds a message's values to an insert statement, from the
@@ -322,6 +344,3 @@ func (st *messageStmts) insertChunk(i int, rows []*pendingMessage) error {
 }
 
 var _ messageTx = (*messageStmts)(nil)
-
-// errStoreClosed answers posts after Close.
-var errStoreClosed = fmt.Errorf("store closed: %w", store.ErrUnavailable)

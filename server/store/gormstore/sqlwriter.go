@@ -15,7 +15,7 @@ type sqlWriter struct {
 	db *sql.DB
 }
 
-func (w *sqlWriter) write(ctx context.Context, msgs []*pendingMessage, g *groupState) (err error) {
+func (w *sqlWriter) write(ctx context.Context, msgs []*pendingMessage, g *groupState) error {
 	// The transaction is run with statements on one connection rather than
 	// a sql.Tx: when SQLite's COMMIT fails (a deferred foreign key) the
 	// transaction stays open, and a sql.Tx could not roll it back.
@@ -24,45 +24,46 @@ func (w *sqlWriter) write(ctx context.Context, msgs []*pendingMessage, g *groupS
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	t := &sqlTx{ctx: ctx, conn: conn}
-	defer func() {
-		if !t.done {
-			// After a failed statement, or a failed COMMIT on SQLite.
-			// Not with ctx, which may be what ended.
-			if _, rerr := conn.ExecContext(context.Background(), "ROLLBACK"); rerr != nil {
-				err = errors.Join(err, fmt.Errorf("rollback: %w", rerr))
-			}
-		}
-	}()
-	return writeGroup(t, msgs, g)
+	return writeGroup(&sqlTx{ctx: ctx, conn: conn}, msgs, g)
 }
 
 func (w *sqlWriter) close() {}
 
-// sqlTx implements messageTx with statements on a connection inside a
-// transaction.
+// sqlTx implements messageTx with statements on a connection.
 type sqlTx struct {
 	ctx  context.Context
 	conn *sql.Conn
-	done bool // committed
+	open bool
 }
 
 // sqlInsertChunk bounds the rows of one multi-row insert (10 parameters
 // each, far below SQLite's limit).
 const sqlInsertChunk = 64
 
-// lockRooms does nothing: the transaction began IMMEDIATE, with the
-// database's write lock.
-func (t *sqlTx) lockRooms([]int64) error { return nil }
+// begin takes the database's write lock (BEGIN IMMEDIATE), which holds
+// every room.
+func (t *sqlTx) begin([]int64) error {
+	if _, err := t.conn.ExecContext(t.ctx, "BEGIN IMMEDIATE"); err != nil {
+		return err
+	}
+	t.open = true
+	return nil
+}
+
+func (t *sqlTx) rollback() error {
+	if !t.open {
+		return nil
+	}
+	t.open = false
+	// Not with ctx, which may be what ended.
+	_, err := t.conn.ExecContext(context.Background(), "ROLLBACK")
+	return err
+}
 
 func (t *sqlTx) findResends(ps []*pendingMessage) error {
-	q := sqlFindResend
 	for _, p := range ps {
 		m := p.m
-		existing, err := scanMessage(t.conn.QueryRowContext(t.ctx, q, m.RoomID, *m.UserID, m.ClientID))
+		existing, err := scanMessage(t.conn.QueryRowContext(t.ctx, sqlFindResend, m.RoomID, *m.UserID, m.ClientID))
 		switch {
 		case err == nil:
 			*m = existing
@@ -74,35 +75,43 @@ func (t *sqlTx) findResends(ps []*pendingMessage) error {
 	return nil
 }
 
-func (t *sqlTx) addSeqs(rooms []roomSeqs) error {
-	q := "UPDATE rooms SET last_seq = last_seq + ? WHERE id = ? RETURNING last_seq"
+func (t *sqlTx) write(rooms []roomSeqs, rows []*pendingMessage) error {
+	base := make([]int64, len(rooms))
 	for i := range rooms {
 		r := &rooms[i]
 		if r.n == 0 {
 			continue
 		}
 		var last int64
-		err := t.conn.QueryRowContext(t.ctx, q, r.n, r.id).Scan(&last)
+		err := t.conn.QueryRowContext(t.ctx, "UPDATE rooms SET last_seq = last_seq + ? WHERE id = ? RETURNING last_seq", r.n, r.id).Scan(&last)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			r.missing = true
 		case err != nil:
-			return err
+			return fmt.Errorf("next seq: %w", err)
 		default:
-			r.next = last - int64(r.n) + 1
+			base[i] = last - int64(r.n)
 		}
 	}
-	return nil
-}
-
-func (t *sqlTx) insert(rows []*pendingMessage) error {
-	for len(rows) > 0 {
-		n := min(len(rows), sqlInsertChunk)
-		if err := t.insertChunk(rows[:n]); err != nil {
-			return err
+	insert := make([]*pendingMessage, 0, len(rows))
+	for _, p := range rows {
+		i := roomIndex(rooms, p.m.RoomID)
+		if !rooms[i].missing {
+			p.m.Seq = base[i] + p.rank
+			insert = append(insert, p)
 		}
-		rows = rows[n:]
 	}
+	for len(insert) > 0 {
+		n := min(len(insert), sqlInsertChunk)
+		if err := t.insertChunk(insert[:n]); err != nil {
+			return fmt.Errorf("insert: %w", err)
+		}
+		insert = insert[n:]
+	}
+	if _, err := t.conn.ExecContext(t.ctx, "COMMIT"); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	t.open = false
 	return nil
 }
 
@@ -147,14 +156,6 @@ func (t *sqlTx) insertChunk(rows []*pendingMessage) error {
 			return fmt.Errorf("no id for room %d seq %d", p.m.RoomID, p.m.Seq)
 		}
 	}
-	return nil
-}
-
-func (t *sqlTx) commit() error {
-	if _, err := t.conn.ExecContext(t.ctx, "COMMIT"); err != nil {
-		return err
-	}
-	t.done = true
 	return nil
 }
 
