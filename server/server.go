@@ -6,6 +6,7 @@ package server
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,6 +22,8 @@ import (
 	"github.com/virtual-company/vc/server/connlimit"
 	"github.com/virtual-company/vc/server/httpapi"
 	"github.com/virtual-company/vc/server/logctx"
+	"github.com/virtual-company/vc/server/meeting"
+	"github.com/virtual-company/vc/server/metrics"
 	"github.com/virtual-company/vc/server/ops"
 	"github.com/virtual-company/vc/server/realtime"
 	"github.com/virtual-company/vc/server/service"
@@ -45,6 +48,8 @@ type Server struct {
 	// lock is held on the data directory while a SQLite daemon runs, so
 	// that vcd restore refuses to replace its database (nil on PostgreSQL).
 	lock *ops.DataDirLock
+	// metrics is nil when metrics.listen is empty (metrics off).
+	metrics *metrics.Metrics
 
 	// closers run in reverse order after the HTTP drain, before the
 	// database closes (the hub closes its sockets there).
@@ -53,13 +58,14 @@ type Server struct {
 	// at once (new chat posts).
 	quiesce []func()
 
-	mu       sync.Mutex
-	addr     net.Addr
-	serving  bool
-	listener *connlimit.Listener // the guarded listener (nil before Serve)
-	stopOnce sync.Once
-	stopErr  error
-	stopped  chan struct{}
+	mu         sync.Mutex
+	addr       net.Addr
+	serving    bool
+	listener   *connlimit.Listener // the guarded listener (nil before Serve)
+	metricsSrv *metrics.Server     // the metrics listener (nil: off)
+	stopOnce   sync.Once
+	stopErr    error
+	stopped    chan struct{}
 }
 
 // New builds a daemon from cfg: opens and migrates the database, builds the
@@ -106,6 +112,10 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 	if _, err := st.Migrate(ctx); err != nil {
 		return nil, fmt.Errorf("migrate database: %w", err)
 	}
+	if cfg.Metrics.Listen != "" {
+		s.metrics = metrics.New(Version)
+		s.metrics.WatchDatabase(dbPools(st), st.Ping)
+	}
 	// A cluster node counts its rate limits in the database, which every
 	// node shares.
 	var shared service.SharedWindows
@@ -113,7 +123,7 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 		shared = st
 	}
 	s.services, err = service.New(service.Deps{
-		Store:      st,
+		Store:      s.metrics.InstrumentStore(st),
 		Secret:     secret,
 		BcryptCost: cfg.BcryptCost,
 		TokenTTL:   cfg.TokenTTL,
@@ -140,9 +150,12 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 		if err := checkClusterSecret(ctx, st, keys, cfg.Cluster.NodeID); err != nil {
 			return nil, err
 		}
-		// Metrics hook in here: NATS connection state, cross-node delivery
-		// latency, failed publishes (see cluster.Hooks).
+		// Metrics observe the bus: NATS connection state, cross-node
+		// delivery latency, failed publishes.
 		var hooks cluster.Hooks
+		if m := s.metrics; m != nil {
+			hooks = cluster.Hooks{ConnState: m.NATSConnected, Delivered: m.ClusterDelivered, PublishFailed: m.ClusterPublishFailed}
+		}
 		if node, err = newClusterNode(cfg, st, hooks, logger); err != nil {
 			return nil, err
 		}
@@ -169,11 +182,16 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 		node.auth, node.msgs = s.services.Auth, s.services.Messages
 		pub = node
 	}
-	aip, err := buildAI(ctx, cfg, secret, st, s.services, pub, logger)
+	aip, err := buildAI(ctx, cfg, secret, st, s.services, pub, s.metrics, node, logger)
 	if err != nil {
 		hub.Close()
 		return nil, err
 	}
+	// Meetings of AI roles: their turns are replies of the orchestrator,
+	// so they stop (and hand their meetings over) before it closes.
+	meetings := meeting.New(meeting.Deps{Store: st, Rooms: s.services.Rooms, Messages: s.services.Messages,
+		Runner: aip.orch.MeetingRunner(), Notifier: pub, NodeID: cfg.Cluster.NodeID, LeaseTTL: cfg.Meetings.LeaseTTL,
+		MaxFailures: cfg.Meetings.MaxFailures, Clustered: node != nil, Logger: logger})
 	var canceller realtime.AICanceller = aip.orch
 	if node != nil {
 		node.cancel = aip.orch
@@ -183,7 +201,7 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 		Messages: s.services.Messages, Canceller: canceller, Options: realtimeOptions(cfg), Logger: logger})
 	sig := signal.New(signal.Options{Auth: s.services.Auth, Rooms: s.services.Rooms,
 		Messages: s.services.Messages, Chat: chat, Sockets: chat, RTC: cfg.RTC, Cluster: node.signalCluster(), Logger: logger})
-	s.services.SetResponder(aip.orch)
+	s.services.SetResponder(meetings.Responder(aip.orch))
 	s.services.Roles.SetModelChecker(aip.svc)
 	if node != nil {
 		node.chat, node.local = chat, sig.Notifier(chat)
@@ -198,14 +216,19 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 	} else {
 		s.services.SetNotifier(sig.Notifier(chat))
 	}
-	stopSweep := startRevocationSweep(s.services.Auth, hub, logger)
-	// Closers run in reverse: the sweep, signaling, the AI replies, the
-	// chat sockets, then the cluster node.
+	stopSweep := startRevocationSweep(s.services.Auth, s.services.Rooms, sweepSources{
+		UsersWithSockets: hub.UsersWithSockets, RoomsWithSockets: hub.RoomsWithSockets, RoomsWithCalls: sig.RoomsWithCalls,
+	}, logger)
+	// Closers run in reverse: the sweep, signaling, the meetings, the AI
+	// replies, the chat sockets, then the cluster node.
 	s.closers = append(s.closers, chat.Close,
 		func(context.Context) error { aip.orch.Close(); return nil },
+		meetings.Close,
 		func(context.Context) error { sig.Close(); return nil },
 		func(context.Context) error { stopSweep(); return nil })
 	s.quiesce = append(s.quiesce, chat.StopPosts)
+	s.metrics.WatchRealtime(chat)
+	s.metrics.WatchCalls(sig)
 
 	var web httpapi.WebApp
 	if o.web != nil {
@@ -238,11 +261,23 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 		Web:            web,
 		Export:         &ops.Exporter{Store: st, Rooms: s.services.Rooms},
 		AccessLog:      cfg.Log.Access,
+		Metrics:        s.metrics,
+		Meetings:       meetings,
 	})
 	if err != nil {
 		return nil, err
 	}
 	s.guardHTTP()
+	if s.metrics != nil {
+		// Bound here, so that a bad metrics.listen stops the start and
+		// the address is known as soon as New returns.
+		if s.metricsSrv, err = s.metrics.Listen(cfg.Metrics.Listen, logger); err != nil {
+			return nil, err
+		}
+		logger.Info("metrics listening", "addr", s.metricsSrv.Addr().String(), "path", "/metrics")
+	}
+	// Last: from here on this vcd takes over meetings nobody runs.
+	meetings.Open()
 	ok = true
 	return s, nil
 }
@@ -260,6 +295,34 @@ func openStore(ctx context.Context, cfg config.Config, logger *slog.Logger) (*go
 		return nil, err
 	}
 	return st, nil
+}
+
+// MetricsAddr returns the address of the metrics listener (nil: metrics
+// off, or before Run).
+func (s *Server) MetricsAddr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.metricsSrv == nil {
+		return nil
+	}
+	return s.metricsSrv.Addr()
+}
+
+// Metrics returns the daemon's metrics (nil when metrics.listen is empty).
+func (s *Server) Metrics() *metrics.Metrics { return s.metrics }
+
+// dbPools names the store's connection pools for the metrics: SQLite has a
+// write and a read pool, PostgreSQL one pool ("main").
+func dbPools(st *gormstore.Store) map[string]*sql.DB {
+	w, werr := st.DB().DB()
+	r, rerr := st.ReadDB().DB()
+	switch {
+	case werr != nil:
+		return nil
+	case rerr != nil || r == w:
+		return map[string]*sql.DB{"main": w}
+	}
+	return map[string]*sql.DB{"write": w, "read": r}
 }
 
 // Config returns the resolved configuration.
@@ -349,6 +412,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 				s.logger.Warn("shutdown_timeout reached while closing", "err", err)
 			} else if err != nil {
 				errs = append(errs, err)
+			}
+		}
+		s.mu.Lock()
+		ms := s.metricsSrv
+		s.mu.Unlock()
+		if ms != nil {
+			if err := ms.Close(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("close metrics listener: %w", err))
 			}
 		}
 		if err := s.store.Close(); err != nil {

@@ -66,9 +66,13 @@ type Config struct {
 	Admins []string `mapstructure:"admins"`
 	// Auth configures accounts: registration open, closed or by invite (ops.go).
 	Auth AuthConfig `mapstructure:"auth"`
+	// Metrics configures the Prometheus metrics listener (ops.go).
+	Metrics MetricsConfig `mapstructure:"metrics"`
 	// Cluster makes this vcd one node of several sharing PostgreSQL and
 	// NATS (cluster.go).
 	Cluster ClusterConfig `mapstructure:"cluster"`
+	// Meetings tunes meetings of AI roles (meetings.go).
+	Meetings MeetingsConfig `mapstructure:"meetings"`
 }
 
 // RateLimitConfig limits requests per client IP.
@@ -112,6 +116,7 @@ func Defaults() Config {
 		HTTP:            defaultHTTP(),
 		Auth:            defaultAuth(),
 		Cluster:         defaultCluster(),
+		Meetings:        defaultMeetings(),
 	}
 	return c
 }
@@ -263,7 +268,13 @@ func (c Config) Validate() error {
 	if err := validateAuth(c); err != nil {
 		errs = append(errs, err)
 	}
+	if err := validateMetrics(c); err != nil {
+		errs = append(errs, err)
+	}
 	if err := validateCluster(c); err != nil {
+		errs = append(errs, err)
+	}
+	if err := validateMeetings(c.Meetings); err != nil {
 		errs = append(errs, err)
 	}
 	if len(errs) > 0 {
@@ -317,6 +328,7 @@ func setDefaults(v *viper.Viper, d Config) {
 	setHTTPDefaults(v, d.HTTP)
 	setAuthDefaults(v, d)
 	setClusterDefaults(v, d.Cluster)
+	setMeetingsDefaults(v, d.Meetings)
 }
 
 // bindEnv binds the environment names that do not follow the automatic

@@ -18,6 +18,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/virtual-company/vc/server/ai"
+	"github.com/virtual-company/vc/server/metrics"
 	"github.com/virtual-company/vc/server/service"
 )
 
@@ -78,6 +79,12 @@ type Deps struct {
 	// Export serves GET /api/rooms/:id/export (server/ops); nil: the route
 	// is not registered.
 	Export RoomExporter
+	// Metrics records requests by route pattern, logins and HTTP replays
+	// (server/metrics; nil: none).
+	Metrics *metrics.Metrics
+	// Meetings serves /api/rooms/:id/meetings (server/meeting); nil: the
+	// routes are not registered.
+	Meetings MeetingService
 }
 
 // API is the HTTP layer: handlers plus the Fiber app serving them.

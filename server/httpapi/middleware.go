@@ -18,6 +18,7 @@ import (
 
 	"github.com/virtual-company/vc/pkg/api"
 	"github.com/virtual-company/vc/server/logctx"
+	"github.com/virtual-company/vc/server/metrics"
 	"github.com/virtual-company/vc/server/service"
 )
 
@@ -78,11 +79,19 @@ func validRequestID(id string) bool {
 // query string, which may carry a token.
 func (a *API) accessLog(c *fiber.Ctx) error {
 	start := time.Now()
+	mw := c.Route() // this middleware's route: still current after Next when no route matched
 	err := c.Next()
 	if err != nil {
 		if herr := a.handleError(c, err); herr != nil {
 			_ = c.SendStatus(fiber.StatusInternalServerError)
 		}
+	}
+	if a.d.Metrics != nil {
+		route := metrics.RouteUnmatched
+		if r := c.Route(); r != mw {
+			route = r.Path
+		}
+		a.d.Metrics.HTTPRequest(c.Method(), route, c.Response().StatusCode(), time.Since(start))
 	}
 	if !a.d.AccessLog {
 		return nil

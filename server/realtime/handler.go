@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -49,6 +50,7 @@ type Handler struct {
 	stopBase context.CancelFunc
 	active   sync.WaitGroup // running serve calls
 	frames   frameGate      // closed by a shutdown (shutdown.go)
+	replays  atomic.Uint64  // sockets resumed with ?after= (metrics, stats.go)
 }
 
 // NewHandler returns the chat socket handler.
@@ -263,6 +265,7 @@ func (h *Handler) serve(c *websocket.Conn) {
 	// missed, then let the writer skip what the replay already sent.
 	last := adm.room.LastSeq
 	if adm.resume {
+		h.replays.Add(1)
 		last, err = h.replay(ctx, sub, roomID, adm.after)
 		if err != nil {
 			h.log.DebugContext(ctx, "replay", "room_id", roomID, "user_id", user.ID, "err", err)

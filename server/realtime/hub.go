@@ -74,6 +74,7 @@ type Hub struct {
 
 	// slowDrops counts the sockets dropped as too slow (close 4008).
 	slowDrops atomic.Uint64
+	stats     hubStats // deliveries and bytes, for the metrics (stats.go)
 	// cluster links the hub to the other nodes (nil: single node).
 	cluster ClusterLink
 }
@@ -313,6 +314,7 @@ func (r *hubRoom) frontSeq() int64 {
 // held, which orders the room's events.
 func (r *hubRoom) fanout(q queued, except *Subscription) {
 	h := r.hub
+	h.stats.delivered(len(r.subs)-btoi(except != nil), len(q.frame.wire))
 	if len(r.subs) <= h.opts.FanoutInline && r.pending.Load() == 0 {
 		r.fanoutInline(q, except)
 		return

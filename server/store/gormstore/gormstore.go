@@ -76,6 +76,30 @@ func IsPostgres(databaseURL string) bool {
 	return strings.HasPrefix(databaseURL, "postgres://") || strings.HasPrefix(databaseURL, "postgresql://")
 }
 
+// splitPoolMax takes the pool_max_conns parameter (pgx's name for it) out of
+// a PostgreSQL URL: PostgreSQL itself would refuse it as an unknown run-time
+// parameter. It caps the connections one vcd opens (default 20); several
+// nodes, or many test daemons, on one server stay under its
+// max_connections with it.
+func splitPoolMax(databaseURL string) (string, int, error) {
+	u, err := url.Parse(databaseURL)
+	if err != nil {
+		return "", 0, fmt.Errorf("database_url is not a valid URL: %w", err)
+	}
+	q := u.Query()
+	v := q.Get("pool_max_conns")
+	if v == "" {
+		return databaseURL, 0, nil
+	}
+	var n int
+	if _, err := fmt.Sscanf(v, "%d", &n); err != nil || n < 1 {
+		return "", 0, fmt.Errorf("database_url: pool_max_conns must be a whole number above 0, not %q", v)
+	}
+	q.Del("pool_max_conns")
+	u.RawQuery = q.Encode()
+	return u.String(), n, nil
+}
+
 // Open connects to the database named by databaseURL (a postgres:// or
 // postgresql:// URL, or a SQLite file path, optionally as sqlite://PATH or
 // file:PATH) without migrating it; call Migrate next.
@@ -90,7 +114,11 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 		// The SQLite driver re-prepares every statement anyway; on
 		// PostgreSQL prepared statements save a parse per query.
 		gcfg.PrepareStmt = true
-		db, err := gorm.Open(postgres.Open(databaseURL), gcfg)
+		dsn, poolMax, err := splitPoolMax(databaseURL)
+		if err != nil {
+			return nil, err
+		}
+		db, err := gorm.Open(postgres.Open(dsn), gcfg)
 		if err != nil {
 			return nil, fmt.Errorf("open postgres: %w", err)
 		}
@@ -99,6 +127,9 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 			return nil, fmt.Errorf("open postgres: %w", err)
 		}
 		n := opts.MaxReadConns
+		if poolMax > 0 {
+			n = poolMax
+		}
 		if n <= 0 {
 			n = 20
 		}
