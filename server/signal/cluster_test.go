@@ -83,12 +83,21 @@ func dialChat(t *testing.T, d *servertest.Daemon, roomID int64, token string) *s
 
 func dialPath(t *testing.T, d *servertest.Daemon, path string) *sigSocket {
 	t.Helper()
+	s, err := tryDialPath(d, path)
+	require.NoError(t, err)
+	t.Cleanup(func() { s.conn.CloseNow() })
+	return s
+}
+
+// tryDialPath is dialPath for other goroutines than the test's.
+func tryDialPath(d *servertest.Daemon, path string) (*sigSocket, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), clusterWait)
 	defer cancel()
 	conn, _, err := websocket.Dial(ctx, "ws://"+d.Addr+path, nil)
-	require.NoError(t, err)
+	if err != nil {
+		return nil, err
+	}
 	s := &sigSocket{conn: conn, changed: make(chan struct{}, 1)}
-	t.Cleanup(func() { conn.CloseNow() })
 	go func() {
 		for {
 			_, b, err := conn.Read(context.Background())
@@ -108,7 +117,7 @@ func dialPath(t *testing.T, d *servertest.Daemon, path string) *sigSocket {
 			s.note()
 		}
 	}()
-	return s
+	return s, nil
 }
 
 func (s *sigSocket) note() {
@@ -412,4 +421,57 @@ func TestSignalCluster_JoinWhileNATSIsDown(t *testing.T) {
 	b.send(t, wsproto.Signal{Type: wsproto.SignalOffer, To: aw.PeerID, Data: json.RawMessage(`{"type":"offer","sdp":"v=0 bob"}`)})
 	got := a.await(t, "bob's offer", isType(wsproto.SignalOffer))
 	require.Equal(t, bw.PeerID, got.From)
+}
+
+// TestSignalCluster_SimultaneousJoinsStayWithinCapacity: with one seat
+// left, two members join on two other nodes that cannot hear each other
+// (NATS is down, as it could be for the few milliseconds two joins race
+// over it): each node admits its own. Once the nodes hear of each other,
+// the later joiner is closed with 1013, everywhere the call has 16 peers,
+// and the earlier joiner keeps its seat.
+func TestSignalCluster_SimultaneousJoinsStayWithinCapacity(t *testing.T) {
+	nodes, ns := startNodesNATS(t, 3)
+	accs, roomID := callRoom(t, nodes[0], "sigrace", 17)
+	chats := []*sigSocket{dialChat(t, nodes[1], roomID, accs[0].Token), dialChat(t, nodes[2], roomID, accs[0].Token)}
+	var first *sigSocket
+	for i, acc := range accs[:15] {
+		s := dialSignal(t, nodes[0], roomID, acc.Token)
+		s.await(t, fmt.Sprintf("welcome %d", i), isType(wsproto.SignalWelcome))
+		if i == 0 {
+			first = s
+		}
+	}
+	// Nodes 2 and 3 know the 15 (they are told of each join) before NATS
+	// goes: a chat socket on each sees the call's 15th participant.
+	for _, chat := range chats {
+		chat.awaitEvent(t, "15 participants", func(ev wsproto.Event) bool {
+			return ev.Type == wsproto.TypeCall && len(ev.Participants) == 15
+		})
+	}
+
+	ns.Stop()
+	x := dialSignal(t, nodes[1], roomID, accs[15].Token)
+	xw := x.await(t, "x's welcome", isType(wsproto.SignalWelcome))
+	y := dialSignal(t, nodes[2], roomID, accs[16].Token)
+	yw := y.await(t, "y's welcome (its node cannot know of x)", isType(wsproto.SignalWelcome))
+	require.Len(t, yw.Peers, 15)
+	ns.Restart()
+
+	require.Equal(t, websocket.StatusCode(wsproto.CloseTryAgainLater), y.awaitClose(t), "the later joiner is closed")
+	// Node 3 closed y on hearing of x: its call is the 15, and x.
+	status, body := nodes[2].Do("GET", fmt.Sprintf("/api/rooms/%d/call", roomID), accs[0].Token, nil)
+	require.Equal(t, http.StatusOK, status)
+	var ps []api.CallParticipant
+	require.NoError(t, json.Unmarshal(body, &ps))
+	require.Len(t, ps, 16)
+	require.Equal(t, xw.PeerID, ps[15].PeerID)
+	// x keeps its seat and can be reached from node 1. (y's join, made
+	// while NATS was down, may have reached node 1 or been lost; either
+	// way node 3 has announced that y left.)
+	first.await(t, "x joined", peerEvent(wsproto.SignalPeerJoined, xw.PeerID))
+	first.send(t, wsproto.Signal{Type: wsproto.SignalOffer, To: xw.PeerID, Data: json.RawMessage(`{"type":"offer","sdp":"v=0 first"}`)})
+	x.await(t, "an offer at x", isType(wsproto.SignalOffer))
+	x.mu.Lock()
+	require.False(t, x.closed, "the earlier joiner lost its seat")
+	x.mu.Unlock()
 }
