@@ -134,7 +134,13 @@ export class RoomView {
     this.stream = new RoomStream({
       roomID: this.room.id, token: () => session.token, after: last,
       onEvent: (e) => this.onEvent(e), onState: (s, d) => this.onState(s, d),
+      queueKey: `vc.queue.${this.me.id}.${this.room.id}`,
     });
+    // Messages typed on a page before this one and not yet stored (a reload
+    // while offline): shown as pending, sent once the socket opens. One
+    // already in the history was stored; its resend is answered by an ack.
+    const stored = new Set(msgs.map((/** @type {any} */ m) => m.client_id).filter(Boolean));
+    for (const p of this.stream.pending) if (!stored.has(p.client_id)) this.log.append(this.pendingArticle(p.content, p.client_id));
     this.observer.observe(this.sentinel);
     this.loadRoles();
     this.onlineHandler = () => this.stream && this.stream.reconnectNow();
@@ -173,6 +179,17 @@ export class RoomView {
         }
         this.append(e);
         this.afterAppend(e);
+        break;
+      }
+      case 'ack': {
+        // A resend of a message stored before: shown once, as stored.
+        const pending = e.client_id && this.log.querySelector(`article.pending[data-client-id="${CSS.escape(e.client_id)}"]`);
+        if (!pending) break;
+        if (e.seq && this.log.querySelector(`article[data-seq="${Number(e.seq)}"]`)) { pending.remove(); break; }
+        pending.classList.remove('pending');
+        pending.removeAttribute('aria-busy');
+        if (e.id) pending.dataset.id = String(e.id);
+        if (e.seq) pending.dataset.seq = String(e.seq);
         break;
       }
       case 'ai_start': if (!this.trimmedEnd) this.startStream(e); break;
@@ -487,12 +504,17 @@ export class RoomView {
     const id = this.stream.send(text);
     this.stuck = true;
     if (this.trimmedEnd) { this.scrollToEnd(); return; } // it shows with the newest, loaded on the way down
+    this.log.append(this.pendingArticle(text, id));
+    this.follow();
+  }
+
+  /** pendingArticle shows a message of ours the server has not stored yet. @param {string} text @param {string} clientID */
+  pendingArticle(text, clientID) {
     const a = this.article({ user: this.me.username, user_id: this.me.id, content: text, timestamp: new Date().toISOString(), message_type: 'text' });
     a.classList.add('pending');
-    a.dataset.clientId = id;
+    a.dataset.clientId = clientID;
     a.setAttribute('aria-busy', 'true');
-    this.log.append(a);
-    this.follow();
+    return a;
   }
 
   /** @param {KeyboardEvent} e */
