@@ -211,7 +211,10 @@ class Call {
     this.render();
   }
 
-  /** meter keeps obj.level up to date from a stream's audio level. @param {{level:number}} obj @param {MediaStream} stream */
+  /**
+   * meter keeps obj.level up to date from a stream's audio level (obj.sample() reads it).
+   * @param {{level:number, analyser?:AnalyserNode, sample?:()=>void}} obj @param {MediaStream} stream
+   */
   meter(obj, stream) {
     if (!this.ctx) return;
     const src = this.ctx.createMediaStreamSource(stream);

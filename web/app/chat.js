@@ -184,7 +184,7 @@ export class RoomView {
       case 'ack': {
         // A resend of a message stored before: shown once, as stored.
         const pending = e.client_id && this.log.querySelector(`article.pending[data-client-id="${CSS.escape(e.client_id)}"]`);
-        if (!pending) break;
+        if (!(pending instanceof HTMLElement)) break;
         if (e.seq && this.log.querySelector(`article[data-seq="${Number(e.seq)}"]`)) { pending.remove(); break; }
         pending.classList.remove('pending');
         pending.removeAttribute('aria-busy');

@@ -6,7 +6,11 @@ import { h, clear, field, showErrors } from './dom.js';
 
 export class RolesView {
   /** @param {HTMLElement} el @param {any} app */
-  constructor(el, app) { this.el = el; this.app = app; }
+  constructor(el, app) {
+    this.el = el;
+    this.app = app;
+    /** @type {any[]} */ this.models = [];
+  }
 
   async start() {
     document.title = 'My roles · Virtual Company';
