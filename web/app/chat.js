@@ -60,10 +60,15 @@ export class RoomView {
     // the animation frame that will scroll there.
     this.stuck = true;
     this.scrollFrame = 0;
-    this.build();
-  }
-
-  build() {
+    /** @type {RoomStream|null} the live socket, from start() */
+    this.stream = null;
+    /** @type {Set<string>|null} */ this.onlineUsers = null;
+    /** @type {any[]} */ this.memberList = [];
+    this.panelKind = '';
+    this.state = '';
+    this.onlineHandler = () => { if (this.stream) this.stream.reconnectNow(); };
+    /** @type {ReturnType<typeof setInterval>|undefined} */ this.typingTimer = undefined;
+    // The elements are made here, so that they always exist.
     const r = this.room;
     this.title = h('h2', { class: 'room-title', text: r.name });
     this.bar = h('div', { class: 'reconnect', role: 'status', hidden: true });
@@ -143,7 +148,6 @@ export class RoomView {
     for (const p of this.stream.pending) if (!stored.has(p.client_id)) this.log.append(this.pendingArticle(p.content, p.client_id));
     this.observer.observe(this.sentinel);
     this.loadRoles();
-    this.onlineHandler = () => this.stream && this.stream.reconnectNow();
     window.addEventListener('online', this.onlineHandler);
     this.typingTimer = setInterval(() => this.renderTyping(), 1000);
   }
@@ -325,7 +329,8 @@ export class RoomView {
   }
 
   stop() {
-    for (const id of this.streams.keys()) this.stream.frame({ type: 'ai_cancel', stream_id: id });
+    const s = this.stream;
+    if (s) for (const id of this.streams.keys()) s.frame({ type: 'ai_cancel', stream_id: id });
   }
 
   /** @param {any} m @param {HTMLElement} body */
@@ -498,7 +503,7 @@ export class RoomView {
 
   send() {
     const text = this.input.value.trim();
-    if (!text) return;
+    if (!text || !this.stream) return;
     this.input.value = '';
     this.hideCompletion();
     const id = this.stream.send(text);
@@ -536,7 +541,7 @@ export class RoomView {
 
   onInput() {
     const now = Date.now();
-    if (now - this.lastTypingSent > 3000 && this.input.value) { this.lastTypingSent = now; this.stream.frame({ type: 'typing' }); }
+    if (this.stream && now - this.lastTypingSent > 3000 && this.input.value) { this.lastTypingSent = now; this.stream.frame({ type: 'typing' }); }
     const m = /(^|\s)@([\w.-]*)$/.exec(this.input.value.slice(0, this.input.selectionStart));
     if (!m) { this.hideCompletion(); return; }
     const q = m[2].toLowerCase();

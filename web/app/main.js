@@ -21,6 +21,13 @@ class App {
     /** @type {Record<string, {seq:number, unread:number, mentions:number}>} counted unread messages per room */
     this.counts = {};
     this.unreadHidden = 0;
+    this.totalUnread = 0;
+    /** @type {ReturnType<typeof setInterval>|undefined} */ this.poll = undefined;
+    /** @type {{roomID:number, p:Promise<any>}|null} */ this.prefetched = null;
+    // The shell's parts; shell() makes them again for each signed-in session.
+    this.roomList = h('ul', { class: 'rooms' });
+    this.main = h('main', { class: 'content', id: 'main' });
+    this.toasts = h('div', { class: 'toasts', role: 'status', 'aria-live': 'polite' });
     this.callButton = callButton;
     this.onCallEvent = onCallEvent;
     setUnauthorizedHandler((d) => this.expired(d || 'Your session ended. Please log in again.'));
