@@ -70,7 +70,12 @@ func TestBrowser_TypingAndHiddenTabNotifications(t *testing.T) {
 	alice.fill("textbox", "Message", "hi")
 	bobB.until("alice typing", `document.querySelector('.typing').textContent === 'alice is typing…'`)
 	alice.do("clear the composer", chromedp_Eval(`document.querySelector('#composer').value = ''`))
-	bobB.do("clear the composer", chromedp_Eval(`document.querySelector('#composer').value = ''`))
+	// Bob sends what he typed: he is no longer typing (long before the
+	// indicator's 4 s expiry).
+	bobB.do("finish the message", chromedp_Eval(`document.querySelector('#composer').value = 'hello'`))
+	bobB.click("button", "Send")
+	alice.until("bob's message", countOf("hello")+" === 1")
+	require.Empty(t, eval[string](alice, `document.querySelector('.typing').textContent`))
 
 	// The real Notification, wrapped to record what the app raises.
 	require.Equal(t, "granted", eval[string](alice, `Notification.permission`))

@@ -173,6 +173,8 @@ export class RoomView {
   onEvent(e) {
     switch (e.type) {
       case 'message': {
+        // Whoever sent a message is done typing it.
+        if (e.user && !e.role_id && this.typing.delete(e.user)) this.renderTyping();
         if (this.trimmedEnd) { this.hold(e); break; } // shown when scrolled down
         const pending = e.client_id && this.log.querySelector(`article[data-client-id="${CSS.escape(e.client_id)}"]`);
         if (pending) pending.remove();
