@@ -25,6 +25,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/google/uuid"
 
+	"github.com/virtual-company/vc/pkg/api"
 	"github.com/virtual-company/vc/pkg/wsproto"
 )
 
@@ -423,7 +424,7 @@ func refusal(err error) error {
 	switch int(ce.Code) {
 	case wsproto.ClosePolicy:
 		status := http.StatusNotFound
-		if strings.HasPrefix(ce.Reason, "unauthorized") {
+		if strings.HasPrefix(ce.Reason, api.CodeUnauthorized) { // the reason starts with its code
 			status = http.StatusUnauthorized
 		}
 		return &Error{StatusCode: status, Detail: ce.Reason}

@@ -10,15 +10,21 @@ import (
 	aianthropic "github.com/virtual-company/vc/server/ai/anthropic"
 	aiopenai "github.com/virtual-company/vc/server/ai/openai"
 	"github.com/virtual-company/vc/server/config"
+	"github.com/virtual-company/vc/server/metrics"
 	"github.com/virtual-company/vc/server/secrets"
 	"github.com/virtual-company/vc/server/service"
 	"github.com/virtual-company/vc/server/store/gormstore"
 )
 
-// aiParts are the AI collaborators of the daemon.
+// aiParts are the AI collaborators of the daemon: the reply engine and its
+// REST part (server/ai), and the services of seats, keys and usage
+// (server/service) whose writes drop what the engine caches.
 type aiParts struct {
-	orch *ai.Orchestrator
-	svc  *ai.Service
+	orch  *ai.Orchestrator
+	svc   *ai.Service
+	seats *service.Seats
+	keys  *service.Keys
+	usage *service.Usage
 }
 
 // AIRegistry builds the provider registry from the llm config section.
@@ -30,10 +36,8 @@ func AIRegistry(l config.LLMConfig) *ai.Registry {
 	if !l.AllowPrivateBaseURLs {
 		userClient = ai.NewUserEndpointClient()
 	}
+	// llm.max_retries means the same to the providers (0: none).
 	retries := l.MaxRetries
-	if retries == 0 {
-		retries = -1 // 0 in the config: no retries
-	}
 	reg.Add(ai.ProviderEntry{
 		Provider:  aiopenai.New(aiopenai.Config{ID: ai.ProviderOpenAI, BaseURL: l.OpenAI.BaseURL, MaxRetries: retries, UserHTTPClient: userClient}),
 		ServerKey: ai.Credentials{APIKey: l.OpenAI.APIKey},
@@ -60,7 +64,7 @@ func AIRegistry(l config.LLMConfig) *ai.Registry {
 
 // buildAI wires the orchestrator (the services' Responder and the chat
 // socket's ai_cancel handler) and the REST service of AI roles.
-func buildAI(ctx context.Context, cfg config.Config, secret []byte, st *gormstore.Store, svcs *service.Services, pub ai.Publisher, logger *slog.Logger) (aiParts, error) {
+func buildAI(ctx context.Context, cfg config.Config, secret []byte, st *gormstore.Store, svcs *service.Services, pub ai.Publisher, m *metrics.Metrics, logger *slog.Logger) (aiParts, error) {
 	l := cfg.LLM
 	if err := config.ValidateLLM(l); err != nil {
 		return aiParts{}, fmt.Errorf("invalid configuration: %w", err)
@@ -80,6 +84,7 @@ func buildAI(ctx context.Context, cfg config.Config, secret []byte, st *gormstor
 		log.Info("re-sealed stored api keys under the current secret", "resealed", n, "unreadable", failed)
 	}
 	reg := AIRegistry(l)
+	m.InstrumentRegistry(reg)
 	orch := ai.New(ai.Config{
 		Registry:       reg,
 		Backend:        &ai.StoreBackend{Store: st, Keys: keys, Messages: svcs.Messages},
@@ -95,9 +100,14 @@ func buildAI(ctx context.Context, cfg config.Config, secret []byte, st *gormstor
 		Logger: logger,
 	})
 	svc := ai.NewService(ai.ServiceDeps{
-		Store: st, Keys: keys, Services: svcs, Orchestrator: orch,
-		Catalogue: ai.NewCatalogue(reg, l.ModelCacheTTL, nil, log), Notifier: pub,
+		Services: svcs, Orchestrator: orch,
+		Catalogue:            ai.NewCatalogue(reg, l.ModelCacheTTL, nil, log),
 		AllowPrivateBaseURLs: l.AllowPrivateBaseURLs,
 	})
-	return aiParts{orch: orch, svc: svc}, nil
+	return aiParts{
+		orch: orch, svc: svc,
+		seats: svcs.NewSeats(st, orch),
+		keys:  service.NewKeys(st, keys, svc, orch, nil),
+		usage: service.NewUsage(st, orch.Limits().DailyTokenBudget, nil),
+	}, nil
 }

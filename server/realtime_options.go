@@ -8,7 +8,9 @@ import (
 // realtimeOptions maps the realtime config section to the hub's options.
 func realtimeOptions(cfg config.Config) realtime.Options {
 	rc := cfg.Realtime
-	o := realtime.Options{
+	// The values mean the same in both layers (0 in max_sockets_per_user:
+	// no cap); the defaults come from the config.
+	return realtime.Options{
 		SendQueue:         rc.SendQueue,
 		MaxSocketsPerUser: rc.MaxSocketsPerUser,
 		MaxFrameBytes:     rc.MaxFrameBytes,
@@ -17,8 +19,4 @@ func realtimeOptions(cfg config.Config) realtime.Options {
 		WriteTimeout:      rc.WriteTimeout,
 		TypingInterval:    rc.TypingInterval,
 	}
-	if rc.MaxSocketsPerUser == 0 {
-		o.MaxSocketsPerUser = -1 // 0 in the config: no cap
-	}
-	return o
 }

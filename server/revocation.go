@@ -3,22 +3,33 @@ package server
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"time"
 
-	"github.com/virtual-company/vc/server/realtime"
 	"github.com/virtual-company/vc/server/service"
 )
 
-// revocationSweep is how often the daemon checks, for the users with open
-// sockets, whether their tokens were revoked in the database without it
-// (vcd admin users disable|reset-password|delete work on the database
-// directly). Issue 12 asks for sockets to close within about a second.
+// revocationSweep is how often the daemon checks what changed in the
+// database without it (vcd admin works on the database directly): for the
+// users with open sockets, whether their tokens were revoked (users
+// disable|reset-password|delete); for the rooms with open sockets, whether
+// they were deleted (rooms delete, users delete). Issue 12 asks for
+// sockets to close within about a second.
 const revocationSweep = time.Second
 
-// startRevocationSweep runs auth.SweepRevoked every revocationSweep over
-// the users the hub has sockets of (the hub counts chat and signaling
-// sockets). The returned func stops it and waits for it.
-func startRevocationSweep(auth *service.Auth, hub *realtime.Hub, logger *slog.Logger) func() {
+// sweepSources are what the sweep asks about open sockets: the chat hub
+// (users with chat or signaling sockets, rooms with chat sockets) and the
+// signaling hub (rooms with a call).
+type sweepSources struct {
+	UsersWithSockets func() []int64
+	RoomsWithSockets func() []int64
+	RoomsWithCalls   func() []int64
+}
+
+// startRevocationSweep runs auth.SweepRevoked over the users with sockets
+// and rooms.SweepDeleted over the rooms with sockets, every
+// revocationSweep. The returned func stops it and waits for it.
+func startRevocationSweep(auth *service.Auth, rooms *service.Rooms, src sweepSources, logger *slog.Logger) func() {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -32,8 +43,15 @@ func startRevocationSweep(auth *service.Auth, hub *realtime.Hub, logger *slog.Lo
 			case <-t.C:
 			}
 			qctx, qcancel := context.WithTimeout(ctx, revocationSweep)
-			if _, err := auth.SweepRevoked(qctx, hub.UsersWithSockets()); err != nil && ctx.Err() == nil {
+			if _, err := auth.SweepRevoked(qctx, src.UsersWithSockets()); err != nil && ctx.Err() == nil {
 				logger.Warn("revocation sweep failed", "err", err)
+			}
+			ids := append(src.RoomsWithSockets(), src.RoomsWithCalls()...)
+			slices.Sort(ids)
+			if n, err := rooms.SweepDeleted(qctx, slices.Compact(ids)); err != nil && ctx.Err() == nil {
+				logger.Warn("room sweep failed", "err", err)
+			} else if n > 0 {
+				logger.Info("closed the sockets of rooms deleted in the database", "rooms", n)
 			}
 			qcancel()
 		}

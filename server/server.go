@@ -6,6 +6,7 @@ package server
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,10 +16,13 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/virtual-company/vc/server/ai"
+	"github.com/virtual-company/vc/server/cluster"
 	"github.com/virtual-company/vc/server/config"
 	"github.com/virtual-company/vc/server/connlimit"
 	"github.com/virtual-company/vc/server/httpapi"
 	"github.com/virtual-company/vc/server/logctx"
+	"github.com/virtual-company/vc/server/metrics"
 	"github.com/virtual-company/vc/server/ops"
 	"github.com/virtual-company/vc/server/realtime"
 	"github.com/virtual-company/vc/server/service"
@@ -38,9 +42,13 @@ type Server struct {
 	store    *gormstore.Store
 	services *service.Services
 	api      *httpapi.API
+	// cluster links this node to the others (nil: single node).
+	cluster *clusterNode
 	// lock is held on the data directory while a SQLite daemon runs, so
 	// that vcd restore refuses to replace its database (nil on PostgreSQL).
 	lock *ops.DataDirLock
+	// metrics is nil when metrics.listen is empty (metrics off).
+	metrics *metrics.Metrics
 
 	// closers run in reverse order after the HTTP drain, before the
 	// database closes (the hub closes its sockets there).
@@ -49,13 +57,14 @@ type Server struct {
 	// at once (new chat posts).
 	quiesce []func()
 
-	mu       sync.Mutex
-	addr     net.Addr
-	serving  bool
-	listener *connlimit.Listener // the guarded listener (nil before Serve)
-	stopOnce sync.Once
-	stopErr  error
-	stopped  chan struct{}
+	mu         sync.Mutex
+	addr       net.Addr
+	serving    bool
+	listener   *connlimit.Listener // the guarded listener (nil before Serve)
+	metricsSrv *metrics.Server     // the metrics listener (nil: off)
+	stopOnce   sync.Once
+	stopErr    error
+	stopped    chan struct{}
 }
 
 // New builds a daemon from cfg: opens and migrates the database, builds the
@@ -86,7 +95,7 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	st, err := OpenStore(ctx, cfg)
+	st, err := openStore(ctx, cfg, logger.With("component", "store"))
 	if err != nil {
 		_ = lock.Release()
 		return nil, err
@@ -102,13 +111,25 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 	if _, err := st.Migrate(ctx); err != nil {
 		return nil, fmt.Errorf("migrate database: %w", err)
 	}
+	if cfg.Metrics.Listen != "" {
+		s.metrics = metrics.New(Version)
+		s.metrics.WatchDatabase(dbPools(st), st.Ping)
+	}
+	// A cluster node counts its rate limits in the database, which every
+	// node shares.
+	var shared service.SharedWindows
+	if cfg.Cluster.Enabled() {
+		shared = st
+	}
 	s.services, err = service.New(service.Deps{
-		Store:      st,
+		Store:      s.metrics.InstrumentStore(st),
 		Secret:     secret,
 		BcryptCost: cfg.BcryptCost,
 		TokenTTL:   cfg.TokenTTL,
 		Logger:     logger.With("component", "service"),
 
+		NoUserCache:       cfg.Cluster.Enabled(),
+		SharedLimits:      shared,
 		Registration:      cfg.Auth.Registration,
 		Audit:             logger.With("component", "audit"),
 		MaxFailedLogins:   cfg.RateLimit.MaxFailedLogins,
@@ -118,30 +139,89 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 		return nil, err
 	}
 
-	var chatSocket, signalSocket fiber.Handler
-	// === Realtime hub (server/realtime) is built here ===
-	chat := realtime.New(realtime.Deps{Auth: s.services.Auth, Rooms: s.services.Rooms,
-		Messages: s.services.Messages, Options: realtimeOptions(cfg), Logger: logger})
-	chatSocket = chat.Handler()
-	s.closers = append(s.closers, chat.Close)
-	s.quiesce = append(s.quiesce, chat.StopPosts)
-	// === AI responder (server/ai) is built here ===
-	aip, err := buildAI(ctx, cfg, secret, st, s.services, chat, logger)
+	// The cluster node (server/cluster), only with cluster.nats_url.
+	var node *clusterNode
+	if cfg.Cluster.Enabled() {
+		keys, err := keyring(secret, cfg)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkClusterSecret(ctx, st, keys, cfg.Cluster.NodeID); err != nil {
+			return nil, err
+		}
+		// Metrics observe the bus: NATS connection state, cross-node
+		// delivery latency, failed publishes.
+		var hooks cluster.Hooks
+		if m := s.metrics; m != nil {
+			hooks = cluster.Hooks{ConnState: m.NATSConnected, Delivered: m.ClusterDelivered, PublishFailed: m.ClusterPublishFailed}
+		}
+		if node, err = newClusterNode(cfg, st, hooks, logger); err != nil {
+			return nil, err
+		}
+		s.cluster = node
+		defer func() {
+			if !ok {
+				node.close()
+			}
+		}()
+		logger.Info("cluster node", "node_id", cfg.Cluster.NodeID, "subject_prefix", cfg.Cluster.SubjectPrefix)
+	}
+
+	// Built in dependency order: the hub (the AI replies publish through
+	// it), the AI parts, the chat socket (it cancels AI replies), signaling
+	// (it wraps the hub). The services are the one cycle: every part above
+	// uses them and they publish through the hub and ask the AI for
+	// replies, so they get their notifier, responder and model checker last.
+	// In a cluster the node stands between: what the services and the AI
+	// replies publish goes to the other nodes too, and an ai_cancel reaches
+	// the node running the reply.
+	hub := realtime.NewHub(realtimeOptions(cfg), s.services.Messages.After, logger)
+	var pub ai.Publisher = hub
+	if node != nil {
+		node.auth, node.msgs = s.services.Auth, s.services.Messages
+		pub = node
+	}
+	aip, err := buildAI(ctx, cfg, secret, st, s.services, pub, s.metrics, logger)
 	if err != nil {
+		hub.Close()
 		return nil, err
 	}
+	var canceller realtime.AICanceller = aip.orch
+	if node != nil {
+		node.cancel = aip.orch
+		canceller = node
+	}
+	chat := realtime.New(realtime.Deps{Hub: hub, Auth: s.services.Auth, Rooms: s.services.Rooms,
+		Messages: s.services.Messages, Canceller: canceller, Options: realtimeOptions(cfg), Logger: logger})
+	sig := signal.New(signal.Options{Auth: s.services.Auth, Rooms: s.services.Rooms,
+		Messages: s.services.Messages, Chat: chat, Sockets: chat, RTC: cfg.RTC, Cluster: node.signalCluster(), Logger: logger})
 	s.services.SetResponder(aip.orch)
 	s.services.Roles.SetModelChecker(aip.svc)
-	chat.SetCanceller(aip.orch)
-	s.closers = append(s.closers, func(context.Context) error { aip.orch.Close(); return nil })
-	// === Signaling (server/signal) is built here ===
-	sig := signal.New(signal.Options{Auth: s.services.Auth, Rooms: s.services.Rooms,
-		Messages: s.services.Messages, Chat: chat, Sockets: chat, RTC: cfg.RTC, Logger: logger})
-	s.services.SetNotifier(sig.Notifier(chat))
-	signalSocket = sig.Handler()
-	s.closers = append(s.closers, func(context.Context) error { sig.Close(); return nil })
-	stopSweep := startRevocationSweep(s.services.Auth, chat.Hub, logger)
-	s.closers = append(s.closers, func(context.Context) error { stopSweep(); return nil })
+	if node != nil {
+		node.chat, node.local = chat, sig.Notifier(chat)
+		s.services.SetNotifier(node)
+		if err := node.start(); err != nil {
+			hub.Close()
+			return nil, err
+		}
+		// Closed last (closers run in reverse): what commits during the
+		// drain still reaches the other nodes.
+		s.closers = append(s.closers, func(context.Context) error { node.close(); return nil })
+	} else {
+		s.services.SetNotifier(sig.Notifier(chat))
+	}
+	stopSweep := startRevocationSweep(s.services.Auth, s.services.Rooms, sweepSources{
+		UsersWithSockets: hub.UsersWithSockets, RoomsWithSockets: hub.RoomsWithSockets, RoomsWithCalls: sig.RoomsWithCalls,
+	}, logger)
+	// Closers run in reverse: the sweep, signaling, the AI replies, the
+	// chat sockets, then the cluster node.
+	s.closers = append(s.closers, chat.Close,
+		func(context.Context) error { aip.orch.Close(); return nil },
+		func(context.Context) error { sig.Close(); return nil },
+		func(context.Context) error { stopSweep(); return nil })
+	s.quiesce = append(s.quiesce, chat.StopPosts)
+	s.metrics.WatchRealtime(chat)
+	s.metrics.WatchCalls(sig)
 
 	var web httpapi.WebApp
 	if o.web != nil {
@@ -156,36 +236,83 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 	s.api, err = httpapi.New(httpapi.Deps{
 		Services:       s.services,
 		Ready:          st.Ping,
+		Degraded:       s.degraded,
+		SharedLimits:   shared,
 		Logger:         logger,
 		Version:        Version,
 		BodyLimit:      cfg.BodyLimit,
 		CORSOrigins:    cfg.CORSOrigins,
 		AuthPerMinute:  cfg.RateLimit.AuthPerMinute,
 		TrustedProxies: trusted,
-		ChatSocket:     chatSocket,
-		SignalSocket:   signalSocket,
+		ChatSocket:     chat.Handler(),
+		SignalSocket:   sig.Handler(),
 		Calls:          sig,
 		AI:             aip.svc,
+		Seats:          aip.seats,
+		Keys:           aip.keys,
+		Usage:          aip.usage,
 		Web:            web,
 		Export:         &ops.Exporter{Store: st, Rooms: s.services.Rooms},
 		AccessLog:      cfg.Log.Access,
+		Metrics:        s.metrics,
 	})
 	if err != nil {
 		return nil, err
 	}
 	s.guardHTTP()
+	if s.metrics != nil {
+		// Bound here, so that a bad metrics.listen stops the start and
+		// the address is known as soon as New returns.
+		if s.metricsSrv, err = s.metrics.Listen(cfg.Metrics.Listen, logger); err != nil {
+			return nil, err
+		}
+		logger.Info("metrics listening", "addr", s.metricsSrv.Addr().String(), "path", "/metrics")
+	}
 	ok = true
 	return s, nil
 }
 
-// OpenStore opens the configured database without migrating it.
+// OpenStore opens the configured database without migrating it. Its
+// warnings go to slog.Default().
 func OpenStore(ctx context.Context, cfg config.Config) (*gormstore.Store, error) {
+	return openStore(ctx, cfg, nil)
+}
+
+func openStore(ctx context.Context, cfg config.Config, logger *slog.Logger) (*gormstore.Store, error) {
 	cfg.Resolve()
-	st, err := gormstore.Open(ctx, cfg.DatabaseURL, gormstore.Options{})
+	st, err := gormstore.Open(ctx, cfg.DatabaseURL, gormstore.Options{Logger: logger})
 	if err != nil {
 		return nil, err
 	}
 	return st, nil
+}
+
+// MetricsAddr returns the address of the metrics listener (nil: metrics
+// off, or before Run).
+func (s *Server) MetricsAddr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.metricsSrv == nil {
+		return nil
+	}
+	return s.metricsSrv.Addr()
+}
+
+// Metrics returns the daemon's metrics (nil when metrics.listen is empty).
+func (s *Server) Metrics() *metrics.Metrics { return s.metrics }
+
+// dbPools names the store's connection pools for the metrics: SQLite has a
+// write and a read pool, PostgreSQL one pool ("main").
+func dbPools(st *gormstore.Store) map[string]*sql.DB {
+	w, werr := st.DB().DB()
+	r, rerr := st.ReadDB().DB()
+	switch {
+	case werr != nil:
+		return nil
+	case rerr != nil || r == w:
+		return map[string]*sql.DB{"main": w}
+	}
+	return map[string]*sql.DB{"write": w, "read": r}
 }
 
 // Config returns the resolved configuration.
@@ -275,6 +402,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 				s.logger.Warn("shutdown_timeout reached while closing", "err", err)
 			} else if err != nil {
 				errs = append(errs, err)
+			}
+		}
+		s.mu.Lock()
+		ms := s.metricsSrv
+		s.mu.Unlock()
+		if ms != nil {
+			if err := ms.Close(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("close metrics listener: %w", err))
 			}
 		}
 		if err := s.store.Close(); err != nil {

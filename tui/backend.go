@@ -25,6 +25,10 @@ type Backend interface {
 	ListRoomRoles(ctx context.Context, roomID int64) ([]api.Role, error)
 	SeatRole(ctx context.Context, roomID, roleID int64) (api.Role, error)
 	ListRoles(ctx context.Context) ([]api.Role, error)
+	StartMeeting(ctx context.Context, roomID int64, req api.StartMeetingRequest) (api.Meeting, error)
+	StopMeeting(ctx context.Context, roomID, meetingID int64) (api.Meeting, error)
+	Meetings(ctx context.Context, roomID int64) ([]api.Meeting, error)
+	Meeting(ctx context.Context, roomID, meetingID int64) (api.Meeting, error)
 	OpenStream(ctx context.Context, roomID int64, opts client.StreamOptions) (Stream, error)
 }
 

@@ -48,7 +48,7 @@ func loadedModel(tb testing.TB, n, w, h int) (*Model, *fakeStream) {
 		}
 	}
 	s := &fakeStream{events: make(chan wsproto.Event, 1), status: nil}
-	m.Update(roomOpenedMsg{gen: c.gen, room: be.rooms[0], msgs: msgs, members: be.members[1], roles: be.roles[1], stream: s})
+	m.Update(roomOpenedMsg{gen: c.conn.gen, room: be.rooms[0], msgs: msgs, members: be.members[1], roles: be.roles[1], stream: s})
 	if c.tl.messageCount() != n {
 		tb.Fatalf("loaded %d messages, want %d", c.tl.messageCount(), n)
 	}
@@ -127,12 +127,12 @@ func BenchmarkStreamDelta(b *testing.B) {
 	for i := 0; b.Loop(); i++ {
 		if i%1000 == 0 {
 			if stream > 0 {
-				m.Update(streamMsg{gen: c.gen, events: []wsproto.Event{{Type: wsproto.TypeAIError, StreamID: fmt.Sprint(stream)}}})
+				m.Update(streamMsg{gen: c.conn.gen, events: []wsproto.Event{{Type: wsproto.TypeAIError, StreamID: fmt.Sprint(stream)}}})
 			}
 			stream++
-			m.Update(streamMsg{gen: c.gen, events: []wsproto.Event{{Type: wsproto.TypeAIStart, StreamID: fmt.Sprint(stream), RoleID: &role, Role: "CTO"}}})
+			m.Update(streamMsg{gen: c.conn.gen, events: []wsproto.Event{{Type: wsproto.TypeAIStart, StreamID: fmt.Sprint(stream), RoleID: &role, Role: "CTO"}}})
 		}
-		m.Update(streamMsg{gen: c.gen, events: []wsproto.Event{{Type: wsproto.TypeAIDelta, StreamID: fmt.Sprint(stream), Delta: delta(i)}}})
+		m.Update(streamMsg{gen: c.conn.gen, events: []wsproto.Event{{Type: wsproto.TypeAIDelta, StreamID: fmt.Sprint(stream), Delta: delta(i)}}})
 		_ = m.View()
 	}
 }
@@ -148,15 +148,15 @@ func BenchmarkStreamDeltaBatch10(b *testing.B) {
 	for i := 0; b.Loop(); i++ {
 		if i%100 == 0 {
 			stream++
-			m.Update(streamMsg{gen: c.gen, events: []wsproto.Event{{Type: wsproto.TypeAIStart, StreamID: fmt.Sprint(stream), RoleID: &role, Role: "CTO"}}})
+			m.Update(streamMsg{gen: c.conn.gen, events: []wsproto.Event{{Type: wsproto.TypeAIStart, StreamID: fmt.Sprint(stream), RoleID: &role, Role: "CTO"}}})
 		}
 		for k := range batch {
 			batch[k] = wsproto.Event{Type: wsproto.TypeAIDelta, StreamID: fmt.Sprint(stream), Delta: delta(i*10 + k)}
 		}
-		m.Update(streamMsg{gen: c.gen, events: batch})
+		m.Update(streamMsg{gen: c.conn.gen, events: batch})
 		_ = m.View()
 		if i%100 == 99 {
-			m.Update(streamMsg{gen: c.gen, events: []wsproto.Event{{Type: wsproto.TypeAIError, StreamID: fmt.Sprint(stream)}}})
+			m.Update(streamMsg{gen: c.conn.gen, events: []wsproto.Event{{Type: wsproto.TypeAIError, StreamID: fmt.Sprint(stream)}}})
 		}
 	}
 }

@@ -40,7 +40,7 @@ func TestChat_TypingInPanelsGoesToInput(t *testing.T) {
 			require.Equal(t, tc.want, c.focus)
 			if tc.want == focusRooms {
 				hs.keyType(tea.KeyDown) // the panel's own key still works
-				require.Equal(t, 1, c.sel)
+				require.Equal(t, 1, c.rooms.sel)
 				require.Equal(t, focusRooms, c.focus)
 			}
 			hs.typeText(tc.text)
@@ -71,7 +71,7 @@ func TestChat_RoleAddressesOneMessage(t *testing.T) {
 	hs.typeText("ship?\n")
 	hs.waitFor("the send", func() bool { return len(s.sentFrames()) == 1 })
 	require.NotNil(t, s.sentFrames()[0].RoleID)
-	require.Nil(t, c.target)
+	require.Nil(t, c.input.target)
 	require.NotContains(t, hs.screen(), "goes to CTO")
 	require.NotContains(t, hs.screen(), "to 🤖 CTO")
 	hs.typeText("and now?\n")
@@ -81,7 +81,7 @@ func TestChat_RoleAddressesOneMessage(t *testing.T) {
 	// Esc cancels it, and the line with it.
 	hs.typeText("/role cto\n")
 	hs.keyType(tea.KeyEsc)
-	require.Nil(t, c.target)
+	require.Nil(t, c.input.target)
 	require.NotContains(t, hs.screen(), "goes to CTO")
 }
 
@@ -109,8 +109,8 @@ func TestChat_OwnMessagesAreNotUnread(t *testing.T) {
 	}
 	hs.be.addMsg(2, "bob", 2, "from bob")
 	hs.send(roomsTickMsg{})
-	hs.waitFor("the scan of #random", func() bool { return c.rooms[1].checked == 166 && c.rooms[1].own == 160 })
-	require.Equal(t, 1, c.unread(1))
+	hs.waitFor("the scan of #random", func() bool { return c.rooms.items[1].checked == 166 && c.rooms.items[1].own == 160 })
+	require.Equal(t, 1, c.rooms.unread(1))
 	require.Regexp(t, `#random\s+1\s`, lineWith(hs.screen(), "#random"))
 	hs.keyType(tea.KeyCtrlK)
 	require.Contains(t, hs.screen(), "#random  1 new")
@@ -132,13 +132,13 @@ func TestChat_MentionElsewhereRingsAndMarks(t *testing.T) {
 
 	be.addMsg(2, "bob", 2, "no mention of alice here, nor of @alicex")
 	hs.send(roomsTickMsg{})
-	hs.waitFor("the scan", func() bool { return c.unread(1) == 1 })
-	require.False(t, c.rooms[1].mention)
+	hs.waitFor("the scan", func() bool { return c.rooms.unread(1) == 1 })
+	require.False(t, c.rooms.items[1].mention)
 
 	be.addMsg(2, "bob", 2, "@alice can you look at this?")
 	be.addMsg(2, "bob", 2, "@Alice ping")
 	hs.send(roomsTickMsg{})
-	hs.waitFor("the mention", func() bool { return c.rooms[1].mention })
+	hs.waitFor("the mention", func() bool { return c.rooms.items[1].mention })
 	hs.waitFor("the bell", func() bool { return bells.Load() == 1 })
 	require.Regexp(t, `#random\s+@3\s`, lineWith(hs.screen(), "#random"))
 	require.Contains(t, hs.screen(), "you were mentioned in #random")
@@ -147,13 +147,13 @@ func TestChat_MentionElsewhereRingsAndMarks(t *testing.T) {
 	require.Contains(t, hs.screen(), "bell off")
 	be.addMsg(3, "bob", 2, "@alice and here")
 	hs.send(roomsTickMsg{})
-	hs.waitFor("the mention in #ops", func() bool { return c.rooms[2].mention })
+	hs.waitFor("the mention in #ops", func() bool { return c.rooms.items[2].mention })
 	require.Equal(t, int32(1), bells.Load(), "no bell with /set bell off")
 
 	// Opening the room clears the mark.
 	hs.typeText("/join random\n")
-	hs.waitFor("#random open", func() bool { r, _ := c.curRoom(); return r.ID == 2 && c.stream != nil })
-	require.False(t, c.rooms[1].mention)
+	hs.waitFor("#random open", func() bool { r, _ := c.rooms.current(); return r.ID == 2 && c.conn.stream != nil })
+	require.False(t, c.rooms.items[1].mention)
 	require.NotRegexp(t, `#random\s+@`, hs.screen())
 }
 
@@ -175,7 +175,7 @@ func TestChat_RoomAddedEvent(t *testing.T) {
 	s.events <- wsproto.Event{Type: wsproto.TypeRoomAdded, RoomID: 9}
 	hs.waitScreen("you were added to #plans")
 	require.Contains(t, lineWith(hs.screen(), "#plans"), "#plans")
-	require.Equal(t, 0, c.unread(c.roomIndex(9)), "its history is not unread")
+	require.Equal(t, 0, c.rooms.unread(c.rooms.roomIndex(9)), "its history is not unread")
 }
 
 // TestChat_JoinRefreshesFirst: /join of a room the list does not have yet
@@ -185,7 +185,7 @@ func TestChat_JoinRefreshesFirst(t *testing.T) {
 	c := hs.chat()
 	hs.be.addRoom(9, "plans", 2) // added a moment ago; no poll since
 	hs.typeText("/join plans\n")
-	hs.waitFor("#plans open", func() bool { r, _ := c.curRoom(); return r.ID == 9 && c.stream != nil })
+	hs.waitFor("#plans open", func() bool { r, _ := c.rooms.current(); return r.ID == 9 && c.conn.stream != nil })
 
 	hs.typeText("/join nowhere\n")
 	hs.waitScreen("no room “nowhere” among yours: /create nowhere makes it")
@@ -209,7 +209,7 @@ func TestChat_SameNameRooms(t *testing.T) {
 	hs.typeText("/join ops\n")
 	hs.waitScreen("2 rooms are called “ops”: /join ops#4 or ops#7")
 	hs.typeText("/join ops#7\n")
-	hs.waitFor("ops#7 open", func() bool { r, _ := c.curRoom(); return r.ID == 7 && c.stream != nil })
+	hs.waitFor("ops#7 open", func() bool { r, _ := c.rooms.current(); return r.ID == 7 && c.conn.stream != nil })
 	require.Contains(t, hs.screen(), "● connected  #ops#7")
 
 	hs.typeText("/join ops#5\n")
@@ -239,12 +239,12 @@ func TestChat_RoomDeletedMovesOn(t *testing.T) {
 			hs.be.rooms = hs.be.rooms[1:]
 			hs.be.mu.Unlock()
 			s.status <- client.StreamStatus{State: client.StateGaveUp, Err: &client.Error{StatusCode: 404, Detail: tc.reason}}
-			hs.waitFor("#random open", func() bool { r, _ := c.curRoom(); return r.ID == 2 && c.stream != nil })
+			hs.waitFor("#random open", func() bool { r, _ := c.rooms.current(); return r.ID == 2 && c.conn.stream != nil })
 			scr := hs.screen()
 			require.Contains(t, scr, tc.want)
 			require.NotContains(t, scr, "reconnect")
 			require.Equal(t, 1, strings.Count(scr, "#general"), "only the notice names it")
-			require.Len(t, c.rooms, 1)
+			require.Len(t, c.rooms.items, 1)
 		})
 	}
 }

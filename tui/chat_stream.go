@@ -13,7 +13,7 @@ import (
 // Room stream events: connection state and chat events into the screen.
 
 func (c *chatScreen) onStream(msg streamMsg) tea.Cmd {
-	if msg.gen != c.gen || c.stream == nil {
+	if msg.gen != c.conn.gen || c.conn.stream == nil {
 		return nil
 	}
 	var cmds []tea.Cmd
@@ -35,26 +35,22 @@ func (c *chatScreen) onStream(msg streamMsg) tea.Cmd {
 		// Closed with 4003 (or refused with 404): the room was deleted or
 		// we were removed; retrying cannot help, so move on (leaving the
 		// room closes the stream that gave up).
-		return tea.Batch(append(cmds, c.roomGone(c.cur, why))...)
+		return tea.Batch(append(cmds, c.roomGone(c.rooms.cur, why))...)
 	}
 	if msg.ended {
-		c.stream = nil
+		c.conn.stream = nil
 		c.conn.open = false
 		if c.conn.state != client.StateGaveUp {
 			c.conn.state = client.StateGaveUp
 		}
 		return tea.Batch(cmds...)
 	}
-	cmds = append(cmds, waitStream(c.gen, c.stream))
+	cmds = append(cmds, waitStream(c.conn.gen, c.conn.stream))
 	return tea.Batch(cmds...)
 }
 
 func (c *chatScreen) onStatus(st client.StreamStatus) {
-	c.conn.state, c.conn.attempt, c.conn.retryIn = st.State, st.Attempt, st.RetryIn
-	c.conn.err = ""
-	if st.Err != nil {
-		c.conn.err = errText(st.Err)
-	}
+	c.conn.status(st)
 	queued := st.State != client.StateConnected
 	for _, e := range c.tl.tail() {
 		if e.kind == entryPending && e.queued != queued && e.failed == "" {
@@ -72,32 +68,28 @@ func (c *chatScreen) onEvent(ev wsproto.Event) tea.Cmd {
 		if c.tl.addMessage(m) {
 			if c.tl.offset == 0 {
 				c.markRead()
-			} else if c.cur >= 0 && m.Seq > c.rooms[c.cur].room.LastSeq {
-				r := &c.rooms[c.cur]
-				r.room.LastSeq, r.checked = m.Seq, m.Seq
-				if c.isMine(m) {
-					r.own++ // read while scrolled up: mine never count
-				}
+			} else {
+				c.rooms.seen(m) // read while scrolled up: mine never count
 			}
 		}
-		delete(c.typing, ev.User)
+		c.notices.stopped(ev.User)
 	case wsproto.TypePresence:
-		c.online = map[string]bool{}
-		for _, u := range ev.Online {
-			c.online[u.Username] = true
+		users := make([]string, len(ev.Online))
+		for i, u := range ev.Online {
+			users[i] = u.Username
 		}
+		c.members.setOnline(users)
 	case wsproto.TypeJoin, wsproto.TypeLeave:
 		if ev.User == "" {
 			return nil
 		}
 		if ev.Type == wsproto.TypeJoin {
-			if c.online[ev.User] {
+			if !c.members.arrived(ev.User) {
 				return nil // another socket of someone already here
 			}
-			c.online[ev.User] = true
 		} else {
-			delete(c.online, ev.User)
-			delete(c.typing, ev.User)
+			c.members.departed(ev.User)
+			c.notices.stopped(ev.User)
 		}
 		if ev.User != me && c.settings.joins {
 			verb := "joined"
@@ -106,17 +98,22 @@ func (c *chatScreen) onEvent(ev wsproto.Event) tea.Cmd {
 			}
 			c.tl.presence(ev.User, verb, c.eventTime(ev))
 		}
-		if !c.isMember(ev.User) {
-			if r, ok := c.curRoom(); ok {
-				return c.sh.peopleCmd(c.gen, r.ID)
+		if !c.members.isMember(ev.User) {
+			if r, ok := c.rooms.current(); ok {
+				return c.sh.peopleCmd(c.conn.gen, r.ID)
 			}
 		}
 	case wsproto.TypeTyping:
 		if ev.User != "" && ev.User != me {
-			c.typing[ev.User] = c.now()
+			c.notices.typed(ev.User)
 		}
+	case wsproto.TypeMeetingStart, wsproto.TypeMeetingTurn, wsproto.TypeMeetingEnd:
+		return c.meeting.Update(meetingEventMsg{ev: ev})
 	case wsproto.TypeAIStart:
 		c.aiEntry(ev)
+		if ev.MeetingID != 0 {
+			return c.meeting.Update(meetingEventMsg{ev: ev})
+		}
 	case wsproto.TypeAIDelta:
 		e := c.aiEntry(ev)
 		e.buf.WriteString(ev.Delta)
@@ -150,7 +147,7 @@ func (c *chatScreen) onEvent(ev wsproto.Event) tea.Cmd {
 		if e := c.tl.aiStream(ev.StreamID); e != nil {
 			c.tl.remove(e)
 			name := e.roleName
-			c.setNotice(name+": "+firstNonEmpty(ev.Detail, "the reply failed"), true)
+			c.notices.set(name+": "+firstNonEmpty(ev.Detail, "the reply failed"), true)
 		}
 	case wsproto.TypeAck:
 		// The message event that follows replaces the pending entry.
@@ -162,16 +159,16 @@ func (c *chatScreen) onEvent(ev wsproto.Event) tea.Cmd {
 				return nil
 			}
 		}
-		c.setNotice(firstNonEmpty(ev.Detail, "the server refused that"), true)
+		c.notices.set(firstNonEmpty(ev.Detail, "the server refused that"), true)
 	case wsproto.TypeRoomAdded:
 		// We were added to a room: it is in the room list at once.
-		if ev.RoomID != 0 && c.roomIndex(ev.RoomID) < 0 {
-			c.added = ev.RoomID
+		if ev.RoomID != 0 && c.rooms.roomIndex(ev.RoomID) < 0 {
+			c.rooms.added = ev.RoomID
 		}
 		return c.sh.roomsCmd()
 	case wsproto.TypeMembers:
-		if r, ok := c.curRoom(); ok {
-			return c.sh.peopleCmd(c.gen, r.ID)
+		if r, ok := c.rooms.current(); ok {
+			return c.sh.peopleCmd(c.conn.gen, r.ID)
 		}
 	}
 	return nil
@@ -184,15 +181,6 @@ func (c *chatScreen) eventTime(ev wsproto.Event) time.Time {
 	return c.now()
 }
 
-func (c *chatScreen) isMember(user string) bool {
-	for _, m := range c.members {
-		if m.Username == user {
-			return true
-		}
-	}
-	return false
-}
-
 // aiEntry returns the streaming entry of ev's reply, creating it (also for
 // a delta of a reply that started before we joined).
 func (c *chatScreen) aiEntry(ev wsproto.Event) *entry {
@@ -203,7 +191,7 @@ func (c *chatScreen) aiEntry(ev wsproto.Event) *entry {
 	if ev.RoleID != nil {
 		e.roleID = *ev.RoleID
 		if e.roleName == "" {
-			e.roleName = c.env.roles[e.roleID].Name
+			e.roleName = c.tl.env.roles[e.roleID].Name
 		}
 	}
 	if e.roleName == "" {

@@ -68,7 +68,7 @@ func TestChat_DeltasAssembleIntoOneMessage(t *testing.T) {
 	require.Contains(t, scr, "Ship it today, then", "markdown rendered")
 	require.NotContains(t, scr, "**")
 	require.NotContains(t, scr, "replying…")
-	require.Equal(t, int64(31), c.rooms[c.cur].lastRead)
+	require.Equal(t, int64(31), c.rooms.items[c.rooms.cur].lastRead)
 }
 
 func TestChat_AIErrorAndStop(t *testing.T) {
@@ -135,20 +135,20 @@ func TestChat_ReconnectBannerAndResume(t *testing.T) {
 	s.status <- client.StreamStatus{State: client.StateGaveUp, Err: fmt.Errorf("server gone")}
 	hs.waitScreen("disconnected: server gone · ctrl+r reconnects")
 	hs.key(tea.KeyMsg{Type: tea.KeyCtrlR})
-	hs.waitFor("a new stream", func() bool { return hs.be.lastStream() != s && c.stream != nil })
+	hs.waitFor("a new stream", func() bool { return hs.be.lastStream() != s && c.conn.stream != nil })
 	require.Equal(t, int64(30), hs.be.lastStream().after, "resumes after the newest stored message")
 }
 
 func TestChat_UnreadCounts(t *testing.T) {
 	hs, _ := startChat(t, 120, 40)
 	c := hs.chat()
-	require.Equal(t, 0, c.unread(1))
+	require.Equal(t, 0, c.rooms.unread(1))
 
 	hs.be.mu.Lock()
 	hs.be.rooms[1].LastSeq = 8 // three new messages in #random
 	hs.be.mu.Unlock()
 	hs.send(roomsTickMsg{})
-	hs.waitFor("the unread count", func() bool { return c.unread(1) == 3 })
+	hs.waitFor("the unread count", func() bool { return c.rooms.unread(1) == 3 })
 	line := lineWith(hs.screen(), "#random")
 	require.Regexp(t, `#random\s+3\s`, line)
 
@@ -156,12 +156,12 @@ func TestChat_UnreadCounts(t *testing.T) {
 	s := hs.be.lastStream()
 	s.events <- wsproto.Event{Type: wsproto.TypeMessage, RoomID: 1, ID: 777, Seq: 31, User: "bob", Content: "hi", Timestamp: t0}
 	hs.waitFor("the live message", func() bool { return c.tl.ids[777] })
-	require.Equal(t, 0, c.unread(0))
+	require.Equal(t, 0, c.rooms.unread(0))
 
 	hs.typeText("/join random\n")
-	hs.waitFor("#random open", func() bool { r, _ := c.curRoom(); return r.ID == 2 && c.stream != nil })
-	require.Equal(t, 0, c.unread(1))
-	require.Equal(t, 0, c.unread(0))
+	hs.waitFor("#random open", func() bool { r, _ := c.rooms.current(); return r.ID == 2 && c.conn.stream != nil })
+	require.Equal(t, 0, c.rooms.unread(1))
+	require.Equal(t, 0, c.rooms.unread(0))
 	require.NotRegexp(t, `#random\s+3\s`, lineWith(hs.screen(), "#random"))
 }
 
@@ -202,14 +202,14 @@ func TestChat_SlashCommands(t *testing.T) {
 	c := hs.chat()
 
 	hs.typeText("/role cto\n")
-	require.NotNil(t, c.target)
+	require.NotNil(t, c.input.target)
 	require.Contains(t, hs.screen(), "to 🤖 CTO")
 	hs.typeText("what now?\n")
 	hs.waitFor("the send", func() bool { return len(s.sentFrames()) == 1 })
 	f := s.sentFrames()[0]
 	require.NotNil(t, f.RoleID)
 	require.Equal(t, int64(7), *f.RoleID)
-	require.Nil(t, c.target, "the role applies to one message")
+	require.Nil(t, c.input.target, "the role applies to one message")
 
 	hs.typeText("/role nobody\n")
 	require.Contains(t, hs.screen(), "no role “nobody” is seated here")
@@ -222,7 +222,7 @@ func TestChat_SlashCommands(t *testing.T) {
 	hs.be.myRoles = []api.Role{{ID: 8, Name: "Lawyer", Handle: "lawyer", Avatar: "⚖"}}
 	hs.be.mu.Unlock()
 	hs.typeText("/seat lawyer\n")
-	hs.waitFor("the seated role", func() bool { return len(c.roles) == 2 })
+	hs.waitFor("the seated role", func() bool { return len(c.members.roles) == 2 })
 	require.Contains(t, hs.screen(), "@lawyer")
 
 	hs.typeText("/members\n")
@@ -239,7 +239,7 @@ func TestChat_SlashCommands(t *testing.T) {
 	require.Contains(t, hs.screen(), "unknown command /bogus")
 
 	hs.typeText("/create plans\n")
-	hs.waitFor("#plans open", func() bool { r, _ := c.curRoom(); return r.Name == "plans" && c.stream != nil })
+	hs.waitFor("#plans open", func() bool { r, _ := c.rooms.current(); return r.Name == "plans" && c.conn.stream != nil })
 	hs.waitFor("the old room's stream to close", func() bool {
 		s.mu.Lock()
 		defer s.mu.Unlock()
@@ -248,7 +248,7 @@ func TestChat_SlashCommands(t *testing.T) {
 	require.Contains(t, hs.screen(), "#plans")
 
 	hs.typeText("/join general\n")
-	hs.waitFor("#general open", func() bool { r, _ := c.curRoom(); return r.ID == 1 && c.stream != nil })
+	hs.waitFor("#general open", func() bool { r, _ := c.rooms.current(); return r.ID == 1 && c.conn.stream != nil })
 
 	hs.typeText("/quit\n")
 	hs.waitFor("quit", func() bool { return hs.quit })
@@ -307,19 +307,19 @@ func TestChat_SearchLoadedHistory(t *testing.T) {
 	c := hs.chat()
 	hs.keyType(tea.KeyTab) // focus the messages
 	hs.typeText("/")
-	require.True(t, c.searching)
+	require.True(t, c.search.open)
 	hs.typeText("message 2 in\n")
-	require.Len(t, c.hits, 1)
+	require.Len(t, c.search.hits, 1)
 	require.Contains(t, hs.screen(), "match 1/1")
 	require.Contains(t, hs.screen(), "▌      message 2 in general")
 
 	hs.typeText("/")
 	hs.typeText("in general\n")
-	require.Len(t, c.hits, 30)
+	require.Len(t, c.search.hits, 30)
 	hs.typeText("n")
-	require.Equal(t, 1, c.hitIdx)
+	require.Equal(t, 1, c.search.hitIdx)
 	hs.typeText("N")
-	require.Equal(t, 0, c.hitIdx)
+	require.Equal(t, 0, c.search.hitIdx)
 }
 
 func TestChat_TypingJoinLeavePresence(t *testing.T) {
@@ -376,7 +376,7 @@ func TestChat_SwitcherFuzzy(t *testing.T) {
 	hs.typeText("rnd")
 	require.Equal(t, []int{1}, c.switcher.matches)
 	hs.keyType(tea.KeyEnter)
-	hs.waitFor("#random open", func() bool { r, _ := c.curRoom(); return r.ID == 2 && c.stream != nil })
+	hs.waitFor("#random open", func() bool { r, _ := c.rooms.current(); return r.ID == 2 && c.conn.stream != nil })
 }
 
 // TestInput_WordsAreNotKeys: a terminal delivers fast typing as multi-rune
@@ -397,9 +397,9 @@ func TestSearchAndSwitcher_WordsAreNotKeys(t *testing.T) {
 	hs, _ := startChat(t, 120, 40)
 	c := hs.chat()
 	hs.send(tea.KeyMsg{Type: tea.KeyCtrlF})
-	require.True(t, c.searching)
+	require.True(t, c.search.open)
 	hs.key(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("end")})
-	require.Equal(t, "end", c.search.Value())
+	require.Equal(t, "end", c.search.input.Value())
 	hs.keyType(tea.KeyEsc)
 	hs.keyType(tea.KeyCtrlK)
 	hs.key(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("random")})

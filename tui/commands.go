@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"strconv"
 	"strings"
 
 	tea "github.com/charmbracelet/bubbletea"
@@ -23,7 +24,9 @@ func slashCommands() []slashCommand {
 		{"invite", "USER", "add to the room"},
 		{"kick", "USER", "remove from room"},
 		{"set", "NAME", "on|off: joins, bell"},
-		{"stop", "", "stop AI reply"},
+		{"meet", "TOPIC", "@roles discuss it"},
+		{"minutes", "[ID]", "meeting minutes"},
+		{"stop", "", "stop reply/meeting"},
 		{"members", "", "toggle members"},
 		{"help", "", "this help"},
 		{"quit", "", "leave"},
@@ -47,67 +50,97 @@ func (c *chatScreen) command(line string) tea.Cmd {
 		return c.join(arg, false)
 	case "create":
 		if arg == "" {
-			c.setNotice("usage: /create ROOM", true)
+			c.notices.set("usage: /create ROOM", true)
 			return nil
 		}
 		return c.sh.createRoomCmd(strings.TrimPrefix(arg, "#"))
 	case "seat":
-		r, ok := c.curRoom()
+		r, ok := c.rooms.current()
 		if !ok || arg == "" {
-			c.setNotice("usage: /seat ROLE (in a room)", true)
+			c.notices.set("usage: /seat ROLE (in a room)", true)
 			return nil
 		}
-		return c.sh.seatRoleCmd(c.gen, r.ID, arg)
+		return c.sh.seatRoleCmd(c.conn.gen, r.ID, arg)
 	case "role", "to":
 		if arg == "" || arg == "off" || arg == "none" {
-			c.target = nil
-			c.setNotice("messages go to the room", false)
+			c.input.target = nil
+			c.notices.unstick()
+			c.notices.set("messages go to the room", false)
 			return nil
 		}
-		r, ok := findRole(c.roles, arg)
+		r, ok := findRole(c.members.roles, arg)
 		if !ok {
-			c.setNotice("no role "+quote(arg)+" is seated here (/seat ROLE)", true)
+			c.notices.set("no role "+quote(arg)+" is seated here (/seat ROLE)", true)
 			return nil
 		}
-		c.target = &r
-		c.setNotice(roleNotice(r), false)
+		c.input.target = &r
+		c.notices.setSticky(roleNotice(r))
 		return nil
 	case "invite", "add":
-		r, ok := c.curRoom()
+		r, ok := c.rooms.current()
 		if !ok || len(args) != 1 {
-			c.setNotice("usage: /invite USER (in a room)", true)
+			c.notices.set("usage: /invite USER (in a room)", true)
 			return nil
 		}
-		return c.sh.inviteCmd(c.gen, r, c.rooms[c.cur].label, strings.TrimPrefix(args[0], "@"))
+		return c.sh.inviteCmd(c.conn.gen, r, c.rooms.label(), strings.TrimPrefix(args[0], "@"))
 	case "kick", "remove":
-		r, ok := c.curRoom()
+		r, ok := c.rooms.current()
 		if !ok || len(args) != 1 {
-			c.setNotice("usage: /kick USER (in a room)", true)
+			c.notices.set("usage: /kick USER (in a room)", true)
 			return nil
 		}
 		who := strings.TrimPrefix(args[0], "@")
-		for _, m := range c.members {
-			if strings.EqualFold(m.Username, who) {
-				return c.sh.kickCmd(c.gen, r, c.rooms[c.cur].label, m)
-			}
+		if m, ok := c.members.member(who); ok {
+			return c.sh.kickCmd(c.conn.gen, r, c.rooms.label(), m)
 		}
-		c.setNotice(quote(who)+" is not a member of "+c.rooms[c.cur].label, true)
+		c.notices.set(quote(who)+" is not a member of "+c.rooms.label(), true)
 		return nil
 	case "set":
 		text, err := c.settings.set(args)
 		if err != nil {
-			c.setNotice(err.Error(), true)
+			c.notices.set(err.Error(), true)
 			return nil
 		}
 		if !c.settings.joins {
 			c.tl.removeBursts()
 		}
-		c.setNotice(text, false)
+		c.notices.set(text, false)
 		return nil
 	case "stop", "cancel":
+		if m, ok := c.meeting.running(); ok && name == "stop" {
+			return c.sh.stopMeetingCmd(c.rooms.items[c.rooms.cur].room.ID, m.ID)
+		}
 		return c.stopAI()
+	case "meet", "meeting":
+		r, ok := c.rooms.current()
+		if !ok {
+			c.notices.set("join a room first: /join ROOM", true)
+			return nil
+		}
+		req, err := parseMeet(args, c.members.roles)
+		if err != nil {
+			c.notices.set(err.Error(), true)
+			return nil
+		}
+		return c.sh.startMeetingCmd(c.conn.gen, r.ID, req)
+	case "minutes":
+		r, ok := c.rooms.current()
+		if !ok {
+			c.notices.set("join a room first: /join ROOM", true)
+			return nil
+		}
+		var id int64
+		if arg != "" {
+			n, err := strconv.ParseInt(strings.TrimPrefix(arg, "#"), 10, 64)
+			if err != nil || n <= 0 {
+				c.notices.set("usage: /minutes [MEETING ID] (the latest meeting without one)", true)
+				return nil
+			}
+			id = n
+		}
+		return c.sh.meetingCmd(c.conn.gen, r.ID, id)
 	case "members", "who":
-		c.membersFlip = !c.membersFlip
+		c.members.flipped = !c.members.flipped
 		c.resize()
 		return nil
 	case "help", "?":
@@ -116,13 +149,13 @@ func (c *chatScreen) command(line string) tea.Cmd {
 	case "quit", "exit", "q":
 		return tea.Quit
 	}
-	if c.call != nil {
-		r, _ := c.curRoom()
-		if cmd, ok := c.call.Command(r, name, args); ok {
+	if call := c.sh.opts.CallPanel; call != nil {
+		r, _ := c.rooms.current()
+		if cmd, ok := call.Command(r, name, args); ok {
 			return cmd
 		}
 	}
-	c.setNotice("unknown command /"+name+": /help lists them", true)
+	c.notices.set("unknown command /"+name+": /help lists them", true)
 	return nil
 }
 

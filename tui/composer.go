@@ -6,7 +6,9 @@ import (
 
 	"github.com/charmbracelet/bubbles/textarea"
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/ansi"
 
+	"github.com/virtual-company/vc/pkg/api"
 	"github.com/virtual-company/vc/tui/keys"
 	"github.com/virtual-company/vc/tui/styles"
 )
@@ -14,12 +16,20 @@ import (
 // maxInputLines is how tall the input grows before it scrolls.
 const maxInputLines = 5
 
-// composer is the input box: a multi-line textarea (Enter sends, Alt-Enter
-// breaks the line), the history of sent lines and @ completion.
+// composer is the input component: a multi-line textarea (Enter sends,
+// Alt-Enter breaks the line), the history of sent lines, @ and room
+// completion, and the /role target of the next message, drawn on its
+// border. Enter posts submitMsg; the screen sends or runs the command.
 type composer struct {
 	ta   textarea.Model
 	st   *styles.Styles
 	keys keys.KeyMap
+	post post
+	// names lists the completions: @names and rooms.
+	names func() (people, rooms []string)
+
+	target *api.Role // /role: the role the next message goes to
+	w      int
 
 	history []string
 	histIdx int    // len(history) when not browsing
@@ -35,7 +45,7 @@ type composer struct {
 	cached   string
 }
 
-func newComposer(st *styles.Styles, km keys.KeyMap) composer {
+func newComposer(st *styles.Styles, km keys.KeyMap, names func() (people, rooms []string), p post) *composer {
 	ta := textarea.New()
 	ta.Placeholder = "Message… (enter sends, alt+enter new line, / for commands)"
 	ta.ShowLineNumbers = false
@@ -52,7 +62,101 @@ func newComposer(st *styles.Styles, km keys.KeyMap) composer {
 	bs.Placeholder = st.Muted
 	ta.FocusedStyle, ta.BlurredStyle = fs, bs
 	ta.Focus()
-	return composer{ta: ta, st: st, keys: km}
+	return &composer{ta: ta, st: st, keys: km, names: names, post: p}
+}
+
+// SetSize sets the input's width (its height follows the text).
+func (c *composer) SetSize(w, _ int) {
+	c.w = w
+	c.setWidth(w)
+}
+
+// setFocused focuses or blurs the textarea (it ignores keys while blurred).
+func (c *composer) setFocused(f bool) {
+	if f {
+		c.ta.Focus()
+	} else {
+		c.ta.Blur()
+	}
+}
+
+// Update handles the input's keys while it has the focus, and Shift-Enter.
+func (c *composer) Update(msg tea.Msg) tea.Cmd {
+	if isShiftEnter(msg) {
+		c.ta.InsertRune('\n')
+		c.fit()
+		return nil
+	}
+	k, ok := msg.(tea.KeyMsg)
+	if !ok {
+		return nil
+	}
+	switch {
+	case keyIs(k, c.keys.Send):
+		text := strings.TrimRight(c.value(), " \n\t")
+		if strings.TrimSpace(text) == "" {
+			return nil
+		}
+		c.remember(text)
+		c.reset()
+		c.post(submitMsg{text: text})
+		return nil
+	case keyIs(k, c.keys.Help) && c.value() == "":
+		c.post(overlayMsg{kind: overlayHelp})
+		return nil
+	case keyIs(k, c.keys.Back):
+		c.post(escapeMsg{})
+		return nil
+	}
+	before := c.value()
+	_, cmd := c.update(k)
+	if c.value() != before {
+		c.post(typedMsg{})
+	}
+	return cmd
+}
+
+// tab completes the word being typed; false when there is nothing to
+// complete (Tab then moves the focus).
+func (c *composer) tab() bool {
+	people, rooms := c.names()
+	return c.complete(people, rooms)
+}
+
+// address appends @name to the input.
+func (c *composer) address(name string) {
+	v := c.value()
+	if v != "" && !strings.HasSuffix(v, " ") {
+		v += " "
+	}
+	c.setValue(v + "@" + name + " ")
+}
+
+// suggestionsView is the hint line of completions for the word being typed
+// ("" when none).
+func (c *composer) suggestionsView() string {
+	people, rooms := c.names()
+	mark, names := c.suggestions(people, rooms)
+	if len(names) == 0 {
+		return ""
+	}
+	return c.st.Completion.Render(" tab: " + mark + strings.Join(names, "  "+mark))
+}
+
+// View renders the border line (with the /role target) and the input.
+func (c *composer) View() string {
+	st := c.st
+	label := ""
+	if c.target != nil {
+		label = " to " + avatar(*c.target, c.target.Name) + " " + c.target.Name + " "
+	}
+	border := st.Muted
+	if c.ta.Focused() {
+		border = st.Accent
+	}
+	lw := ansi.StringWidth(label)
+	top := border.Render(strings.Repeat("─", 2)) + st.AIName.Render(label) + border.Render(strings.Repeat("─", max(c.w-2-lw, 0)))
+	return top + "\n" + c.view()
 }
 
 func (c *composer) value() string { return c.ta.Value() }

@@ -30,6 +30,10 @@ type fakeBackend struct {
 	queries  []MessageQuery
 	loginErr error
 	token    string
+
+	meetings map[int64][]api.Meeting // per room, newest first
+	started  []api.StartMeetingRequest
+	stopped  []int64
 }
 
 func newFakeBackend() *fakeBackend {
@@ -38,6 +42,8 @@ func newFakeBackend() *fakeBackend {
 		msgs:    map[int64][]api.Message{},
 		members: map[int64][]api.Member{},
 		roles:   map[int64][]api.Role{},
+
+		meetings: map[int64][]api.Meeting{},
 	}
 }
 
@@ -174,6 +180,76 @@ func (f *fakeBackend) ListRoles(ctx context.Context) ([]api.Role, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]api.Role(nil), f.myRoles...), nil
+}
+
+func (f *fakeBackend) StartMeeting(ctx context.Context, roomID int64, req api.StartMeetingRequest) (api.Meeting, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.started = append(f.started, req)
+	m := api.Meeting{ID: int64(len(f.started)), RoomID: roomID, Status: api.MeetingRunning, Topic: req.Topic,
+		Mode: api.MeetingRoundRobin, Rounds: max(req.Rounds, api.MeetingDefaultRounds), CreatedBy: f.me.ID, CreatedAt: t0}
+	for _, ref := range req.Roles {
+		for _, r := range f.roles[roomID] {
+			if r.ID == ref.ID || r.Handle == ref.Handle {
+				m.Roles = append(m.Roles, api.MeetingRole{ID: r.ID, Name: r.Name, Handle: r.Handle})
+			}
+		}
+	}
+	if len(m.Roles) == 0 {
+		return api.Meeting{}, &client.Error{StatusCode: 422, Detail: "roles: none of these roles is seated in the room"}
+	}
+	m.Chair = m.Roles[0].ID
+	f.meetings[roomID] = append([]api.Meeting{m}, f.meetings[roomID]...)
+	return m, nil
+}
+
+func (f *fakeBackend) StopMeeting(ctx context.Context, roomID, meetingID int64) (api.Meeting, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.stopped = append(f.stopped, meetingID)
+	return api.Meeting{ID: meetingID, RoomID: roomID, Status: api.MeetingStopped}, nil
+}
+
+func (f *fakeBackend) Meetings(ctx context.Context, roomID int64) ([]api.Meeting, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]api.Meeting{}, f.meetings[roomID]...), nil
+}
+
+func (f *fakeBackend) Meeting(ctx context.Context, roomID, meetingID int64) (api.Meeting, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, m := range f.meetings[roomID] {
+		if m.ID == meetingID {
+			return m, nil
+		}
+	}
+	return api.Meeting{}, &client.Error{StatusCode: 404, Detail: "Meeting not found"}
+}
+
+// setMeeting replaces a stored meeting (a test ends it, with minutes).
+func (f *fakeBackend) setMeeting(m api.Meeting) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i, x := range f.meetings[m.RoomID] {
+		if x.ID == m.ID {
+			f.meetings[m.RoomID][i] = m
+			return
+		}
+	}
+	f.meetings[m.RoomID] = append([]api.Meeting{m}, f.meetings[m.RoomID]...)
+}
+
+func (f *fakeBackend) startedMeetings() []api.StartMeetingRequest {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]api.StartMeetingRequest(nil), f.started...)
+}
+
+func (f *fakeBackend) stoppedMeetings() []int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]int64(nil), f.stopped...)
 }
 
 func (f *fakeBackend) OpenStream(ctx context.Context, roomID int64, opts client.StreamOptions) (Stream, error) {

@@ -124,6 +124,38 @@ func TestGolden_Switcher(t *testing.T) {
 	})
 }
 
+// TestGolden_Meeting: the banner of a running meeting over a turn
+// streaming in, at 100x30.
+func TestGolden_Meeting(t *testing.T) {
+	be := goldenBackend()
+	runGolden(t, be, testOptions(), 100, 30, func(tm *teatest.TestModel) {
+		waitOutput(t, tm, "in a minute.")
+		s := waitStreamOpen(t, be)
+		role := int64(7)
+		s.events <- wsproto.Event{Type: wsproto.TypeMeetingStart, RoomID: 1, MeetingID: 2, Topic: "Beta launch", Rounds: 3, RoleIDs: []int64{7}}
+		s.events <- wsproto.Event{Type: wsproto.TypeMeetingTurn, RoomID: 1, MeetingID: 2, Round: 2, RoleID: &role}
+		s.events <- wsproto.Event{Type: wsproto.TypeAIStart, RoomID: 1, MeetingID: 2, StreamID: "m", RoleID: &role, Role: "CTO", Timestamp: t0.Add(3 * time.Minute)}
+		s.events <- wsproto.Event{Type: wsproto.TypeAIDelta, RoomID: 1, MeetingID: 2, StreamID: "m", Delta: "Agreed with the PM: we freeze on Thursday"}
+		waitOutput(t, tm, "Thursday")
+	})
+}
+
+// TestGolden_Minutes: the minutes overlay at 80x24.
+func TestGolden_Minutes(t *testing.T) {
+	be := goldenBackend()
+	be.setMeeting(api.Meeting{ID: 2, RoomID: 1, Status: api.MeetingDone, Topic: "Beta launch", Rounds: 2, Turns: 4,
+		Minutes: &api.MeetingMinutes{Summary: "The beta ships on Friday once the API is frozen; pricing waits for the survey.",
+			Decisions:     []string{"Ship the beta on Friday", "Freeze the API on Thursday"},
+			ActionItems:   []api.ActionItem{{Owner: "CTO", Task: "Freeze the API", Due: "Thursday"}, {Owner: "alice", Task: "Send the survey"}},
+			OpenQuestions: []string{"Which price tier first?"}}})
+	runGolden(t, be, testOptions(), 80, 24, func(tm *teatest.TestModel) {
+		waitOutput(t, tm, "in a minute.")
+		tm.Type("/minutes")
+		tm.Send(tea.KeyMsg{Type: tea.KeyEnter})
+		waitOutput(t, tm, "Open questions")
+	})
+}
+
 func TestGolden_Login(t *testing.T) {
 	be := goldenBackend()
 	opts := testOptions()

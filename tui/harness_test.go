@@ -102,7 +102,7 @@ func (h *harness) ready() *fakeStream {
 	h.t.Helper()
 	h.waitFor("a connected room", func() bool {
 		c := h.m.chat
-		return c != nil && c.stream != nil
+		return c != nil && c.conn.stream != nil
 	})
 	return h.be.lastStream()
 }

@@ -4,17 +4,63 @@ import (
 	"fmt"
 	"strings"
 
+	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/ansi"
+
+	"github.com/virtual-company/vc/tui/keys"
+	"github.com/virtual-company/vc/tui/styles"
 )
 
-// helpView is the ? overlay: keys and slash commands, laid out in as many
-// columns as the terminal allows.
-func (c *chatScreen) helpView(maxH int) string {
-	st := c.sh.st
+// helpOverlay is the ? overlay component: keys and slash commands, laid
+// out in as many columns as the terminal allows, scrolling on short
+// terminals.
+type helpOverlay struct {
+	st   *styles.Styles
+	keys keys.KeyMap
+	post post
+	call CallPanel
+	off  int // first row shown
+	w, h int
+}
+
+func newHelpOverlay(st *styles.Styles, km keys.KeyMap, call CallPanel, p post) *helpOverlay {
+	return &helpOverlay{st: st, keys: km, call: call, post: p}
+}
+
+// SetSize sets the area the overlay is centred in.
+func (c *helpOverlay) SetSize(w, h int) { c.w, c.h = w, h }
+
+// Update handles the overlay's keys: it scrolls, and closes on esc, ?,
+// enter or q.
+func (c *helpOverlay) Update(msg tea.Msg) tea.Cmd {
+	k, ok := msg.(tea.KeyMsg)
+	if !ok {
+		return nil
+	}
+	km := c.keys
+	switch {
+	case keyIs(k, km.Back, km.Help, km.Select) || k.String() == "q":
+		c.off = 0
+		c.post(overlayMsg{kind: overlayNone})
+	case keyIs(k, km.LineDown) || k.String() == "down":
+		c.off++
+	case keyIs(k, km.LineUp) || k.String() == "up":
+		c.off = max(c.off-1, 0)
+	case keyIs(k, km.PageDown):
+		c.off += 5
+	case keyIs(k, km.PageUp):
+		c.off = max(c.off-5, 0)
+	}
+	return nil
+}
+
+// View renders the overlay's box.
+func (c *helpOverlay) View() string {
+	st, maxH := c.st, c.h
 	maxW := max(c.w-6, 1)
 	var keyRows []string
 	seen := map[string]bool{}
-	for _, group := range c.sh.keys.HelpGroups() {
+	for _, group := range c.keys.HelpGroups() {
 		for _, b := range group {
 			h := b.Help()
 			if seen[h.Key+h.Desc] {
@@ -26,7 +72,7 @@ func (c *chatScreen) helpView(maxH int) string {
 	}
 	var cmdRows []string
 	cmds := slashCommands()
-	if h, ok := c.sh.opts.CallPanel.(CallHelp); ok {
+	if h, ok := c.call.(CallHelp); ok {
 		for _, x := range h.HelpCommands() {
 			cmds = append(cmds, slashCommand{x.Name, x.Args, x.Help})
 		}
@@ -46,16 +92,16 @@ func (c *chatScreen) helpView(maxH int) string {
 	if inner := max(maxH-2, 3); len(rows) > inner {
 		// Too tall for the terminal: show a window that ↑/↓ and pgup/pgdn move.
 		maxOff := len(rows) - (inner - 1)
-		c.helpOff = min(c.helpOff, maxOff)
-		win := rows[c.helpOff : c.helpOff+inner-1]
+		c.off = min(c.off, maxOff)
+		win := rows[c.off : c.off+inner-1]
 		more := "↓/pgdn more"
 		switch {
-		case c.helpOff == maxOff:
+		case c.off == maxOff:
 			more = "↑/pgup back"
-		case c.helpOff > 0:
+		case c.off > 0:
 			more = "↑↓ scroll"
 		}
-		rows = append(append([]string(nil), win...), st.Muted.Render(fmt.Sprintf("… %s (%d-%d of %d)", more, c.helpOff+1, c.helpOff+inner-1, len(rows))))
+		rows = append(append([]string(nil), win...), st.Muted.Render(fmt.Sprintf("… %s (%d-%d of %d)", more, c.off+1, c.off+inner-1, len(rows))))
 	}
 	for i, r := range rows {
 		rows[i] = truncate(r, maxW)

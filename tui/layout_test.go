@@ -78,7 +78,7 @@ func TestMouse_ClickRoom(t *testing.T) {
 	hs, _ := startChat(t, 120, 40)
 	c := hs.chat()
 	hs.send(tea.MouseMsg{X: 5, Y: 3, Button: tea.MouseButtonLeft, Action: tea.MouseActionPress})
-	hs.waitFor("#random open", func() bool { r, _ := c.curRoom(); return r.ID == 2 && c.stream != nil })
+	hs.waitFor("#random open", func() bool { r, _ := c.rooms.current(); return r.ID == 2 && c.conn.stream != nil })
 }
 
 // TestHelp_ScrollsOnShortTerminals: at 60x20 the ? overlay does not fit, so

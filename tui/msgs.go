@@ -60,8 +60,9 @@ type (
 		members   []api.Member
 		roles     []api.Role
 		stream    Stream
-		err       error // history could not be loaded
-		streamErr error // the socket could not be opened
+		meeting   *api.Meeting // the meeting running in the room, if any
+		err       error        // history could not be loaded
+		streamErr error        // the socket could not be opened
 	}
 	olderMsg struct {
 		gen  int
@@ -98,6 +99,19 @@ type (
 	noticeMsg struct {
 		text string
 		err  bool
+	}
+	// meetingStartedMsg is the outcome of /meet.
+	meetingStartedMsg struct {
+		gen     int
+		meeting api.Meeting
+		err     error
+	}
+	// meetingLoadedMsg carries a meeting with its minutes (/minutes, or the
+	// end of a meeting started here).
+	meetingLoadedMsg struct {
+		gen     int
+		meeting api.Meeting
+		err     error
 	}
 )
 
@@ -229,6 +243,11 @@ func (sh *shared) openRoomCmd(gen int, room api.Room) tea.Cmd {
 		}
 		if r.roles, err = sh.be.ListRoomRoles(ctx, room.ID); err != nil {
 			sh.logger.Warn("list room roles", "room_id", room.ID, "err", err)
+		}
+		if ms, err := sh.be.Meetings(ctx, room.ID); err != nil {
+			sh.logger.Warn("list meetings", "room_id", room.ID, "err", err)
+		} else if len(ms) > 0 && ms[0].Running() {
+			r.meeting = &ms[0]
 		}
 		var after int64
 		if n := len(r.msgs); n > 0 {
@@ -368,6 +387,50 @@ func (sh *shared) seatRoleCmd(gen int, roomID int64, which string) tea.Cmd {
 		}
 		seated, err := sh.be.SeatRole(ctx, roomID, r.ID)
 		return roleSeatedMsg{gen: gen, role: seated, err: err}
+	}
+}
+
+// startMeetingCmd starts a meeting in the room (/meet).
+func (sh *shared) startMeetingCmd(gen int, roomID int64, req api.StartMeetingRequest) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := sh.reqCtx()
+		defer cancel()
+		m, err := sh.be.StartMeeting(ctx, roomID, req)
+		return meetingStartedMsg{gen: gen, meeting: m, err: err}
+	}
+}
+
+// stopMeetingCmd stops the room's meeting (/stop); its end arrives on the
+// stream.
+func (sh *shared) stopMeetingCmd(roomID, meetingID int64) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := sh.reqCtx()
+		defer cancel()
+		if _, err := sh.be.StopMeeting(ctx, roomID, meetingID); err != nil {
+			return noticeMsg{text: "could not stop the meeting: " + errText(err), err: true}
+		}
+		return noticeMsg{text: "stopping the meeting…"}
+	}
+}
+
+// meetingCmd loads meeting id of the room, or its latest meeting when id
+// is 0 (/minutes).
+func (sh *shared) meetingCmd(gen int, roomID, id int64) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := sh.reqCtx()
+		defer cancel()
+		if id == 0 {
+			ms, err := sh.be.Meetings(ctx, roomID)
+			if err != nil {
+				return meetingLoadedMsg{gen: gen, err: err}
+			}
+			if len(ms) == 0 {
+				return meetingLoadedMsg{gen: gen, err: errors.New("no meeting in this room yet (/meet TOPIC @role @role)")}
+			}
+			id = ms[0].ID
+		}
+		m, err := sh.be.Meeting(ctx, roomID, id)
+		return meetingLoadedMsg{gen: gen, meeting: m, err: err}
 	}
 }
 

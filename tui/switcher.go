@@ -13,9 +13,13 @@ import (
 	"github.com/virtual-company/vc/tui/styles"
 )
 
-// switcher is the Ctrl-K room switcher: a filter line over a fuzzy-ranked
-// room list.
+// switcher is the Ctrl-K room switcher component: a filter line over a
+// fuzzy-ranked list of the rooms of the room list. Enter posts openRoomMsg.
 type switcher struct {
+	st      *styles.Styles
+	keys    keys.KeyMap
+	post    post
+	rl      *roomList
 	input   textinput.Model
 	matches []int // indices into the room list, best first
 	sel     int
@@ -23,43 +27,51 @@ type switcher struct {
 	rooms   []string
 }
 
-func (c *chatScreen) openSwitcher() {
+func newSwitcher(st *styles.Styles, km keys.KeyMap, rl *roomList, p post) *switcher {
+	return &switcher{st: st, keys: km, rl: rl, post: p}
+}
+
+// start opens the switcher over the rooms listed now, with an empty filter.
+func (s *switcher) start() {
 	ti := textinput.New()
 	ti.Prompt = "› "
 	ti.Placeholder = "room name"
 	ti.Focus()
-	names := make([]string, len(c.rooms))
-	for i, r := range c.rooms {
+	names := make([]string, len(s.rl.items))
+	for i, r := range s.rl.items {
 		names[i] = strings.TrimPrefix(r.label, "#")
 	}
-	c.switcher = switcher{input: ti, rooms: names, w: c.switcher.w, h: c.switcher.h}
-	c.switcher.filter()
-	c.overlay = overlaySwitcher
+	s.input, s.rooms, s.matches, s.sel = ti, names, nil, 0
+	s.filter()
 }
 
-func (s *switcher) setSize(w, h int) { s.w, s.h = w, h }
+// SetSize sets the area the overlay is centred in.
+func (s *switcher) SetSize(w, h int) { s.w, s.h = w, h }
 
-// update handles a key; done reports the switcher closed, pick the chosen
-// room (-1 for none).
-func (s *switcher) update(msg tea.KeyMsg, km keys.KeyMap) (done bool, pick int) {
-	switch {
-	case keyIs(msg, km.Back), keyIs(msg, km.Switcher):
-		return true, -1
-	case msg.Type == tea.KeyEnter:
-		if len(s.matches) == 0 {
-			return true, -1
-		}
-		return true, s.matches[s.sel]
-	case msg.Type == tea.KeyUp, msg.Type == tea.KeyCtrlP:
-		s.sel = max(s.sel-1, 0)
-		return false, -1
-	case msg.Type == tea.KeyDown, msg.Type == tea.KeyCtrlN, msg.Type == tea.KeyTab:
-		s.sel = min(s.sel+1, max(len(s.matches)-1, 0))
-		return false, -1
+// Update handles a key: esc or ctrl+k close, enter opens the selected
+// room, the rest filter.
+func (s *switcher) Update(msg tea.Msg) tea.Cmd {
+	k, ok := msg.(tea.KeyMsg)
+	if !ok {
+		return nil
 	}
-	s.input, _ = feedRunes(s.input, msg, textinput.Model.Update)
-	s.filter()
-	return false, -1
+	switch {
+	case keyIs(k, s.keys.Back), keyIs(k, s.keys.Switcher):
+		s.post(overlayMsg{kind: overlayNone})
+	case k.Type == tea.KeyEnter:
+		s.post(overlayMsg{kind: overlayNone})
+		if len(s.matches) > 0 {
+			s.post(openRoomMsg{index: s.matches[s.sel]})
+		}
+	case k.Type == tea.KeyUp, k.Type == tea.KeyCtrlP:
+		s.sel = max(s.sel-1, 0)
+	case k.Type == tea.KeyDown, k.Type == tea.KeyCtrlN, k.Type == tea.KeyTab:
+		s.sel = min(s.sel+1, max(len(s.matches)-1, 0))
+	default:
+		s.input, _ = feedRunes(s.input, k, textinput.Model.Update)
+		s.filter()
+	}
+	return nil
 }
 
 func (s *switcher) filter() {
@@ -108,7 +120,9 @@ func fuzzyScore(s, q string) (int, bool) {
 	return score, true
 }
 
-func (s *switcher) view(st *styles.Styles, rooms []roomItem, cur int, unread func(int) int) string {
+// View renders the overlay's box.
+func (s *switcher) View() string {
+	st, rooms, cur, unread := s.st, s.rl.items, s.rl.cur, s.rl.unread
 	w := min(max(s.w/2, 36), s.w-4)
 	var b strings.Builder
 	b.WriteString(st.OverlayTitle.Render("Switch room") + "\n")

@@ -6,9 +6,6 @@ import (
 	"github.com/charmbracelet/x/ansi"
 )
 
-// stripANSI removes escape sequences.
-func stripANSI(s string) string { return ansi.Strip(s) }
-
 // wrapPlain wraps text to width cells, keeping its own line breaks.
 func wrapPlain(s string, width int) []string {
 	if width < 1 {

@@ -5,10 +5,13 @@ import (
 	"strings"
 	"time"
 
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/virtual-company/vc/pkg/api"
 	"github.com/virtual-company/vc/pkg/wsproto"
+	"github.com/virtual-company/vc/tui/keys"
 	"github.com/virtual-company/vc/tui/styles"
 )
 
@@ -76,7 +79,7 @@ func (e *entry) authorKey() (name string, ai, ok bool) {
 	switch {
 	case e.kind == entryAI:
 		return e.roleName, true, true
-	case e.kind == entryEvent, e.msg.MessageType == api.MessageSystem:
+	case e.kind == entryEvent, e.msg.MessageType == api.MessageSystem, e.msg.MessageType == api.MessageMeetingMinutes:
 		return "", false, false
 	case e.msg.MessageType == api.MessageAIResponse:
 		return e.msg.User, true, true
@@ -97,7 +100,8 @@ func (e *entry) when() time.Time { return e.msg.Timestamp }
 // addressed reports whether e is a person's message addressed to a role
 // (role_id set, the seed's way); it always shows its header with the role.
 func (e *entry) addressed() bool {
-	return e.kind != entryAI && e.kind != entryEvent && e.msg.RoleID != nil && e.msg.MessageType != api.MessageAIResponse
+	return e.kind != entryAI && e.kind != entryEvent && e.msg.RoleID != nil &&
+		e.msg.MessageType != api.MessageAIResponse && e.msg.MessageType != api.MessageMeetingMinutes
 }
 
 func (e *entry) content() string {
@@ -135,11 +139,15 @@ type renderEnv struct {
 	room  string
 }
 
-// timeline is the message view: entries oldest first, a bottom-anchored
-// scroll offset, on-demand history and search. Only the entries on screen
-// are rendered, and each rendering is cached per width.
+// timeline is the message view component: entries oldest first, a
+// bottom-anchored scroll offset, on-demand history and search. Only the
+// entries on screen are rendered, and each rendering is cached per width.
+// Its keys scroll; reaching the top or the bottom is posted (scrolledMsg)
+// for the screen to fetch history or mark the room read.
 type timeline struct {
 	env     *renderEnv
+	keys    keys.KeyMap
+	post    post
 	entries []*entry
 	ids     map[int64]bool
 
@@ -155,8 +163,78 @@ type timeline struct {
 	segs [][]string // scratch for layout
 }
 
-func newTimeline(env *renderEnv) *timeline {
-	return &timeline{env: env, ids: map[int64]bool{}}
+func newTimeline(env *renderEnv, km keys.KeyMap, p post) *timeline {
+	return &timeline{env: env, keys: km, post: p, ids: map[int64]bool{}}
+}
+
+// SetSize sets the view's size (the width includes no panel separators).
+func (tl *timeline) SetSize(w, h int) { tl.setSize(w, h) }
+
+// Update handles the keys of the message view while it has the focus.
+func (tl *timeline) Update(msg tea.Msg) tea.Cmd {
+	k, ok := msg.(tea.KeyMsg)
+	if !ok {
+		return nil
+	}
+	km := tl.keys
+	switch {
+	case keyIs(k, km.LineUp):
+		tl.scrollBy(1)
+	case keyIs(k, km.LineDown):
+		tl.scrollBy(-1)
+	case keyIs(k, km.Top):
+		tl.scrollBy(1 << 30)
+	case keyIs(k, km.Bottom):
+		tl.toBottom()
+		tl.post(scrolledMsg{bottom: true})
+	case keyIs(k, km.Search):
+		tl.post(searchKeyMsg{open: true})
+	case keyIs(k, km.NextMatch):
+		tl.post(searchKeyMsg{dir: 1})
+	case keyIs(k, km.PrevMatch):
+		tl.post(searchKeyMsg{dir: -1})
+	case keyIs(k, km.Help):
+		tl.post(overlayMsg{kind: overlayHelp})
+	case keyIs(k, km.Back):
+		tl.post(searchKeyMsg{clear: true})
+		tl.post(focusOn(focusInput, nil))
+	case keyIs(k, km.Select):
+		tl.post(focusOn(focusInput, nil))
+	case isTyping(k):
+		// Typing anywhere goes to the input.
+		tl.post(focusOn(focusInput, &k))
+	}
+	return nil
+}
+
+// scrollBy moves the view by delta lines (positive: towards older) and
+// posts where it arrived: the top of what is loaded (fetch older history)
+// or the bottom (the room is read).
+func (tl *timeline) scrollBy(delta int) {
+	if tl.scroll(delta) {
+		tl.post(scrolledMsg{top: true})
+	} else if tl.offset == 0 {
+		tl.post(scrolledMsg{bottom: true})
+	}
+}
+
+// page is how far PgUp/PgDn scroll.
+func (tl *timeline) page() int { return max(tl.height-2, 1) }
+
+// View renders the visible window with the "new messages below" or
+// "scrolled" marker on its last line.
+func (tl *timeline) View() string {
+	v := tl.view()
+	if tl.newBelow == 0 && tl.offset == 0 {
+		return v
+	}
+	cut := strings.LastIndexByte(v, '\n') + 1
+	st := tl.env.st
+	if tl.newBelow > 0 {
+		marker := " ↓ " + strconv.Itoa(tl.newBelow) + " new message" + plural(tl.newBelow) + " below (end) "
+		return v[:cut] + lipgloss.PlaceHorizontal(tl.width, lipgloss.Center, st.Marker.Render(marker))
+	}
+	return v[:cut] + lipgloss.PlaceHorizontal(tl.width, lipgloss.Right, st.Muted.Render("↓ end "))
 }
 
 func (tl *timeline) reset() {
@@ -257,7 +335,7 @@ func (tl *timeline) addMessage(m api.Message) bool {
 		}
 	}
 	ne := &entry{kind: entryMessage, msg: m}
-	if m.RoleID != nil && m.MessageType == api.MessageAIResponse {
+	if m.RoleID != nil && (m.MessageType == api.MessageAIResponse || m.MessageType == api.MessageMeetingMinutes) {
 		for _, e := range tl.tail() {
 			if e.kind == entryAI && e.roleID == *m.RoleID {
 				ne.model, ne.usage = e.model, e.usage
@@ -336,6 +414,17 @@ func (tl *timeline) aiStream(id string) *entry {
 	return nil
 }
 
+// replying names the roles whose replies are streaming.
+func (tl *timeline) replying() []string {
+	var names []string
+	for _, e := range tl.tail() {
+		if e.kind == entryAI && !e.aiDone {
+			names = append(names, e.roleName)
+		}
+	}
+	return names
+}
+
 // activeStreams returns the ids of replies still streaming, newest last.
 func (tl *timeline) activeStreams() []string {
 	var ids []string
@@ -390,7 +479,7 @@ func (tl *timeline) render(e *entry, head, hl bool) []string {
 		}
 		return lines
 
-	case e.kind == entryAI || e.msg.MessageType == api.MessageAIResponse:
+	case e.kind == entryAI || e.msg.MessageType == api.MessageAIResponse || e.msg.MessageType == api.MessageMeetingMinutes:
 		name, roleID := e.roleName, e.roleID
 		if e.kind != entryAI {
 			name = e.msg.User
@@ -402,6 +491,9 @@ func (tl *timeline) render(e *entry, head, hl bool) []string {
 			h := mark + clock + " " + avatar(tl.env.roles[roleID], name) + " " + st.AIName.Render(name)
 			if e.kind == entryAI && !e.aiDone {
 				h += " " + st.Typing.Render("typing… (ctrl+x stops)")
+			}
+			if e.msg.MessageType == api.MessageMeetingMinutes {
+				h += " " + st.Marker.Render("· meeting minutes")
 			}
 			if d := replyDetails(e.model, e.usage); d != "" {
 				h += st.Muted.Render(" · " + d)

@@ -573,12 +573,7 @@ func newWhoamiCmd(a *app) *cobra.Command {
 		Example: `  vc whoami
   vc whoami --json id,username`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			c, err := a.client(ctx)
-			if err != nil {
-				return err
-			}
+		RunE: a.withClient(func(ctx context.Context, c *client.Client, args []string) error {
 			u, err := c.Me(ctx)
 			if err != nil {
 				return err
@@ -588,7 +583,7 @@ func newWhoamiCmd(a *app) *cobra.Command {
 			}
 			_, err = fmt.Fprintln(a.out, u.Username)
 			return err
-		},
+		}),
 	}
 	addOutputFlags(cmd, &o, api.User{})
 	return cmd
@@ -704,8 +699,7 @@ use its server and account from now on. See the profiles with vc auth list.`,
 			if user == "" {
 				user = "no user"
 			}
-			_, err = fmt.Fprintf(a.out, "%s Switched to profile %s (%s on %s)\n", a.outStyles().ok.Render("✓"), name, user, a.profileServer(name))
-			return err
+			return a.done("Switched to profile %s (%s on %s)", name, user, a.profileServer(name))
 		},
 	}
 	return cmd

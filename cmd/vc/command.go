@@ -6,6 +6,9 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/virtual-company/vc/client"
+	"github.com/virtual-company/vc/pkg/api"
 )
 
 // groupArgs is the Args of a command group (a command whose only job is to
@@ -79,4 +82,66 @@ func (a *app) confirmDestructive(ctx context.Context, yes bool, question string)
 		return nil
 	}
 	return a.confirm(ctx, question, "--yes")
+}
+
+// The helpers below carry what nearly every command repeated: take the
+// command's context and a logged-in client (and resolve the ROOM argument),
+// then print either the JSON of --json/--jq or a line for people. A
+// command's RunE keeps only what is its own.
+
+// clientRun is the body of a command that talks to the server as the
+// logged-in user.
+type clientRun func(ctx context.Context, c *client.Client, args []string) error
+
+// roomRun is the body of a command whose first argument is a ROOM.
+type roomRun func(ctx context.Context, c *client.Client, r api.Room, args []string) error
+
+// withClient is a RunE that opens the client, then runs fn.
+func (a *app) withClient(fn clientRun) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		ctx := cmd.Context()
+		c, err := a.client(ctx)
+		if err != nil {
+			return err
+		}
+		return fn(ctx, c, args)
+	}
+}
+
+// withRoom is a RunE that opens the client and resolves args[0] as a room,
+// then runs fn.
+func (a *app) withRoom(fn roomRun) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		ctx := cmd.Context()
+		c, r, err := a.clientAndRoom(ctx, args[0])
+		if err != nil {
+			return err
+		}
+		return fn(ctx, c, r, args)
+	}
+}
+
+// done prints the "✓ what happened" line of a command that changed
+// something.
+func (a *app) done(format string, args ...any) error {
+	_, err := fmt.Fprintf(a.out, "%s "+format+"\n", append([]any{a.outStyles().ok.Render("✓")}, args...)...)
+	return err
+}
+
+// report prints what a command changed: v as JSON when --json or --jq ask
+// for it, else the "✓" line of format and args.
+func (a *app) report(o *outputFlags, v any, format string, args ...any) error {
+	if o.enabled() {
+		return a.writeJSON(o, v, false)
+	}
+	return a.done(format, args...)
+}
+
+// show prints what a command read: v as JSON when --json or --jq ask for
+// it, else what human prints.
+func (a *app) show(o *outputFlags, v any, human func() error) error {
+	if o.enabled() {
+		return a.writeJSON(o, v, false)
+	}
+	return human()
 }

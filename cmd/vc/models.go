@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/virtual-company/vc/client"
 	"github.com/virtual-company/vc/pkg/api"
 )
 
@@ -22,12 +23,7 @@ func newModelsCmd(a *app) *cobra.Command {
 		Example: `  vc models
   vc models --provider anthropic --json id --jq '.[].id'`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			c, err := a.client(ctx)
-			if err != nil {
-				return err
-			}
+		RunE: a.withClient(func(ctx context.Context, c *client.Client, args []string) error {
 			stop := a.spin("Fetching models")
 			models, err := c.ListModels(ctx, refresh)
 			stop()
@@ -55,7 +51,7 @@ func newModelsCmd(a *app) *cobra.Command {
 				rows[i] = []string{m.ID, m.Provider, m.Name, ctxLen}
 			}
 			return a.printTable([]string{"ID", "PROVIDER", "NAME", "CONTEXT"}, rows)
-		},
+		}),
 	}
 	cmd.Flags().BoolVar(&refresh, "refresh", false, "refetch the providers' live model lists")
 	cmd.Flags().StringVar(&provider, "provider", "", "only the models of `PROVIDER`")
@@ -124,11 +120,7 @@ land in the shell history.`,
 			if err != nil {
 				return fmt.Errorf("add %s key: %w", args[0], err)
 			}
-			if o.enabled() {
-				return a.writeJSON(&o, k, false)
-			}
-			_, err = fmt.Fprintf(a.out, "%s Stored %s key …%s (id %d)\n", a.outStyles().ok.Render("✓"), k.Provider, k.LastFour, k.ID)
-			return err
+			return a.report(&o, k, "Stored %s key …%s (id %d)", k.Provider, k.LastFour, k.ID)
 		},
 	}
 	cmd.Flags().StringVar(&baseURL, "base-url", "", "the `URL` of an OpenAI-compatible endpoint")
@@ -145,12 +137,7 @@ func newKeysListCmd(a *app) *cobra.Command {
 		Example: `  vc keys list
   vc keys list --json id,provider`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			c, err := a.client(ctx)
-			if err != nil {
-				return err
-			}
+		RunE: a.withClient(func(ctx context.Context, c *client.Client, args []string) error {
 			keys, err := c.ListKeys(ctx)
 			if err != nil {
 				return fmt.Errorf("list keys: %w", err)
@@ -167,7 +154,7 @@ func newKeysListCmd(a *app) *cobra.Command {
 				rows[i] = []string{strconv.FormatInt(k.ID, 10), k.Provider, "…" + k.LastFour, k.BaseURL, a.fmtTime(k.CreatedAt)}
 			}
 			return a.printTable([]string{"ID", "PROVIDER", "KEY", "BASE URL", "CREATED"}, rows)
-		},
+		}),
 	}
 	addOutputFlags(cmd, &o, []api.APIKey{})
 	return cmd
@@ -200,8 +187,7 @@ terminal vc asks for confirmation; scripts pass --yes.`,
 			if err := c.DeleteKey(ctx, id); err != nil {
 				return fmt.Errorf("delete key %d: %w", id, err)
 			}
-			_, err = fmt.Fprintf(a.out, "%s Deleted key %d\n", a.outStyles().ok.Render("✓"), id)
-			return err
+			return a.done("Deleted key %d", id)
 		},
 	}
 	addYesFlag(cmd, &yes)
@@ -216,21 +202,13 @@ func newUsageCmd(a *app) *cobra.Command {
 		Example: `  vc usage
   vc usage --jq .used_today`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			c, err := a.client(ctx)
-			if err != nil {
-				return err
-			}
+		RunE: a.withClient(func(ctx context.Context, c *client.Client, args []string) error {
 			u, err := c.Usage(ctx)
 			if err != nil {
 				return fmt.Errorf("usage: %w", err)
 			}
-			if o.enabled() {
-				return a.writeJSON(&o, u, false)
-			}
-			return a.printUsage(ctx, u)
-		},
+			return a.show(&o, u, func() error { return a.printUsage(ctx, u) })
+		}),
 	}
 	addOutputFlags(cmd, &o, api.UsageReport{})
 	return cmd

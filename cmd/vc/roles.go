@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/virtual-company/vc/client"
 	"github.com/virtual-company/vc/pkg/api"
 )
 
@@ -65,13 +67,9 @@ func newRolesListCmd(a *app) *cobra.Command {
 		Example: `  vc roles list
   vc roles list --room general --json id,name`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			c, err := a.client(ctx)
-			if err != nil {
-				return err
-			}
+		RunE: a.withClient(func(ctx context.Context, c *client.Client, args []string) error {
 			var roles []api.Role
+			var err error
 			if room != "" {
 				r, err := resolveRoom(ctx, c, room)
 				if err != nil {
@@ -83,11 +81,8 @@ func newRolesListCmd(a *app) *cobra.Command {
 			} else if roles, err = c.ListRoles(ctx); err != nil {
 				return fmt.Errorf("list roles: %w", err)
 			}
-			if o.enabled() {
-				return a.writeJSON(&o, roles, false)
-			}
-			return a.printRoles(roles)
-		},
+			return a.show(&o, roles, func() error { return a.printRoles(roles) })
+		}),
 	}
 	cmd.Flags().StringVar(&room, "room", "", "list the roles seated in `ROOM` instead")
 	addOutputFlags(cmd, &o, []api.Role{})
@@ -177,11 +172,7 @@ func newRolesCreateCmd(a *app) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("create role %q: %w", f.name, err)
 			}
-			if o.enabled() {
-				return a.writeJSON(&o, r, false)
-			}
-			_, err = fmt.Fprintf(a.out, "%s Created role %s (id %d, @%s)\n", a.outStyles().ok.Render("✓"), r.Name, r.ID, r.Handle)
-			return err
+			return a.report(&o, r, "Created role %s (id %d, @%s)", r.Name, r.ID, r.Handle)
 		},
 	}
 	f.add(cmd)
@@ -199,12 +190,7 @@ func newRolesShowCmd(a *app) *cobra.Command {
   vc roles show 3 --json ai_instructions --jq .ai_instructions`,
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: a.completeRoleArg(),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			c, err := a.client(ctx)
-			if err != nil {
-				return err
-			}
+		RunE: a.withClient(func(ctx context.Context, c *client.Client, args []string) error {
 			r, err := resolveRole(ctx, c, args[0], nil)
 			if err != nil {
 				return err
@@ -237,7 +223,7 @@ func newRolesShowCmd(a *app) *cobra.Command {
 				fmt.Fprintf(a.out, "instructions:\n%s\n", indent(r.AIInstructions, "  "))
 			}
 			return nil
-		},
+		}),
 	}
 	addOutputFlags(cmd, &o, api.Role{})
 	return cmd
@@ -302,11 +288,7 @@ func newRolesEditCmd(a *app) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("edit role %q: %w", args[0], err)
 			}
-			if o.enabled() {
-				return a.writeJSON(&o, r, false)
-			}
-			_, err = fmt.Fprintf(a.out, "%s Updated role %s (id %d)\n", a.outStyles().ok.Render("✓"), r.Name, r.ID)
-			return err
+			return a.report(&o, r, "Updated role %s (id %d)", r.Name, r.ID)
 		},
 	}
 	f.add(cmd)
@@ -323,12 +305,7 @@ func newRolesDeleteCmd(a *app) *cobra.Command {
 		Example:           `  vc roles delete reviewer --yes`,
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: a.completeRoleArg(),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			c, err := a.client(ctx)
-			if err != nil {
-				return err
-			}
+		RunE: a.withClient(func(ctx context.Context, c *client.Client, args []string) error {
 			r, err := resolveRole(ctx, c, args[0], nil)
 			if err != nil {
 				return err
@@ -339,9 +316,8 @@ func newRolesDeleteCmd(a *app) *cobra.Command {
 			if err := c.DeleteRole(ctx, r.ID); err != nil {
 				return fmt.Errorf("delete role %q: %w", r.Name, err)
 			}
-			_, err = fmt.Fprintf(a.out, "%s Deleted role %s (id %d)\n", a.outStyles().ok.Render("✓"), r.Name, r.ID)
-			return err
-		},
+			return a.done("Deleted role %s (id %d)", r.Name, r.ID)
+		}),
 	}
 	addYesFlag(cmd, &yes)
 	return cmd
@@ -355,12 +331,7 @@ func newRolesSeatCmd(a *app) *cobra.Command {
 		Example:           `  vc roles seat general reviewer`,
 		Args:              cobra.ExactArgs(2),
 		ValidArgsFunction: a.completeRoomRole(),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			c, room, err := a.clientAndRoom(ctx, args[0])
-			if err != nil {
-				return err
-			}
+		RunE: a.withRoom(func(ctx context.Context, c *client.Client, room api.Room, args []string) error {
 			role, err := resolveRole(ctx, c, args[1], nil)
 			if err != nil {
 				return err
@@ -369,12 +340,8 @@ func newRolesSeatCmd(a *app) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("seat %q in %q: %w", role.Name, room.Name, err)
 			}
-			if o.enabled() {
-				return a.writeJSON(&o, seated, false)
-			}
-			_, err = fmt.Fprintf(a.out, "%s Seated %s in %s\n", a.outStyles().ok.Render("✓"), seated.Name, room.Name)
-			return err
-		},
+			return a.report(&o, seated, "Seated %s in %s", seated.Name, room.Name)
+		}),
 	}
 	addOutputFlags(cmd, &o, api.Role{})
 	return cmd
@@ -390,12 +357,7 @@ for confirmation; scripts pass --yes.`,
 		Example:           `  vc roles unseat general reviewer --yes`,
 		Args:              cobra.ExactArgs(2),
 		ValidArgsFunction: a.completeRoomRole(),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			c, room, err := a.clientAndRoom(ctx, args[0])
-			if err != nil {
-				return err
-			}
+		RunE: a.withRoom(func(ctx context.Context, c *client.Client, room api.Room, args []string) error {
 			seated, err := c.ListRoomRoles(ctx, room.ID)
 			if err != nil {
 				return fmt.Errorf("list roles of %q: %w", room.Name, err)
@@ -410,9 +372,8 @@ for confirmation; scripts pass --yes.`,
 			if err := c.UnseatRole(ctx, room.ID, role.ID); err != nil {
 				return fmt.Errorf("unseat %q from %q: %w", role.Name, room.Name, err)
 			}
-			_, err = fmt.Fprintf(a.out, "%s Unseated %s from %s\n", a.outStyles().ok.Render("✓"), role.Name, room.Name)
-			return err
-		},
+			return a.done("Unseated %s from %s", role.Name, room.Name)
+		}),
 	}
 	addYesFlag(cmd, &yes)
 	return cmd

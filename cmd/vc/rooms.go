@@ -51,21 +51,13 @@ func newRoomsRolesCmd(a *app) *cobra.Command {
 		Example:           `  vc rooms roles list general --json id,name`,
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: a.completeRoomArg(),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			c, r, err := a.clientAndRoom(ctx, args[0])
-			if err != nil {
-				return err
-			}
+		RunE: a.withRoom(func(ctx context.Context, c *client.Client, r api.Room, args []string) error {
 			roles, err := c.ListRoomRoles(ctx, r.ID)
 			if err != nil {
 				return fmt.Errorf("list roles of %q: %w", r.Name, err)
 			}
-			if o.enabled() {
-				return a.writeJSON(&o, roles, false)
-			}
-			return a.printRoles(roles)
-		},
+			return a.show(&o, roles, func() error { return a.printRoles(roles) })
+		}),
 	}
 	addOutputFlags(list, &o, []api.Role{})
 	cmd.AddCommand(add, rm, list)
@@ -105,21 +97,13 @@ func newRoomsListCmd(a *app) *cobra.Command {
 		Example: `  vc rooms list
   vc rooms list --json id,name --jq '.[].name'`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			c, err := a.client(ctx)
-			if err != nil {
-				return err
-			}
+		RunE: a.withClient(func(ctx context.Context, c *client.Client, args []string) error {
 			rooms, err := c.ListRooms(ctx)
 			if err != nil {
 				return fmt.Errorf("list rooms: %w", err)
 			}
-			if o.enabled() {
-				return a.writeJSON(&o, rooms, false)
-			}
-			return a.printRooms(rooms)
-		},
+			return a.show(&o, rooms, func() error { return a.printRooms(rooms) })
+		}),
 	}
 	addOutputFlags(cmd, &o, []api.Room{})
 	return cmd
@@ -133,22 +117,13 @@ func newRoomsCreateCmd(a *app) *cobra.Command {
 		Example: `  vc rooms create general
   id=$(vc rooms create design --jq .id)`,
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			c, err := a.client(ctx)
-			if err != nil {
-				return err
-			}
+		RunE: a.withClient(func(ctx context.Context, c *client.Client, args []string) error {
 			r, err := c.CreateRoom(ctx, args[0])
 			if err != nil {
 				return fmt.Errorf("create room %q: %w", args[0], err)
 			}
-			if o.enabled() {
-				return a.writeJSON(&o, r, false)
-			}
-			_, err = fmt.Fprintf(a.out, "%s Created room %s (id %d)\n", a.outStyles().ok.Render("✓"), r.Name, r.ID)
-			return err
-		},
+			return a.report(&o, r, "Created room %s (id %d)", r.Name, r.ID)
+		}),
 	}
 	addOutputFlags(cmd, &o, api.Room{})
 	return cmd
@@ -175,12 +150,7 @@ func newRoomsShowCmd(a *app) *cobra.Command {
   vc rooms show 3 --json members --jq '.members[].username'`,
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: a.completeRoomArg(),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			c, r, err := a.clientAndRoom(ctx, args[0])
-			if err != nil {
-				return err
-			}
+		RunE: a.withRoom(func(ctx context.Context, c *client.Client, r api.Room, args []string) error {
 			ms, err := c.ListMembers(ctx, r.ID)
 			if err != nil {
 				return fmt.Errorf("list members of %q: %w", r.Name, err)
@@ -224,7 +194,7 @@ func newRoomsShowCmd(a *app) *cobra.Command {
 			}
 			fmt.Fprintf(a.out, "roles:    %s\n", strings.Join(rn, ", "))
 			return nil
-		},
+		}),
 	}
 	addOutputFlags(cmd, &o, roomDetail{})
 	return cmd
@@ -238,23 +208,14 @@ func newRoomsRenameCmd(a *app) *cobra.Command {
 		Example:           `  vc rooms rename general lobby`,
 		Args:              cobra.ExactArgs(2),
 		ValidArgsFunction: a.completeRoomArg(),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			c, r, err := a.clientAndRoom(ctx, args[0])
-			if err != nil {
-				return err
-			}
+		RunE: a.withRoom(func(ctx context.Context, c *client.Client, r api.Room, args []string) error {
 			name := args[1]
-			r, err = c.UpdateRoom(ctx, r.ID, api.UpdateRoomRequest{Name: &name})
+			r, err := c.UpdateRoom(ctx, r.ID, api.UpdateRoomRequest{Name: &name})
 			if err != nil {
 				return fmt.Errorf("rename room %q: %w", args[0], err)
 			}
-			if o.enabled() {
-				return a.writeJSON(&o, r, false)
-			}
-			_, err = fmt.Fprintf(a.out, "%s Renamed room %d to %s\n", a.outStyles().ok.Render("✓"), r.ID, r.Name)
-			return err
-		},
+			return a.report(&o, r, "Renamed room %d to %s", r.ID, r.Name)
+		}),
 	}
 	addOutputFlags(cmd, &o, api.Room{})
 	return cmd
@@ -272,21 +233,15 @@ scripts pass --yes.`,
   vc rooms delete 7 --yes`,
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: a.completeRoomArg(),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			c, r, err := a.clientAndRoom(ctx, args[0])
-			if err != nil {
-				return err
-			}
+		RunE: a.withRoom(func(ctx context.Context, c *client.Client, r api.Room, args []string) error {
 			if err := a.confirmDestructive(ctx, yes, fmt.Sprintf("Delete room %s (id %d) and its %d messages?", r.Name, r.ID, r.LastSeq)); err != nil {
 				return err
 			}
 			if err := c.DeleteRoom(ctx, r.ID); err != nil {
 				return fmt.Errorf("delete room %q: %w", r.Name, err)
 			}
-			_, err = fmt.Fprintf(a.out, "%s Deleted room %s (id %d)\n", a.outStyles().ok.Render("✓"), r.Name, r.ID)
-			return err
-		},
+			return a.done("Deleted room %s (id %d)", r.Name, r.ID)
+		}),
 	}
 	addYesFlag(cmd, &yes)
 	return cmd
@@ -303,12 +258,7 @@ func newRoomsMembersCmd(a *app) *cobra.Command {
 		SuggestFor:        []string{"remove", "kick"},
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: a.completeRoomArg(),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			c, r, err := a.clientAndRoom(ctx, args[0])
-			if err != nil {
-				return err
-			}
+		RunE: a.withRoom(func(ctx context.Context, c *client.Client, r api.Room, args []string) error {
 			ms, err := c.ListMembers(ctx, r.ID)
 			if err != nil {
 				return fmt.Errorf("list members of %q: %w", r.Name, err)
@@ -325,7 +275,7 @@ func newRoomsMembersCmd(a *app) *cobra.Command {
 				rows[i] = []string{strconv.FormatInt(m.UserID, 10), m.Username, m.Name, online, a.fmtTime(m.JoinedAt)}
 			}
 			return a.printTable([]string{"ID", "USERNAME", "NAME", "ONLINE", "JOINED"}, rows)
-		},
+		}),
 	}
 	addOutputFlags(cmd, &o, []api.Member{})
 	cmd.AddCommand(newRoomsMembersRmCmd(a))
@@ -364,12 +314,7 @@ confirmation; scripts pass --yes. To leave a room yourself, use vc rooms leave.`
 			}
 			return nil, nil
 		}),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			c, r, err := a.clientAndRoom(ctx, args[0])
-			if err != nil {
-				return err
-			}
+		RunE: a.withRoom(func(ctx context.Context, c *client.Client, r api.Room, args []string) error {
 			ms, err := c.ListMembers(ctx, r.ID)
 			if err != nil {
 				return fmt.Errorf("list members of %q: %w", r.Name, err)
@@ -384,9 +329,8 @@ confirmation; scripts pass --yes. To leave a room yourself, use vc rooms leave.`
 			if err := c.RemoveMember(ctx, r.ID, m.UserID); err != nil {
 				return fmt.Errorf("remove %s from %q: %w", m.Username, r.Name, err)
 			}
-			_, err = fmt.Fprintf(a.out, "%s Removed %s from %s\n", a.outStyles().ok.Render("✓"), m.Username, r.Name)
-			return err
-		},
+			return a.done("Removed %s from %s", m.Username, r.Name)
+		}),
 	}
 	addYesFlag(cmd, &yes)
 	return cmd
@@ -415,22 +359,13 @@ func newRoomsAddCmd(a *app) *cobra.Command {
 		Example:           `  vc rooms add general bob`,
 		Args:              cobra.ExactArgs(2),
 		ValidArgsFunction: a.completeRoomArg(),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			c, r, err := a.clientAndRoom(ctx, args[0])
-			if err != nil {
-				return err
-			}
+		RunE: a.withRoom(func(ctx context.Context, c *client.Client, r api.Room, args []string) error {
 			m, err := c.AddMember(ctx, r.ID, args[1])
 			if err != nil {
 				return fmt.Errorf("add %s to %q: %w", args[1], r.Name, err)
 			}
-			if o.enabled() {
-				return a.writeJSON(&o, m, false)
-			}
-			_, err = fmt.Fprintf(a.out, "%s Added %s to %s\n", a.outStyles().ok.Render("✓"), m.Username, r.Name)
-			return err
-		},
+			return a.report(&o, m, "Added %s to %s", m.Username, r.Name)
+		}),
 	}
 	addOutputFlags(cmd, &o, api.Member{})
 	return cmd
@@ -447,12 +382,7 @@ vc asks for confirmation; scripts pass --yes.`,
   vc rooms leave general --yes`,
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: a.completeRoomArg(),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			c, r, err := a.clientAndRoom(ctx, args[0])
-			if err != nil {
-				return err
-			}
+		RunE: a.withRoom(func(ctx context.Context, c *client.Client, r api.Room, args []string) error {
 			me, err := c.Me(ctx)
 			if err != nil {
 				return err
@@ -463,9 +393,8 @@ vc asks for confirmation; scripts pass --yes.`,
 			if err := c.RemoveMember(ctx, r.ID, me.ID); err != nil {
 				return fmt.Errorf("leave %q: %w", r.Name, err)
 			}
-			_, err = fmt.Fprintf(a.out, "%s Left %s\n", a.outStyles().ok.Render("✓"), r.Name)
-			return err
-		},
+			return a.done("Left %s", r.Name)
+		}),
 	}
 	addYesFlag(cmd, &yes)
 	return cmd

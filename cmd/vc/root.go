@@ -52,6 +52,8 @@ server, and VC_TOKEN passes a token without any stored state.`,
 	root.AddCommand(newHistoryCmd(a))
 	root.AddCommand(newTailCmd(a))
 	root.AddCommand(newAskCmd(a))
+	root.AddCommand(newMeetCmd(a))
+	root.AddCommand(newMeetingsCmd(a))
 	root.AddCommand(newModelsCmd(a))
 	root.AddCommand(newKeysCmd(a))
 	root.AddCommand(newUsageCmd(a))

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"slices"
@@ -38,12 +39,7 @@ timestamp).`,
   vc tail general --jq 'select(.type=="message") | .content'`,
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: a.completeRoomArg(),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			c, room, err := a.clientAndRoom(ctx, args[0])
-			if err != nil {
-				return err
-			}
+		RunE: a.withRoom(func(ctx context.Context, c *client.Client, room api.Room, args []string) error {
 			t := &tailer{a: a, o: &o, st: a.outStyles(), errSt: a.errStyles(), streams: map[string]*tailStream{}, noJoins: noJoins}
 			defer t.flushJoins()
 			after := room.LastSeq
@@ -104,7 +100,7 @@ timestamp).`,
 					}
 				}
 			}
-		},
+		}),
 	}
 	cmd.Flags().IntVarP(&lines, "lines", "n", 10, "print the last `N` messages first (0: only new ones)")
 	cmd.Flags().BoolVar(&noJoins, "no-joins", false, "do not print joins and leaves")
@@ -224,7 +220,6 @@ func (t *tailer) writeDelta(d string) error {
 type tailStream struct {
 	role   string
 	roleID *int64
-	buf    strings.Builder
 }
 
 // endLine ends a reply printed inline.
@@ -291,7 +286,7 @@ func (t *tailer) event(ev wsproto.Event) error {
 	case wsproto.TypeAIDone, wsproto.TypeAIError:
 		// A failed reply is also stored as a system message, which follows;
 		// a cancelled one is not.
-		if ev.Type == wsproto.TypeAIError && ev.StreamID == t.inline && ev.Code == "canceled" {
+		if ev.Type == wsproto.TypeAIError && ev.StreamID == t.inline && ev.Code == api.CodeCanceled {
 			t.endLine()
 			fmt.Fprintln(out, t.st.system.Render("* "+ev.Detail))
 		}

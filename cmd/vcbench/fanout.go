@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"sync"
@@ -66,11 +67,16 @@ func runFanout(ctx context.Context, args []string, out io.Writer) error {
 	if _, err := raiseNoFile(); err != nil {
 		return err
 	}
-	b, err := setupRoom(ctx, common.server, common.users)
+	nodes := splitServers(common.server)
+	if len(nodes) == 0 {
+		return errors.New("--server is empty")
+	}
+	b, err := setupRoom(ctx, nodes[0], common.users)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "room %d, %d users, opening %d sockets...\n", b.room.ID, len(b.users), *clients)
+	b.nodes = nodes
+	fmt.Fprintf(out, "room %d, %d users, opening %d sockets on %d node(s)...\n", b.room.ID, len(b.users), *clients, len(nodes))
 
 	total := int(*rate * duration.Seconds())
 	rctx, stopReaders := context.WithCancel(ctx)
@@ -91,17 +97,21 @@ func runFanout(ctx context.Context, args []string, out io.Writer) error {
 			return err
 		}
 		defer rx.close()
-		u, err := url.Parse(common.server)
-		if err != nil {
-			return err
-		}
-		addr, err := resolveAddr(u.Host)
-		if err != nil {
-			return err
+		var addrs []netip.AddrPort
+		for _, n := range nodes {
+			u, err := url.Parse(n)
+			if err != nil {
+				return err
+			}
+			addr, err := resolveAddr(u.Host)
+			if err != nil {
+				return err
+			}
+			addrs = append(addrs, addr)
 		}
 		path := "/ws/chat/" + strconv.FormatInt(b.room.ID, 10)
 		for i := range *clients {
-			if _, err := rx.dial(addr, path, b.users[i%len(b.users)].client.Token(), i); err != nil {
+			if _, err := rx.dial(addrs[i%len(addrs)], path, b.users[i%len(b.users)].client.Token(), i); err != nil {
 				return fmt.Errorf("open sockets: %w", err)
 			}
 		}
@@ -174,7 +184,7 @@ func runFanout(ctx context.Context, args []string, out io.Writer) error {
 		}
 	}()
 	interval := time.Duration(float64(time.Second) / *rate)
-	cpu := startCPU(*pid, common.server)
+	cpu := startCPU(*pid, nodes[0]) // node 1's process
 	start := time.Now()
 	for i := range total {
 		if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {

@@ -7,6 +7,7 @@
 //	vcbench call     two voice-call engines: set-up time, one-way latency, CPU per participant
 //	vcbench ai       AI replies against a fake provider: time to first token, concurrent streamed replies
 //	vcbench floor    the fanout traffic from a minimal writer process instead of vcd: this machine's floor
+//	vcbench failover clients behind a load balancer while a cluster node is killed: time to be back, gaps, duplicates
 //
 // Run vcd in its own process (10 000 sockets need two processes under a
 // 20 000 open-file limit). vcbench registers its own users; start vcd with
@@ -46,6 +47,7 @@ func commands() []command {
 		aiCommand(),
 		floorCommand(),
 		floorWriterCommand(),
+		failoverCommand(),
 	}
 }
 

@@ -35,7 +35,7 @@ type rawSocket struct {
 }
 
 func (b *benchRoom) dialRaw(ctx context.Context, i int) (*rawSocket, error) {
-	u, err := url.Parse(b.server)
+	u, err := url.Parse(b.nodeFor(i))
 	if err != nil {
 		return nil, err
 	}

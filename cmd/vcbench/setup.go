@@ -27,8 +27,31 @@ type benchUser struct {
 // benchRoom is a room shared by every bench user.
 type benchRoom struct {
 	server string
-	users  []benchUser
-	room   api.Room
+	// nodes are the servers sockets are spread over (several cluster nodes;
+	// nil: server only).
+	nodes []string
+	users []benchUser
+	room  api.Room
+}
+
+// nodeFor is the server socket i connects to: the nodes in turn.
+func (b *benchRoom) nodeFor(i int) string {
+	if len(b.nodes) == 0 {
+		return b.server
+	}
+	return b.nodes[i%len(b.nodes)]
+}
+
+// splitServers splits a --server value: several comma-separated URLs are
+// the nodes of a cluster; the first one sets up and sends.
+func splitServers(s string) []string {
+	var out []string
+	for _, one := range strings.Split(s, ",") {
+		if one = strings.TrimSpace(one); one != "" {
+			out = append(out, one)
+		}
+	}
+	return out
 }
 
 const benchPassword = "bench-Passw0rd-42!"
@@ -40,7 +63,7 @@ type commonFlags struct {
 }
 
 func (c *commonFlags) register(fs *flag.FlagSet, users int) {
-	fs.StringVar(&c.server, "server", "http://127.0.0.1:8000", "vcd base URL")
+	fs.StringVar(&c.server, "server", "http://127.0.0.1:8000", "vcd base URL; several comma-separated (cluster nodes): set-up and sending go through the first, sockets are spread over all")
 	fs.IntVar(&c.users, "users", users, "bench users to register (sockets are spread over them)")
 }
 
@@ -99,7 +122,7 @@ func setupRoom(ctx context.Context, server string, n int) (*benchRoom, error) {
 // dial opens a raw chat socket for user i (mod the number of users).
 func (b *benchRoom) dial(ctx context.Context, i int, query url.Values) (*websocket.Conn, error) {
 	u := b.users[i%len(b.users)]
-	wsURL := strings.TrimRight(b.server, "/")
+	wsURL := strings.TrimRight(b.nodeFor(i), "/")
 	if !strings.Contains(wsURL, "://") {
 		wsURL = "http://" + wsURL
 	}

@@ -49,10 +49,23 @@ const (
 	CodeRoomNameTaken   = "room_name_taken" // 409: one of the caller's rooms has that name
 )
 
-// CodeShuttingDown is the code of the chat socket's error event for a frame
-// that arrives after the daemon began to shut down: the frame was not
-// acted on (a message was not stored); send it again once reconnected.
-const CodeShuttingDown = "shutting_down"
+// Codes that only the sockets carry.
+const (
+	// CodeShuttingDown is the code of the chat socket's error event for a
+	// frame that arrives after the daemon began to shut down: the frame
+	// was not acted on (a message was not stored); send it again once
+	// reconnected.
+	CodeShuttingDown = "shutting_down"
+	// CodeCanceled is the code of an ai_error event that ends a reply a
+	// member cancelled (ai_cancel): the text so far is stored, truncated.
+	CodeCanceled = "canceled"
+	// CodeBadJSON, CodeBadMessage and CodeUnknownPeer are the codes of the
+	// signaling socket's error message: not a JSON object, not a valid
+	// signaling message, and a "to" naming no peer of the call.
+	CodeBadJSON     = "bad_json"
+	CodeBadMessage  = "bad_message"
+	CodeUnknownPeer = "unknown_peer"
+)
 
 // RegisterRequest is the body of POST /api/auth/register.
 type RegisterRequest struct {

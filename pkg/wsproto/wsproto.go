@@ -36,6 +36,15 @@ const (
 	// any room), that they were added to the room RoomID; clients refetch
 	// /api/rooms. It is a per-user event, never sent to a room.
 	TypeRoomAdded = "room_added"
+	// TypeMeetingStart: a meeting of AI roles started in the room (MeetingID,
+	// Topic, Mode, Rounds, RoleIDs in speaking order, UserID of the starter).
+	TypeMeetingStart = "meeting_start"
+	// TypeMeetingTurn comes before each turn of a meeting: MeetingID, Round
+	// and RoleID of the role about to speak.
+	TypeMeetingTurn = "meeting_turn"
+	// TypeMeetingEnd: a meeting ended; Status is done, stopped, failed or
+	// budget_exhausted, MessageID the minutes message when there is one.
+	TypeMeetingEnd = "meeting_end"
 )
 
 // Chat frame types sent by the client. A frame without type is a message
@@ -113,6 +122,19 @@ type Event struct {
 
 	// call: the participants now in the room's call (empty when it ended).
 	Participants []CallPeer `json:"participants,omitempty"`
+
+	// MeetingID is set on meeting_start, meeting_turn and meeting_end, and
+	// on the ai_start, ai_delta, message and ai_done events of a meeting's
+	// turns (and its minutes).
+	MeetingID int64 `json:"meeting_id,omitempty"`
+	// meeting_turn: the round (1-based); meeting_end: the final status.
+	Round  int    `json:"round,omitempty"`
+	Status string `json:"status,omitempty"`
+	// meeting_start.
+	Topic   string  `json:"topic,omitempty"`
+	Mode    string  `json:"mode,omitempty"`
+	Rounds  int     `json:"rounds,omitempty"`
+	RoleIDs []int64 `json:"role_ids,omitempty"`
 }
 
 // PresenceUser is one online user in a presence event.
@@ -149,6 +171,7 @@ type messageWire struct {
 	Timestamp   time.Time `json:"timestamp"`
 	ClientID    string    `json:"client_id,omitempty"`
 	Truncated   bool      `json:"truncated,omitempty"`
+	MeetingID   int64     `json:"meeting_id,omitempty"`
 }
 
 // eventAlias has Event's fields without its MarshalJSON method.
@@ -162,7 +185,7 @@ func (e Event) MarshalJSON() ([]byte, error) {
 			Type: e.Type, RoomID: e.RoomID, ID: e.ID, Seq: e.Seq, User: e.User,
 			UserID: e.UserID, RoleID: e.RoleID, Content: e.Content,
 			MessageType: e.MessageType, Timestamp: e.Timestamp.UTC(),
-			ClientID: e.ClientID, Truncated: e.Truncated,
+			ClientID: e.ClientID, Truncated: e.Truncated, MeetingID: e.MeetingID,
 		})
 	}
 	return json.Marshal(eventAlias(e))

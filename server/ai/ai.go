@@ -1,7 +1,10 @@
-// Package ai lets AI roles answer in rooms: one streaming chat interface over
-// the LLM providers (implemented in the openai and anthropic sub-packages),
-// the model catalogue, the context builder, the trigger rules, the limits and
-// the orchestrator that streams a role's reply to every member of a room.
+// Package ai is the reply engine: one streaming chat interface over the LLM
+// providers (implemented in the openai and anthropic sub-packages), the
+// model catalogue, the context builder, the trigger rules, the limits, the
+// orchestrator that streams a role's reply to every member of a room, and
+// one-shot generation (generate.go). Seats, keys and usage are services
+// (server/service); errors say their kind in the catalogue (server/apierr),
+// never an HTTP status.
 package ai
 
 import (

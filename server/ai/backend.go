@@ -19,12 +19,6 @@ type Store interface {
 	store.AIStore
 }
 
-// KeyAAD is the associated data an API key is sealed with: it binds the
-// ciphertext to its owner and provider, so a row cannot be moved.
-func KeyAAD(userID int64, provider string) []byte {
-	return fmt.Appendf(nil, "vc-api-key:%d:%s", userID, provider)
-}
-
 // StoreBackend is the Backend of a running daemon: the store, the key
 // keyring and the messages service.
 type StoreBackend struct {
@@ -87,7 +81,7 @@ func (b *StoreBackend) UserKey(ctx context.Context, userID int64, provider strin
 	if err != nil {
 		return Credentials{}, false, err
 	}
-	pt, err := b.Keys.Open(k.Ciphertext, k.KeyVersion, KeyAAD(userID, provider))
+	pt, err := b.Keys.Open(k.Ciphertext, k.KeyVersion, secrets.KeyAAD(userID, provider))
 	if err != nil {
 		return Credentials{}, false, fmt.Errorf("open %s key %d: %w", provider, k.ID, err)
 	}
@@ -114,7 +108,7 @@ func ResealKeys(ctx context.Context, st Store, keys *secrets.Keyring) (resealed,
 		return 0, 0, err
 	}
 	for _, k := range old {
-		aad := KeyAAD(k.UserID, k.Provider)
+		aad := secrets.KeyAAD(k.UserID, k.Provider)
 		pt, oerr := keys.Open(k.Ciphertext, k.KeyVersion, aad)
 		if oerr != nil {
 			failed++

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/virtual-company/vc/server/apierr"
 )
 
 // Limits bound what AI replies may cost. Zero values pick the defaults
@@ -72,13 +74,16 @@ func (l Limits) withDefaults() Limits {
 
 // LimitError says a reply was refused by a limit; Detail is for users.
 type LimitError struct {
-	// Code is api.CodeRateLimited or api.CodeBudgetExceeded.
-	Code       string
+	// Kind is apierr.RateLimited or apierr.BudgetExceeded.
+	Kind       *apierr.Kind
 	Detail     string
 	RetryAfter time.Duration
 }
 
 func (e *LimitError) Error() string { return e.Detail }
+
+// ErrorKind implements apierr.Kinded.
+func (e *LimitError) ErrorKind() *apierr.Kind { return e.Kind }
 
 // limiter counts running replies and recent starts. Methods are safe for
 // concurrent use.
@@ -147,11 +152,11 @@ func (lm *limiter) acquire(userID, roomID int64) (*slot, error) {
 	defer lm.mu.Unlock()
 	l := lm.limits
 	if l.ConcurrentPerUser > 0 && lm.perUser[userID] >= l.ConcurrentPerUser {
-		return nil, &LimitError{Code: "rate_limited", RetryAfter: 5 * time.Second,
+		return nil, &LimitError{Kind: apierr.RateLimited, RetryAfter: 5 * time.Second,
 			Detail: fmt.Sprintf("Too many AI replies at once for you (limit %d): wait for one to finish.", l.ConcurrentPerUser)}
 	}
 	if roomID != 0 && l.ConcurrentPerRoom > 0 && lm.perRoom[roomID] >= l.ConcurrentPerRoom {
-		return nil, &LimitError{Code: "rate_limited", RetryAfter: 5 * time.Second,
+		return nil, &LimitError{Kind: apierr.RateLimited, RetryAfter: 5 * time.Second,
 			Detail: fmt.Sprintf("Too many AI replies at once in this room (limit %d): wait for one to finish.", l.ConcurrentPerRoom)}
 	}
 	now := lm.now()
@@ -167,7 +172,7 @@ func (lm *limiter) acquire(userID, roomID int64) (*slot, error) {
 		if len(ts) >= l.PerUserPerMinute {
 			lm.starts[userID] = ts
 			wait := ts[0].Add(time.Minute).Sub(now).Round(time.Second)
-			return nil, &LimitError{Code: "rate_limited", RetryAfter: wait,
+			return nil, &LimitError{Kind: apierr.RateLimited, RetryAfter: wait,
 				Detail: fmt.Sprintf("Too many AI replies for you this minute (limit %d per minute): try again in %s.", l.PerUserPerMinute, wait)}
 		}
 		lm.starts[userID] = append(ts, now)

@@ -29,7 +29,7 @@ func (s *Service) CheckModel(ctx context.Context, userID int64, model string) (s
 	if i := strings.IndexByte(model, '/'); i >= 0 {
 		if _, ok := reg.Get(model[:i]); !ok {
 			return "", service.Invalid("model", "unknown provider %q in %q (known: %s); write provider/model, e.g. openai/gpt-4o-mini or openrouter/%s",
-				model[:i], model, strings.Join(s.providerIDs(), ", "), model)
+				model[:i], model, strings.Join(s.ProviderIDs(), ", "), model)
 		}
 	}
 	pid, mid, err := reg.Resolve(model)

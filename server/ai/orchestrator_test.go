@@ -33,9 +33,10 @@ func newHarness(t *testing.T, opts ...harnessOpt) *harness {
 	h := &harness{oa: aitest.New(t, aitest.OpenAI), an: aitest.New(t, aitest.Anthropic), rec: newRecorder()}
 	h.be = newMemBackend(h.rec)
 	reg := ai.NewRegistry()
-	reg.Add(ai.ProviderEntry{Provider: aiopenai.New(aiopenai.Config{BaseURL: h.oa.URL})})
-	reg.Add(ai.ProviderEntry{Provider: aianthropic.New(aianthropic.Config{BaseURL: h.an.URL})})
-	reg.Add(ai.ProviderEntry{Provider: aiopenai.New(aiopenai.Config{ID: ai.ProviderOpenRouter, BaseURL: h.oa.URL,
+	// Two retries, as the daemon's default llm.max_retries.
+	reg.Add(ai.ProviderEntry{Provider: aiopenai.New(aiopenai.Config{BaseURL: h.oa.URL, MaxRetries: 2})})
+	reg.Add(ai.ProviderEntry{Provider: aianthropic.New(aianthropic.Config{BaseURL: h.an.URL, MaxRetries: 2})})
+	reg.Add(ai.ProviderEntry{Provider: aiopenai.New(aiopenai.Config{ID: ai.ProviderOpenRouter, BaseURL: h.oa.URL, MaxRetries: 2,
 		Headers: aiopenai.OpenRouterHeaders("https://vc.test", "Virtual Company")})})
 	cfg := ai.Config{Registry: reg, Backend: h.be, Notifier: h.rec, AllowServerKey: true}
 	for _, o := range opts {

@@ -66,6 +66,11 @@ type Config struct {
 	Admins []string `mapstructure:"admins"`
 	// Auth configures accounts: registration open, closed or by invite (ops.go).
 	Auth AuthConfig `mapstructure:"auth"`
+	// Metrics configures the Prometheus metrics listener (ops.go).
+	Metrics MetricsConfig `mapstructure:"metrics"`
+	// Cluster makes this vcd one node of several sharing PostgreSQL and
+	// NATS (cluster.go).
+	Cluster ClusterConfig `mapstructure:"cluster"`
 }
 
 // RateLimitConfig limits requests per client IP.
@@ -108,6 +113,7 @@ func Defaults() Config {
 		Realtime:        defaultRealtime(),
 		HTTP:            defaultHTTP(),
 		Auth:            defaultAuth(),
+		Cluster:         defaultCluster(),
 	}
 	return c
 }
@@ -215,6 +221,7 @@ func (c *Config) Resolve() {
 	if c.DatabaseURL == "" {
 		c.DatabaseURL = filepath.Join(c.DataDir, "vcd.db")
 	}
+	c.Cluster.resolve()
 }
 
 // Validate reports configuration values that cannot work.
@@ -256,6 +263,12 @@ func (c Config) Validate() error {
 		errs = append(errs, err)
 	}
 	if err := validateAuth(c); err != nil {
+		errs = append(errs, err)
+	}
+	if err := validateMetrics(c); err != nil {
+		errs = append(errs, err)
+	}
+	if err := validateCluster(c); err != nil {
 		errs = append(errs, err)
 	}
 	if len(errs) > 0 {
@@ -308,6 +321,7 @@ func setDefaults(v *viper.Viper, d Config) {
 	setRealtimeDefaults(v, d.Realtime)
 	setHTTPDefaults(v, d.HTTP)
 	setAuthDefaults(v, d)
+	setClusterDefaults(v, d.Cluster)
 }
 
 // bindEnv binds the environment names that do not follow the automatic

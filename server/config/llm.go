@@ -139,17 +139,33 @@ func llmEnvAliases() map[string][]string {
 // ValidateLLM reports llm values that cannot work.
 func ValidateLLM(l LLMConfig) error {
 	var errs []error
+	// 0 is never "the default" (the defaults are applied when the config
+	// is loaded): it is "none" where the key says so, else refused, so that
+	// the AI layer, whose zero fields take defaults, never sees a 0 that
+	// meant something else.
+	if l.MaxRetries < 0 {
+		errs = append(errs, fmt.Errorf("llm.max_retries %d: must not be negative (0: none)", l.MaxRetries))
+	}
 	for _, n := range []struct {
 		name string
 		v    int
 	}{{"max_hops", l.MaxHops}, {"max_tokens", l.MaxTokens}, {"default_max_tokens", l.DefaultMaxTokens},
-		{"history_tokens", l.HistoryTokens}, {"history_messages", l.HistoryMessages}, {"max_retries", l.MaxRetries}} {
-		if n.v < 0 {
-			errs = append(errs, fmt.Errorf("llm.%s %d: must not be negative", n.name, n.v))
+		{"history_tokens", l.HistoryTokens}, {"history_messages", l.HistoryMessages}} {
+		if n.v < 1 {
+			errs = append(errs, fmt.Errorf("llm.%s %d: must be at least 1", n.name, n.v))
 		}
 	}
-	if l.ReplyTimeout < 0 {
-		errs = append(errs, fmt.Errorf("llm.reply_timeout %s: must not be negative", l.ReplyTimeout))
+	for _, n := range []struct {
+		name string
+		v    int
+	}{{"concurrent_per_user", l.ConcurrentPerUser}, {"concurrent_per_room", l.ConcurrentPerRoom},
+		{"replies_per_minute", l.RepliesPerMinute}} {
+		if n.v == 0 || n.v < -1 {
+			errs = append(errs, fmt.Errorf("llm.%s %d: must be at least 1, or -1 for no limit", n.name, n.v))
+		}
+	}
+	if l.ReplyTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("llm.reply_timeout %s: must be positive", l.ReplyTimeout))
 	}
 	if l.DailyTokenBudget < 0 {
 		errs = append(errs, errors.New("llm.daily_token_budget: must not be negative"))

@@ -66,5 +66,13 @@ func validateRealtime(c RealtimeConfig) error {
 	if c.PingInterval <= 0 || c.PongWait <= c.PingInterval {
 		errs = append(errs, errors.New("realtime.ping_interval must be positive and below realtime.pong_wait"))
 	}
+	// 0 would reach the hub as "the default": refused instead (the
+	// defaults are applied when the config is loaded).
+	if c.WriteTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("realtime.write_timeout %s: must be positive", c.WriteTimeout))
+	}
+	if c.TypingInterval <= 0 {
+		errs = append(errs, fmt.Errorf("realtime.typing_interval %s: must be positive", c.TypingInterval))
+	}
 	return errors.Join(errs...)
 }

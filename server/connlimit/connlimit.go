@@ -10,15 +10,20 @@
 package connlimit
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/virtual-company/vc/pkg/api"
+	"github.com/virtual-company/vc/server/apierr"
 )
 
 // Options tune a Listener. Zero values mean no cap.
@@ -48,9 +53,13 @@ const (
 // refusal is what a connection over a cap gets before it is closed: a
 // complete response, so a client reading it learns to come back later.
 var refusal = func() []byte {
-	body := `{"detail":"too many connections, try again later","code":"unavailable"}`
-	return fmt.Appendf(nil, "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 5\r\n"+
-		"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+	body, err := json.Marshal(api.Error{Detail: "too many connections, try again later", Code: apierr.Unavailable.Code})
+	if err != nil {
+		panic(err) // a fixed value of a plain struct
+	}
+	return fmt.Appendf(nil, "HTTP/1.1 %d %s\r\nConnection: close\r\nRetry-After: 5\r\n"+
+		"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+		apierr.Unavailable.Status, http.StatusText(apierr.Unavailable.Status), len(body), body)
 }()
 
 // Listener wraps a net.Listener; see the package comment.
@@ -298,3 +307,17 @@ func (c *Conn) Serving(on bool) { c.serving.Store(on) }
 
 // Detach marks the connection as handed over to a WebSocket.
 func (c *Conn) Detach() { c.detached.Store(true); c.serving.Store(false) }
+
+// Abort closes every connection, WebSockets included, without a word to
+// the peers: what a killed process looks like from outside (tests).
+func (l *Listener) Abort() {
+	l.mu.Lock()
+	cs := make([]*Conn, 0, len(l.conns))
+	for c := range l.conns {
+		cs = append(cs, c)
+	}
+	l.mu.Unlock()
+	for _, c := range cs {
+		_ = c.Conn.Close()
+	}
+}

@@ -4,42 +4,47 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
-	"math"
-	"net/http"
-	"strconv"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/virtual-company/vc/pkg/api"
-	"github.com/virtual-company/vc/server/ai"
 )
 
-// aiRoutes are the endpoints of AI roles (server/ai), registered when
-// Deps.AI is set.
+// aiRoutes are the endpoints of AI roles: seats (service.Seats), one-shot
+// generation (server/ai), keys (service.Keys) and usage (service.Usage),
+// each registered when its Deps field is set.
 func (a *API) aiRoutes() []route {
-	if a.d.AI == nil {
-		return nil
+	var rs []route
+	if a.d.Seats != nil {
+		rs = append(rs,
+			route{Method: "POST", Path: "/api/rooms/:id/roles", Handler: a.seatRole, Auth: true, Doc: doc{Tag: "roles", Summary: "Seat one of your roles in a room (any member may seat their own roles)",
+				Body: api.SeatRoleRequest{}, Status: 201, Out: api.Role{}, Errors: []int{400, 401, 403, 404, 409, 422}}},
+			route{Method: "GET", Path: "/api/rooms/:id/roles", Handler: a.listRoomRoles, Auth: true, Doc: doc{Tag: "roles", Summary: "Roles seated in a room (members only; ai_instructions only for your own roles)",
+				Status: 200, Out: []api.Role{}, Errors: idErrs}},
+			route{Method: "DELETE", Path: "/api/rooms/:id/roles/:role_id", Handler: a.unseatRole, Auth: true, Doc: doc{Tag: "roles", Summary: "Unseat a role (its owner or the room's creator)",
+				Status: 204, Errors: []int{401, 403, 404, 422}}})
 	}
-	return []route{
-		{Method: "POST", Path: "/api/rooms/:id/roles", Handler: a.seatRole, Auth: true, Doc: doc{Tag: "roles", Summary: "Seat one of your roles in a room (any member may seat their own roles)",
-			Body: api.SeatRoleRequest{}, Status: 201, Out: api.Role{}, Errors: []int{400, 401, 403, 404, 409, 422}}},
-		{Method: "GET", Path: "/api/rooms/:id/roles", Handler: a.listRoomRoles, Auth: true, Doc: doc{Tag: "roles", Summary: "Roles seated in a room (members only; ai_instructions only for your own roles)",
-			Status: 200, Out: []api.Role{}, Errors: idErrs}},
-		{Method: "DELETE", Path: "/api/rooms/:id/roles/:role_id", Handler: a.unseatRole, Auth: true, Doc: doc{Tag: "roles", Summary: "Unseat a role (its owner or the room's creator)",
-			Status: 204, Errors: []int{401, 403, 404, 422}}},
-		{Method: "POST", Path: "/api/llm/generate", Handler: a.generate, Auth: true, Doc: doc{Tag: "llm",
-			Summary: "One-shot generation without a room. With \"stream\": true the answer is text/event-stream: `data: {GenerateChunk}` lines with delta, the last with done (and usage) or error",
-			Body:    api.GenerateRequest{}, Status: 200, Out: api.GenerateResponse{}, Errors: []int{400, 401, 403, 422, 429, 502, 504}}},
-		{Method: "POST", Path: "/api/keys", Handler: a.addKey, Auth: true, Doc: doc{Tag: "keys", Summary: "Store your API key for a provider (encrypted at rest; replaces your previous key for it)",
-			Body: api.CreateKeyRequest{}, Status: 201, Out: api.APIKey{}, Errors: []int{400, 401, 422}}},
-		{Method: "GET", Path: "/api/keys", Handler: a.listKeys, Auth: true, Doc: doc{Tag: "keys", Summary: "Your stored keys: provider and last four characters, never the key",
-			Status: 200, Out: []api.APIKey{}, Errors: authErrs}},
-		{Method: "DELETE", Path: "/api/keys/:id", Handler: a.deleteKey, Auth: true, Doc: doc{Tag: "keys", Summary: "Delete one of your keys",
-			Status: 204, Errors: []int{401, 404}}},
-		{Method: "GET", Path: "/api/usage", Handler: a.usage, Auth: true, Doc: doc{Tag: "llm", Summary: "Your AI token usage by day and model, with the daily budget",
-			Status: 200, Out: api.UsageReport{}, Errors: authErrs}},
+	if a.d.AI != nil {
+		rs = append(rs,
+			route{Method: "POST", Path: "/api/llm/generate", Handler: a.generate, Auth: true, Doc: doc{Tag: "llm",
+				Summary: "One-shot generation without a room. With \"stream\": true the answer is text/event-stream: `data: {GenerateChunk}` lines with delta, the last with done (and usage) or error",
+				Body:    api.GenerateRequest{}, Status: 200, Out: api.GenerateResponse{}, Errors: []int{400, 401, 403, 422, 429, 502, 504}}})
 	}
+	if a.d.Keys != nil {
+		rs = append(rs,
+			route{Method: "POST", Path: "/api/keys", Handler: a.addKey, Auth: true, Doc: doc{Tag: "keys", Summary: "Store your API key for a provider (encrypted at rest; replaces your previous key for it)",
+				Body: api.CreateKeyRequest{}, Status: 201, Out: api.APIKey{}, Errors: []int{400, 401, 422}}},
+			route{Method: "GET", Path: "/api/keys", Handler: a.listKeys, Auth: true, Doc: doc{Tag: "keys", Summary: "Your stored keys: provider and last four characters, never the key",
+				Status: 200, Out: []api.APIKey{}, Errors: authErrs}},
+			route{Method: "DELETE", Path: "/api/keys/:id", Handler: a.deleteKey, Auth: true, Doc: doc{Tag: "keys", Summary: "Delete one of your keys",
+				Status: 204, Errors: []int{401, 404}}})
+	}
+	if a.d.Usage != nil {
+		rs = append(rs,
+			route{Method: "GET", Path: "/api/usage", Handler: a.usage, Auth: true, Doc: doc{Tag: "llm", Summary: "Your AI token usage by day and model, with the daily budget",
+				Status: 200, Out: api.UsageReport{}, Errors: authErrs}})
+	}
+	return rs
 }
 
 // listModelsRoute serves GET /api/llm/models: with the AI part, the
@@ -62,7 +67,7 @@ func (a *API) seatRole(c *fiber.Ctx) error {
 		return err
 	}
 	u, _ := UserFrom(c)
-	r, err := a.d.AI.SeatRole(c.UserContext(), u.ID, id, req.RoleID)
+	r, err := a.d.Seats.SeatRole(c.UserContext(), u.ID, id, req.RoleID)
 	if err != nil {
 		return err
 	}
@@ -75,7 +80,7 @@ func (a *API) listRoomRoles(c *fiber.Ctx) error {
 		return err
 	}
 	u, _ := UserFrom(c)
-	rs, err := a.d.AI.RoomRoles(c.UserContext(), u.ID, id)
+	rs, err := a.d.Seats.RoomRoles(c.UserContext(), u.ID, id)
 	if err != nil {
 		return err
 	}
@@ -92,7 +97,7 @@ func (a *API) unseatRole(c *fiber.Ctx) error {
 		return err
 	}
 	u, _ := UserFrom(c)
-	if err := a.d.AI.UnseatRole(c.UserContext(), u.ID, id, roleID); err != nil {
+	if err := a.d.Seats.UnseatRole(c.UserContext(), u.ID, id, roleID); err != nil {
 		return err
 	}
 	return c.SendStatus(fiber.StatusNoContent)
@@ -104,7 +109,7 @@ func (a *API) addKey(c *fiber.Ctx) error {
 		return err
 	}
 	u, _ := UserFrom(c)
-	k, err := a.d.AI.AddKey(c.UserContext(), u.ID, req)
+	k, err := a.d.Keys.AddKey(c.UserContext(), u.ID, req)
 	if err != nil {
 		return err
 	}
@@ -114,7 +119,7 @@ func (a *API) addKey(c *fiber.Ctx) error {
 
 func (a *API) listKeys(c *fiber.Ctx) error {
 	u, _ := UserFrom(c)
-	ks, err := a.d.AI.Keys(c.UserContext(), u.ID)
+	ks, err := a.d.Keys.Keys(c.UserContext(), u.ID)
 	if err != nil {
 		return err
 	}
@@ -127,7 +132,7 @@ func (a *API) deleteKey(c *fiber.Ctx) error {
 		return err
 	}
 	u, _ := UserFrom(c)
-	if err := a.d.AI.DeleteKey(c.UserContext(), u.ID, id); err != nil {
+	if err := a.d.Keys.DeleteKey(c.UserContext(), u.ID, id); err != nil {
 		return err
 	}
 	a.auditKey(c, "key_delete", u.ID, id, "")
@@ -136,7 +141,7 @@ func (a *API) deleteKey(c *fiber.Ctx) error {
 
 func (a *API) usage(c *fiber.Ctx) error {
 	u, _ := UserFrom(c)
-	rep, err := a.d.AI.Usage(c.UserContext(), u.ID)
+	rep, err := a.d.Usage.Usage(c.UserContext(), u.ID)
 	if err != nil {
 		return err
 	}
@@ -204,17 +209,4 @@ func (a *API) generate(c *fiber.Ctx) error {
 		_ = write(last)
 	})
 	return nil
-}
-
-// aiStatus maps *ai.StatusError for handleError (statuses outside the
-// service error kinds: 429 with Retry-After, 502, 504).
-func aiStatus(err error) (status int, body api.Error, retryAfter string, ok bool) {
-	var se *ai.StatusError
-	if !errors.As(err, &se) {
-		return 0, api.Error{}, "", false
-	}
-	if se.RetryAfter > 0 || se.Status == http.StatusTooManyRequests {
-		retryAfter = strconv.Itoa(max(1, int(math.Ceil(se.RetryAfter.Seconds()))))
-	}
-	return se.Status, se.Body, retryAfter, true
 }

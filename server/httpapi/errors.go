@@ -6,10 +6,12 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/virtual-company/vc/pkg/api"
+	"github.com/virtual-company/vc/server/apierr"
 	"github.com/virtual-company/vc/server/service"
 )
 
@@ -18,16 +20,17 @@ type decodeError struct{ msg string }
 
 func (e *decodeError) Error() string { return "Invalid JSON body: " + e.msg }
 
-// handleError is the one place where errors become responses: domain errors
-// map to their status and api.Error body; anything else is a 500 whose cause
-// is logged (once, here) and never sent.
+// ErrorKind implements apierr.Kinded.
+func (e *decodeError) ErrorKind() *apierr.Kind { return apierr.InvalidJSON }
+
+// handleError is the one place where errors become responses: the error's
+// kind in the catalogue (server/apierr) gives the status and code; domain
+// errors bring their detail; anything else is a 500 whose cause is logged
+// (once, here) and never sent.
 func (a *API) handleError(c *fiber.Ctx, err error) error {
 	status, body := classify(err)
-	if st, b, retry, ok := aiStatus(err); ok {
-		status, body = st, b
-		if retry != "" {
-			c.Set(fiber.HeaderRetryAfter, retry)
-		}
+	if retry := retryAfter(err); retry > 0 || status == http.StatusTooManyRequests {
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(max(1, int(math.Ceil(retry.Seconds())))))
 	}
 	switch status {
 	case http.StatusUnauthorized:
@@ -35,11 +38,6 @@ func (a *API) handleError(c *fiber.Ctx, err error) error {
 	case http.StatusServiceUnavailable:
 		if c.GetRespHeader(fiber.HeaderRetryAfter) == "" {
 			c.Set(fiber.HeaderRetryAfter, strconv.Itoa(unavailableRetryAfter))
-		}
-	case http.StatusTooManyRequests:
-		var rl *service.RateLimitError
-		if errors.As(err, &rl) {
-			c.Set(fiber.HeaderRetryAfter, strconv.Itoa(max(1, int(math.Ceil(rl.RetryAfter.Seconds())))))
 		}
 	}
 	if status >= 500 {
@@ -54,39 +52,52 @@ func (a *API) handleError(c *fiber.Ctx, err error) error {
 	return c.Status(status).JSON(body)
 }
 
+// retryAfter is when a request that failed with err may be tried again
+// (0: not said).
+func retryAfter(err error) time.Duration {
+	var aerr *apierr.Error
+	var rerr *service.RateLimitError
+	switch {
+	case errors.As(err, &aerr):
+		return aerr.RetryAfter
+	case errors.As(err, &rerr):
+		return rerr.RetryAfter
+	}
+	return 0
+}
+
 // classify maps an error to its status and body.
 func classify(err error) (int, api.Error) {
 	var (
+		aerr *apierr.Error
 		verr *service.ValidationError
 		rerr *service.RateLimitError
 		serr *service.Error
 		derr *decodeError
 		ferr *fiber.Error
 	)
+	k := apierr.Of(err)
 	switch {
+	case errors.As(err, &aerr):
+		return aerr.Kind.Status, aerr.Body()
 	case errors.As(err, &verr):
-		return http.StatusUnprocessableEntity, api.Error{Detail: verr.Error(), Code: api.CodeValidation, Field: verr.Field}
+		return k.Status, api.Error{Detail: verr.Error(), Code: k.Code, Field: verr.Field}
 	case errors.As(err, &rerr):
-		return http.StatusTooManyRequests, api.Error{Detail: rerr.Error(), Code: api.CodeRateLimited}
+		return k.Status, api.Error{Detail: rerr.Error(), Code: k.Code}
 	case errors.As(err, &derr):
-		return http.StatusBadRequest, api.Error{Detail: derr.Error(), Code: api.CodeInvalidJSON}
+		return k.Status, api.Error{Detail: derr.Error(), Code: k.Code}
 	case errors.As(err, &serr):
-		status, code := kindStatus(serr.Kind)
-		if serr.Code != "" {
-			code = serr.Code
-		}
-		return status, api.Error{Detail: serr.Detail, Code: code}
+		return k.Status, api.Error{Detail: serr.Detail, Code: k.Code}
 	case errors.As(err, &ferr):
 		return fiberError(ferr)
 	}
-	status, code := kindStatus(err)
-	if status == http.StatusServiceUnavailable {
-		return status, api.Error{Detail: "The database is unreachable; try again shortly", Code: code}
+	switch k {
+	case apierr.Unavailable:
+		return k.Status, api.Error{Detail: "The database is unreachable; try again shortly", Code: k.Code}
+	case apierr.Internal:
+		return k.Status, api.Error{Detail: "Internal server error", Code: k.Code}
 	}
-	if status == http.StatusInternalServerError {
-		return status, api.Error{Detail: "Internal server error", Code: api.CodeInternal}
-	}
-	return status, api.Error{Detail: http.StatusText(status), Code: code}
+	return k.Status, api.Error{Detail: http.StatusText(k.Status), Code: k.Code}
 }
 
 // unavailableRetryAfter is the Retry-After (seconds) of a 503 caused by an
@@ -94,36 +105,18 @@ func classify(err error) (int, api.Error) {
 // failover, and clients back off further on their own.
 const unavailableRetryAfter = 5
 
-func kindStatus(err error) (int, string) {
-	switch {
-	case errors.Is(err, service.ErrUnavailable):
-		return http.StatusServiceUnavailable, api.CodeUnavailable
-	case errors.Is(err, service.ErrBadRequest):
-		return http.StatusBadRequest, api.CodeBadRequest
-	case errors.Is(err, service.ErrUnauthorized):
-		return http.StatusUnauthorized, api.CodeUnauthorized
-	case errors.Is(err, service.ErrForbidden):
-		return http.StatusForbidden, api.CodeForbidden
-	case errors.Is(err, service.ErrNotFound):
-		return http.StatusNotFound, api.CodeNotFound
-	case errors.Is(err, service.ErrConflict):
-		return http.StatusConflict, api.CodeConflict
-	}
-	return http.StatusInternalServerError, api.CodeInternal
-}
-
 // fiberError maps Fiber's own errors (no route, body too large, ...).
 func fiberError(e *fiber.Error) (int, api.Error) {
 	switch e.Code {
 	case http.StatusNotFound:
-		return e.Code, api.Error{Detail: "Not Found", Code: api.CodeNotFound}
+		return e.Code, api.Error{Detail: "Not Found", Code: apierr.NotFound.Code}
 	case http.StatusRequestEntityTooLarge:
-		return e.Code, api.Error{Detail: "Request body too large", Code: api.CodeTooLarge}
+		return e.Code, api.Error{Detail: "Request body too large", Code: apierr.TooLarge.Code}
 	case http.StatusMethodNotAllowed:
-		return e.Code, api.Error{Detail: "Method Not Allowed", Code: api.CodeBadRequest}
+		return e.Code, api.Error{Detail: "Method Not Allowed", Code: apierr.BadRequest.Code}
 	}
 	if e.Code >= 500 {
-		return http.StatusInternalServerError, api.Error{Detail: "Internal server error", Code: api.CodeInternal}
+		return http.StatusInternalServerError, api.Error{Detail: "Internal server error", Code: apierr.Internal.Code}
 	}
-	return e.Code, api.Error{Detail: e.Message, Code: api.CodeBadRequest}
+	return e.Code, api.Error{Detail: e.Message, Code: apierr.BadRequest.Code}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/virtual-company/vc/server/ai"
+	"github.com/virtual-company/vc/server/metrics"
 	"github.com/virtual-company/vc/server/service"
 )
 
@@ -27,8 +28,15 @@ type Deps struct {
 	// Models is the model catalogue (nil: service.BuiltinModels).
 	Models service.ModelCatalog
 	// Ready reports whether the daemon can serve (database reachable).
-	Ready  func(ctx context.Context) error
-	Logger *slog.Logger
+	Ready func(ctx context.Context) error
+	// Degraded says why the daemon serves in degraded mode ("" or nil:
+	// it does not); GET /ready then answers 200 with status "degraded"
+	// (a cluster node that lost NATS still serves its own sockets).
+	Degraded func() string
+	// SharedLimits, when set, counts rate_limit.auth_per_minute in it (the
+	// database) so that the limit holds across the nodes of a cluster.
+	SharedLimits service.SharedWindows
+	Logger       *slog.Logger
 	// Version is shown on GET / and in the OpenAPI document.
 	Version string
 	// BodyLimit is the largest accepted request body in bytes.
@@ -50,10 +58,16 @@ type Deps struct {
 	// SignalSocket serves GET /ws/signaling/:room_id (server/signal); nil:
 	// the route is not registered.
 	SignalSocket fiber.Handler
-	// AI serves seats of roles in rooms, keys, usage, generation and the
-	// live model list (server/ai); nil: those routes are not registered and
-	// GET /api/llm/models uses Models.
+	// AI serves one-shot generation and the live model list (server/ai);
+	// nil: POST /api/llm/generate is not registered and GET
+	// /api/llm/models uses Models.
 	AI *ai.Service
+	// Seats, Keys and Usage serve the seats of AI roles in rooms, users'
+	// provider keys and their token usage; nil: their routes are not
+	// registered.
+	Seats *service.Seats
+	Keys  *service.Keys
+	Usage *service.Usage
 	// Calls serves GET /api/rooms/:id/call and GET /api/rtc/config
 	// (server/signal); nil: the routes are not registered.
 	Calls CallService
@@ -65,6 +79,9 @@ type Deps struct {
 	// Export serves GET /api/rooms/:id/export (server/ops); nil: the route
 	// is not registered.
 	Export RoomExporter
+	// Metrics records requests by route pattern, logins and HTTP replays
+	// (server/metrics; nil: none).
+	Metrics *metrics.Metrics
 }
 
 // API is the HTTP layer: handlers plus the Fiber app serving them.
@@ -100,6 +117,10 @@ func New(d Deps) (*API, error) {
 	a := &API{d: d, logger: d.Logger.With("component", "http")}
 	if d.AuthPerMinute > 0 {
 		a.limiter = newIPLimiter(d.AuthPerMinute, time.Minute, d.Now)
+		if d.SharedLimits != nil {
+			a.limiter.shared = &service.SharedWindow{Windows: d.SharedLimits, Scope: "auth_ip", Limit: d.AuthPerMinute,
+				Window: time.Minute, Now: a.limiter.now, Logger: a.logger}
+		}
 	}
 	a.app = fiber.New(fiber.Config{
 		AppName:               "vcd",

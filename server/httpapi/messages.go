@@ -42,6 +42,9 @@ func (a *API) listMessages(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if q.AfterSet {
+		a.d.Metrics.HTTPReplay()
+	}
 	return c.JSON(ms)
 }
 

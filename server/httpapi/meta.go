@@ -17,6 +17,11 @@ func (a *API) ready(c *fiber.Ctx) error {
 		a.logger.Warn("not ready", "request_id", RequestID(c), "error", err.Error())
 		return c.Status(fiber.StatusServiceUnavailable).JSON(api.Health{Status: "unavailable", Detail: "database unreachable"})
 	}
+	if a.d.Degraded != nil {
+		if why := a.d.Degraded(); why != "" {
+			return c.JSON(api.Health{Status: "degraded", Detail: why})
+		}
+	}
 	return c.JSON(api.Health{Status: "ready"})
 }
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/virtual-company/vc/pkg/api"
 	"github.com/virtual-company/vc/server/logctx"
+	"github.com/virtual-company/vc/server/metrics"
 	"github.com/virtual-company/vc/server/service"
 )
 
@@ -78,11 +79,19 @@ func validRequestID(id string) bool {
 // query string, which may carry a token.
 func (a *API) accessLog(c *fiber.Ctx) error {
 	start := time.Now()
+	mw := c.Route() // this middleware's route: still current after Next when no route matched
 	err := c.Next()
 	if err != nil {
 		if herr := a.handleError(c, err); herr != nil {
 			_ = c.SendStatus(fiber.StatusInternalServerError)
 		}
+	}
+	if a.d.Metrics != nil {
+		route := metrics.RouteUnmatched
+		if r := c.Route(); r != mw {
+			route = r.Path
+		}
+		a.d.Metrics.HTTPRequest(c.Method(), route, c.Response().StatusCode(), time.Since(start))
 	}
 	if !a.d.AccessLog {
 		return nil
@@ -224,6 +233,8 @@ type ipLimiter struct {
 	window  time.Duration
 	now     func() time.Time
 	windows map[string]*ipWindow
+	// shared counts in the database instead (cluster nodes).
+	shared *service.SharedWindow
 }
 
 type ipWindow struct {
@@ -238,6 +249,9 @@ func newIPLimiter(limit int, window time.Duration, now func() time.Time) *ipLimi
 // blocked says how long key must wait before its next request (0: none),
 // without counting one.
 func (l *ipLimiter) blocked(key string) time.Duration {
+	if l.shared != nil {
+		return l.shared.Blocked(key)
+	}
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -251,6 +265,9 @@ func (l *ipLimiter) blocked(key string) time.Duration {
 // allow counts one request for key and says whether it may proceed, or how
 // long to wait.
 func (l *ipLimiter) allow(key string) (time.Duration, bool) {
+	if l.shared != nil {
+		return l.shared.Hit(key)
+	}
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -140,6 +140,11 @@ func PublicURL(databaseURL string) string {
 	if u.User != nil {
 		u.User = url.User(u.User.Username())
 	}
+	// pool_max_conns is vcd's (pgx's) own parameter; libpq refuses it.
+	if q := u.Query(); q.Has("pool_max_conns") {
+		q.Del("pool_max_conns")
+		u.RawQuery = q.Encode()
+	}
 	return u.String()
 }
 

@@ -3,15 +3,14 @@ package realtime
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -20,6 +19,7 @@ import (
 
 	"github.com/virtual-company/vc/pkg/api"
 	"github.com/virtual-company/vc/pkg/wsproto"
+	"github.com/virtual-company/vc/server/apierr"
 	"github.com/virtual-company/vc/server/logctx"
 	"github.com/virtual-company/vc/server/service"
 )
@@ -49,8 +49,8 @@ type Handler struct {
 	base     context.Context
 	stopBase context.CancelFunc
 	active   sync.WaitGroup // running serve calls
-	bufs     sync.Pool      // *[]byte write buffers shared by the writers
 	frames   frameGate      // closed by a shutdown (shutdown.go)
+	replays  atomic.Uint64  // sockets resumed with ?after= (metrics, stats.go)
 }
 
 // NewHandler returns the chat socket handler.
@@ -65,9 +65,9 @@ func NewHandler(cfg HandlerConfig) *Handler {
 		bus: cfg.Bus, opts: cfg.Options.withDefaults(), log: log.With("component", "chat_ws"),
 		base: base, stopBase: stop,
 	}
-	h.bufs.New = func() any { b := make([]byte, 0, 4096); return &b }
-	// Write buffers come from a pool and are held only during a write, so
-	// an idle socket costs its read buffer and two goroutine stacks.
+	// The socket writers (writer.go) write the frames themselves with
+	// pooled buffers held only during a write, so an idle socket costs its
+	// read buffer and one goroutine stack.
 	h.ws = websocket.New(h.serve, websocket.Config{
 		ReadBufferSize:  h.opts.ReadBufferSize,
 		WriteBufferSize: h.opts.WriteBufferSize,
@@ -131,29 +131,29 @@ func (h *Handler) admit(c *fiber.Ctx) *admission {
 	ctx := c.UserContext()
 	roomID, err := strconv.ParseInt(c.Params("room_id"), 10, 64)
 	if err != nil || roomID <= 0 {
-		return &admission{refuse: wsproto.ClosePolicy, refuseReason: "not found: room not found"}
+		return &admission{refuse: apierr.NotFound.Close, refuseReason: "not found: room not found"}
 	}
 	revokes := h.bus.Revocations()
 	user, expires, err := authenticate(ctx, h.auth, bearer(c))
 	if err != nil {
 		if errors.Is(err, service.ErrUnauthorized) {
-			return &admission{refuse: wsproto.ClosePolicy, refuseReason: "unauthorized: invalid or expired token"}
+			return &admission{refuse: apierr.Unauthorized.Close, refuseReason: "unauthorized: invalid or expired token"}
 		}
 		// Not a verdict on the token: the database could not be asked.
 		h.log.WarnContext(ctx, "authenticate chat socket", "room_id", roomID, "err", err)
-		return &admission{refuse: wsproto.CloseInternal, refuseReason: reasonUnavailable}
+		return &admission{refuse: apierr.Unavailable.Close, refuseReason: reasonUnavailable}
 	}
 	room, err := h.rooms.RequireMember(ctx, roomID, user.ID)
 	if err != nil {
 		if errors.Is(err, service.ErrNotFound) || errors.Is(err, service.ErrForbidden) {
-			return &admission{refuse: wsproto.ClosePolicy, refuseReason: "not found: room not found or you are not a member"}
+			return &admission{refuse: apierr.NotFound.Close, refuseReason: "not found: room not found or you are not a member"}
 		}
 		if errors.Is(err, service.ErrUnavailable) {
 			h.log.WarnContext(ctx, "check chat membership", "room_id", roomID, "user_id", user.ID, "err", err)
-			return &admission{refuse: wsproto.CloseInternal, refuseReason: reasonUnavailable}
+			return &admission{refuse: apierr.Unavailable.Close, refuseReason: reasonUnavailable}
 		}
 		h.log.ErrorContext(ctx, "check chat membership", "room_id", roomID, "user_id", user.ID, "err", err)
-		return &admission{refuse: wsproto.CloseInternal, refuseReason: "internal error"}
+		return &admission{refuse: apierr.Internal.Close, refuseReason: "internal error"}
 	}
 	adm := &admission{user: user, room: room, expires: expires, revokes: revokes, connID: logctx.RequestID(ctx)}
 	if s := c.Query("after"); s != "" {
@@ -164,7 +164,7 @@ func (h *Handler) admit(c *fiber.Ctx) *admission {
 		if adm.after > room.LastSeq {
 			// Admitted, such a socket would skip every live message up to
 			// seq after: silence the client could not tell from a quiet room.
-			return &admission{refuse: wsproto.CloseBadRequest,
+			return &admission{refuse: apierr.BadRequest.Close,
 				refuseReason: "bad_request: after is ahead of the room (last seq " + strconv.FormatInt(room.LastSeq, 10) + ")"}
 		}
 		adm.resume = true
@@ -191,7 +191,7 @@ func (h *Handler) Close() { h.stopBase() }
 func (h *Handler) recover(c *websocket.Conn) {
 	if r := recover(); r != nil {
 		h.log.Error("chat socket panic", "panic", r)
-		h.refuse(c, 1011, "internal error")
+		h.refuse(c, apierr.Internal.Close, "internal error")
 	}
 }
 
@@ -228,7 +228,7 @@ func (h *Handler) serve(c *websocket.Conn) {
 	adm, _ := c.Locals(admissionKey).(*admission)
 	switch {
 	case adm == nil:
-		h.refuse(c, 1011, "internal error")
+		h.refuse(c, apierr.Internal.Close, "internal error")
 		return
 	case adm.refuse != 0:
 		h.refuse(c, adm.refuse, adm.refuseReason)
@@ -237,23 +237,19 @@ func (h *Handler) serve(c *websocket.Conn) {
 	user, roomID := adm.user, adm.room.ID
 	ctx, cancel := context.WithCancel(logctx.WithConnID(h.base, adm.connID))
 	defer cancel()
-	netConn := socketOf(c)
 
 	sub, err := h.bus.Subscribe(roomID, user, adm.room.LastSeq)
 	switch {
 	case errors.Is(err, ErrTooManySockets):
-		h.refuse(c, wsproto.CloseTooMany, "too many sockets for this user")
+		h.refuse(c, apierr.TooManySockets.Close, "too many sockets for this user")
 		return
 	case err != nil:
-		h.refuse(c, wsproto.CloseGoingAway, "server shutting down")
+		h.refuse(c, apierr.ShuttingDown.Close, "server shutting down")
 		return
 	}
 	defer h.bus.Unsubscribe(sub)
-	sub.OnClose(func() { _ = netConn.Close() })
-	// A slow drop cuts a blocked write short, so that the close frame goes
-	// out ahead of what was queued (Subscription.dropSlow).
-	wc := c.NetConn()
-	sub.OnSlow(func() { _ = wc.SetWriteDeadline(time.Unix(1, 0)) })
+	// From here on the subscription's writer owns the writes (writer.go).
+	sub.attach(c)
 	if h.bus.RevokedSince(user.ID, adm.revokes) {
 		// Logout-all ran between the token check and the subscription,
 		// too early to find this socket.
@@ -269,7 +265,8 @@ func (h *Handler) serve(c *websocket.Conn) {
 	// missed, then let the writer skip what the replay already sent.
 	last := adm.room.LastSeq
 	if adm.resume {
-		last, err = h.replay(ctx, c, roomID, adm.after)
+		h.replays.Add(1)
+		last, err = h.replay(ctx, sub, roomID, adm.after)
 		if err != nil {
 			h.log.DebugContext(ctx, "replay", "room_id", roomID, "user_id", user.ID, "err", err)
 			sub.Close(1011, "replay failed")
@@ -278,22 +275,21 @@ func (h *Handler) serve(c *websocket.Conn) {
 	sub.SkipThrough(last)
 	if err == nil {
 		presence, _ := json.Marshal(wsproto.Event{Type: wsproto.TypePresence, RoomID: roomID, Online: h.bus.Online(roomID), Seq: last})
-		if werr := h.writeRaw(c, appendFrame(nil, opText, presence)); werr != nil {
+		if werr := sub.writeFirst(appendFrame(nil, opText, presence)); werr != nil {
 			sub.Close(CloseNormal, "")
 		}
 	}
 
-	var deadline time.Time // the connection's write deadline, owned by the running writer
-	sub.SetWriter(func() { h.drain(c, sub, &deadline) }, h.opts.PingInterval, nonBlockingWriter(netConn))
+	sub.start(h.opts.PingInterval)
 	h.readLoop(ctx, c, sub, user)
 	sub.Close(CloseNormal, "")
 	sub.WaitWriter()
 }
 
 // replay sends the stored messages after seq `after`, one write per page,
-// and returns the seq of the last one sent. It runs before the reader and
-// the writer start, so it may write to the connection directly.
-func (h *Handler) replay(ctx context.Context, c *websocket.Conn, roomID, after int64) (int64, error) {
+// and returns the seq of the last one sent. It runs before the writer
+// starts, so it may write to the connection itself (writeFirst).
+func (h *Handler) replay(ctx context.Context, sub *Subscription, roomID, after int64) (int64, error) {
 	last := after
 	var out []byte
 	for {
@@ -309,7 +305,7 @@ func (h *Handler) replay(ctx context.Context, c *websocket.Conn, roomID, after i
 			}
 			out = appendFrame(out, opText, b)
 		}
-		if err := h.writeRaw(c, out); err != nil {
+		if err := sub.writeFirst(out); err != nil {
 			return last, err
 		}
 		if len(msgs) > 0 {
@@ -319,186 +315,6 @@ func (h *Handler) replay(ctx context.Context, c *websocket.Conn, roomID, after i
 			return last, nil
 		}
 	}
-}
-
-// writeRaw writes already framed bytes.
-func (h *Handler) writeRaw(c *websocket.Conn, out []byte) error {
-	if len(out) == 0 {
-		return nil
-	}
-	nc := c.NetConn()
-	if err := nc.SetWriteDeadline(time.Now().Add(h.opts.WriteTimeout)); err != nil {
-		return err
-	}
-	_, err := nc.Write(out)
-	return err
-}
-
-// drain is the socket's writer after the replay: it writes queued events,
-// pings and the close frame, and returns when there is nothing left (the
-// subscription starts it again when needed). Everything queued goes out in
-// one write, so a socket that fell behind catches up with few system calls.
-// After the replay it is the connection's only writer: the reader hands
-// pongs and close replies to it instead of writing them itself.
-func (h *Handler) drain(c *websocket.Conn, sub *Subscription, deadline *time.Time) {
-	nc := c.NetConn()
-	var frames []*Frame
-	var rest []byte // the end of a frame whose write a slow drop cut short
-	for {
-		b, ok := sub.Next(frames)
-		if !ok {
-			return
-		}
-		buf := h.bufs.Get().(*[]byte)
-		out := append((*buf)[:0], rest...)
-		restLen := len(rest)
-		rest = nil
-		// The rest of a frame the socket has begun goes first: nothing may
-		// come between its bytes, not even a control frame.
-		lead := 0
-		if len(b.Frames) > 0 && b.Frames[0].Data == nil {
-			out = append(out, b.Frames[0].wire...)
-			lead = 1
-		}
-		if b.Pong != nil {
-			out = appendFrame(out, opPong, []byte(*b.Pong))
-		}
-		if b.Ping {
-			out = appendFrame(out, opPing, nil)
-		}
-		for _, f := range b.Frames[lead:] {
-			out = append(out, f.wire...)
-		}
-		if b.Closing {
-			if b.Dropped > 0 {
-				h.log.Warn("slow consumer dropped", "user_id", sub.UserID, "room_id", sub.RoomID, "queue_depth", b.Dropped)
-			}
-			out = appendFrame(out, opClose, websocket.FormatCloseMessage(b.Code, b.Reason))
-		}
-		// Moving the deadline costs a timer update; do it only when less
-		// than half of WriteTimeout is left, or when a slow drop moved it
-		// into the past and this is the goodbye.
-		var err error
-		aborting := sub.Aborting()
-		if now := time.Now(); deadline.Sub(now) < h.opts.WriteTimeout/2 || (b.Closing && aborting) {
-			*deadline = now.Add(h.opts.WriteTimeout)
-			err = nc.SetWriteDeadline(*deadline)
-			if err == nil && !b.Closing && sub.Aborting() {
-				// Dropped meanwhile: this write must not outlast it.
-				err = nc.SetWriteDeadline(time.Unix(1, 0))
-			}
-		}
-		var n int
-		if err == nil {
-			n, err = nc.Write(out)
-		}
-		if err != nil && !b.Closing && sub.Aborting() {
-			// Dropped as too slow while this write waited: what it did not
-			// send is dropped, but for the end of the frame it stopped in;
-			// the close frame follows that (the next round).
-			rest = append([]byte(nil), out[n:cutPoint(restLen, b, lead, n)]...)
-			err = nil
-		}
-		if cap(out) <= 64<<10 {
-			*buf = out
-			h.bufs.Put(buf)
-		}
-		if err != nil {
-			h.cut(c, sub)
-			return
-		}
-		if b.Closing {
-			// The reader waits for the peer's close reply, not longer.
-			_ = c.SetReadDeadline(time.Now().Add(h.opts.CloseGrace))
-			return
-		}
-		clear(b.Frames)
-		frames = b.Frames[:0]
-	}
-}
-
-// cutPoint is where the frame that byte n of a writer's round lies in ends
-// (n itself when a frame starts there), for a write cut short after n
-// bytes. The round was built as drain builds it: restLen bytes ending a
-// frame, the rest of a begun frame when lead is 1, pong, ping, then whole
-// frames. Only a slow drop gets here.
-func cutPoint(restLen int, b Batch, lead, n int) int {
-	if n == 0 && restLen == 0 && lead == 0 {
-		return 0
-	}
-	end := 0
-	ends := func(l int) bool { end += l; return end >= n }
-	if restLen > 0 && ends(restLen) {
-		return end
-	}
-	if lead == 1 && ends(len(b.Frames[0].wire)) {
-		return end
-	}
-	if b.Pong != nil && ends(frameLen(len(*b.Pong))) {
-		return end
-	}
-	if b.Ping && ends(frameLen(0)) {
-		return end
-	}
-	for _, f := range b.Frames[lead:] {
-		if ends(len(f.wire)) {
-			return end
-		}
-	}
-	return end
-}
-
-// frameLen is the size of a server frame with n bytes of payload.
-func frameLen(n int) int {
-	switch {
-	case n < 126:
-		return 2 + n
-	case n <= 0xFFFF:
-		return 4 + n
-	}
-	return 10 + n
-}
-
-// WebSocket opcodes of the frames the writer builds.
-const (
-	opText  = 0x1
-	opClose = 0x8
-	opPing  = 0x9
-	opPong  = 0xA
-)
-
-// appendFrame appends one final, unmasked (server-to-client) frame.
-func appendFrame(dst []byte, opcode byte, payload []byte) []byte {
-	dst = append(dst, 0x80|opcode)
-	switch n := len(payload); {
-	case n < 126:
-		dst = append(dst, byte(n))
-	case n <= 0xFFFF:
-		dst = append(dst, 126)
-		dst = binary.BigEndian.AppendUint16(dst, uint16(n))
-	default:
-		dst = append(dst, 127)
-		dst = binary.BigEndian.AppendUint64(dst, uint64(n))
-	}
-	return append(dst, payload...)
-}
-
-// cut ends a socket whose writes fail; the writer stays marked running so
-// that no new one starts.
-func (h *Handler) cut(c *websocket.Conn, sub *Subscription) {
-	sub.Close(CloseNormal, "")
-	_ = socketOf(c).Close()
-}
-
-// socketOf is the connection under c. fasthttp hands over a wrapper whose
-// Close does nothing (it closes the connection after the handler returns),
-// and cutting a stuck socket or writing to it directly needs the socket.
-func socketOf(c *websocket.Conn) net.Conn {
-	nc := c.NetConn()
-	if u, ok := nc.(interface{ UnsafeConn() net.Conn }); ok {
-		return u.UnsafeConn()
-	}
-	return nc
 }
 
 // readLoop handles client frames until the socket fails or closes. It
@@ -642,39 +458,35 @@ func (h *Handler) sendError(sub *Subscription, clientID, code, detail string) {
 	h.send(sub, wsproto.Event{Type: wsproto.TypeError, RoomID: sub.RoomID, ClientID: clientID, Code: code, Detail: detail})
 }
 
-// errorCode maps a service error to the code and detail of an error event.
+// errorCode maps a service error to the code (from the catalogue,
+// server/apierr) and detail of an error event. Errors of kinds a client can
+// act on show their own text; anything else is "internal error", its cause
+// logged by the caller.
 func errorCode(err error) (code, detail string) {
 	var ve *service.ValidationError
 	var rl *service.RateLimitError
 	var se *service.Error
 	switch {
 	case errors.As(err, &ve):
-		return api.CodeValidation, ve.Error()
+		return apierr.Of(ve).Code, ve.Error()
 	case errors.As(err, &rl):
-		return api.CodeRateLimited, rl.Error()
+		return apierr.Of(rl).Code, rl.Error()
 	case errors.As(err, &se):
-		code := se.Code
-		if code == "" {
-			code = kindCode(se.Kind)
-		}
-		return code, se.Detail
+		return kindCode(se), se.Detail
 	case errors.Is(err, service.ErrNotFound), errors.Is(err, service.ErrForbidden),
 		errors.Is(err, service.ErrBadRequest), errors.Is(err, service.ErrConflict):
 		return kindCode(err), err.Error()
 	}
-	return api.CodeInternal, "internal error"
+	return apierr.Internal.Code, "internal error"
 }
 
+// kindCode is the code of a service error's kind; an error of no kind the
+// catalogue has for a frame's answer is a bad request.
 func kindCode(err error) string {
-	switch {
-	case errors.Is(err, service.ErrNotFound):
-		return api.CodeNotFound
-	case errors.Is(err, service.ErrForbidden):
-		return api.CodeForbidden
-	case errors.Is(err, service.ErrConflict):
-		return api.CodeConflict
-	case errors.Is(err, service.ErrUnauthorized):
-		return api.CodeUnauthorized
+	switch k := apierr.Of(err); k {
+	case apierr.Internal, apierr.Unavailable:
+		return apierr.BadRequest.Code
+	default:
+		return k.Code
 	}
-	return api.CodeBadRequest
 }

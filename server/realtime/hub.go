@@ -61,6 +61,7 @@ type Hub struct {
 	opts     Options
 	backfill Backfill
 	pool     *fanoutPool
+	wenv     *writerEnv // shared by the sockets' writers
 
 	mu      sync.RWMutex
 	rooms   map[int64]*hubRoom
@@ -73,6 +74,9 @@ type Hub struct {
 
 	// slowDrops counts the sockets dropped as too slow (close 4008).
 	slowDrops atomic.Uint64
+	stats     hubStats // deliveries and bytes, for the metrics (stats.go)
+	// cluster links the hub to the other nodes (nil: single node).
+	cluster ClusterLink
 }
 
 // hubRoom is the subscribers and ordering state of one room.
@@ -104,12 +108,6 @@ type hubRoom struct {
 	gapFailures int
 }
 
-// queued is one encoded event; seq is set for message events.
-type queued struct {
-	frame *Frame
-	seq   int64
-}
-
 // NewHub returns an in-process hub. backfill may be nil (gaps are then
 // skipped after Options.ReorderWait).
 func NewHub(opts Options, backfill Backfill, logger *slog.Logger) *Hub {
@@ -117,7 +115,7 @@ func NewHub(opts Options, backfill Backfill, logger *slog.Logger) *Hub {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	opts = opts.withDefaults()
-	return &Hub{
+	h := &Hub{
 		log:       logger.With("component", "hub"),
 		opts:      opts,
 		backfill:  backfill,
@@ -126,6 +124,8 @@ func NewHub(opts Options, backfill Backfill, logger *slog.Logger) *Hub {
 		sockets:   make(map[int64]int),
 		revokedAt: make(map[int64]uint64),
 	}
+	h.wenv = newWriterEnv(opts, &h.slowDrops, logger)
+	return h
 }
 
 // Publish implements service.Notifier: it sends ev to every socket in the
@@ -135,6 +135,7 @@ func (h *Hub) Publish(roomID int64, ev wsproto.Event) { h.publish(roomID, ev, ni
 // PublishExcept sends ev to every socket in the room but except.
 func (h *Hub) PublishExcept(roomID int64, ev wsproto.Event, except *Subscription) {
 	h.publish(roomID, ev, except)
+	h.relay(roomID, ev) // typing: the other nodes' sockets too
 }
 
 func (h *Hub) publish(roomID int64, ev wsproto.Event, except *Subscription) {
@@ -313,6 +314,7 @@ func (r *hubRoom) frontSeq() int64 {
 // held, which orders the room's events.
 func (r *hubRoom) fanout(q queued, except *Subscription) {
 	h := r.hub
+	h.stats.delivered(len(r.subs)-btoi(except != nil), len(q.frame.wire))
 	if len(r.subs) <= h.opts.FanoutInline && r.pending.Load() == 0 {
 		r.fanoutInline(q, except)
 		return
@@ -403,7 +405,9 @@ func (h *Hub) Subscribe(roomID int64, user api.User, lastSeq int64) (*Subscripti
 	r.mu.Unlock()
 	if first {
 		uid := user.ID
-		h.Publish(roomID, wsproto.Event{Type: wsproto.TypeJoin, RoomID: roomID, User: user.Username, UserID: &uid})
+		ev := wsproto.Event{Type: wsproto.TypeJoin, RoomID: roomID, User: user.Username, UserID: &uid}
+		h.Publish(roomID, ev)
+		h.relay(roomID, ev)
 	}
 	return s, nil
 }
@@ -445,17 +449,25 @@ func (h *Hub) Unsubscribe(s *Subscription) {
 	s.Close(CloseNormal, "")
 	if last {
 		uid := s.UserID
-		h.Publish(s.RoomID, wsproto.Event{Type: wsproto.TypeLeave, RoomID: s.RoomID, User: s.Username, UserID: &uid})
+		ev := wsproto.Event{Type: wsproto.TypeLeave, RoomID: s.RoomID, User: s.Username, UserID: &uid}
+		h.Publish(s.RoomID, ev)
+		h.relay(s.RoomID, ev)
 	}
 }
 
-// Online lists the users with a socket in the room, by user id.
+// Online lists the users with a socket in the room, by user id, on this
+// node and (in a cluster) the others.
 func (h *Hub) Online(roomID int64) []wsproto.PresenceUser {
 	h.mu.RLock()
 	r := h.rooms[roomID]
+	l := h.cluster
 	h.mu.RUnlock()
+	var remote []wsproto.PresenceUser
+	if l != nil {
+		remote = l.Online(roomID)
+	}
 	if r == nil {
-		return []wsproto.PresenceUser{}
+		return mergeOnline([]wsproto.PresenceUser{}, remote)
 	}
 	r.mu.Lock()
 	out := make([]wsproto.PresenceUser, 0, len(r.names))
@@ -464,20 +476,17 @@ func (h *Hub) Online(roomID int64) []wsproto.PresenceUser {
 	}
 	r.mu.Unlock()
 	slices.SortFunc(out, func(a, b wsproto.PresenceUser) int { return int(a.UserID - b.UserID) })
-	return out
+	return mergeOnline(out, remote)
 }
 
-// IsOnline reports whether the user has a socket open in the room.
+// IsOnline reports whether the user has a socket open in the room, on this
+// node or (in a cluster) another.
 func (h *Hub) IsOnline(roomID, userID int64) bool {
-	h.mu.RLock()
-	r := h.rooms[roomID]
-	h.mu.RUnlock()
-	if r == nil {
-		return false
+	if h.LocalOnline(roomID, userID) {
+		return true
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.online[userID] > 0
+	l := h.link()
+	return l != nil && l.IsOnline(roomID, userID)
 }
 
 // PublishUser implements service.UserNotifier: it sends ev to every socket

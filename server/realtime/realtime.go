@@ -20,6 +20,13 @@
 // deleted; 4008 too slow; 4029 too many sockets for the user; 1011 internal
 // error, reason "unavailable: ..." when the database could not be reached
 // (worth retrying, unlike 1008).
+//
+// Where a delivery goes: hub.go orders a room's events and hands each one
+// to the room's sockets, itself for a small room or through fanout.go's
+// workers for a big one; writer.go (socketWriter) owns each socket's queue
+// and every write to it, and states the write path's invariants; frame.go
+// builds the frames; writer_unix.go and writefd_*.go are the non-blocking
+// send; handler.go admits, replays and reads.
 package realtime
 
 import (
@@ -34,14 +41,16 @@ import (
 	"github.com/virtual-company/vc/pkg/api"
 )
 
-// Options tune the hub and the chat socket. Zero values take the defaults.
+// Options tune the hub and the chat socket. Zero values take the defaults,
+// but for MaxSocketsPerUser, where 0 means no cap as in the config (the
+// daemon's default comes from the config; DefaultOptions has it too).
 type Options struct {
 	// SendQueue is how many events may wait for one socket before it is
 	// dropped as too slow (config realtime.send_queue).
 	SendQueue int
 	// MaxSocketsPerUser caps one user's open sockets across rooms, chat
 	// and signaling (AcquireSocket) together (config
-	// realtime.max_sockets_per_user).
+	// realtime.max_sockets_per_user); 0: no cap.
 	MaxSocketsPerUser int
 	// MaxFrameBytes is the largest client frame; bigger ones close the
 	// socket with 1009 (config realtime.max_frame_bytes).
@@ -96,9 +105,6 @@ func (o Options) withDefaults() Options {
 	d := DefaultOptions()
 	if o.SendQueue <= 0 {
 		o.SendQueue = d.SendQueue
-	}
-	if o.MaxSocketsPerUser == 0 {
-		o.MaxSocketsPerUser = d.MaxSocketsPerUser
 	}
 	if o.MaxFrameBytes <= 0 {
 		o.MaxFrameBytes = d.MaxFrameBytes
@@ -171,10 +177,15 @@ type AICanceller interface {
 
 // Deps wires the realtime part of the daemon.
 type Deps struct {
+	// Hub is the hub the sockets subscribe to; nil: New builds one from
+	// Options. The daemon builds it first, because the AI replies publish
+	// through it and the socket handler cancels them (Canceller).
+	Hub      *Hub
 	Auth     Authenticator
 	Rooms    RoomGuard
 	Messages MessageService
-	// Canceller handles ai_cancel frames (nil until the AI part sets one).
+	// Canceller handles ai_cancel frames (nil: they are answered with an
+	// error event).
 	Canceller AICanceller
 	Options   Options
 	Logger    *slog.Logger
@@ -187,9 +198,12 @@ type Chat struct {
 	handler *Handler
 }
 
-// New builds the hub and the /ws/chat handler.
+// New builds the /ws/chat handler on d.Hub (a new hub when nil).
 func New(d Deps) *Chat {
-	hub := NewHub(d.Options, d.Messages.After, d.Logger)
+	hub := d.Hub
+	if hub == nil {
+		hub = NewHub(d.Options, d.Messages.After, d.Logger)
+	}
 	h := NewHandler(HandlerConfig{
 		Auth: d.Auth, Rooms: d.Rooms, Messages: d.Messages, Canceller: d.Canceller,
 		Bus: hub, Options: d.Options, Logger: d.Logger,
@@ -199,10 +213,6 @@ func New(d Deps) *Chat {
 
 // Handler returns the Fiber handler of GET /ws/chat/:room_id.
 func (c *Chat) Handler() fiber.Handler { return c.handler.Handler() }
-
-// SetCanceller sets the ai_cancel handler; call it while wiring, before
-// serving.
-func (c *Chat) SetCanceller(ac AICanceller) { c.handler.cancel = ac }
 
 // Close stops new frames (StopPosts), waits for the ones being handled,
 // then closes every socket with 1001 (after what is queued for it) and

@@ -118,3 +118,10 @@ func (k *Keyring) Open(ciphertext []byte, version string, aad []byte) ([]byte, e
 // NeedsRotation reports whether a row sealed under version should be
 // re-sealed under the current key.
 func (k *Keyring) NeedsRotation(version string) bool { return version != k.current }
+
+// KeyAAD is the associated data a provider API key is sealed with: it binds
+// the ciphertext to its owner and provider, so a row cannot be moved to
+// another user or provider and still open.
+func KeyAAD(userID int64, provider string) []byte {
+	return fmt.Appendf(nil, "vc-api-key:%d:%s", userID, provider)
+}

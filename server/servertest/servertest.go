@@ -237,6 +237,7 @@ func postgresSchema(t testing.TB, dsn string) string {
 		t.Fatalf("servertest: connect to %s: %v", EnvPostgresDSN, err)
 	}
 	sqlDB, _ := db.DB()
+	sqlDB.SetMaxOpenConns(1)
 	if err := db.Exec("CREATE SCHEMA " + schema).Error; err != nil {
 		_ = sqlDB.Close()
 		t.Fatalf("servertest: create schema: %v", err)
@@ -263,6 +264,12 @@ func postgresSchema(t testing.TB, dsn string) string {
 	}
 	q := u.Query()
 	q.Set("search_path", schema)
+	// Test packages run in parallel, each with several daemons (a cluster
+	// test runs three): a small pool per daemon keeps them all under the
+	// server's max_connections (100 by default).
+	if q.Get("pool_max_conns") == "" {
+		q.Set("pool_max_conns", "4")
+	}
 	u.RawQuery = q.Encode()
 	return u.String()
 }

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/virtual-company/vc/pkg/api"
+	"github.com/virtual-company/vc/server/apierr"
 	"github.com/virtual-company/vc/server/store"
 )
 
@@ -63,10 +64,19 @@ func newAuth(d Deps) *Auth {
 	if cost == 0 {
 		cost = bcrypt.DefaultCost
 	}
-	return &Auth{store: d.Store, secret: d.Secret, cost: cost, ttl: d.TokenTTL, now: d.Now, logger: d.Logger,
-		users:        newUserCache(5*time.Second, 10000, d.Now),
+	cacheTTL := 5 * time.Second
+	if d.NoUserCache {
+		cacheTTL = 0
+	}
+	a := &Auth{store: d.Store, secret: d.Secret, cost: cost, ttl: d.TokenTTL, now: d.Now, logger: d.Logger,
+		users:        newUserCache(cacheTTL, 10000, d.Now),
 		failures:     newFailedLogins(d.MaxFailedLogins, d.FailedLoginWindow, d.Now),
 		registration: d.Registration, audit: d.Audit, admitted: map[int64]int64{}}
+	if a.failures != nil && d.SharedLimits != nil {
+		a.failures.shared = &SharedWindow{Windows: d.SharedLimits, Scope: "failed_login", Limit: d.MaxFailedLogins,
+			Window: d.FailedLoginWindow, Now: d.Now, Logger: d.Logger}
+	}
+	return a
 }
 
 // tokenClaims are the claims of an access token.
@@ -110,14 +120,14 @@ func (a *Auth) Register(ctx context.Context, req api.RegisterRequest) (api.User,
 	if err != nil {
 		if errors.Is(err, store.ErrInviteInvalid) {
 			a.audit.InfoContext(ctx, "registration refused", "action", "register_refused", "username", req.Username, "reason", "invalid invite")
-			return api.User{}, &Error{Kind: ErrForbidden, Detail: "The invite code is invalid, expired or used up", Code: api.CodeForbidden}
+			return api.User{}, &Error{Kind: ErrForbidden, Detail: "The invite code is invalid, expired or used up"}
 		}
 		if errors.Is(err, store.ErrConflict) {
 			// Lost a race with a concurrent registration: say which value.
 			if err := a.checkTaken(ctx, email, req.Username); err != nil {
 				return api.User{}, err
 			}
-			return api.User{}, &Error{Kind: ErrBadRequest, Detail: detailNameTaken, Code: api.CodeConflict}
+			return api.User{}, &Error{Kind: apierr.Taken, Detail: detailNameTaken}
 		}
 		return api.User{}, internal("register", err)
 	}
@@ -130,7 +140,7 @@ func (a *Auth) Register(ctx context.Context, req api.RegisterRequest) (api.User,
 func (a *Auth) checkRegistration(req api.RegisterRequest) error {
 	switch a.registration {
 	case RegistrationClosed:
-		return &Error{Kind: ErrForbidden, Detail: "Registration is closed; ask an administrator for an account", Code: api.CodeForbidden}
+		return &Error{Kind: ErrForbidden, Detail: "Registration is closed; ask an administrator for an account"}
 	case RegistrationInvite:
 		if strings.TrimSpace(req.Invite) == "" {
 			return &ValidationError{Field: "invite", Message: "is required: registration is by invite"}
@@ -152,14 +162,14 @@ func (a *Auth) checkTaken(ctx context.Context, email, username string) error {
 		return internal("register", err)
 	}
 	if taken {
-		return &Error{Kind: ErrBadRequest, Detail: detailEmailTaken, Code: api.CodeConflict}
+		return &Error{Kind: apierr.Taken, Detail: detailEmailTaken}
 	}
 	taken, err = a.store.UsernameTaken(ctx, username)
 	if err != nil {
 		return internal("register", err)
 	}
 	if taken {
-		return &Error{Kind: ErrBadRequest, Detail: detailNameTaken, Code: api.CodeConflict}
+		return &Error{Kind: apierr.Taken, Detail: detailNameTaken}
 	}
 	return nil
 }

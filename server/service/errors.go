@@ -1,21 +1,23 @@
 package service
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
+	"github.com/virtual-company/vc/server/apierr"
 	"github.com/virtual-company/vc/server/store"
 )
 
 // Error kinds. Every error a service returns is one of these (test with
 // errors.Is), a *ValidationError, a *RateLimitError, or an internal error.
+// They are entries of the error catalogue (server/apierr), which says how
+// each reaches a client; a service never chooses a status or a code.
 var (
-	ErrBadRequest   = errors.New("bad request")
-	ErrUnauthorized = errors.New("unauthorized")
-	ErrForbidden    = errors.New("forbidden")
-	ErrNotFound     = errors.New("not found")
-	ErrConflict     = errors.New("conflict")
+	ErrBadRequest   error = apierr.BadRequest
+	ErrUnauthorized error = apierr.Unauthorized
+	ErrForbidden    error = apierr.Forbidden
+	ErrNotFound     error = apierr.NotFound
+	ErrConflict     error = apierr.Conflict
 	// ErrUnavailable is store.ErrUnavailable: the database cannot be
 	// reached, so the request may succeed later (HTTP 503 with
 	// Retry-After; close 1011 on sockets). It is the same value so that a
@@ -25,12 +27,12 @@ var (
 
 // Error is a domain error with the message shown to the client.
 type Error struct {
-	// Kind is one of the Err* kinds above.
+	// Kind is one of the Err* kinds above, or a narrower apierr kind
+	// (apierr.Taken, apierr.RoomNameTaken) that errors.Is still reports
+	// as its broader one.
 	Kind error
 	// Detail is the human-readable message for the client.
 	Detail string
-	// Code overrides the default api.Code* of Kind ("" keeps it).
-	Code string
 }
 
 func (e *Error) Error() string { return e.Detail }
@@ -52,14 +54,14 @@ func Unauthorized(detail string) error { return newError(ErrUnauthorized, detail
 // Conflict returns an ErrConflict error with the given detail.
 func Conflict(detail string) error { return newError(ErrConflict, detail) }
 
-// BadRequest returns an ErrBadRequest error with the given detail.
-func BadRequest(detail string) error { return newError(ErrBadRequest, detail) }
-
 // ValidationError says which request field is invalid and why (HTTP 422).
 type ValidationError struct {
 	Field   string
 	Message string
 }
+
+// ErrorKind implements apierr.Kinded.
+func (e *ValidationError) ErrorKind() *apierr.Kind { return apierr.Validation }
 
 func (e *ValidationError) Error() string {
 	if e.Field == "" {
@@ -78,6 +80,9 @@ type RateLimitError struct {
 	RetryAfter time.Duration
 	Detail     string
 }
+
+// ErrorKind implements apierr.Kinded.
+func (e *RateLimitError) ErrorKind() *apierr.Kind { return apierr.RateLimited }
 
 func (e *RateLimitError) Error() string {
 	if e.Detail != "" {

@@ -11,6 +11,9 @@ import (
 // guesses spread over many IPs still run out. Unknown usernames are counted
 // the same way as real ones, so the limit does not tell them apart.
 type failedLogins struct {
+	// shared counts in the database instead (cluster nodes).
+	shared *SharedWindow
+
 	mu     sync.Mutex
 	max    int
 	window time.Duration
@@ -48,6 +51,9 @@ func (f *failedLogins) blocked(key string) time.Duration {
 	if f == nil {
 		return 0
 	}
+	if f.shared != nil {
+		return f.shared.Blocked(key)
+	}
 	now := f.now()
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -61,6 +67,10 @@ func (f *failedLogins) blocked(key string) time.Duration {
 // failed counts one failed login of key.
 func (f *failedLogins) failed(key string) {
 	if f == nil {
+		return
+	}
+	if f.shared != nil {
+		f.shared.Hit(key)
 		return
 	}
 	now := f.now()

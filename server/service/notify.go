@@ -57,6 +57,17 @@ type Responder interface {
 	MessagePosting(ctx context.Context, room api.Room, draft api.Message, req api.CreateMessageRequest, named *store.Role) Posting
 }
 
+// AICaches is told about the writes that change what the reply engine
+// caches for a reply's preamble (server/ai's Orchestrator implements it):
+// the roles seated in a room and a user's stored API keys. The seats, keys
+// and usage services call it after their writes commit.
+type AICaches interface {
+	// SeatsChanged says the roles seated in roomID changed.
+	SeatsChanged(roomID int64)
+	// KeyChanged says userID's key for provider was stored or deleted.
+	KeyChanged(userID int64, provider string)
+}
+
 // Posting is the outcome of a message announced with MessagePosting.
 type Posting interface {
 	// Committed says the message is stored and its event published.
@@ -77,6 +88,12 @@ func (NopNotifier) MemberRemoved(int64, int64) {}
 
 // RoomDeleted implements Notifier.
 func (NopNotifier) RoomDeleted(int64) {}
+
+// nopCaches is the AICaches of a server whose reply engine caches nothing.
+type nopCaches struct{}
+
+func (nopCaches) SeatsChanged(int64)       {}
+func (nopCaches) KeyChanged(int64, string) {}
 
 // NopResponder never answers.
 type NopResponder struct{}

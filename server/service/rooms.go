@@ -10,6 +10,7 @@ import (
 
 	"github.com/virtual-company/vc/pkg/api"
 	"github.com/virtual-company/vc/pkg/wsproto"
+	"github.com/virtual-company/vc/server/apierr"
 	"github.com/virtual-company/vc/server/store"
 )
 
@@ -67,7 +68,7 @@ func (s *Rooms) checkNameFree(ctx context.Context, userID, except int64, name st
 	want := strings.TrimSpace(name)
 	for _, r := range rs {
 		if r.ID != except && strings.TrimSpace(r.Name) == want {
-			return &Error{Kind: ErrConflict, Code: api.CodeRoomNameTaken,
+			return &Error{Kind: apierr.RoomNameTaken,
 				Detail: fmt.Sprintf("You are already a member of a room named %q (id %d); choose another name", want, r.ID)}
 		}
 	}
@@ -235,4 +236,27 @@ func (s *Rooms) RemoveMember(ctx context.Context, userID, roomID, targetID int64
 	s.hooks.notifier.Publish(roomID, wsproto.Event{Type: wsproto.TypeMembers, RoomID: roomID})
 	s.audit.InfoContext(ctx, "member removed", "action", "member_remove", "user_id", userID, "room_id", roomID, "member_id", targetID)
 	return nil
+}
+
+// SweepDeleted notices rooms deleted in the database without this daemon
+// (vcd admin rooms delete, vcd admin users delete): of the rooms that have
+// open sockets (ids), those that no longer exist get their sockets closed
+// (4003 "room deleted", chat and signaling) as if deleted here. One query;
+// none when ids is empty. It returns how many rooms were gone.
+func (s *Rooms) SweepDeleted(ctx context.Context, ids []int64) (int, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	exists, err := s.store.ExistingRooms(ctx, ids)
+	if err != nil {
+		return 0, internal("room sweep", err)
+	}
+	gone := 0
+	for _, id := range ids {
+		if !exists[id] {
+			s.hooks.notifier.RoomDeleted(id)
+			gone++
+		}
+	}
+	return gone, nil
 }

@@ -36,6 +36,13 @@ type Deps struct {
 	Responder Responder
 	// Registration is open (default), closed or invite (auth.registration).
 	Registration string
+	// NoUserCache reads user rows from the store on every request instead
+	// of keeping them for a few seconds: on a cluster node, another node
+	// may change them at any time (logout-all, disable).
+	NoUserCache bool
+	// SharedLimits, when set, counts the failed logins per account in it
+	// (the database), so the limit holds across the nodes of a cluster.
+	SharedLimits SharedWindows
 	// Audit receives the audit log: logins, failed logins, registrations,
 	// member changes and deletions (nil: discarded). Never secrets.
 	Audit *slog.Logger

@@ -32,6 +32,9 @@ func newUserCache(ttl time.Duration, max int, now func() time.Time) *userCache {
 
 // get returns the user from the cache or the store.
 func (c *userCache) get(ctx context.Context, st store.UserStore, id int64) (store.User, error) {
+	if c.ttl <= 0 {
+		return st.UserByID(ctx, id) // off: a cluster node's rows change on other nodes
+	}
 	now := c.now()
 	c.mu.Lock()
 	e, ok := c.entries[id]
@@ -61,4 +64,18 @@ func (c *userCache) forget(id int64) {
 	c.mu.Lock()
 	delete(c.entries, id)
 	c.mu.Unlock()
+}
+
+// ForgetUser drops the cached row of a user, changed by another node of a
+// cluster (published on its bus after the commit).
+func (a *Auth) ForgetUser(id int64) { a.users.forget(id) }
+
+// RevokedElsewhere forgets what this daemon knows of a user whose tokens
+// another node of the cluster revoked: the cached row and the versions the
+// revocation sweep compares. The caller closes the local sockets.
+func (a *Auth) RevokedElsewhere(userID int64) {
+	a.users.forget(userID)
+	a.admittedMu.Lock()
+	delete(a.admitted, userID)
+	a.admittedMu.Unlock()
 }

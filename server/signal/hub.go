@@ -9,7 +9,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/virtual-company/vc/pkg/api"
 	"github.com/virtual-company/vc/pkg/wsproto"
+	"github.com/virtual-company/vc/server/apierr"
 	"github.com/virtual-company/vc/server/config"
 )
 
@@ -83,6 +83,10 @@ type Options struct {
 	// PingInterval and PongWait keep idle sockets alive and find dead ones
 	// (defaults 25 s and 60 s); WriteWait bounds one write (default 10 s).
 	PingInterval, PongWait, WriteWait time.Duration
+	// Cluster links the hubs of a cluster's nodes (cluster.go): a call then
+	// spans every node, and MaxPeers counts its peers on all of them. Nil:
+	// one node.
+	Cluster Cluster
 }
 
 // Hub tracks the calls of every room and relays signaling between their peers.
@@ -101,6 +105,15 @@ type Hub struct {
 	// user's latest one (a socket admitted before it is refused at join).
 	revokes   uint64
 	revokedAt map[int64]uint64
+
+	// Cluster mode (cluster.go): remote holds the peers on other nodes, by
+	// room and peer id; since is when each room's call started, as far as
+	// this node knows. Both guarded by mu.
+	remote    map[int64]map[string]*remotePeer
+	since     map[int64]time.Time
+	unlink    func()
+	stopState chan struct{}
+	stateDone sync.WaitGroup
 }
 
 // call is the voice call of one room.
@@ -155,8 +168,17 @@ func New(opts Options) *Hub {
 	if opts.WriteWait <= 0 {
 		opts.WriteWait = 10 * time.Second
 	}
-	return &Hub{opts: opts, log: opts.Logger.With("component", "signal"), rooms: map[int64]*call{},
-		revokedAt: map[int64]uint64{}}
+	h := &Hub{opts: opts, log: opts.Logger.With("component", "signal"), rooms: map[int64]*call{},
+		revokedAt: map[int64]uint64{}, remote: map[int64]map[string]*remotePeer{}, since: map[int64]time.Time{}}
+	if opts.Cluster != nil {
+		if err := h.link(); err != nil {
+			// Only a closed NATS connection refuses a subscription: calls
+			// then stay on this node.
+			h.log.Error("link signaling to the other nodes", "err", err)
+			h.opts.Cluster = nil
+		}
+	}
+	return h
 }
 
 // Participants lists who is in a room's call, in join order (empty when no
@@ -166,14 +188,27 @@ func (h *Hub) Participants(roomID int64) []api.CallParticipant {
 	defer h.mu.Unlock()
 	out := []api.CallParticipant{}
 	c := h.rooms[roomID]
-	if c == nil {
+	if c == nil && len(h.remote[roomID]) == 0 {
 		return out
 	}
-	for _, id := range c.order {
-		p := c.peers[id]
-		out = append(out, api.CallParticipant{PeerID: p.id, UserID: p.user.ID, Username: p.user.Username, JoinedAt: p.joinedAt})
+	for _, cp := range h.everyone(roomID, "") {
+		at := time.Time{}
+		if p := c.peerByID(cp.PeerID); p != nil {
+			at = p.joinedAt
+		} else if rp := h.remote[roomID][cp.PeerID]; rp != nil {
+			at = rp.joinedAt
+		}
+		out = append(out, api.CallParticipant{PeerID: cp.PeerID, UserID: cp.UserID, Username: cp.Username, JoinedAt: at})
 	}
 	return out
+}
+
+// peerByID is the local peer id of the call (nil when c is nil or has none).
+func (c *call) peerByID(id string) *peer {
+	if c == nil {
+		return nil
+	}
+	return c.peers[id]
 }
 
 // RTCConfig returns the ICE servers for userID (GET /api/rtc/config), with
@@ -234,7 +269,14 @@ func (h *Hub) revocations() uint64 {
 func (h *Hub) Close() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.closed {
+		return
+	}
 	h.closed = true
+	if h.unlink != nil {
+		h.unlink()
+		close(h.stopState)
+	}
 	for _, c := range h.rooms {
 		for _, p := range c.peers {
 			p.stop(wsproto.CloseGoingAway, "server shutting down")
@@ -270,12 +312,13 @@ func newPeerID() string {
 // reasonRevoked is the close reason of a socket whose token was revoked.
 const reasonRevoked = "unauthorized: token revoked"
 
-// Join refusals.
+// Join refusals: their kind in the catalogue (server/apierr) gives the close
+// code, their text the close reason.
 var (
-	errCallFull = errors.New("the call is full")
-	errClosed   = errors.New("server shutting down")
-	errTooMany  = errors.New("too many sockets for this user")
-	errRevoked  = errors.New(reasonRevoked)
+	errCallFull = &apierr.Error{Kind: apierr.CallFull, Detail: "the call is full"}
+	errClosed   = &apierr.Error{Kind: apierr.ShuttingDown, Detail: "server shutting down"}
+	errTooMany  = &apierr.Error{Kind: apierr.TooManySockets, Detail: "too many sockets for this user"}
+	errRevoked  = &apierr.Error{Kind: apierr.Revoked, Detail: reasonRevoked}
 )
 
 // join adds a peer to the room's call and tells everyone. A user has one
@@ -305,7 +348,15 @@ func (h *Hub) join(roomID int64, user api.User, revokes uint64) (*peer, error) {
 			}
 		}
 	}
-	if c != nil && old == nil && len(c.peers) >= h.opts.MaxPeers {
+	// The call's peers on every node count, but for a socket of this user
+	// on another node, which this one replaces.
+	others := 0
+	for _, rp := range h.remote[roomID] {
+		if rp.userID != user.ID {
+			others++
+		}
+	}
+	if old == nil && len(c.peerList())+others >= h.opts.MaxPeers {
 		h.mu.Unlock()
 		return nil, errCallFull
 	}
@@ -318,6 +369,7 @@ func (h *Hub) join(roomID int64, user api.User, revokes uint64) (*peer, error) {
 		// The new socket takes the old one's place and its slot.
 		p.slot, old.slot = old.slot, false
 		h.remove(c, old)
+		h.announceLeave(old)
 		old.stop(wsproto.CloseReplaced, "replaced")
 	case h.opts.Sockets != nil:
 		if !h.opts.Sockets.AcquireSocket(user.ID) {
@@ -326,16 +378,25 @@ func (h *Hub) join(roomID int64, user api.User, revokes uint64) (*peer, error) {
 		}
 		p.slot = true
 	}
-	started := c == nil
-	if started {
-		c = &call{startedAt: h.opts.Now(), peers: map[string]*peer{}}
+	// A socket of this user on another node is replaced: its node closes
+	// it when it hears of this one.
+	for id, rp := range h.remote[roomID] {
+		if rp.userID == user.ID {
+			h.removeRemote(roomID, id)
+		}
+	}
+	started := c == nil && len(h.remote[roomID]) == 0
+	if c == nil {
+		since, ok := h.since[roomID]
+		if !ok || since.IsZero() {
+			since = h.opts.Now()
+			h.since[roomID] = since
+		}
+		c = &call{startedAt: since, peers: map[string]*peer{}}
 		h.rooms[roomID] = c
 	}
-	welcome := wsproto.Signal{Type: wsproto.SignalWelcome, RoomID: roomID, PeerID: p.id, User: user.Username, UserID: user.ID, Peers: []wsproto.CallPeer{}}
-	for _, id := range c.order {
-		o := c.peers[id]
-		welcome.Peers = append(welcome.Peers, wsproto.CallPeer{PeerID: o.id, UserID: o.user.ID, Username: o.user.Username})
-	}
+	welcome := wsproto.Signal{Type: wsproto.SignalWelcome, RoomID: roomID, PeerID: p.id, User: user.Username, UserID: user.ID,
+		Peers: h.everyone(roomID, "")}
 	joined := mustMarshal(wsproto.Signal{Type: wsproto.SignalPeerJoined, RoomID: roomID, PeerID: p.id, User: user.Username, UserID: user.ID})
 	for _, o := range c.peers {
 		o.enqueue(joined)
@@ -343,7 +404,8 @@ func (h *Hub) join(roomID int64, user api.User, revokes uint64) (*peer, error) {
 	c.peers[p.id] = p
 	c.order = append(c.order, p.id)
 	p.send <- mustMarshal(welcome)
-	everyone := callPeers(c)
+	h.announceJoin(p, c.startedAt)
+	everyone := h.everyone(roomID, "")
 	h.mu.Unlock()
 
 	h.log.Info("call joined", "room_id", roomID, "user_id", user.ID, "peer_id", p.id, "participants", len(everyone))
@@ -371,13 +433,18 @@ func (h *Hub) leave(p *peer) {
 		return // replaced: the call goes on with the new socket
 	}
 	h.remove(c, p)
-	ended := len(c.peers) == 0
+	h.announceLeave(p)
+	// The call ends when its last peer on any node leaves.
+	ended := len(c.peers) == 0 && len(h.remote[p.roomID]) == 0
 	var duration time.Duration
-	if ended {
+	if len(c.peers) == 0 {
 		delete(h.rooms, p.roomID)
+	}
+	if ended {
+		delete(h.since, p.roomID)
 		duration = h.opts.Now().Sub(c.startedAt)
 	}
-	everyone := callPeers(c)
+	everyone := h.everyone(p.roomID, "")
 	h.mu.Unlock()
 
 	h.log.Info("call left", "room_id", p.roomID, "user_id", p.user.ID, "peer_id", p.id, "participants", len(everyone))
@@ -397,13 +464,12 @@ func (h *Hub) remove(c *call, p *peer) {
 	}
 }
 
-func callPeers(c *call) []wsproto.CallPeer {
-	out := make([]wsproto.CallPeer, 0, len(c.order))
-	for _, id := range c.order {
-		p := c.peers[id]
-		out = append(out, wsproto.CallPeer{PeerID: p.id, UserID: p.user.ID, Username: p.user.Username})
+// peerList is the call's local peers (none when c is nil).
+func (c *call) peerList() map[string]*peer {
+	if c == nil {
+		return nil
 	}
-	return out
+	return c.peers
 }
 
 func (h *Hub) systemMessage(roomID int64, content string) {
@@ -436,7 +502,11 @@ func (h *Hub) route(from *peer, to string, msg []byte) bool {
 	}
 	if to != "" {
 		p := c.peers[to]
-		if p == nil || p == from {
+		if p == nil {
+			// A peer of this call on another node, or none.
+			return h.relayRemote(from, to, msg)
+		}
+		if p == from {
 			return false
 		}
 		p.enqueue(msg)
@@ -447,6 +517,7 @@ func (h *Hub) route(from *peer, to string, msg []byte) bool {
 			p.enqueue(msg)
 		}
 	}
+	h.relayRemote(from, "", msg)
 	return true
 }
 

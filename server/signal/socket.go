@@ -15,6 +15,7 @@ import (
 
 	"github.com/virtual-company/vc/pkg/api"
 	"github.com/virtual-company/vc/pkg/wsproto"
+	"github.com/virtual-company/vc/server/apierr"
 	"github.com/virtual-company/vc/server/service"
 )
 
@@ -52,25 +53,12 @@ func (h *Hub) serve(conn *websocket.Conn) {
 	revokes := h.revocations()
 	user, roomID, expires, err := h.admit(token, roomParam)
 	if err != nil {
-		code := wsproto.ClosePolicy
-		if errors.Is(err, errUnavailable) {
-			code = wsproto.CloseInternal
-		}
-		h.closeWith(conn, code, err.Error())
+		h.closeWith(conn, apierr.Of(err).Close, err.Error())
 		return
 	}
 	p, err := h.join(roomID, user, revokes)
 	if err != nil {
-		code := wsproto.CloseTryAgainLater
-		switch {
-		case errors.Is(err, errClosed):
-			code = wsproto.CloseGoingAway
-		case errors.Is(err, errTooMany):
-			code = wsproto.CloseTooMany
-		case errors.Is(err, errRevoked):
-			code = wsproto.CloseRevoked
-		}
-		h.closeWith(conn, code, err.Error())
+		h.closeWith(conn, apierr.Of(err).Close, err.Error())
 		return
 	}
 	defer h.leave(p)
@@ -92,7 +80,12 @@ func (h *Hub) serve(conn *websocket.Conn) {
 
 // errUnavailable refuses a socket whose token or membership could not be
 // checked (the database is unreachable): close 1011, worth retrying.
-var errUnavailable = errors.New("unavailable: the database cannot be reached, try again shortly")
+var errUnavailable = &apierr.Error{Kind: apierr.Unavailable, Detail: "unavailable: the database cannot be reached, try again shortly"}
+
+// refusal is an admission refusal of kind with its close reason.
+func refusal(kind *apierr.Kind, reason string) error {
+	return &apierr.Error{Kind: kind, Detail: reason}
+}
 
 // admit authenticates the token and checks membership; it also returns when
 // the token expires (zero when Auth cannot tell).
@@ -100,7 +93,7 @@ func (h *Hub) admit(token, roomParam string) (api.User, int64, time.Time, error)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if token == "" {
-		return api.User{}, 0, time.Time{}, errors.New("unauthorized: missing token")
+		return api.User{}, 0, time.Time{}, refusal(apierr.Unauthorized, "unauthorized: missing token")
 	}
 	var user api.User
 	var expires time.Time
@@ -112,7 +105,7 @@ func (h *Hub) admit(token, roomParam string) (api.User, int64, time.Time, error)
 	}
 	if err != nil {
 		if errors.Is(err, service.ErrUnauthorized) {
-			return api.User{}, 0, time.Time{}, errors.New("unauthorized: invalid or expired token")
+			return api.User{}, 0, time.Time{}, refusal(apierr.Unauthorized, "unauthorized: invalid or expired token")
 		}
 		// Not a verdict on the token: the database could not be asked.
 		h.log.Warn("authenticate signaling socket", "err", err)
@@ -120,11 +113,11 @@ func (h *Hub) admit(token, roomParam string) (api.User, int64, time.Time, error)
 	}
 	roomID, err := strconv.ParseInt(roomParam, 10, 64)
 	if err != nil || roomID <= 0 {
-		return api.User{}, 0, time.Time{}, errors.New("not found: room not found")
+		return api.User{}, 0, time.Time{}, refusal(apierr.NotFound, "not found: room not found")
 	}
 	if _, err := h.opts.Rooms.RequireMember(ctx, roomID, user.ID); err != nil {
 		if errors.Is(err, service.ErrNotFound) || errors.Is(err, service.ErrForbidden) {
-			return api.User{}, 0, time.Time{}, errors.New("not found: room not found or you are not a member")
+			return api.User{}, 0, time.Time{}, refusal(apierr.NotFound, "not found: room not found or you are not a member")
 		}
 		h.log.Warn("check signaling membership", "room_id", roomID, "user_id", user.ID, "err", err)
 		return api.User{}, 0, time.Time{}, errUnavailable
@@ -189,7 +182,7 @@ func (h *Hub) read(conn *websocket.Conn, p *peer) {
 			if _, err := io.Copy(io.Discard, r); err != nil {
 				return // over the hard limit: the library closed with 1009
 			}
-			h.reply(p, fmt.Sprintf("message too large (limit %d bytes)", h.opts.MaxMessageBytes), "too_large")
+			h.reply(p, fmt.Sprintf("message too large (limit %d bytes)", h.opts.MaxMessageBytes), api.CodeTooLarge)
 			continue
 		}
 		if kind != websocket.TextMessage && kind != websocket.BinaryMessage {
@@ -214,24 +207,24 @@ func (h *Hub) handle(p *peer, data []byte) {
 	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(data, &fields); err != nil || fields == nil {
-		h.reply(p, "invalid JSON: expected an object like {\"type\":\"offer\",\"data\":{...}}", "bad_json")
+		h.reply(p, "invalid JSON: expected an object like {\"type\":\"offer\",\"data\":{...}}", api.CodeBadJSON)
 		return
 	}
 	var msg wsproto.Signal
 	if err := json.Unmarshal(data, &msg); err != nil {
-		h.reply(p, "invalid message: "+jsonFieldError(err), "bad_message")
+		h.reply(p, "invalid message: "+jsonFieldError(err), api.CodeBadMessage)
 		return
 	}
 	switch {
 	case msg.Type == "":
-		h.reply(p, "message without type", "bad_message")
+		h.reply(p, "message without type", api.CodeBadMessage)
 		return
 	case serverOnly[msg.Type]:
-		h.reply(p, fmt.Sprintf("type %q is sent by the server only", msg.Type), "bad_message")
+		h.reply(p, fmt.Sprintf("type %q is sent by the server only", msg.Type), api.CodeBadMessage)
 		return
 	}
 	if err := validateData(msg); err != nil {
-		h.reply(p, err.Error(), "bad_message")
+		h.reply(p, err.Error(), api.CodeBadMessage)
 		return
 	}
 	// Relay every field unchanged; stamp who sent it.
@@ -240,7 +233,7 @@ func (h *Hub) handle(p *peer, data []byte) {
 	fields["user_id"] = mustMarshal(p.user.ID)
 	fields["room_id"] = mustMarshal(p.roomID)
 	if !h.route(p, msg.To, mustMarshal(fields)) {
-		h.reply(p, fmt.Sprintf("no peer %q in this call", msg.To), "unknown_peer")
+		h.reply(p, fmt.Sprintf("no peer %q in this call", msg.To), api.CodeUnknownPeer)
 	}
 }
 

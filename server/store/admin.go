@@ -51,6 +51,9 @@ type AdminStore interface {
 	DeleteUser(ctx context.Context, userID int64) error
 	// AllRooms lists every room, oldest first, with counts.
 	AllRooms(ctx context.Context) ([]RoomSummary, error)
+	// ExistingRooms reports which of the given rooms still exist, in one
+	// query (the daemon's sweep for rooms deleted by vcd admin).
+	ExistingRooms(ctx context.Context, ids []int64) (map[int64]bool, error)
 	// CreateInvite inserts inv and sets its ID.
 	CreateInvite(ctx context.Context, inv *Invite) error
 	// CreateUserWithInvite uses one use of the invite and inserts u in one

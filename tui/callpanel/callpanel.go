@@ -43,17 +43,16 @@ type Panel struct {
 	c    *client.Client
 	opts Options
 
-	room     api.Room
-	k        *call.Call
-	src      audio.Source
-	sink     audio.Sink
-	joining  bool
-	since    time.Time
-	people   []call.Participant
-	muted    bool
-	status   string // the last notable thing (errors, who left)
-	gen      int    // call generation, so messages of an old call are ignored
-	lastTick time.Time
+	room    api.Room
+	k       *call.Call
+	src     audio.Source
+	sink    audio.Sink
+	joining bool
+	since   time.Time
+	people  []call.Participant
+	muted   bool
+	status  string // the last notable thing (errors, who left)
+	gen     int    // call generation, so messages of an old call are ignored
 }
 
 // New returns a panel that joins calls as the user of c.

@@ -24,6 +24,7 @@ type Styles struct {
 	StatusWarn lipgloss.Style
 	StatusErr  lipgloss.Style
 	Banner     lipgloss.Style
+	Meeting    lipgloss.Style // the banner of a running meeting
 	Notice     lipgloss.Style
 	ErrorText  lipgloss.Style
 
@@ -130,6 +131,7 @@ func New(r *lipgloss.Renderer) *Styles {
 	s.Pending = n().Foreground(colMuted)
 	s.Typing = n().Foreground(colMuted).Italic(true)
 	s.Marker = n().Bold(true).Foreground(colAccent)
+	s.Meeting = n().Bold(true).Foreground(colAI)
 	s.Match = n().Background(colMatchBg).Bold(true)
 	s.MatchLine = n().Foreground(colAccent).Bold(true)
 	s.Online = n().Foreground(colOK)

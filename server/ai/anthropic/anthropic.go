@@ -27,7 +27,8 @@ const defaultMaxTokens = 1024
 type Config struct {
 	// BaseURL is where requests go (default DefaultBaseURL).
 	BaseURL string
-	// MaxRetries for 429 and 5xx before the stream starts (default 2; -1 = none).
+	// MaxRetries for 429 and 5xx before the stream starts (0: none, as
+	// llm.max_retries, whose default is 2).
 	MaxRetries int
 	// HTTPClient replaces the default HTTP client (ai.NewHTTPClient).
 	HTTPClient *http.Client
@@ -47,12 +48,7 @@ func New(cfg Config) *Provider {
 	if cfg.BaseURL == "" {
 		cfg.BaseURL = DefaultBaseURL
 	}
-	retries := cfg.MaxRetries
-	if retries == 0 {
-		retries = 2
-	} else if retries < 0 {
-		retries = 0
-	}
+	retries := max(cfg.MaxRetries, 0)
 	opts := []option.RequestOption{
 		option.WithBaseURL(cfg.BaseURL),
 		option.WithMaxRetries(retries),
@@ -137,7 +133,7 @@ func (p *Provider) StreamChat(ctx context.Context, cred ai.Credentials, req ai.C
 		return res, cerr
 	}
 	if !stopped {
-		return res, &ai.Error{Kind: ai.KindUnavailable, Provider: ai.ProviderAnthropic, Message: "the stream ended before the reply was complete", Err: errors.New("stream cut")}
+		return res, &ai.Error{Kind: ai.KindUnavailable, Provider: ai.ProviderAnthropic, Message: ai.ErrStreamCut.Error(), Err: ai.ErrStreamCut}
 	}
 	return res, nil
 }

@@ -36,7 +36,8 @@ type Config struct {
 	BaseURL string
 	// Headers are sent with every request (OpenRouter's HTTP-Referer and X-Title).
 	Headers map[string]string
-	// MaxRetries for 429 and 5xx before the stream starts (default 2; -1 = none).
+	// MaxRetries for 429 and 5xx before the stream starts (0: none, as
+	// llm.max_retries, whose default is 2).
 	MaxRetries int
 	// HTTPClient replaces the default HTTP client (ai.NewHTTPClient).
 	HTTPClient *http.Client
@@ -66,12 +67,7 @@ func New(cfg Config) *Provider {
 			cfg.BaseURL = OpenRouterBaseURL
 		}
 	}
-	retries := cfg.MaxRetries
-	if retries == 0 {
-		retries = 2
-	} else if retries < 0 {
-		retries = 0
-	}
+	retries := max(cfg.MaxRetries, 0)
 	opts := []option.RequestOption{
 		option.WithBaseURL(cfg.BaseURL),
 		option.WithMaxRetries(retries),
@@ -201,7 +197,7 @@ func (p *Provider) StreamChat(ctx context.Context, cred ai.Credentials, req ai.C
 		return res, cerr
 	}
 	if !finished {
-		return res, &ai.Error{Kind: ai.KindUnavailable, Provider: p.id, Message: "the stream ended before the reply was complete", Err: errors.New("stream cut")}
+		return res, &ai.Error{Kind: ai.KindUnavailable, Provider: p.id, Message: ai.ErrStreamCut.Error(), Err: ai.ErrStreamCut}
 	}
 	return res, nil
 }

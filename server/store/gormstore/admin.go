@@ -82,18 +82,16 @@ func (s *Store) DeleteUser(ctx context.Context, userID int64) error {
 	if err := s.r.WithContext(ctx).Raw("SELECT room_id FROM room_members WHERE user_id = ?", userID).Scan(&joined).Error; err != nil {
 		return fmt.Errorf("delete user: %w", translate(err))
 	}
-	if s.recent != nil {
-		s.recent.writeMu.Lock()
-		defer s.recent.writeMu.Unlock()
-		defer func() {
-			for _, id := range joined {
-				s.recent.removeMember(id, userID)
-			}
-			for _, id := range created {
-				s.recent.drop(id)
-			}
-		}()
-	}
+	s.cache.lock()
+	defer s.cache.unlock()
+	defer func() {
+		for _, id := range joined {
+			s.cache.removeMember(id, userID)
+		}
+		for _, id := range created {
+			s.cache.drop(id)
+		}
+	}()
 	err := s.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		// Explicit deletes of the rooms' messages, as DeleteRoom does.
 		if err := tx.Exec("DELETE FROM messages WHERE room_id IN (SELECT id FROM rooms WHERE created_by = ?)", userID).Error; err != nil {

@@ -7,9 +7,12 @@
 // connection for writes (transactions begin IMMEDIATE, so concurrent writers
 // queue in Go instead of failing with SQLITE_BUSY) and several read-only
 // connections that WAL lets run alongside the writer. Messages are written by
-// one goroutine that groups concurrent posts into shared transactions, with
-// statements it prepares once on the writer connection (batch.go,
-// sqlitestmt.go).
+// one goroutine that groups concurrent posts into shared transactions
+// (committer.go), with statements it prepares once on the writer connection
+// (sqlitewriter.go, through package sqlitefast), or with plain statements
+// (sqlwriter.go) if the driver's layout is not the one sqlitefast knows.
+// What storing a message means is written once, in writeGroup
+// (messagewrite.go); the columns of messages once, in messagecolumns.go.
 package gormstore
 
 import (
@@ -19,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/url"
 	"os"
@@ -35,6 +39,7 @@ import (
 	"gorm.io/gorm/logger"
 
 	"github.com/virtual-company/vc/server/store"
+	"github.com/virtual-company/vc/server/store/gormstore/sqlitefast"
 )
 
 // Store is the GORM implementation of store.Store.
@@ -42,8 +47,9 @@ type Store struct {
 	w         *gorm.DB // writes and transactions
 	r         *gorm.DB // reads (the same as w on PostgreSQL)
 	dialect   Dialect
-	committer *committer   // group commit of messages (SQLite only)
-	recent    *recentCache // newest messages of read rooms (SQLite only)
+	writer    groupWriter // stores messages
+	committer *committer  // group commit of messages through writer
+	cache     *readCache  // what hot reads need (SQLite only; nil caches nothing)
 }
 
 var _ store.Store = (*Store)(nil)
@@ -56,11 +62,42 @@ type Options struct {
 	// BusyTimeout is how long SQLite waits on a lock held by another
 	// process; 0 means 5 s.
 	BusyTimeout time.Duration
+	// Logger receives the store's warnings; nil means slog.Default().
+	Logger *slog.Logger
+
+	// sqliteConnOf reaches a SQLite driver connection's handle; nil means
+	// sqlitefast.ConnOf. Tests replace it to simulate a driver whose
+	// layout changed.
+	sqliteConnOf func(any) (*sqlitefast.Conn, error)
 }
 
 // IsPostgres reports whether databaseURL selects PostgreSQL.
 func IsPostgres(databaseURL string) bool {
 	return strings.HasPrefix(databaseURL, "postgres://") || strings.HasPrefix(databaseURL, "postgresql://")
+}
+
+// splitPoolMax takes the pool_max_conns parameter (pgx's name for it) out of
+// a PostgreSQL URL: PostgreSQL itself would refuse it as an unknown run-time
+// parameter. It caps the connections one vcd opens (default 20); several
+// nodes, or many test daemons, on one server stay under its
+// max_connections with it.
+func splitPoolMax(databaseURL string) (string, int, error) {
+	u, err := url.Parse(databaseURL)
+	if err != nil {
+		return "", 0, fmt.Errorf("database_url is not a valid URL: %w", err)
+	}
+	q := u.Query()
+	v := q.Get("pool_max_conns")
+	if v == "" {
+		return databaseURL, 0, nil
+	}
+	var n int
+	if _, err := fmt.Sscanf(v, "%d", &n); err != nil || n < 1 {
+		return "", 0, fmt.Errorf("database_url: pool_max_conns must be a whole number above 0, not %q", v)
+	}
+	q.Del("pool_max_conns")
+	u.RawQuery = q.Encode()
+	return u.String(), n, nil
 }
 
 // Open connects to the database named by databaseURL (a postgres:// or
@@ -77,7 +114,11 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 		// The SQLite driver re-prepares every statement anyway; on
 		// PostgreSQL prepared statements save a parse per query.
 		gcfg.PrepareStmt = true
-		db, err := gorm.Open(postgres.Open(databaseURL), gcfg)
+		dsn, poolMax, err := splitPoolMax(databaseURL)
+		if err != nil {
+			return nil, err
+		}
+		db, err := gorm.Open(postgres.Open(dsn), gcfg)
 		if err != nil {
 			return nil, fmt.Errorf("open postgres: %w", err)
 		}
@@ -86,6 +127,9 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 			return nil, fmt.Errorf("open postgres: %w", err)
 		}
 		n := opts.MaxReadConns
+		if poolMax > 0 {
+			n = poolMax
+		}
 		if n <= 0 {
 			n = 20
 		}
@@ -97,6 +141,8 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 			_ = s.Close()
 			return nil, fmt.Errorf("open postgres: %w", err)
 		}
+		s.writer = newPGWriter(sqlDB)
+		s.committer = newCommitter(s.writer, nil)
 		return s, nil
 	}
 	return openSQLite(ctx, databaseURL, opts, gcfg)
@@ -113,6 +159,14 @@ func SQLitePath(databaseURL string) string {
 }
 
 func openSQLite(ctx context.Context, databaseURL string, opts Options, gcfg *gorm.Config) (*Store, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	connOf := opts.sqliteConnOf
+	if connOf == nil {
+		connOf = sqlitefast.ConnOf
+	}
 	path := SQLitePath(databaseURL)
 	if path == "" {
 		return nil, errors.New("open sqlite: empty path")
@@ -176,12 +230,19 @@ func openSQLite(ctx context.Context, databaseURL string, opts Options, gcfg *gor
 		_ = s.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	if err := checkSQLiteConn(ctx, wdb); err != nil {
+	s.writer = newSQLiteWriter(wdb, connOf)
+	if err := sqlitefast.Check(ctx, wdb, connOf); errors.Is(err, sqlitefast.ErrLayout) {
+		// A driver upgrade moved what the fast path reads: store messages
+		// with plain statements (slower, same results) rather than refuse
+		// to start.
+		log.Warn("sqlite fast path unavailable, storing messages with plain statements", "err", err)
+		s.writer = &sqlWriter{db: wdb}
+	} else if err != nil {
 		_ = s.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	s.recent = newRecentCache(256, 32<<20)
-	s.committer = newCommitter(s, wdb)
+	s.cache = newReadCache(256, 32<<20)
+	s.committer = newCommitter(s.writer, s.cache)
 	return s, nil
 }
 

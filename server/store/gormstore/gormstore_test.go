@@ -1,8 +1,10 @@
 package gormstore_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,9 +19,21 @@ import (
 	"github.com/virtual-company/vc/server/store/gormstore"
 )
 
-// open returns a migrated store on each test database (a SQLite file, and a
-// throwaway PostgreSQL schema when VC_TEST_POSTGRES_DSN is set).
+// eachStore runs f with a migrated store on each test database (a SQLite
+// file, and a throwaway PostgreSQL schema when VC_TEST_POSTGRES_DSN is set),
+// and on a SQLite file whose messages take the plain path (as when the
+// driver's layout no longer matches the fast path).
 func eachStore(t *testing.T, f func(t *testing.T, s *gormstore.Store, url string)) {
+	t.Run("sqlite-plain", func(t *testing.T) {
+		url := filepath.Join(t.TempDir(), "plain.db")
+		s, err := gormstore.OpenWithChangedSQLiteDriver(context.Background(), url, slog.New(slog.DiscardHandler))
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = s.Close() })
+		require.Equal(t, "plain", gormstore.MessagePath(s))
+		_, err = s.Migrate(context.Background())
+		require.NoError(t, err)
+		f(t, s, url)
+	})
 	servertest.EachDatabase(t, func(t *testing.T, opts ...servertest.Option) {
 		// servertest creates (and drops) the schema; reuse its database URL.
 		var url string
@@ -298,4 +312,98 @@ func TestCreateMessage_UnknownUserFailsAlone(t *testing.T) {
 			require.Equal(t, int64(i+1), m.Seq)
 		}
 	})
+}
+
+// TestSQLite_FastPathFallback opens a SQLite store whose driver no longer
+// matches the fast path: it opens anyway, says so in one warning, and
+// stores concurrent posts (with resends) with seqs that have no gap.
+func TestSQLite_FastPathFallback(t *testing.T) {
+	ctx := context.Background()
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	url := filepath.Join(t.TempDir(), "fallback.db")
+	s, err := gormstore.OpenWithChangedSQLiteDriver(ctx, url, log)
+	require.NoError(t, err, "a changed driver layout must not fail Open")
+	require.Equal(t, "plain", gormstore.MessagePath(s))
+	_, err = s.Migrate(ctx)
+	require.NoError(t, err)
+	u, r := userAndRoom(t, s, "fb")
+
+	const senders, each = 8, 25
+	var wg sync.WaitGroup
+	for w := range senders {
+		wg.Go(func() {
+			for i := range each {
+				cid := fmt.Sprintf("w%d-%d", w, i)
+				for range 2 { // every post is sent twice
+					m := store.Message{RoomID: r.ID, UserID: &u.ID, Content: cid, MessageType: "text", Author: "fb", ClientID: cid}
+					if _, err := s.CreateMessage(ctx, &m); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	ms, err := s.Messages(ctx, r.ID, store.MessageQuery{})
+	require.NoError(t, err)
+	require.Len(t, ms, senders*each)
+	for i, m := range ms {
+		require.Equal(t, int64(i+1), m.Seq)
+	}
+	require.NoError(t, s.Close())
+	require.Equal(t, 1, strings.Count(logs.String(), "level=WARN"), "one warning: %s", logs.String())
+	require.Contains(t, logs.String(), "sqlite fast path unavailable")
+
+	// The same file with the real driver takes the fast path again.
+	s2, err := gormstore.Open(ctx, url, gormstore.Options{Logger: log})
+	require.NoError(t, err)
+	defer s2.Close()
+	require.Equal(t, "sqlite-fast", gormstore.MessagePath(s2))
+	m := store.Message{RoomID: r.ID, UserID: &u.ID, Content: "fast", MessageType: "text", Author: "fb"}
+	_, err = s2.CreateMessage(ctx, &m)
+	require.NoError(t, err)
+	require.Equal(t, int64(senders*each+1), m.Seq)
+	require.Equal(t, 1, strings.Count(logs.String(), "level=WARN"))
+}
+
+// TestSQLite_InvalidateRoom changes a room behind the store's back, as
+// another writer of the database would: the cache answers from memory
+// until InvalidateRoom, and from the database after it.
+func TestSQLite_InvalidateRoom(t *testing.T) {
+	ctx := context.Background()
+	s, err := gormstore.Open(ctx, filepath.Join(t.TempDir(), "inv.db"), gormstore.Options{})
+	require.NoError(t, err)
+	defer s.Close()
+	_, err = s.Migrate(ctx)
+	require.NoError(t, err)
+	u, r := userAndRoom(t, s, "inv")
+	m := store.Message{RoomID: r.ID, UserID: &u.ID, Content: "one", MessageType: "text", Author: "inv"}
+	_, err = s.CreateMessage(ctx, &m)
+	require.NoError(t, err)
+	ms, err := s.Messages(ctx, r.ID, store.MessageQuery{})
+	require.NoError(t, err)
+	require.Len(t, ms, 1)
+	_, err = s.RoomForMember(ctx, r.ID, u.ID)
+	require.NoError(t, err)
+
+	// Another writer posts and removes the member.
+	require.NoError(t, s.DB().Exec("UPDATE rooms SET last_seq = 2 WHERE id = ?", r.ID).Error)
+	require.NoError(t, s.DB().Exec(`INSERT INTO messages (room_id, seq, user_id, content, message_type, author, created_at)
+		VALUES (?, 2, ?, 'two', 'text', 'inv', 0)`, r.ID, u.ID).Error)
+	require.NoError(t, s.DB().Exec("DELETE FROM room_members WHERE room_id = ?", r.ID).Error)
+	ms, err = s.Messages(ctx, r.ID, store.MessageQuery{})
+	require.NoError(t, err)
+	require.Len(t, ms, 1, "answered from the cache")
+	_, err = s.RoomForMember(ctx, r.ID, u.ID)
+	require.NoError(t, err, "answered from the cache")
+
+	s.InvalidateRoom(r.ID)
+	ms, err = s.Messages(ctx, r.ID, store.MessageQuery{})
+	require.NoError(t, err)
+	require.Len(t, ms, 2)
+	require.Equal(t, "two", ms[1].Content)
+	_, err = s.RoomForMember(ctx, r.ID, u.ID)
+	require.ErrorIs(t, err, store.ErrNotFound)
 }

@@ -56,20 +56,20 @@ func (s *Store) CreateRole(ctx context.Context, r *store.Role) error {
 // it before its message is stored, and a read right after a commit costs
 // SQLite a fresh page cache (150-250 us here).
 func (s *Store) RoleByID(ctx context.Context, id int64) (store.Role, error) {
-	if s.recent == nil {
+	if s.cache == nil {
 		return s.readRole(ctx, id)
 	}
-	if r, ok := s.recent.role(id); ok {
+	if r, ok := s.cache.role(id); ok {
 		return r, nil
 	}
-	// Read and install with no role write in between (they hold writeMu).
-	s.recent.writeMu.Lock()
-	defer s.recent.writeMu.Unlock()
+	// Read and install with no role write in between (they hold the write lock).
+	s.cache.lock()
+	defer s.cache.unlock()
 	r, err := s.readRole(ctx, id)
 	if err != nil {
 		return store.Role{}, err
 	}
-	s.recent.putRole(r)
+	s.cache.putRole(r)
 	return r, nil
 }
 
@@ -111,11 +111,9 @@ func (s *Store) HandleTaken(ctx context.Context, userID int64, handle string, ex
 
 // UpdateRole implements store.RoleStore.
 func (s *Store) UpdateRole(ctx context.Context, r store.Role) error {
-	if s.recent != nil {
-		s.recent.writeMu.Lock()
-		defer s.recent.writeMu.Unlock()
-		defer s.recent.dropRole(r.ID)
-	}
+	s.cache.lock()
+	defer s.cache.unlock()
+	defer s.cache.dropRole(r.ID)
 	row := roleRowOf(r)
 	res := s.w.WithContext(ctx).Model(&roleRow{}).Where("id = ?", r.ID).Select(
 		"name", "avatar", "description", "ai_instructions", "handle", "model", "temperature", "max_tokens",
@@ -131,11 +129,9 @@ func (s *Store) UpdateRole(ctx context.Context, r store.Role) error {
 
 // DeleteRole implements store.RoleStore.
 func (s *Store) DeleteRole(ctx context.Context, id int64) error {
-	if s.recent != nil {
-		s.recent.writeMu.Lock()
-		defer s.recent.writeMu.Unlock()
-		defer s.recent.dropRole(id)
-	}
+	s.cache.lock()
+	defer s.cache.unlock()
+	defer s.cache.dropRole(id)
 	res := s.w.WithContext(ctx).Exec("DELETE FROM roles WHERE id = ?", id)
 	if res.Error != nil {
 		return fmt.Errorf("delete role %d: %w", id, translate(res.Error))

@@ -62,19 +62,19 @@ func (s *Store) RoomByID(ctx context.Context, id int64) (store.Room, error) {
 // RoomForMember implements store.RoomStore. It runs on every message post
 // and history read, so it skips GORM's reflection.
 func (s *Store) RoomForMember(ctx context.Context, roomID, userID int64) (store.Room, error) {
-	if s.recent == nil {
+	if s.cache == nil {
 		return s.roomForMember(ctx, roomID, userID)
 	}
-	if r, ok := s.recent.member(roomID, userID); ok {
+	if r, ok := s.cache.member(roomID, userID); ok {
 		return r, nil
 	}
-	s.recent.writeMu.Lock()
-	defer s.recent.writeMu.Unlock()
+	s.cache.lock()
+	defer s.cache.unlock()
 	r, err := s.roomForMember(ctx, roomID, userID)
 	if err != nil {
 		return store.Room{}, err
 	}
-	s.recent.addMember(r, userID)
+	s.cache.addMember(r, userID)
 	return r, nil
 }
 
@@ -115,11 +115,9 @@ func (s *Store) RoomsForMember(ctx context.Context, userID int64) ([]store.Room,
 
 // RenameRoom implements store.RoomStore.
 func (s *Store) RenameRoom(ctx context.Context, roomID int64, name string) error {
-	if s.recent != nil {
-		s.recent.writeMu.Lock()
-		defer s.recent.writeMu.Unlock()
-		defer s.recent.renamed(roomID, name)
-	}
+	s.cache.lock()
+	defer s.cache.unlock()
+	defer s.cache.renamed(roomID, name)
 	res := s.w.WithContext(ctx).Exec("UPDATE rooms SET name = ? WHERE id = ?", name, roomID)
 	if res.Error != nil {
 		return fmt.Errorf("rename room %d: %w", roomID, translate(res.Error))
@@ -133,11 +131,9 @@ func (s *Store) RenameRoom(ctx context.Context, roomID int64, name string) error
 // DeleteRoom implements store.RoomStore. Foreign keys cascade to members and
 // messages; the explicit deletes keep it true where cascades are off.
 func (s *Store) DeleteRoom(ctx context.Context, roomID int64) error {
-	if s.recent != nil {
-		s.recent.writeMu.Lock()
-		defer s.recent.writeMu.Unlock()
-		defer s.recent.drop(roomID)
-	}
+	s.cache.lock()
+	defer s.cache.unlock()
+	defer s.cache.drop(roomID)
 	err := s.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Exec("DELETE FROM messages WHERE room_id = ?", roomID).Error; err != nil {
 			return err
@@ -175,14 +171,12 @@ func (s *Store) AddMember(ctx context.Context, roomID, userID int64) (store.Memb
 
 // RemoveMember implements store.RoomStore.
 func (s *Store) RemoveMember(ctx context.Context, roomID, userID int64) error {
-	if s.recent != nil {
-		s.recent.writeMu.Lock()
-		defer s.recent.writeMu.Unlock()
-		// Forget it before and after: no reader may see the membership
-		// once the delete committed.
-		s.recent.removeMember(roomID, userID)
-		defer s.recent.removeMember(roomID, userID)
-	}
+	s.cache.lock()
+	defer s.cache.unlock()
+	// Forget it before and after: no reader may see the membership once
+	// the delete committed.
+	s.cache.removeMember(roomID, userID)
+	defer s.cache.removeMember(roomID, userID)
 	res := s.w.WithContext(ctx).Exec("DELETE FROM room_members WHERE room_id = ? AND user_id = ?", roomID, userID)
 	if res.Error != nil {
 		return fmt.Errorf("remove user %d from room %d: %w", userID, roomID, translate(res.Error))

@@ -22,7 +22,7 @@ func nonBlockingWriter(conn net.Conn) func([]byte) (int, error) {
 		return nil
 	}
 	// One closure for the socket's life: the calls are serialised by the
-	// subscription's lock, and a closure made per call would be allocated
+	// socket writer's lock, and a closure made per call would be allocated
 	// per delivery.
 	var p []byte
 	var n int

@@ -7,9 +7,9 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/virtual-company/vc/server/store"
+	"github.com/virtual-company/vc/server/store/gormstore/sqlitefast"
 )
 
 // openTestSQLite returns a migrated SQLite store with one user and two rooms.
@@ -31,14 +31,22 @@ func openTestSQLite(t *testing.T) (*Store, store.User, [2]store.Room) {
 	return s, u, rs
 }
 
-// onWriter runs f with the writer connection's SQLite handle.
-func onWriter(t *testing.T, s *Store, f func(c *sqliteConn)) {
+// fastWriter is the store's SQLite fast path.
+func fastWriter(t *testing.T, s *Store) *sqliteWriter {
 	t.Helper()
-	conn, err := s.committer.db.Conn(context.Background())
+	w, ok := s.writer.(*sqliteWriter)
+	require.True(t, ok, "the store uses the SQLite fast path, not %T", s.writer)
+	return w
+}
+
+// onWriter runs f with the writer connection's SQLite handle.
+func onWriter(t *testing.T, s *Store, f func(c *sqlitefast.Conn)) {
+	t.Helper()
+	conn, err := fastWriter(t, s).db.Conn(context.Background())
 	require.NoError(t, err)
 	defer conn.Close()
 	require.NoError(t, conn.Raw(func(dc any) error {
-		c, err := sqliteConnOf(dc)
+		c, err := sqlitefast.ConnOf(dc)
 		if err != nil {
 			return err
 		}
@@ -50,11 +58,7 @@ func onWriter(t *testing.T, s *Store, f func(c *sqliteConn)) {
 // openStmts counts the statements not finalized on the writer connection.
 func openStmts(t *testing.T, s *Store) int {
 	n := 0
-	onWriter(t, s, func(c *sqliteConn) {
-		for p := sqlite3.Xsqlite3_next_stmt(c.tls, c.db, 0); p != 0; p = sqlite3.Xsqlite3_next_stmt(c.tls, c.db, p) {
-			n++
-		}
-	})
+	onWriter(t, s, func(c *sqlitefast.Conn) { n = c.OpenStatements() })
 	return n
 }
 
@@ -72,9 +76,9 @@ func TestCommitter_StatementsLiveAcrossGroups(t *testing.T) {
 	}
 	_, err := post(u.ID)
 	require.NoError(t, err)
-	st := s.committer.stmts
+	st := fastWriter(t, s).stmts
 	require.NotNil(t, st)
-	insert := st.insert.p
+	insert := st.insert1.Handle()
 	prepared := openStmts(t, s)
 	require.GreaterOrEqual(t, prepared, 7, "the committer's statements stay prepared")
 
@@ -86,12 +90,12 @@ func TestCommitter_StatementsLiveAcrossGroups(t *testing.T) {
 	// not leave the writer connection inside the transaction.
 	_, err = post(u.ID + 1000)
 	require.Error(t, err)
-	onWriter(t, s, func(c *sqliteConn) { require.False(t, c.inTx()) })
+	onWriter(t, s, func(c *sqlitefast.Conn) { require.False(t, c.InTx()) })
 	m, err := post(u.ID)
 	require.NoError(t, err)
 	require.Equal(t, int64(302), m.Seq, "the failed message took no seq")
-	require.Same(t, st, s.committer.stmts)
-	require.Equal(t, insert, s.committer.stmts.insert.p)
+	require.Same(t, st, fastWriter(t, s).stmts)
+	require.Equal(t, insert, fastWriter(t, s).stmts.insert1.Handle())
 	require.Equal(t, prepared, openStmts(t, s))
 	// Other writes on the writer connection still work.
 	r := store.Room{Name: "after", CreatedBy: u.ID}
@@ -137,12 +141,12 @@ func TestCommitter_LargeGroup(t *testing.T) {
 	again.m.ID, again.m.Seq = 0, 0
 	missing := add(store.Message{RoomID: rs[1].ID + 100, UserID: &u.ID, Content: "x", MessageType: "text", Author: "b"})
 
-	// The committer's goroutine stores groups under writeMu.
-	s.recent.writeMu.Lock()
+	// The committer's goroutine stores groups under the cache's lock.
+	s.cache.lock()
 	err = s.committer.store(batch)
-	s.recent.writeMu.Unlock()
+	s.cache.unlock()
 	require.NoError(t, err)
-	for i, ins := range s.committer.stmts.insertN {
+	for i, ins := range fastWriter(t, s).stmts.insertN {
 		require.NotNil(t, ins, "the group used the %d-row insert", minMultiRow<<i)
 	}
 
