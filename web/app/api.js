@@ -93,4 +93,7 @@ export const api = {
   deleteKey: (/** @type {number} */ id) => request('DELETE', `/api/keys/${id}`),
   usage: () => request('GET', '/api/usage'),
   rtcConfig: () => request('GET', '/api/rtc/config'),
+  meetings: (/** @type {number} */ id) => request('GET', `/api/rooms/${id}/meetings`),
+  startMeeting: (/** @type {number} */ id, /** @type {any} */ b) => request('POST', `/api/rooms/${id}/meetings`, b),
+  stopMeeting: (/** @type {number} */ id, /** @type {number} */ mid) => request('POST', `/api/rooms/${id}/meetings/${mid}/stop`),
 };

@@ -7,6 +7,7 @@ import { h, clear, dayLabel, field, showErrors } from './dom.js';
 import { render, stableEnd } from './markdown.js';
 import { RoomStream } from './stream.js';
 import { PAGE } from './boot.js';
+import { MeetingBanner } from './meeting.js';
 
 // The message list keeps at most this many messages in the DOM: scrolling
 // back drops the newest ones (reloaded with after= when you scroll down
@@ -82,17 +83,19 @@ export class RoomView {
     const form = h('form', { class: 'composer', onsubmit: (/** @type {Event} */ e) => { e.preventDefault(); this.send(); } },
       this.completion, this.input, this.stopBtn, h('button', { type: 'submit', text: 'Send' }));
     this.panel = h('aside', { class: 'panel', hidden: true });
+    this.meeting = new MeetingBanner(this);
     this.online = h('span', { class: 'online-count' });
     const head = h('header', { class: 'room-head' }, this.title, this.online,
       h('div', { class: 'room-actions' },
         h('button', { type: 'button', onclick: () => this.showMembers(), text: 'Members' }),
         h('button', { type: 'button', onclick: () => this.showRoles(), text: 'Roles' }),
         this.app.callButton ? this.app.callButton(this) : null,
+        this.meeting.startBtn,
         h('button', { type: 'button', onclick: () => this.rename(), text: 'Rename' }),
         h('button', { type: 'button', onclick: () => this.leave(), text: 'Leave' }),
         this.room.created_by === this.me.id ? h('button', { type: 'button', class: 'danger', onclick: () => this.remove(), text: 'Delete' }) : null));
     this.el = h('section', { class: 'room', 'aria-labelledby': 'room-title' },
-      head, this.bar, h('div', { class: 'room-body' }, h('div', { class: 'room-main' }, this.log, this.typingLine, form), this.panel));
+      head, this.meeting.el, this.bar, h('div', { class: 'room-body' }, h('div', { class: 'room-main' }, this.log, this.typingLine, form), this.panel));
     this.title.id = 'room-title';
     // Copy buttons of code blocks (markdown.js makes them).
     this.log.addEventListener('click', (e) => {
@@ -148,6 +151,7 @@ export class RoomView {
     for (const p of this.stream.pending) if (!stored.has(p.client_id)) this.log.append(this.pendingArticle(p.content, p.client_id));
     this.observer.observe(this.sentinel);
     this.loadRoles();
+    this.meeting.load();
     window.addEventListener('online', this.onlineHandler);
     this.typingTimer = setInterval(() => this.renderTyping(), 1000);
   }
@@ -156,6 +160,7 @@ export class RoomView {
     if (this.stream) this.stream.close();
     this.observer.disconnect();
     cancelAnimationFrame(this.scrollFrame);
+    this.meeting.close();
     window.removeEventListener('online', this.onlineHandler);
     clearInterval(this.typingTimer);
   }
@@ -231,6 +236,9 @@ export class RoomView {
         this.loadRoles();
         if (this.panelKind === 'members') this.showMembers(true);
         if (this.panelKind === 'roles') this.showRoles(true);
+        break;
+      case 'meeting_start': case 'meeting_turn': case 'meeting_end':
+        this.meeting.onEvent(e);
         break;
       case 'call':
         if (this.app.onCallEvent) this.app.onCallEvent(this, e);
