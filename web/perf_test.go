@@ -66,11 +66,12 @@ func median(xs []float64) float64 {
 }
 
 // appWork is the app's own main-thread work while a reply streams: the
-// longest onEvent call, the longest frame drawn, the frames drawn and the
-// total, in ms.
+// longest onEvent call, the longest frame drawn, the longest scroll to the
+// end (which forces the frame's layout), the frames drawn and the total, in ms.
 type appWork struct {
 	Event  float64 `json:"event"`
 	Render float64 `json:"render"`
+	Layout float64 `json:"layout"`
 	Frames int     `json:"frames"`
 	Total  float64 `json:"total"`
 }
@@ -155,11 +156,11 @@ func TestBrowser_Performance(t *testing.T) {
 	// The long tasks of the main thread, and the app's own work per delta
 	// and per frame (onEvent, renderStream), to tell the app's cost from a
 	// thread the loaded machine did not schedule.
-	b.do("observe long tasks", chromedp_Eval(`window.__long = []; window.__work = {event: 0, render: 0, frames: 0, total: 0};
+	b.do("observe long tasks", chromedp_Eval(`window.__long = []; window.__work = {event: 0, render: 0, layout: 0, frames: 0, total: 0};
 		new PerformanceObserver(l => { for (const e of l.getEntries()) window.__long.push(e.duration); }).observe({type: 'longtask'});
 		{
 			const v = window.vcApp.view, w = window.__work;
-			for (const [name, key] of [['onEvent', 'event'], ['renderStream', 'render']]) {
+			for (const [name, key] of [['onEvent', 'event'], ['renderStream', 'render'], ['scrollToEnd', 'layout']]) {
 				const f = v[name].bind(v);
 				v[name] = (...a) => { const t0 = performance.now(); try { return f(...a); } finally { const d = performance.now() - t0; w[key] = Math.max(w[key], d); w.total += d; if (key === 'render') w.frames++; } };
 			}
@@ -172,8 +173,8 @@ func TestBrowser_Performance(t *testing.T) {
 	for _, l := range long {
 		maxTask = max(maxTask, l)
 	}
-	t.Logf("a %d-token reply at 200 tokens/s: %d long tasks over 50 ms (longest %.0f ms); the app's work: %d frames drawn, longest event %.1f ms, longest frame %.1f ms, %.0f ms in all",
-		tokens, len(long), maxTask, work.Frames, work.Event, work.Render, work.Total)
+	t.Logf("a %d-token reply at 200 tokens/s: %d long tasks over 50 ms (longest %.0f ms); the app's work: %d frames drawn, longest event %.1f ms, longest frame %.1f ms, longest scroll to the end (its layout) %.1f ms, %.0f ms in all",
+		tokens, len(long), maxTask, work.Frames, work.Event, work.Render, work.Layout, work.Total)
 	text := eval[string](b, messageTexts+".at(-1)")
 	for i := range tokens {
 		require.Contains(t, text, fmt.Sprintf("t%d ", i)[:len(fmt.Sprintf("t%d", i))])
