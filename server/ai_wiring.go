@@ -64,7 +64,7 @@ func AIRegistry(l config.LLMConfig) *ai.Registry {
 
 // buildAI wires the orchestrator (the services' Responder and the chat
 // socket's ai_cancel handler) and the REST service of AI roles.
-func buildAI(ctx context.Context, cfg config.Config, secret []byte, st *gormstore.Store, svcs *service.Services, pub ai.Publisher, m *metrics.Metrics, logger *slog.Logger) (aiParts, error) {
+func buildAI(ctx context.Context, cfg config.Config, secret []byte, st *gormstore.Store, svcs *service.Services, pub ai.Publisher, m *metrics.Metrics, node *clusterNode, logger *slog.Logger) (aiParts, error) {
 	l := cfg.LLM
 	if err := config.ValidateLLM(l); err != nil {
 		return aiParts{}, fmt.Errorf("invalid configuration: %w", err)
@@ -85,7 +85,16 @@ func buildAI(ctx context.Context, cfg config.Config, secret []byte, st *gormstor
 	}
 	reg := AIRegistry(l)
 	m.InstrumentRegistry(reg)
+	// A cluster node counts the reply limits in the database (leases that
+	// also tell the others which replies it owns) and caches nothing the
+	// other nodes may change.
+	var shared ai.SharedLimits
+	if node != nil {
+		shared = &aiLeases{store: st, node: cfg.Cluster.NodeID}
+	}
 	orch := ai.New(ai.Config{
+		Shared:         shared,
+		NoCaches:       node != nil,
 		Registry:       reg,
 		Backend:        &ai.StoreBackend{Store: st, Keys: keys, Messages: svcs.Messages},
 		Notifier:       pub,

@@ -10,6 +10,7 @@ import (
 
 	"github.com/virtual-company/vc/pkg/api"
 	"github.com/virtual-company/vc/pkg/wsproto"
+	"github.com/virtual-company/vc/server/ai"
 	"github.com/virtual-company/vc/server/cluster"
 	"github.com/virtual-company/vc/server/config"
 	"github.com/virtual-company/vc/server/realtime"
@@ -51,6 +52,13 @@ func checkClusterSecret(ctx context.Context, st *gormstore.Store, keys *secrets.
 		return fmt.Errorf("this node's secret_key differs from the cluster's: it cannot open the probe value that node %q sealed "+
 			"in the database, so it could neither verify the others' tokens nor read the stored API keys; "+
 			"give every node the same secret_key (VCD_SECRET_KEY)", stored.NodeID)
+	}
+	if keys.NeedsRotation(stored.KeyVersion) {
+		// Opened with a previous key (llm.previous_secret_keys): the
+		// cluster's secret is now this node's current one.
+		if err := st.ReplaceClusterProbe(ctx, gormstore.ClusterProbe{Sealed: sealed, KeyVersion: ver, NodeID: nodeID}); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -287,6 +295,20 @@ func (n *clusterNode) PresenceLost(_ string, gone map[int64][]wsproto.PresenceUs
 	}
 }
 
+// PresenceGained implements cluster.Receiver: the local sockets hear of
+// users a heartbeat shows online that no join told of (NATS was away).
+func (n *clusterNode) PresenceGained(_ string, gained map[int64][]wsproto.PresenceUser) {
+	for room, users := range gained {
+		for _, u := range users {
+			if n.chat.LocalOnline(room, u.UserID) {
+				continue
+			}
+			uid := u.UserID
+			n.chat.Publish(room, wsproto.Event{Type: wsproto.TypeJoin, RoomID: room, User: u.Username, UserID: &uid})
+		}
+	}
+}
+
 // pollWhileDegraded reads the other nodes' messages from the store for the
 // local sockets while NATS is unreachable.
 func (n *clusterNode) pollWhileDegraded() {
@@ -397,4 +419,40 @@ func (s *Server) Kill() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	_ = s.Shutdown(ctx)
+}
+
+// aiLeases is ai.SharedLimits over the database's reply leases: a reply's
+// place in the limits is a row naming its node, renewed while the node
+// lives (sweepLostReplies), so the limits hold cluster-wide and a reply
+// whose node died is noticed.
+type aiLeases struct {
+	store *gormstore.Store
+	node  string
+}
+
+// Acquire implements ai.SharedLimits.
+func (a *aiLeases) Acquire(ctx context.Context, streamID string, userID, roomID int64, perUser, perRoom, perMinute int) (string, time.Time, error) {
+	now := time.Now()
+	refused, retryAt, err := a.store.AcquireAILease(ctx,
+		gormstore.AILease{StreamID: streamID, NodeID: a.node, UserID: userID, RoomID: roomID, StartedAt: now, ExpiresAt: now.Add(aiLeaseTTL)},
+		gormstore.AILeaseLimits{PerUser: perUser, PerRoom: perRoom, PerUserPerMinute: perMinute})
+	switch refused {
+	case gormstore.LeaseRefusedUser:
+		refused = ai.RefusedPerUser
+	case gormstore.LeaseRefusedRoom:
+		refused = ai.RefusedPerRoom
+	case gormstore.LeaseRefusedMinute:
+		refused = ai.RefusedPerMinute
+	}
+	return refused, retryAt, err
+}
+
+// Done implements ai.SharedLimits.
+func (a *aiLeases) Done(ctx context.Context, streamID string) error {
+	return a.store.FinishAILease(ctx, streamID, time.Now())
+}
+
+// Dropped implements ai.SharedLimits.
+func (a *aiLeases) Dropped(ctx context.Context, streamID string) error {
+	return a.store.DropAILease(ctx, streamID)
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/virtual-company/vc/server/connlimit"
 	"github.com/virtual-company/vc/server/httpapi"
 	"github.com/virtual-company/vc/server/logctx"
+	"github.com/virtual-company/vc/server/meeting"
 	"github.com/virtual-company/vc/server/metrics"
 	"github.com/virtual-company/vc/server/ops"
 	"github.com/virtual-company/vc/server/realtime"
@@ -181,11 +182,16 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 		node.auth, node.msgs = s.services.Auth, s.services.Messages
 		pub = node
 	}
-	aip, err := buildAI(ctx, cfg, secret, st, s.services, pub, s.metrics, logger)
+	aip, err := buildAI(ctx, cfg, secret, st, s.services, pub, s.metrics, node, logger)
 	if err != nil {
 		hub.Close()
 		return nil, err
 	}
+	// Meetings of AI roles: their turns are replies of the orchestrator,
+	// so they stop (and hand their meetings over) before it closes.
+	meetings := meeting.New(meeting.Deps{Store: st, Rooms: s.services.Rooms, Messages: s.services.Messages,
+		Runner: aip.orch.MeetingRunner(), Notifier: pub, NodeID: cfg.Cluster.NodeID, LeaseTTL: cfg.Meetings.LeaseTTL,
+		MaxFailures: cfg.Meetings.MaxFailures, Clustered: node != nil, Logger: logger})
 	var canceller realtime.AICanceller = aip.orch
 	if node != nil {
 		node.cancel = aip.orch
@@ -195,7 +201,7 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 		Messages: s.services.Messages, Canceller: canceller, Options: realtimeOptions(cfg), Logger: logger})
 	sig := signal.New(signal.Options{Auth: s.services.Auth, Rooms: s.services.Rooms,
 		Messages: s.services.Messages, Chat: chat, Sockets: chat, RTC: cfg.RTC, Cluster: node.signalCluster(), Logger: logger})
-	s.services.SetResponder(aip.orch)
+	s.services.SetResponder(meetings.Responder(aip.orch))
 	s.services.Roles.SetModelChecker(aip.svc)
 	if node != nil {
 		node.chat, node.local = chat, sig.Notifier(chat)
@@ -213,10 +219,11 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 	stopSweep := startRevocationSweep(s.services.Auth, s.services.Rooms, sweepSources{
 		UsersWithSockets: hub.UsersWithSockets, RoomsWithSockets: hub.RoomsWithSockets, RoomsWithCalls: sig.RoomsWithCalls,
 	}, logger)
-	// Closers run in reverse: the sweep, signaling, the AI replies, the
-	// chat sockets, then the cluster node.
+	// Closers run in reverse: the sweep, signaling, the meetings, the AI
+	// replies, the chat sockets, then the cluster node.
 	s.closers = append(s.closers, chat.Close,
 		func(context.Context) error { aip.orch.Close(); return nil },
+		meetings.Close,
 		func(context.Context) error { sig.Close(); return nil },
 		func(context.Context) error { stopSweep(); return nil })
 	s.quiesce = append(s.quiesce, chat.StopPosts)
@@ -255,6 +262,7 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 		Export:         &ops.Exporter{Store: st, Rooms: s.services.Rooms},
 		AccessLog:      cfg.Log.Access,
 		Metrics:        s.metrics,
+		Meetings:       meetings,
 	})
 	if err != nil {
 		return nil, err
@@ -268,6 +276,8 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 		}
 		logger.Info("metrics listening", "addr", s.metricsSrv.Addr().String(), "path", "/metrics")
 	}
+	// Last: from here on this vcd takes over meetings nobody runs.
+	meetings.Open()
 	ok = true
 	return s, nil
 }

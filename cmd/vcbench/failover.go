@@ -198,6 +198,9 @@ func (b *benchRoom) runFailClient(ctx context.Context, c *failClient, mu *sync.M
 			_, data, err := conn.Read(ctx)
 			if err != nil {
 				conn.CloseNow()
+				if ctx.Err() != nil {
+					return // the run is over
+				}
 				mu.Lock()
 				c.drops++
 				mu.Unlock()

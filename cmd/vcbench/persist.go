@@ -39,10 +39,15 @@ func runPersist(ctx context.Context, args []string, out io.Writer) error {
 	if _, err := raiseNoFile(); err != nil {
 		return err
 	}
-	b, err := setupRoom(ctx, common.server, common.users)
+	nodes := splitServers(common.server)
+	if len(nodes) == 0 {
+		return errors.New("--server is empty")
+	}
+	b, err := setupRoom(ctx, nodes[0], common.users)
 	if err != nil {
 		return err
 	}
+	b.nodes = nodes // senders spread over the nodes of a cluster
 	before, err := b.users[0].client.GetRoom(ctx, b.room.ID)
 	if err != nil {
 		return err
@@ -68,7 +73,7 @@ func runPersist(ctx context.Context, args []string, out io.Writer) error {
 	defer stop()
 	rctx, stopReaders := context.WithCancel(ctx)
 	defer stopReaders()
-	cpu := startCPU(*pid, common.server)
+	cpu := startCPU(*pid, nodes[0])
 	start := time.Now()
 	var wg sync.WaitGroup
 	for i, conn := range conns {

@@ -341,8 +341,10 @@ type RTCConfig struct {
 
 // Health is the answer of GET /health and GET /ready.
 type Health struct {
+	// Status is "healthy" (GET /health), "ready", "degraded" (a cluster
+	// node that lost NATS: it still serves) or "unavailable" (503).
 	Status string `json:"status"`
-	// Detail says what is wrong when GET /ready is not ready.
+	// Detail says what is wrong when GET /ready is not ready or degraded.
 	Detail string `json:"detail,omitempty"`
 }
 

@@ -39,6 +39,9 @@ func (c *ttlCache[K, V]) get(k K) (V, bool) {
 }
 
 func (c *ttlCache[K, V]) put(k K, v V) {
+	if c.ttl <= 0 {
+		return // off (a cluster node)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := c.now()

@@ -108,6 +108,10 @@ func (o *Orchestrator) ownerMayPay(ctx context.Context, t trigger, model string)
 }
 
 func (o *Orchestrator) recordUsage(log *slog.Logger, t trigger, call Call, u Usage) {
+	if t.meeting != nil {
+		t.meeting.usage.InputTokens += u.InputTokens
+		t.meeting.usage.OutputTokens += u.OutputTokens
+	}
 	if u.InputTokens == 0 && u.OutputTokens == 0 {
 		return
 	}

@@ -4,31 +4,17 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/virtual-company/vc/pkg/api"
+	"github.com/virtual-company/vc/server/internal/mention"
 	"github.com/virtual-company/vc/server/store"
 )
 
-// mentionRE finds @handles: a handle is letters, digits, '_', '-' and '.'
-// (a trailing '.' is punctuation, not part of the handle).
-var mentionRE = regexp.MustCompile(`(?:^|[^A-Za-z0-9_.@-])@([A-Za-z0-9_][A-Za-z0-9_.-]*)`)
-
 // Mentions returns the lower-cased handles mentioned in text, in order,
-// without duplicates.
-func Mentions(text string) []string {
-	var out []string
-	seen := map[string]bool{}
-	for _, m := range mentionRE.FindAllStringSubmatch(text, -1) {
-		h := strings.ToLower(strings.TrimRight(m[1], ".-"))
-		if h != "" && !seen[h] {
-			seen[h] = true
-			out = append(out, h)
-		}
-	}
-	return out
-}
+// without duplicates (the rule is server/internal/mention's, shared with
+// meetings).
+func Mentions(text string) []string { return mention.Handles(text) }
 
 // MentionedRoles returns the seated roles whose handle text mentions, in
 // seating order, skipping exceptRoleID (a role never answers itself).

@@ -27,7 +27,7 @@ func (o *Orchestrator) failed(ctx context.Context, log *slog.Logger, streamID st
 	}
 	var msgID int64
 	if partial != "" {
-		msg, serr := o.be.CreateAIResponse(sctx, room.ID, apiRole(t.role), partial, true)
+		msg, serr := o.storeReply(sctx, t, apiRole(t.role), partial, true)
 		if serr != nil {
 			log.Error("store truncated reply", "err", serr)
 		} else {
@@ -42,8 +42,11 @@ func (o *Orchestrator) failed(ctx context.Context, log *slog.Logger, streamID st
 	} else if o.baseCtx.Err() != nil {
 		code, detail = apierr.Unavailable.Code, "The server is shutting down; ask again in a moment."
 	}
+	if t.meeting != nil {
+		t.meeting.err, t.meeting.canceled = err, cc != nil
+	}
 	o.pub.Publish(room.ID, wsproto.Event{Type: wsproto.TypeAIError, RoomID: room.ID, StreamID: streamID, RoleID: &roleID,
-		Role: t.role.Name, ReplyTo: q.ID, MessageID: msgID, Detail: detail, Code: code})
+		Role: t.role.Name, ReplyTo: q.ID, MessageID: msgID, Detail: detail, Code: code, MeetingID: t.meetingID()})
 	if canceled {
 		return
 	}

@@ -148,7 +148,7 @@ func (s *Service) PrepareGenerate(ctx context.Context, userID int64, req api.Gen
 	if err := o.checkBudget(ctx, userID); err != nil {
 		return nil, replyError(err, call.Provider, o.limits.ReplyTimeout)
 	}
-	slot, err := o.lim.acquire(userID, 0)
+	slot, err := o.lim.acquire(newStreamID(), userID, 0)
 	if err != nil {
 		return nil, replyError(err, call.Provider, o.limits.ReplyTimeout)
 	}

@@ -1,7 +1,9 @@
 package ai
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 	"time"
@@ -90,6 +92,10 @@ func (e *LimitError) ErrorKind() *apierr.Kind { return e.Kind }
 type limiter struct {
 	limits Limits
 	now    func() time.Time
+	// shared, when set, counts the replies where every node of a cluster
+	// sees them (the database) instead of in this process.
+	shared SharedLimits
+	logger *slog.Logger
 
 	mu      sync.Mutex
 	perUser map[int64]int
@@ -101,12 +107,40 @@ func newLimiter(l Limits, now func() time.Time) *limiter {
 	return &limiter{limits: l, now: now, perUser: map[int64]int{}, perRoom: map[int64]int{}, starts: map[int64][]time.Time{}}
 }
 
+// Refusals of SharedLimits.Acquire: which limit is reached.
+const (
+	RefusedPerUser   = "user"
+	RefusedPerRoom   = "room"
+	RefusedPerMinute = "minute"
+)
+
+// SharedLimits keeps the replies' places in the limits where every node of
+// a cluster counts them, so that concurrent_per_user, concurrent_per_room
+// and replies_per_minute hold cluster-wide. The server implements it over
+// the database (one lease row per reply, which also tells the other nodes
+// which replies a dead node owned).
+type SharedLimits interface {
+	// Acquire takes a place for reply streamID of userID in roomID (0: no
+	// room) unless a limit (0 or less: off) is reached; refused names it
+	// ("" when taken) and retryAt is when the per-minute one frees up.
+	Acquire(ctx context.Context, streamID string, userID, roomID int64, perUser, perRoom, perMinute int) (refused string, retryAt time.Time, err error)
+	// Done frees the place once the reply is over (it still counts for the
+	// per-minute limit).
+	Done(ctx context.Context, streamID string) error
+	// Dropped forgets the place (the question was never stored).
+	Dropped(ctx context.Context, streamID string) error
+}
+
+// sharedTimeout bounds one call to SharedLimits.
+const sharedTimeout = 5 * time.Second
+
 // slot is a reply's place in the limits.
 type slot struct {
 	lm         *limiter
 	user, room int64
 	at         time.Time
-	counted    bool // at is in lm.starts
+	counted    bool   // at is in lm.starts
+	stream     string // its lease in lm.shared ("" when counted here)
 	release1   sync.Once
 }
 
@@ -114,6 +148,17 @@ type slot struct {
 func (s *slot) release() {
 	s.release1.Do(func() {
 		lm := s.lm
+		if lm.shared != nil && s.stream == "" {
+			return // not counted (the shared count was unreachable)
+		}
+		if s.stream != "" {
+			ctx, cancel := context.WithTimeout(context.Background(), sharedTimeout)
+			defer cancel()
+			if err := lm.shared.Done(ctx, s.stream); err != nil {
+				lm.logger.Warn("free a reply's shared limit place", "stream_id", s.stream, "err", err)
+			}
+			return
+		}
 		lm.mu.Lock()
 		defer lm.mu.Unlock()
 		if lm.perUser[s.user]--; lm.perUser[s.user] <= 0 {
@@ -130,6 +175,14 @@ func (s *slot) release() {
 // refund takes the reply's start back out of the per-minute count (a
 // reply to a message that was never stored). Call it at most once.
 func (s *slot) refund() {
+	if s.stream != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), sharedTimeout)
+		defer cancel()
+		if err := s.lm.shared.Dropped(ctx, s.stream); err != nil {
+			s.lm.logger.Warn("refund a reply's shared limit place", "stream_id", s.stream, "err", err)
+		}
+		return
+	}
 	if !s.counted {
 		return
 	}
@@ -145,9 +198,12 @@ func (s *slot) refund() {
 	}
 }
 
-// acquire reserves a slot for a reply paid by userID in roomID (roomID 0:
-// no room). The slot's release must be called exactly once.
-func (lm *limiter) acquire(userID, roomID int64) (*slot, error) {
+// acquire reserves a slot for reply streamID paid by userID in roomID
+// (roomID 0: no room). The slot's release must be called exactly once.
+func (lm *limiter) acquire(streamID string, userID, roomID int64) (*slot, error) {
+	if lm.shared != nil {
+		return lm.acquireShared(streamID, userID, roomID)
+	}
 	lm.mu.Lock()
 	defer lm.mu.Unlock()
 	l := lm.limits
@@ -183,6 +239,34 @@ func (lm *limiter) acquire(userID, roomID int64) (*slot, error) {
 		lm.perRoom[roomID]++
 	}
 	return s, nil
+}
+
+// acquireShared is acquire on a cluster node. When the shared count
+// cannot be reached (the database), the reply goes ahead: it could not be
+// stored either, and a refusal would blame the wrong thing.
+func (lm *limiter) acquireShared(streamID string, userID, roomID int64) (*slot, error) {
+	l := lm.limits
+	ctx, cancel := context.WithTimeout(context.Background(), sharedTimeout)
+	defer cancel()
+	now := lm.now()
+	refused, retryAt, err := lm.shared.Acquire(ctx, streamID, userID, roomID, l.ConcurrentPerUser, l.ConcurrentPerRoom, l.PerUserPerMinute)
+	if err != nil {
+		lm.logger.Warn("shared AI reply limits unreachable; not counting this reply", "stream_id", streamID, "err", err)
+		return &slot{lm: lm, user: userID, room: roomID, at: now}, nil
+	}
+	switch refused {
+	case RefusedPerUser:
+		return nil, &LimitError{Kind: apierr.RateLimited, RetryAfter: 5 * time.Second,
+			Detail: fmt.Sprintf("Too many AI replies at once for you (limit %d): wait for one to finish.", l.ConcurrentPerUser)}
+	case RefusedPerRoom:
+		return nil, &LimitError{Kind: apierr.RateLimited, RetryAfter: 5 * time.Second,
+			Detail: fmt.Sprintf("Too many AI replies at once in this room (limit %d): wait for one to finish.", l.ConcurrentPerRoom)}
+	case RefusedPerMinute:
+		wait := max(retryAt.Sub(now).Round(time.Second), time.Second)
+		return nil, &LimitError{Kind: apierr.RateLimited, RetryAfter: wait,
+			Detail: fmt.Sprintf("Too many AI replies for you this minute (limit %d per minute): try again in %s.", l.PerUserPerMinute, wait)}
+	}
+	return &slot{lm: lm, user: userID, room: roomID, at: now, stream: streamID}, nil
 }
 
 // clampTokens applies the default and the ceiling to a role's max_tokens.

@@ -72,8 +72,15 @@ type Config struct {
 	// AllowServerKey lets replies fall back to the operator's keys.
 	AllowServerKey bool
 	Limits         Limits
-	Logger         *slog.Logger
-	Now            func() time.Time
+	// Shared, when set, counts the replies' limits cluster-wide (a cluster
+	// node; nil: in this process).
+	Shared SharedLimits
+	// NoCaches reads members, seats and keys from the store for every
+	// reply: on a cluster node, other nodes change them without telling
+	// this one's caches.
+	NoCaches bool
+	Logger   *slog.Logger
+	Now      func() time.Time
 }
 
 // Orchestrator streams AI roles' replies into rooms. It implements
@@ -146,13 +153,19 @@ func New(cfg Config) *Orchestrator {
 	}
 	limits := cfg.Limits.withDefaults()
 	ctx, stop := context.WithCancel(context.Background())
+	roomTTL, keyTTL := roomCacheTTL, keyCacheTTL
+	if cfg.NoCaches {
+		roomTTL, keyTTL = 0, 0
+	}
+	lim := newLimiter(limits, cfg.Now)
+	lim.shared, lim.logger = cfg.Shared, cfg.Logger.With("component", "ai")
 	return &Orchestrator{
 		cfg: cfg, reg: cfg.Registry, be: cfg.Backend, pub: cfg.Notifier, limits: limits,
-		lim: newLimiter(limits, cfg.Now), logger: cfg.Logger.With("component", "ai"), now: cfg.Now,
+		lim: lim, logger: cfg.Logger.With("component", "ai"), now: cfg.Now,
 		baseCtx: ctx, stop: stop, streams: map[string]*liveStream{},
-		members: newTTLCache[int64, []store.Member](roomCacheTTL, 10000, cfg.Now),
-		seats:   newTTLCache[int64, []store.Role](roomCacheTTL, 10000, cfg.Now),
-		keys:    newTTLCache[keyRef, cachedKey](keyCacheTTL, 10000, cfg.Now),
+		members: newTTLCache[int64, []store.Member](roomTTL, 10000, cfg.Now),
+		seats:   newTTLCache[int64, []store.Role](roomTTL, 10000, cfg.Now),
+		keys:    newTTLCache[keyRef, cachedKey](keyTTL, 10000, cfg.Now),
 	}
 }
 

@@ -31,6 +31,8 @@ type trigger struct {
 	// reads are the room reads for the prompt, started early (nil: the
 	// reply reads them itself).
 	reads *roomReads
+	// meeting is set on a meeting's turn (meeting.go).
+	meeting *meetingTurn
 }
 
 // start checks the limits and runs one reply: in its own goroutine, or in
@@ -65,7 +67,7 @@ func (o *Orchestrator) start(t trigger, inline bool) {
 		}
 		return
 	}
-	slot, err := o.lim.acquire(t.payer, t.room.ID)
+	slot, err := o.lim.acquire(streamID, t.payer, t.room.ID)
 	if err != nil {
 		var le *LimitError
 		errors.As(err, &le)
@@ -120,7 +122,10 @@ func (o *Orchestrator) run(ctx context.Context, streamID string, t trigger) (api
 	var req ChatRequest
 	var reqErr error
 	built := make(chan struct{})
-	if t.reads != nil && t.reads.ready() {
+	if t.meeting != nil {
+		req = t.meeting.req
+		close(built)
+	} else if t.reads != nil && t.reads.ready() {
 		req, reqErr = o.buildRequest(ctx, t)
 		close(built)
 	} else {
@@ -146,7 +151,7 @@ func (o *Orchestrator) run(ctx context.Context, streamID string, t trigger) (api
 		q, ok := t.question.wait(ctx)
 		if ok {
 			o.pub.Publish(room.ID, wsproto.Event{Type: wsproto.TypeAIStart, RoomID: room.ID, StreamID: streamID,
-				RoleID: &roleID, Role: t.role.Name, ReplyTo: q.ID, Model: call.Provider + "/" + call.Model})
+				RoleID: &roleID, Role: t.role.Name, ReplyTo: q.ID, Model: call.Provider + "/" + call.Model, MeetingID: t.meetingID()})
 		}
 		return ok
 	})
@@ -172,7 +177,7 @@ func (o *Orchestrator) run(ctx context.Context, streamID string, t trigger) (api
 		}
 		text.WriteString(d)
 		deltas++
-		o.pub.Publish(room.ID, wsproto.Event{Type: wsproto.TypeAIDelta, RoomID: room.ID, StreamID: streamID, Delta: d})
+		o.pub.Publish(room.ID, wsproto.Event{Type: wsproto.TypeAIDelta, RoomID: room.ID, StreamID: streamID, Delta: d, MeetingID: t.meetingID()})
 		return nil
 	})
 	if merr := maskEndpointError(err, call.Cred, deltas > 0); merr != err {
@@ -200,17 +205,17 @@ func (o *Orchestrator) run(ctx context.Context, streamID string, t trigger) (api
 		o.failed(ctx, log, streamID, t, call, &Error{Kind: KindUnavailable, Provider: call.Provider, Message: "the reply was empty"}, "")
 		return api.Message{}, false
 	}
-	msg, err := o.be.CreateAIResponse(context.WithoutCancel(ctx), room.ID, role, content, res.Truncated)
+	msg, err := o.storeReply(context.WithoutCancel(ctx), t, role, content, res.Truncated)
 	if err != nil {
 		log.Error("store reply", "err", err)
 		q, _ := t.question.wait(ctx)
 		o.pub.Publish(room.ID, wsproto.Event{Type: wsproto.TypeAIError, RoomID: room.ID, StreamID: streamID,
-			RoleID: &roleID, Role: t.role.Name, ReplyTo: q.ID, Detail: "The reply could not be stored.", Code: api.CodeInternal})
+			RoleID: &roleID, Role: t.role.Name, ReplyTo: q.ID, Detail: "The reply could not be stored.", Code: api.CodeInternal, MeetingID: t.meetingID()})
 		return api.Message{}, false
 	}
 	o.recordUsage(log, t, call, usage)
 	o.pub.Publish(room.ID, wsproto.Event{Type: wsproto.TypeAIDone, RoomID: room.ID, StreamID: streamID,
-		RoleID: &roleID, MessageID: msg.ID, Usage: &wsproto.Usage{InputTokens: usage.InputTokens, OutputTokens: usage.OutputTokens}})
+		RoleID: &roleID, MessageID: msg.ID, Usage: &wsproto.Usage{InputTokens: usage.InputTokens, OutputTokens: usage.OutputTokens}, MeetingID: t.meetingID()})
 	return msg, true
 }
 

@@ -128,10 +128,15 @@ type Receiver interface {
 	// or this node was too slow to take them): the receiver reads what its
 	// sockets lack from the store.
 	Resync()
-	// PresenceLost is called when a node died or left: gone lists, per
-	// room, the users that were online only through it (already dropped
-	// from Online).
+	// PresenceLost is called when a node died or left, or its heartbeat
+	// no longer lists users it listed (a leave missed while NATS was
+	// away): gone lists, per room, the users no longer online on any
+	// other node (already dropped from Online).
 	PresenceLost(node string, gone map[int64][]wsproto.PresenceUser)
+	// PresenceGained is called when a heartbeat lists users that were not
+	// online on any other node (a join missed while NATS was away, or a
+	// node that came back): gained lists them per room.
+	PresenceGained(node string, gained map[int64][]wsproto.PresenceUser)
 }
 
 // PresenceFunc returns this node's presence: per room, the users with a
@@ -176,6 +181,8 @@ type Bus struct {
 
 	stop chan struct{}
 	done sync.WaitGroup
+	// dupOnce logs a duplicate node id once.
+	dupOnce sync.Once
 }
 
 // Connect dials NATS. It does not wait for NATS to be reachable: a node
@@ -297,7 +304,7 @@ func (b *Bus) disconnected(err error) {
 	}
 	b.degraded = fmt.Errorf("lost NATS: %w", err)
 	b.mu.Unlock()
-	b.log.Warn("cluster bus lost NATS: degraded, serving this node's sockets; other nodes' events come from the database on reconnect", "err", err)
+	b.log.Warn("cluster bus lost NATS: degraded, still serving; other nodes' messages are read from the database until it is back", "err", err)
 	if h := b.cfg.Hooks.ConnState; h != nil {
 		h(false)
 	}
@@ -525,7 +532,12 @@ func (b *Bus) decode(m *nats.Msg) (envelope, bool) {
 		return env, false
 	}
 	if env.Node == b.cfg.NodeID {
-		return env, false // no-echo should spare us this; be sure
+		// No-echo spares a node its own messages: this one comes from
+		// another connection that uses the same node_id.
+		b.dupOnce.Do(func() {
+			b.log.Error("another cluster node uses this node_id: its events are ignored here; give every node its own cluster.node_id")
+		})
+		return env, false
 	}
 	return env, true
 }
@@ -620,12 +632,56 @@ func (b *Bus) onHeartbeat(m *nats.Msg) {
 		online[room] = set
 	}
 	b.mu.Lock()
-	_, known := b.nodes[env.Node]
+	old, known := b.nodes[env.Node]
 	b.nodes[env.Node] = &node{seen: time.Now(), online: online}
+	var prev map[int64]map[int64]string
+	if known {
+		prev = old.online
+	}
+	gained := b.onlyHere(env.Node, online, prev)
+	lost := b.onlyHere(env.Node, prev, online)
+	recv := b.recv
 	b.mu.Unlock()
 	if !known {
 		b.log.Info("cluster node up", "peer", env.Node)
 	}
+	if recv != nil && len(gained) > 0 {
+		recv.PresenceGained(env.Node, gained)
+	}
+	if recv != nil && len(lost) > 0 {
+		recv.PresenceLost(env.Node, lost)
+	}
+}
+
+// onlyHere lists, per room, the users of a that are not in b and not
+// online on any node but except. Called with b.mu held.
+func (b *Bus) onlyHere(except string, a, not map[int64]map[int64]string) map[int64][]wsproto.PresenceUser {
+	var out map[int64][]wsproto.PresenceUser
+	for room, users := range a {
+		for uid, name := range users {
+			if _, ok := not[room][uid]; ok {
+				continue
+			}
+			elsewhere := false
+			for id, n := range b.nodes {
+				if id == except {
+					continue
+				}
+				if _, ok := n.online[room][uid]; ok {
+					elsewhere = true
+					break
+				}
+			}
+			if elsewhere {
+				continue
+			}
+			if out == nil {
+				out = map[int64][]wsproto.PresenceUser{}
+			}
+			out[room] = append(out[room], wsproto.PresenceUser{UserID: uid, Username: name})
+		}
+	}
+	return out
 }
 
 func (b *Bus) onHello(m *nats.Msg) {

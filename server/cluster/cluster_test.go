@@ -19,6 +19,7 @@ type recorder struct {
 	ctl     []Control
 	resyncs int
 	lost    map[string]map[int64][]wsproto.PresenceUser
+	gained  map[string]map[int64][]wsproto.PresenceUser
 	changed chan struct{}
 }
 
@@ -53,6 +54,15 @@ func (r *recorder) Control(c Control) {
 func (r *recorder) Resync() {
 	r.mu.Lock()
 	r.resyncs++
+	r.mu.Unlock()
+	r.note()
+}
+func (r *recorder) PresenceGained(node string, gained map[int64][]wsproto.PresenceUser) {
+	r.mu.Lock()
+	if r.gained == nil {
+		r.gained = map[string]map[int64][]wsproto.PresenceUser{}
+	}
+	r.gained[node] = gained
 	r.mu.Unlock()
 	r.note()
 }
@@ -200,4 +210,37 @@ func TestBus_FreeTopics(t *testing.T) {
 
 func TestConnect_RedactsCredentials(t *testing.T) {
 	require.Equal(t, "nats://***@h:4222,nats://h2:4222", redactURL("nats://u:p@h:4222, nats://h2:4222"))
+}
+
+func TestBus_HeartbeatsRepairMissedJoinsAndLeaves(t *testing.T) {
+	ns := natstest.Start(t)
+	var mu sync.Mutex
+	online := map[int64][]wsproto.PresenceUser{}
+	connect(t, ns.URL(), "a", func() map[int64][]wsproto.PresenceUser {
+		mu.Lock()
+		defer mu.Unlock()
+		return online
+	})
+	b, rb := connect(t, ns.URL(), "b", nil)
+	// carol came online on a while b missed the join relay.
+	mu.Lock()
+	online = map[int64][]wsproto.PresenceUser{5: {{UserID: 7, Username: "carol"}}}
+	mu.Unlock()
+	waitFor(t, rb, "carol gained", func() bool { return len(rb.gained["a"][5]) == 1 })
+	require.True(t, b.IsOnline(5, 7))
+	// and left while b missed the leave.
+	mu.Lock()
+	online = map[int64][]wsproto.PresenceUser{}
+	mu.Unlock()
+	waitFor(t, rb, "carol lost", func() bool { return len(rb.lost["a"][5]) == 1 })
+	require.False(t, b.IsOnline(5, 7))
+}
+
+func TestBus_StartsDegradedWhenNATSIsDownAndLinksUpLater(t *testing.T) {
+	ns := natstest.Start(t)
+	ns.Stop()
+	b, rb := connect(t, ns.URL(), "late", nil)
+	require.ErrorContains(t, b.Status(), "not connected to NATS yet")
+	ns.Restart()
+	waitFor(t, rb, "linked up", func() bool { return b.Status() == nil })
 }

@@ -193,6 +193,23 @@ func TestCluster_RefusesSQLiteAndAForeignSecret(t *testing.T) {
 	require.Error(t, err)
 	require.True(t, strings.Contains(err.Error(), "secret_key differs from the cluster's"), err.Error())
 	require.Contains(t, err.Error(), `"node1"`)
+
+	// A rotation: a node with the new key and the old one as previous
+	// starts and re-seals the probe; then a node with only the old key is
+	// the odd one out.
+	rotated := other
+	rotated.Cluster.NodeID = "rotated"
+	rotated.LLM.PreviousSecretKeys = []string{nodes[0].Config.SecretKey}
+	srv, err := server.New(rotated, nil)
+	require.NoError(t, err)
+	require.NoError(t, srv.Shutdown(context.Background()))
+	stale := nodes[0].Config
+	stale.DataDir = t.TempDir()
+	stale.Listen = "127.0.0.1:0"
+	stale.Cluster.NodeID = "stale"
+	_, err = server.New(stale, nil)
+	require.ErrorContains(t, err, `sealed in the database`)
+	require.ErrorContains(t, err, `"rotated"`)
 }
 
 func TestCluster_LoginLimitsHoldClusterWide(t *testing.T) {

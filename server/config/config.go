@@ -71,6 +71,8 @@ type Config struct {
 	// Cluster makes this vcd one node of several sharing PostgreSQL and
 	// NATS (cluster.go).
 	Cluster ClusterConfig `mapstructure:"cluster"`
+	// Meetings tunes meetings of AI roles (meetings.go).
+	Meetings MeetingsConfig `mapstructure:"meetings"`
 }
 
 // RateLimitConfig limits requests per client IP.
@@ -114,6 +116,7 @@ func Defaults() Config {
 		HTTP:            defaultHTTP(),
 		Auth:            defaultAuth(),
 		Cluster:         defaultCluster(),
+		Meetings:        defaultMeetings(),
 	}
 	return c
 }
@@ -271,6 +274,9 @@ func (c Config) Validate() error {
 	if err := validateCluster(c); err != nil {
 		errs = append(errs, err)
 	}
+	if err := validateMeetings(c.Meetings); err != nil {
+		errs = append(errs, err)
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("invalid configuration: %w", errors.Join(errs...))
 	}
@@ -322,6 +328,7 @@ func setDefaults(v *viper.Viper, d Config) {
 	setHTTPDefaults(v, d.HTTP)
 	setAuthDefaults(v, d)
 	setClusterDefaults(v, d.Cluster)
+	setMeetingsDefaults(v, d.Meetings)
 }
 
 // bindEnv binds the environment names that do not follow the automatic

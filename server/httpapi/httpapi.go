@@ -82,6 +82,9 @@ type Deps struct {
 	// Metrics records requests by route pattern, logins and HTTP replays
 	// (server/metrics; nil: none).
 	Metrics *metrics.Metrics
+	// Meetings serves /api/rooms/:id/meetings (server/meeting); nil: the
+	// routes are not registered.
+	Meetings MeetingService
 }
 
 // API is the HTTP layer: handlers plus the Fiber app serving them.

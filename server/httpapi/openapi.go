@@ -117,10 +117,18 @@ type schemaGen struct {
 
 var timeType = reflect.TypeOf(time.Time{})
 
+// roleRefType is api.RoleRef: a role id (number) or handle (string) on the wire.
+var roleRefType = reflect.TypeOf(api.RoleRef{})
+
 func (g *schemaGen) schema(t reflect.Type) map[string]any {
 	switch {
 	case t == timeType:
 		return map[string]any{"type": "string", "format": "date-time"}
+	case t == roleRefType:
+		return map[string]any{"oneOf": []any{
+			map[string]any{"type": "integer", "format": "int64", "description": "role id"},
+			map[string]any{"type": "string", "description": "role handle, with or without @"},
+		}}
 	case t.Kind() == reflect.Pointer:
 		s := g.schema(t.Elem())
 		if _, isRef := s["$ref"]; isRef {

@@ -124,6 +124,8 @@ func (a *API) routes() []route {
 	}
 	// AI roles: seats, keys, usage, generation (server/ai).
 	rs = append(rs, a.aiRoutes()...)
+	// Meetings of AI roles (server/meeting).
+	rs = append(rs, a.meetingRoutes()...)
 	// WebSockets (the token may also be passed as ?token=).
 	if a.d.ChatSocket != nil {
 		rs = append(rs, route{Method: "GET", Path: "/ws/chat/:room_id", Handler: a.d.ChatSocket, Doc: doc{Tag: "websocket",

@@ -122,7 +122,28 @@ func (s *Messages) CreateAIResponse(ctx context.Context, roomID int64, role api.
 		MessageType: api.MessageAIResponse, Author: role.Name, Truncated: truncated})
 }
 
+// CreateMeetingMessage stores and publishes a role's message in a meeting
+// (a turn's reply, or the minutes with api.MessageMeetingMinutes): its
+// message event carries meeting_id.
+func (s *Messages) CreateMeetingMessage(ctx context.Context, roomID, meetingID int64, role api.Role, content, messageType string) (api.Message, error) {
+	return s.CreateMeetingReply(ctx, roomID, meetingID, role, content, messageType, false)
+}
+
+// CreateMeetingReply is CreateMeetingMessage for a reply that may be
+// truncated (cancelled or cut).
+func (s *Messages) CreateMeetingReply(ctx context.Context, roomID, meetingID int64, role api.Role, content, messageType string, truncated bool) (api.Message, error) {
+	rid := role.ID
+	return s.createServerIn(ctx, store.Message{RoomID: roomID, RoleID: &rid, Content: content,
+		MessageType: messageType, Author: role.Name, Truncated: truncated}, meetingID)
+}
+
 func (s *Messages) createServer(ctx context.Context, m store.Message) (api.Message, error) {
+	return s.createServerIn(ctx, m, 0)
+}
+
+// createServerIn stores a message the server writes and publishes it;
+// meetingID (0: none) goes on its event.
+func (s *Messages) createServerIn(ctx context.Context, m store.Message, meetingID int64) (api.Message, error) {
 	if m.Content == "" {
 		return api.Message{}, Invalid("content", "must not be empty")
 	}
@@ -133,7 +154,9 @@ func (s *Messages) createServer(ctx context.Context, m store.Message) (api.Messa
 		return api.Message{}, internal("create "+m.MessageType+" message", err)
 	}
 	msg := MessageOf(m)
-	s.hooks.notifier.Publish(m.RoomID, MessageEvent(msg))
+	ev := MessageEvent(msg)
+	ev.MeetingID = meetingID
+	s.hooks.notifier.Publish(m.RoomID, ev)
 	return msg, nil
 }
 

@@ -190,6 +190,7 @@ type Store interface {
 	RoomStore
 	MessageStore
 	AdminStore
+	MeetingStore
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	// Close releases the database.

@@ -3,7 +3,10 @@
 // with `data: [DONE]`, Anthropic's message_start ... message_stop events), so
 // tests and the benchmark tool drive the official SDKs without a network.
 // Each server is programmable (replies, token rate, errors, cuts) and records
-// what it received.
+// what it received. Non-streamed structured calls (a meeting chair's
+// decision, minutes) are answered in both wire formats too: a tool_use block
+// for Anthropic's forced tool, the message content for OpenAI's json_schema
+// response format.
 package aitest
 
 import (
@@ -54,6 +57,11 @@ type Response struct {
 	FinishReason string
 	// InputTokens reported in usage (default: words in the prompt).
 	InputTokens int64
+	// JSON is the object answered to a structured request (Request.Tool
+	// set): the input of a tool_use block (Anthropic) or the message
+	// content (OpenAI). Empty: Anthropic answers a text block without
+	// tool use, OpenAI the text as content, both malformed answers.
+	JSON string
 }
 
 // Request is what the server received in one chat call.
@@ -70,6 +78,20 @@ type Request struct {
 	Stream      bool
 	// IncludeUsage is stream_options.include_usage (OpenAI).
 	IncludeUsage bool
+	// Tool names the structured answer asked for: the tool forced by
+	// tool_choice (Anthropic) or the json_schema response format's name
+	// (OpenAI); "" for an ordinary chat call. Schema is its JSON schema.
+	Tool   string
+	Schema json.RawMessage
+	// At is when the request arrived.
+	At time.Time
+}
+
+// Call is one chat call with the times the fake saw: when the request
+// arrived and when the answer's last byte was written.
+type Call struct {
+	Request
+	End time.Time
 }
 
 // Message is one received conversation turn.
@@ -97,6 +119,7 @@ type Server struct {
 	def      Response
 	handler  func(Request) Response
 	received []Request
+	ends     []time.Time
 	models   []ModelInfo
 	modelHit int
 	notify   chan Request
@@ -200,6 +223,18 @@ func (s *Server) Received() []Request {
 	return append([]Request(nil), s.received...)
 }
 
+// Calls returns every chat call so far with its times, oldest first (End
+// is zero while the answer is being written).
+func (s *Server) Calls() []Call {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Call, len(s.received))
+	for i, r := range s.received {
+		out[i] = Call{Request: r, End: s.ends[i]}
+	}
+	return out
+}
+
 // Next waits for the next chat request (in arrival order) or ctx.
 func (s *Server) Next(ctx context.Context) (Request, error) {
 	select {
@@ -226,7 +261,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
+	idx := len(s.received)
 	s.received = append(s.received, req)
+	s.ends = append(s.ends, time.Time{})
 	handler := s.handler
 	var resp Response
 	switch {
@@ -245,15 +282,97 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if handler != nil {
 		resp = handler(req)
 	}
+	// The end is noted when the answer's last byte is flushed (the
+	// client may send its next request before this handler returns), or
+	// when the handler returns without a complete answer.
+	ended := false
+	markEnd := func() {
+		if ended {
+			return
+		}
+		ended = true
+		s.mu.Lock()
+		s.ends[idx] = time.Now()
+		s.mu.Unlock()
+	}
+	defer markEnd()
+	w = endWriter{ResponseWriter: w, last: markEnd}
 	if resp.Status != 0 && resp.Status != http.StatusOK {
 		s.writeError(w, resp.Status, resp.ErrorMessage, resp.RetryAfter)
 		return
 	}
-	if s.flavor == OpenAI {
+	switch {
+	case !req.Stream:
+		s.answerWhole(w, r, req, resp)
+	case s.flavor == OpenAI:
 		s.streamOpenAI(w, r, req, resp)
-	} else {
+	default:
 		s.streamAnthropic(w, r, req, resp)
 	}
+}
+
+// endWriter lets the stream writers say when the answer's last byte went
+// out (endWriter.done).
+type endWriter struct {
+	http.ResponseWriter
+	last func()
+}
+
+// Flush implements http.Flusher.
+func (w endWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// done notes the end of the answer on w, if it is an endWriter.
+func done(w http.ResponseWriter) {
+	if ew, ok := w.(endWriter); ok {
+		ew.last()
+	}
+}
+
+// answerWhole answers a non-streamed call (the structured requests of
+// meetings) with one JSON body: a chat.completion (OpenAI) or a message
+// with a tool_use block (Anthropic).
+func (s *Server) answerWhole(w http.ResponseWriter, r *http.Request, req Request, resp Response) {
+	if resp.FirstDelay > 0 {
+		t := time.NewTimer(resp.FirstDelay)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return
+		}
+	}
+	text := resp.JSON
+	if text == "" {
+		text = strings.Join(resp.tokens(), "")
+	}
+	in, out := inputTokens(req, resp), int64(len(SplitWords(text)))
+	var body map[string]any
+	if s.flavor == OpenAI {
+		body = map[string]any{
+			"id": "chatcmpl-fake", "object": "chat.completion", "created": 1700000000, "model": req.Model,
+			"choices": []any{map[string]any{"index": 0, "finish_reason": "stop",
+				"message": map[string]any{"role": "assistant", "content": text, "refusal": nil}}},
+			"usage": map[string]any{"prompt_tokens": in, "completion_tokens": out, "total_tokens": in + out},
+		}
+	} else {
+		block := map[string]any{"type": "text", "text": text}
+		stop := "end_turn"
+		if resp.JSON != "" && req.Tool != "" && json.Valid([]byte(resp.JSON)) {
+			block = map[string]any{"type": "tool_use", "id": "toolu_fake", "name": req.Tool, "input": json.RawMessage(resp.JSON)}
+			stop = "tool_use"
+		}
+		body = map[string]any{
+			"id": "msg_fake", "type": "message", "role": "assistant", "model": req.Model, "content": []any{block},
+			"stop_reason": stop, "stop_sequence": nil, "usage": map[string]any{"input_tokens": in, "output_tokens": out},
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(body)
+	done(w)
 }
 
 func (s *Server) serveModels(w http.ResponseWriter) {
@@ -289,6 +408,7 @@ func (s *Server) serveModels(w http.ResponseWriter) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(body)
+	done(w)
 }
 
 func (s *Server) writeError(w http.ResponseWriter, status int, msg string, retry time.Duration) {
@@ -454,6 +574,7 @@ func (s *Server) streamOpenAI(w http.ResponseWriter, r *http.Request, req Reques
 		st.event("", []byte(head+fmt.Sprintf(`],"usage":{"prompt_tokens":%d,"completion_tokens":%d,"total_tokens":%d}}`, in, out, in+out)))
 	}
 	st.event("", []byte("[DONE]"))
+	done(w)
 }
 
 func (s *Server) streamAnthropic(w http.ResponseWriter, r *http.Request, req Request, resp Response) {
@@ -492,6 +613,7 @@ func (s *Server) streamAnthropic(w http.ResponseWriter, r *http.Request, req Req
 	st.event("content_block_stop", []byte(`{"type":"content_block_stop","index":0}`))
 	st.event("message_delta", []byte(fmt.Sprintf(`{"type":"message_delta","delta":{"stop_reason":%q,"stop_sequence":null},"usage":{"output_tokens":%d}}`, fin, len(toks))))
 	st.event("message_stop", []byte(`{"type":"message_stop"}`))
+	done(w)
 }
 
 // wire shapes of the requests, tolerant of string or block content.
@@ -532,6 +654,21 @@ type wireRequest struct {
 	StreamOptions *struct {
 		IncludeUsage bool `json:"include_usage"`
 	} `json:"stream_options"`
+	Tools []struct {
+		Name        string          `json:"name"`
+		InputSchema json.RawMessage `json:"input_schema"`
+	} `json:"tools"`
+	ToolChoice *struct {
+		Type string `json:"type"`
+		Name string `json:"name"`
+	} `json:"tool_choice"`
+	ResponseFormat *struct {
+		Type       string `json:"type"`
+		JSONSchema *struct {
+			Name   string          `json:"name"`
+			Schema json.RawMessage `json:"schema"`
+		} `json:"json_schema"`
+	} `json:"response_format"`
 }
 
 func (s *Server) decode(r *http.Request) (Request, error) {
@@ -546,6 +683,18 @@ func (s *Server) decode(r *http.Request) (Request, error) {
 	}
 	if req.MaxTokens == 0 {
 		req.MaxTokens = wr.MaxCompletion
+	}
+	req.At = time.Now()
+	if tc := wr.ToolChoice; tc != nil && tc.Type == "tool" {
+		req.Tool = tc.Name
+		for _, t := range wr.Tools {
+			if t.Name == tc.Name {
+				req.Schema = t.InputSchema
+			}
+		}
+	}
+	if rf := wr.ResponseFormat; rf != nil && rf.Type == "json_schema" && rf.JSONSchema != nil {
+		req.Tool, req.Schema = rf.JSONSchema.Name, rf.JSONSchema.Schema
 	}
 	if s.flavor == OpenAI {
 		req.Auth = r.Header.Get("Authorization")

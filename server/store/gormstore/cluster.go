@@ -219,3 +219,12 @@ func (s *Store) HitRateWindow(ctx context.Context, scope, key string, window tim
 	}
 	return rows[0].WindowStart, int(rows[0].Hits), nil
 }
+
+// ReplaceClusterProbe re-seals the probe (after a secret_key rotation).
+func (s *Store) ReplaceClusterProbe(ctx context.Context, p ClusterProbe) error {
+	if err := s.w.WithContext(ctx).Exec(`UPDATE cluster_probe SET sealed = ?, key_version = ?, node_id = ? WHERE id = 1`,
+		p.Sealed, p.KeyVersion, p.NodeID).Error; err != nil {
+		return fmt.Errorf("re-seal cluster probe: %w", err)
+	}
+	return nil
+}

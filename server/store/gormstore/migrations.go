@@ -60,6 +60,7 @@ func migrations() []Migration {
 		{Version: 3, Name: "ai: usage booked to the owner of the key that paid", Up: migrateUsageKeyOwner},
 		{Version: 4, Name: "ops: admin and disabled users, invites", Up: migrateOps},
 		{Version: 5, Name: "cluster: secret probe, leases of running AI replies", Up: migrateCluster},
+		{Version: 6, Name: "meetings of AI roles: request, engine state, lease", Up: migrateMeetings},
 	}
 }
 
