@@ -90,7 +90,8 @@ func (r meetingRunner) RunTurn(ctx context.Context, mt meeting.Turn) (meeting.Tu
 	if err := o.checkBudget(ctx, t.payer); err != nil {
 		return meeting.TurnResult{}, budgetError(err)
 	}
-	slot, err := o.lim.acquire(t.payer, t.room.ID)
+	streamID := newStreamID()
+	slot, err := o.lim.acquire(streamID, t.payer, t.room.ID)
 	if err != nil {
 		var le *LimitError
 		if errors.As(err, &le) {
@@ -99,7 +100,6 @@ func (r meetingRunner) RunTurn(ctx context.Context, mt meeting.Turn) (meeting.Tu
 		return meeting.TurnResult{}, err
 	}
 	defer slot.release()
-	streamID := newStreamID()
 	rctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	stopWithOrch := context.AfterFunc(o.baseCtx, func() { cancel(context.Canceled) })
