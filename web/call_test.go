@@ -77,12 +77,18 @@ const peakHz = `(async () => {
 	return hz;
 })()`
 
-// TestBrowser_CallWithEngine puts a browser and a client/call engine (what
-// vc call runs) in one room's call: the browser's microphone plays an 880 Hz
-// tone (Chromium's fake capture from a WAV), the engine sends 440 Hz; each
-// side must hear the other's tone. Then Mute reaches the engine, and Leave
-// call ends the browser's part.
-func TestBrowser_CallWithEngine(t *testing.T) {
+// callSetup is a browser (alice, microphone: an 880 Hz tone) and a
+// client/call engine (bob, sending 440 Hz, recording what it hears) in one
+// room's call, each having heard the other.
+type callSetup struct {
+	b   *browser
+	k   *call.Call
+	out *audio.WAVWriter
+	rec string
+}
+
+func startCall(t *testing.T) callSetup {
+	t.Helper()
 	d := startWeb(t)
 	alice := d.Register("alice")
 	bob := d.Register("bob")
@@ -93,7 +99,7 @@ func TestBrowser_CallWithEngine(t *testing.T) {
 	require.Equal(t, 201, status, string(body))
 
 	wav := filepath.Join(t.TempDir(), "mic.wav")
-	writeTone(t, wav, 880, 20*time.Second)
+	writeTone(t, wav, 880, 30*time.Second)
 	b := newBrowser(t,
 		chromedp.Flag("use-fake-ui-for-media-stream", true),
 		chromedp.Flag("use-fake-device-for-media-stream", true),
@@ -128,6 +134,17 @@ func TestBrowser_CallWithEngine(t *testing.T) {
 		return ev.Type == call.EventAudioStarted && ev.Peer.User == "alice"
 	})
 	b.until("the engine in the participant list", `[...document.querySelectorAll('.participants li')].some(li => li.textContent.startsWith('bob') && !li.textContent.includes('·'))`)
+	return callSetup{b: b, k: k, out: out, rec: rec}
+}
+
+// TestBrowser_CallWithEngine puts a browser and a client/call engine (what
+// vc call runs) in one room's call: the browser's microphone plays an 880 Hz
+// tone (Chromium's fake capture from a WAV), the engine sends 440 Hz; each
+// side must hear the other's tone. Then Mute reaches the engine, and Leave
+// call ends the browser's part.
+func TestBrowser_CallWithEngine(t *testing.T) {
+	cs := startCall(t)
+	b, k := cs.b, cs.k
 
 	// The browser hears 440 Hz.
 	hz := evalAsync[float64](b, peakHz)
@@ -145,9 +162,17 @@ func TestBrowser_CallWithEngine(t *testing.T) {
 	waitEvent(t, k, "alice left", func(ev call.Event) bool { return ev.Type == call.EventPeerLeft && ev.Peer.User == "alice" })
 	b.waitFor("button", "Join call")
 	require.NoError(t, k.Hangup())
-	require.NoError(t, out.Close())
+	require.NoError(t, cs.out.Close())
 
 	// The engine heard 880 Hz from the browser, not its own 440 Hz.
+	requireHeard880(t, cs.rec)
+	require.Empty(t, b.pageErrors())
+}
+
+// requireHeard880 checks that the engine's recording holds over a second of
+// the browser's 880 Hz tone and not the engine's own 440 Hz.
+func requireHeard880(t *testing.T, rec string) {
+	t.Helper()
 	samples, err := audio.ReadWAVFile(rec)
 	require.NoError(t, err)
 	var active []float32
@@ -160,6 +185,34 @@ func TestBrowser_CallWithEngine(t *testing.T) {
 	p880, p440 := audio.Goertzel(active, 880), audio.Goertzel(active, 440)
 	t.Logf("the engine heard %.1f s of sound: 880 Hz power %.3g, 440 Hz %.3g", float64(len(active))/audio.SampleRate, p880, p440)
 	require.Greater(t, p880, 20*p440)
+}
+
+// TestBrowser_CallSurvivesSignalingReconnect: the browser's signaling socket
+// drops in the middle of a call with a client/call engine. The page
+// reconnects, gets a new peer id and offers again; the engine sees the old
+// peer go and the new one come, and audio flows both ways again.
+func TestBrowser_CallSurvivesSignalingReconnect(t *testing.T) {
+	cs := startCall(t)
+	b, k := cs.b, cs.k
+	require.InDelta(t, 440, evalAsync[float64](b, peakHz), 30)
+
+	old := eval[string](b, `window.vcCall().selfID`)
+	b.do("drop the signaling socket", chromedp_Eval(`window.vcCall().ws.close()`))
+	waitEvent(t, k, "the old peer to go", func(ev call.Event) bool { return ev.Type == call.EventPeerLeft && ev.Peer.User == "alice" })
+	waitEvent(t, k, "audio from the reconnected browser", func(ev call.Event) bool {
+		return ev.Type == call.EventAudioStarted && ev.Peer.User == "alice" && ev.Peer.PeerID != old
+	})
+	b.until("a new peer id and the engine connected again", fmt.Sprintf(`(() => { const k = window.vcCall();
+		return !!k && k.selfID !== '' && k.selfID !== %q && k.peers.size === 1 && [...k.peers.values()][0].pc.connectionState === 'connected'; })()`, old))
+	require.Equal(t, 1, eval[int](b, `window.vcCall().peers.size`))
+	hz := evalAsync[float64](b, peakHz)
+	t.Logf("after the reconnect the browser hears a peak at %.0f Hz", hz)
+	require.InDelta(t, 440, hz, 30)
+	// Still one call on the page: its buttons, no second Join call.
+	b.waitFor("button", "Leave call")
+	require.NoError(t, k.Hangup())
+	require.NoError(t, cs.out.Close())
+	requireHeard880(t, cs.rec)
 	require.Empty(t, b.pageErrors())
 }
 

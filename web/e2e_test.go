@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -233,6 +234,56 @@ func TestBrowser_ReconnectAfterRestartLosesNothing(t *testing.T) {
 	}
 	require.Equal(t, 1, n)
 	require.Len(t, msgs, 3)
+}
+
+// TestBrowser_OfflineQueueSurvivesReload: a message typed while the daemon
+// is down waits in the page's queue (sessionStorage, with its client_id); the
+// page is reloaded while the daemon is still down (an error page), then
+// opened again once the daemon is back: the message shows once, pending until
+// stored, and the daemon stores it once.
+func TestBrowser_OfflineQueueSurvivesReload(t *testing.T) {
+	d := startWeb(t)
+	a := d.Register("alice")
+	var room api.Room
+	_, body := d.Do("POST", "/api/rooms", a.Token, api.CreateRoomRequest{Name: "Ops"})
+	require.NoError(t, json.Unmarshal(body, &room))
+	roomURL := fmt.Sprintf("%s/rooms/%d", d.URL, room.ID)
+
+	b := newBrowser(t)
+	loginInBrowser(b, roomURL, "alice", a.Password)
+	b.waitFor("log", "Messages")
+	send(b, "stored before")
+	b.until("the first message stored", `document.querySelectorAll('[role=log] article[data-seq]').length === 1`)
+
+	d.Stop()
+	b.until("the reconnecting bar", `(document.querySelector('.reconnect:not([hidden])')?.textContent || '').includes('Reconnecting')`)
+	send(b, "typed offline, then reloaded")
+	b.until("the message queued", `(sessionStorage.getItem('vc.queue.`+fmt.Sprint(a.User.ID)+`.`+fmt.Sprint(room.ID)+`') || '').includes('typed offline, then reloaded')`)
+	// A reload while the daemon is down: the browser shows its error page.
+	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	_, err := chromedp.Run(ctx, chromedp.Navigate(roomURL))
+	cancel()
+	require.Error(t, err, "the daemon is down: the page cannot load")
+
+	d.Restart()
+	b.navigate("about:blank") // leave the error page (a navigation from it to the same URL is aborted)
+	b.navigate(roomURL)
+	b.waitFor("log", "Messages")
+	b.until("the queued message, stored", countOf("typed offline, then reloaded")+` === 1 && document.querySelectorAll('[role=log] article.pending').length === 0`)
+	require.Equal(t, 1, eval[int](b, countOf("stored before")))
+	b.until("the queue emptied", `sessionStorage.getItem('vc.queue.`+fmt.Sprint(a.User.ID)+`.`+fmt.Sprint(room.ID)+`') === null`)
+
+	// Stored once, in order.
+	_, body = d.Do("GET", fmt.Sprintf("/api/rooms/%d/messages", room.ID), a.Token, nil)
+	var msgs []api.Message
+	require.NoError(t, json.Unmarshal(body, &msgs))
+	require.Len(t, msgs, 2)
+	require.Equal(t, "typed offline, then reloaded", msgs[1].Content)
+	require.NotEmpty(t, msgs[1].ClientID)
+	// A reload now shows it once, from the history.
+	b.do("reload", chromedp_Reload())
+	b.until("the history", countOf("typed offline, then reloaded")+" === 1")
+	require.Empty(t, b.pageErrors())
 }
 
 func TestBrowser_RolesAndKeys(t *testing.T) {

@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -31,6 +34,47 @@ const transfers = `(() => {
 	}
 	return {app, api: apiBytes};
 })()`
+
+// newestPaint is when the newest message was painted (its element
+// timing), in ms since navigation.
+const newestPaint = `new Promise(res => new PerformanceObserver((l, o) => {
+	const e = l.getEntries().find(e => e.identifier === 'vc-newest');
+	if (e) { o.disconnect(); res(e.renderTime || e.loadTime); }
+}).observe({type: 'element', buffered: true}))`
+
+// timeline is where the time of a warm reload went: the page's response,
+// the app's modules evaluated (domInteractive), DOMContentLoaded, each API
+// request (start and end) and the mark.
+const timeline = `(() => {
+	const n = performance.getEntriesByType('navigation')[0], r = Math.round;
+	return JSON.stringify([['page', r(n.responseEnd)], ['interactive', r(n.domInteractive)], ['dcl', r(n.domContentLoadedEventEnd)],
+		...performance.getEntriesByType('resource').filter(e => e.name.includes('/api/')).map(e => [e.name.replace(location.origin, ''), r(e.startTime), r(e.responseEnd)]),
+		...performance.getEntriesByType('mark').map(m => [m.name, r(m.startTime)])]);
+})()`
+
+// median is the middle of xs (the mean of the two middle ones for an even count).
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// appWork is the app's own main-thread work while a reply streams: the
+// longest onEvent call, the longest frame drawn, the longest scroll to the
+// end (which forces the frame's layout), the frames drawn and the total, in ms.
+type appWork struct {
+	Event  float64 `json:"event"`
+	Render float64 `json:"render"`
+	Layout float64 `json:"layout"`
+	Frames int     `json:"frames"`
+	Total  float64 `json:"total"`
+}
 
 type transferSizes struct {
 	App int `json:"app"`
@@ -74,13 +118,26 @@ func TestBrowser_Performance(t *testing.T) {
 	coldBytes := eval[transferSizes](b, transfers)
 	require.Contains(t, eval[string](b, messageTexts+".at(-1)"), "message 299")
 
-	b.do("reload", chromedp_Reload())
-	b.until("the newest messages", `performance.getEntriesByName('vc:newest').length > 0`)
-	warm := eval[float64](b, `performance.getEntriesByName('vc:newest')[0].startTime`)
-	warmBytes := eval[transferSizes](b, transfers)
-	t.Logf("navigation to the newest messages: cold cache %.0f ms, warm %.0f ms", cold, warm)
-	t.Logf("warm timeline: %s", eval[string](b, `JSON.stringify([['dom', Math.round(performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd)],
-		...performance.getEntriesByType('resource').filter(r => r.name.includes('/api/')).map(r => [r.name.replace(location.origin, ''), Math.round(r.startTime), Math.round(r.responseEnd)])])`))
+	// Warm reloads: the median of several, since one run on a loaded
+	// machine says little. "Shown" is the mark set once the newest messages
+	// are in the DOM; "painted" is the element timing of the newest
+	// message (when Chromium painted it).
+	runs := 5
+	if v, err := strconv.Atoi(os.Getenv("VC_WEB_PERF_RUNS")); err == nil && v > 0 {
+		runs = v
+	}
+	var shown, painted []float64
+	var warmBytes transferSizes
+	for i := range runs {
+		b.do("reload", chromedp_Reload())
+		b.until("the newest messages", `performance.getEntriesByName('vc:newest').length > 0`)
+		shown = append(shown, eval[float64](b, `performance.getEntriesByName('vc:newest')[0].startTime`))
+		painted = append(painted, evalAsync[float64](b, newestPaint))
+		warmBytes = eval[transferSizes](b, transfers)
+		t.Logf("warm reload %d: shown %.0f ms, painted %.0f ms; timeline %s", i+1, shown[i], painted[i], eval[string](b, timeline))
+	}
+	warm := median(painted)
+	t.Logf("navigation to the newest messages: cold cache %.0f ms; warm, median of %d: shown %.0f ms, painted %.0f ms (all painted: %.0f)", cold, runs, median(shown), warm, painted)
 	t.Logf("transferred: cold app %d B + API %d B; warm reload app %d B + API %d B", coldBytes.App, coldBytes.API, warmBytes.App, warmBytes.API)
 	require.Less(t, warmBytes.App, 2048, "a warm reload of the app transfers under 2 KB")
 	require.Less(t, warm, 3000.0)
@@ -96,15 +153,28 @@ func TestBrowser_Performance(t *testing.T) {
 	require.Less(t, status, 300, string(body))
 	const tokens = 600
 	fake.Enqueue(aitest.Response{TokenCount: tokens, TokenDelay: 5 * time.Millisecond})
-	b.do("observe long tasks", chromedp_Eval(`window.__long = []; new PerformanceObserver(l => { for (const e of l.getEntries()) window.__long.push(e.duration); }).observe({type: 'longtask'})`))
+	// The long tasks of the main thread, and the app's own work per delta
+	// and per frame (onEvent, renderStream), to tell the app's cost from a
+	// thread the loaded machine did not schedule.
+	b.do("observe long tasks", chromedp_Eval(`window.__long = []; window.__work = {event: 0, render: 0, layout: 0, frames: 0, total: 0};
+		new PerformanceObserver(l => { for (const e of l.getEntries()) window.__long.push(e.duration); }).observe({type: 'longtask'});
+		{
+			const v = window.vcApp.view, w = window.__work;
+			for (const [name, key] of [['onEvent', 'event'], ['renderStream', 'render'], ['scrollToEnd', 'layout']]) {
+				const f = v[name].bind(v);
+				v[name] = (...a) => { const t0 = performance.now(); try { return f(...a); } finally { const d = performance.now() - t0; w[key] = Math.max(w[key], d); w.total += d; if (key === 'render') w.frames++; } };
+			}
+		}`))
 	send(b, "@fast go")
 	b.until("the whole reply", fmt.Sprintf(`%s.some(t => t.includes('t%d'))`, messageTexts, tokens-1))
 	long := eval[[]float64](b, "window.__long")
+	work := eval[appWork](b, "window.__work")
 	maxTask := 0.0
 	for _, l := range long {
 		maxTask = max(maxTask, l)
 	}
-	t.Logf("a %d-token reply at 200 tokens/s: %d long tasks over 50 ms (longest %.0f ms)", tokens, len(long), maxTask)
+	t.Logf("a %d-token reply at 200 tokens/s: %d long tasks over 50 ms (longest %.0f ms); the app's work: %d frames drawn, longest event %.1f ms, longest frame %.1f ms, longest scroll to the end (its layout) %.1f ms, %.0f ms in all",
+		tokens, len(long), maxTask, work.Frames, work.Event, work.Render, work.Layout, work.Total)
 	text := eval[string](b, messageTexts+".at(-1)")
 	for i := range tokens {
 		require.Contains(t, text, fmt.Sprintf("t%d ", i)[:len(fmt.Sprintf("t%d", i))])

@@ -1,6 +1,6 @@
 // api.js: the REST client of the app and where the session token lives.
 
-const TOKEN_KEY = 'vc.token';
+import { TOKEN_KEY } from './boot.js';
 
 /** An API error with the server's detail and, when given, the field. */
 export class APIError extends Error {
@@ -44,7 +44,16 @@ export async function request(method, path, body) {
   const token = session.token;
   if (token) headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
-  const resp = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  return decode(fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) }), path, token);
+}
+
+/**
+ * decode turns a response into its JSON, or throws an APIError with the
+ * server's detail (a 401 for a token sent ends the session).
+ * @param {Promise<Response>} pending @param {string} path @param {string} token
+ */
+export async function decode(pending, path, token) {
+  const resp = await pending;
   if (resp.status === 204) return null;
   let data = null;
   try { data = await resp.json(); } catch { data = null; }
@@ -84,4 +93,7 @@ export const api = {
   deleteKey: (/** @type {number} */ id) => request('DELETE', `/api/keys/${id}`),
   usage: () => request('GET', '/api/usage'),
   rtcConfig: () => request('GET', '/api/rtc/config'),
+  meetings: (/** @type {number} */ id) => request('GET', `/api/rooms/${id}/meetings`),
+  startMeeting: (/** @type {number} */ id, /** @type {any} */ b) => request('POST', `/api/rooms/${id}/meetings`, b),
+  stopMeeting: (/** @type {number} */ id, /** @type {number} */ mid) => request('POST', `/api/rooms/${id}/meetings/${mid}/stop`),
 };

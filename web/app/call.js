@@ -44,8 +44,9 @@ class Remote {
   serial(f) { this.chain = this.chain.then(f).catch((e) => console.warn('call:', e)); return this.chain; }
 
   attach() {
-    if (this.pc.getSenders().some((s) => s.track)) return;
-    for (const t of this.k.stream.getAudioTracks()) this.pc.addTrack(t, this.k.stream);
+    const mic = this.k.stream;
+    if (!mic || this.pc.getSenders().some((s) => s.track)) return;
+    for (const t of mic.getAudioTracks()) this.pc.addTrack(t, mic);
   }
 
   async negotiate() {
@@ -119,6 +120,8 @@ class Call {
     this.attempt = 0;
     /** @type {RTCIceServer[]} */
     this.ice = [];
+    /** @type {MediaStream|null} the microphone, from start() */
+    this.stream = null;
     this.box = h('div', { class: 'call', role: 'region', 'aria-label': 'Call' });
     this.list = h('ul', { class: 'participants', 'aria-label': 'In the call' });
     this.muteBtn = h('button', { type: 'button', 'aria-pressed': 'false', text: 'Mute', onclick: () => this.toggleMute() });
@@ -130,10 +133,11 @@ class Call {
       const cfg = await api.rtcConfig();
       this.ice = (cfg.ice_servers || []).map((/** @type {any} */ s) => ({ urls: s.urls, username: s.username, credential: s.credential }));
     } catch { this.ice = []; }
-    this.stream = await navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: true, noiseSuppression: true }, video: false });
+    const mic = await navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: true, noiseSuppression: true }, video: false });
+    this.stream = mic;
     this.ctx = new AudioContext();
     this.selfLevel = { level: 0 };
-    this.meter(this.selfLevel, this.stream);
+    this.meter(this.selfLevel, mic);
     this.connect();
     this.tick = setInterval(() => this.render(), 200);
   }
@@ -204,14 +208,17 @@ class Call {
 
   toggleMute() {
     this.muted = !this.muted;
-    for (const t of this.stream.getAudioTracks()) t.enabled = !this.muted;
+    if (this.stream) for (const t of this.stream.getAudioTracks()) t.enabled = !this.muted;
     this.muteBtn.setAttribute('aria-pressed', String(this.muted));
     this.muteBtn.textContent = this.muted ? 'Unmute' : 'Mute';
     this.announce('');
     this.render();
   }
 
-  /** meter keeps obj.level up to date from a stream's audio level. @param {{level:number}} obj @param {MediaStream} stream */
+  /**
+   * meter keeps obj.level up to date from a stream's audio level (obj.sample() reads it).
+   * @param {{level:number, analyser?:AnalyserNode, sample?:()=>void}} obj @param {MediaStream} stream
+   */
   meter(obj, stream) {
     if (!this.ctx) return;
     const src = this.ctx.createMediaStreamSource(stream);

@@ -4,10 +4,11 @@
 
 import { api, session } from './api.js';
 import { h, clear, dayLabel, field, showErrors } from './dom.js';
-import { render } from './markdown.js';
+import { render, stableEnd } from './markdown.js';
 import { RoomStream } from './stream.js';
+import { PAGE } from './boot.js';
+import { MeetingBanner } from './meeting.js';
 
-const PAGE = 50;
 // The message list keeps at most this many messages in the DOM: scrolling
 // back drops the newest ones (reloaded with after= when you scroll down
 // again), so a room of any length stays a page of bounded size.
@@ -21,6 +22,14 @@ const FULL = new Intl.DateTimeFormat(undefined, { dateStyle: 'full', timeStyle: 
  *   content:string, message_type:string, timestamp:string, client_id?:string}} Message
  */
 
+/**
+ * StreamState is a reply streaming in: its text so far, the length of it
+ * already rendered for good (stable) and the nodes of the block still
+ * growing (tail), redrawn on the next animation frame.
+ * @typedef {{article:HTMLElement, body:HTMLElement, text:string, roleID:number|null, frame:number,
+ *   stable:number, tail:ChildNode[], replyToMe:boolean}} StreamState
+ */
+
 export class RoomView {
   /**
    * @param {{room:any, me:any, app:any}} o
@@ -29,7 +38,7 @@ export class RoomView {
     this.room = o.room;
     this.me = o.me;
     this.app = o.app;
-    /** @type {Map<string,{article:HTMLElement, body:HTMLElement, text:string, roleID:number|null, timer:any, dirty:boolean, replyToMe:boolean}>} */
+    /** @type {Map<string,StreamState>} */
     this.streams = new Map();
     /** @type {Map<number, any>} seated roles by id */
     this.roles = new Map();
@@ -48,10 +57,19 @@ export class RoomView {
     /** @type {Map<string,number>} typing user -> expiry */
     this.typing = new Map();
     this.lastTypingSent = 0;
-    this.build();
-  }
-
-  build() {
+    // stuck: the view is at the end and follows new messages; scrollFrame:
+    // the animation frame that will scroll there.
+    this.stuck = true;
+    this.scrollFrame = 0;
+    /** @type {RoomStream|null} the live socket, from start() */
+    this.stream = null;
+    /** @type {Set<string>|null} */ this.onlineUsers = null;
+    /** @type {any[]} */ this.memberList = [];
+    this.panelKind = '';
+    this.state = '';
+    this.onlineHandler = () => { if (this.stream) this.stream.reconnectNow(); };
+    /** @type {ReturnType<typeof setInterval>|undefined} */ this.typingTimer = undefined;
+    // The elements are made here, so that they always exist.
     const r = this.room;
     this.title = h('h2', { class: 'room-title', text: r.name });
     this.bar = h('div', { class: 'reconnect', role: 'status', hidden: true });
@@ -65,17 +83,19 @@ export class RoomView {
     const form = h('form', { class: 'composer', onsubmit: (/** @type {Event} */ e) => { e.preventDefault(); this.send(); } },
       this.completion, this.input, this.stopBtn, h('button', { type: 'submit', text: 'Send' }));
     this.panel = h('aside', { class: 'panel', hidden: true });
+    this.meeting = new MeetingBanner(this);
     this.online = h('span', { class: 'online-count' });
     const head = h('header', { class: 'room-head' }, this.title, this.online,
       h('div', { class: 'room-actions' },
         h('button', { type: 'button', onclick: () => this.showMembers(), text: 'Members' }),
         h('button', { type: 'button', onclick: () => this.showRoles(), text: 'Roles' }),
         this.app.callButton ? this.app.callButton(this) : null,
+        this.meeting.startBtn,
         h('button', { type: 'button', onclick: () => this.rename(), text: 'Rename' }),
         h('button', { type: 'button', onclick: () => this.leave(), text: 'Leave' }),
         this.room.created_by === this.me.id ? h('button', { type: 'button', class: 'danger', onclick: () => this.remove(), text: 'Delete' }) : null));
     this.el = h('section', { class: 'room', 'aria-labelledby': 'room-title' },
-      head, this.bar, h('div', { class: 'room-body' }, h('div', { class: 'room-main' }, this.log, this.typingLine, form), this.panel));
+      head, this.meeting.el, this.bar, h('div', { class: 'room-body' }, h('div', { class: 'room-main' }, this.log, this.typingLine, form), this.panel));
     this.title.id = 'room-title';
     // Copy buttons of code blocks (markdown.js makes them).
     this.log.addEventListener('click', (e) => {
@@ -84,7 +104,14 @@ export class RoomView {
       if (!btn || !code) return;
       navigator.clipboard.writeText(code.textContent || '').then(() => { btn.textContent = 'Copied'; }, () => { btn.textContent = 'Copy failed'; });
     });
-    this.log.addEventListener('scroll', () => { if (this.trimmedEnd && this.nearEnd()) this.loadNewer(); }, { passive: true });
+    this.log.addEventListener('scroll', () => {
+      // Whether the view follows new messages is decided by the person's
+      // scrolling, read here (after layout) rather than before every insert.
+      // A scroll the app has queued wins over the event of an older one.
+      const end = this.nearEnd();
+      if (!this.scrollFrame) this.stuck = end;
+      if (this.trimmedEnd && end) this.loadNewer();
+    }, { passive: true });
     this.observer = new IntersectionObserver((es) => { if (es.some((e) => e.isIntersecting)) this.loadOlder(); }, { root: this.log });
   }
 
@@ -104,17 +131,27 @@ export class RoomView {
     this.firstSeq = msgs.length ? msgs[0].seq : 0;
     this.firstDay = msgs.length ? new Date(msgs[0].timestamp).toDateString() : '';
     this.scrollToEnd();
-    // What the performance test reads: navigation to the newest messages shown.
+    // What the performance test reads: navigation to the newest messages in
+    // the DOM (the mark) and painted (the element timing of the newest
+    // message's time, the last thing the eye reads).
     performance.mark('vc:newest');
+    const newest = this.log.querySelector('article:last-of-type time');
+    if (newest) newest.setAttribute('elementtiming', 'vc-newest');
     const last = msgs.length ? msgs[msgs.length - 1].seq : 0;
     this.app.markRead(this.room.id, last);
     this.stream = new RoomStream({
       roomID: this.room.id, token: () => session.token, after: last,
       onEvent: (e) => this.onEvent(e), onState: (s, d) => this.onState(s, d),
+      queueKey: `vc.queue.${this.me.id}.${this.room.id}`,
     });
+    // Messages typed on a page before this one and not yet stored (a reload
+    // while offline): shown as pending, sent once the socket opens. One
+    // already in the history was stored; its resend is answered by an ack.
+    const stored = new Set(msgs.map((/** @type {any} */ m) => m.client_id).filter(Boolean));
+    for (const p of this.stream.pending) if (!stored.has(p.client_id)) this.log.append(this.pendingArticle(p.content, p.client_id));
     this.observer.observe(this.sentinel);
     this.loadRoles();
-    this.onlineHandler = () => this.stream && this.stream.reconnectNow();
+    this.meeting.load();
     window.addEventListener('online', this.onlineHandler);
     this.typingTimer = setInterval(() => this.renderTyping(), 1000);
   }
@@ -122,6 +159,8 @@ export class RoomView {
   close() {
     if (this.stream) this.stream.close();
     this.observer.disconnect();
+    cancelAnimationFrame(this.scrollFrame);
+    this.meeting.close();
     window.removeEventListener('online', this.onlineHandler);
     clearInterval(this.typingTimer);
   }
@@ -139,16 +178,29 @@ export class RoomView {
   onEvent(e) {
     switch (e.type) {
       case 'message': {
+        // Whoever sent a message is done typing it.
+        if (e.user && !e.role_id && this.typing.delete(e.user)) this.renderTyping();
         if (this.trimmedEnd) { this.hold(e); break; } // shown when scrolled down
         const pending = e.client_id && this.log.querySelector(`article[data-client-id="${CSS.escape(e.client_id)}"]`);
         if (pending) pending.remove();
         if (e.message_type === 'ai_response' && e.role_id) {
           for (const [id, st] of this.streams) {
-            if (st.roleID === e.role_id) { st.article.replaceWith(this.article(e)); this.endStream(id); this.afterAppend(e, st.replyToMe); return; }
+            if (st.roleID === e.role_id) { st.article.replaceWith(this.article(e)); this.endStream(id); this.follow(); this.afterAppend(e, st.replyToMe); return; }
           }
         }
         this.append(e);
         this.afterAppend(e);
+        break;
+      }
+      case 'ack': {
+        // A resend of a message stored before: shown once, as stored.
+        const pending = e.client_id && this.log.querySelector(`article.pending[data-client-id="${CSS.escape(e.client_id)}"]`);
+        if (!(pending instanceof HTMLElement)) break;
+        if (e.seq && this.log.querySelector(`article[data-seq="${Number(e.seq)}"]`)) { pending.remove(); break; }
+        pending.classList.remove('pending');
+        pending.removeAttribute('aria-busy');
+        if (e.id) pending.dataset.id = String(e.id);
+        if (e.seq) pending.dataset.seq = String(e.seq);
         break;
       }
       case 'ai_start': if (!this.trimmedEnd) this.startStream(e); break;
@@ -185,6 +237,9 @@ export class RoomView {
         if (this.panelKind === 'members') this.showMembers(true);
         if (this.panelKind === 'roles') this.showRoles(true);
         break;
+      case 'meeting_start': case 'meeting_turn': case 'meeting_end':
+        this.meeting.onEvent(e);
+        break;
       case 'call':
         if (this.app.onCallEvent) this.app.onCallEvent(this, e);
         break;
@@ -205,9 +260,8 @@ export class RoomView {
     }
     const p = h('p', { class: 'presence', text: `${e.user} ${verb}` });
     p.dataset.events = JSON.stringify([`${e.user} ${verb}`]);
-    const stick = this.nearEnd();
     this.log.append(p);
-    if (stick) this.scrollToEnd();
+    this.follow();
   }
 
   renderOnline() {
@@ -235,11 +289,10 @@ export class RoomView {
     const article = this.frame({ user: e.role, role_id: e.role_id, timestamp: new Date().toISOString(), message_type: 'ai_response', model: e.model }, body);
     article.classList.add('streaming');
     article.dataset.stream = e.stream_id;
-    const stick = this.nearEnd();
     this.log.append(article);
-    if (stick) this.scrollToEnd();
+    this.follow();
     const replyToMe = !!e.reply_to && !!this.log.querySelector(`article.mine[data-id="${Number(e.reply_to)}"]`);
-    this.streams.set(e.stream_id, { article, body, text: '', roleID: e.role_id ?? null, timer: 0, dirty: false, replyToMe });
+    this.streams.set(e.stream_id, { article, body, text: '', roleID: e.role_id ?? null, frame: 0, stable: 0, tail: [], replyToMe });
     this.stopBtn.hidden = false;
   }
 
@@ -248,40 +301,46 @@ export class RoomView {
     const st = this.streams.get(e.stream_id);
     if (!st) return;
     st.text += e.delta;
-    // Render now, then at most once per 40 ms however fast deltas come: every
-    // delta shows, and a fast stream never floods the main thread.
-    if (st.timer) { st.dirty = true; return; }
-    this.renderStream(st);
-    const tick = () => {
-      if (!st.dirty) { st.timer = 0; return; }
-      st.dirty = false;
-      this.renderStream(st);
-      st.timer = setTimeout(tick, 40);
-    };
-    st.timer = setTimeout(tick, 40);
+    // Deltas are drawn once per animation frame however fast they come:
+    // every delta shows, and a fast stream costs one small render a frame.
+    if (!st.frame) st.frame = requestAnimationFrame(() => { st.frame = 0; this.renderStream(st); });
   }
 
-  /** @param {{body:HTMLElement, text:string}} st */
+  /**
+   * renderStream draws what came since the last frame: the blocks that
+   * became whole (stableEnd) are rendered once and kept; only the block
+   * still growing is rendered again.
+   * @param {StreamState} st
+   */
   renderStream(st) {
-    const stick = this.nearEnd();
-    clear(st.body);
-    st.body.append(render(st.text));
-    if (stick) this.scrollToEnd();
+    if (!st.article.isConnected) return;
+    for (const n of st.tail) n.remove();
+    const end = stableEnd(st.text);
+    if (end > st.stable) {
+      st.body.append(render(st.text.slice(st.stable, end)));
+      st.stable = end;
+    }
+    const tail = render(st.text.slice(st.stable));
+    st.tail = [...tail.childNodes];
+    st.body.append(tail);
+    this.follow();
   }
 
   /** @param {string} id */
   endStream(id) {
     const st = this.streams.get(id);
-    if (st && st.timer) {
-      clearTimeout(st.timer);
-      if (st.dirty && st.article.isConnected) this.renderStream(st);
+    if (st && st.frame) {
+      cancelAnimationFrame(st.frame);
+      st.frame = 0;
+      this.renderStream(st);
     }
     this.streams.delete(id);
     this.stopBtn.hidden = this.streams.size === 0;
   }
 
   stop() {
-    for (const id of this.streams.keys()) this.stream.frame({ type: 'ai_cancel', stream_id: id });
+    const s = this.stream;
+    if (s) for (const id of this.streams.keys()) s.frame({ type: 'ai_cancel', stream_id: id });
   }
 
   /** @param {any} m @param {HTMLElement} body */
@@ -326,7 +385,6 @@ export class RoomView {
       if (m.seq <= this.lastShownSeq) return;
       this.lastShownSeq = m.seq;
     }
-    const stick = !into && this.nearEnd();
     const target = into || this.log;
     const day = new Date(m.timestamp).toDateString();
     if (day !== this.lastDay) {
@@ -334,7 +392,7 @@ export class RoomView {
       this.lastDay = day;
     }
     target.append(this.article(m));
-    if (stick) this.scrollToEnd();
+    if (!into) this.follow();
   }
 
   async loadOlder() {
@@ -440,19 +498,38 @@ export class RoomView {
   nearEnd() { return this.log.scrollHeight - this.log.scrollTop - this.log.clientHeight < 80; }
   scrollToEnd() { this.log.scrollTop = this.log.scrollHeight; }
 
+  /**
+   * follow keeps the newest message in view if the view was at the end:
+   * the scroll happens once, on the next animation frame, so a burst of
+   * inserts costs one layout instead of two per insert.
+   */
+  follow() {
+    if (!this.stuck || this.scrollFrame) return;
+    this.scrollFrame = requestAnimationFrame(() => {
+      this.scrollFrame = 0;
+      if (this.stuck) this.scrollToEnd();
+    });
+  }
+
   send() {
     const text = this.input.value.trim();
-    if (!text) return;
+    if (!text || !this.stream) return;
     this.input.value = '';
     this.hideCompletion();
     const id = this.stream.send(text);
+    this.stuck = true;
     if (this.trimmedEnd) { this.scrollToEnd(); return; } // it shows with the newest, loaded on the way down
+    this.log.append(this.pendingArticle(text, id));
+    this.follow();
+  }
+
+  /** pendingArticle shows a message of ours the server has not stored yet. @param {string} text @param {string} clientID */
+  pendingArticle(text, clientID) {
     const a = this.article({ user: this.me.username, user_id: this.me.id, content: text, timestamp: new Date().toISOString(), message_type: 'text' });
     a.classList.add('pending');
-    a.dataset.clientId = id;
+    a.dataset.clientId = clientID;
     a.setAttribute('aria-busy', 'true');
-    this.log.append(a);
-    this.scrollToEnd();
+    return a;
   }
 
   /** @param {KeyboardEvent} e */
@@ -474,7 +551,7 @@ export class RoomView {
 
   onInput() {
     const now = Date.now();
-    if (now - this.lastTypingSent > 3000 && this.input.value) { this.lastTypingSent = now; this.stream.frame({ type: 'typing' }); }
+    if (this.stream && now - this.lastTypingSent > 3000 && this.input.value) { this.lastTypingSent = now; this.stream.frame({ type: 'typing' }); }
     const m = /(^|\s)@([\w.-]*)$/.exec(this.input.value.slice(0, this.input.selectionStart));
     if (!m) { this.hideCompletion(); return; }
     const q = m[2].toLowerCase();

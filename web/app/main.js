@@ -2,7 +2,8 @@
 // sidebar, routing (/rooms/ID deep links), dialogs, the Ctrl-K room
 // switcher, unread counts and notifications.
 
-import { api, session, setUnauthorizedHandler } from './api.js';
+import { api, decode, session, setUnauthorizedHandler } from './api.js';
+import { PAGE, takeBoot } from './boot.js';
 import { h, clear, field, showErrors } from './dom.js';
 import { RoomView } from './chat.js';
 import { RolesView, KeysView } from './roles.js';
@@ -20,6 +21,13 @@ class App {
     /** @type {Record<string, {seq:number, unread:number, mentions:number}>} counted unread messages per room */
     this.counts = {};
     this.unreadHidden = 0;
+    this.totalUnread = 0;
+    /** @type {ReturnType<typeof setInterval>|undefined} */ this.poll = undefined;
+    /** @type {{roomID:number, p:Promise<any>}|null} */ this.prefetched = null;
+    // The shell's parts; shell() makes them again for each signed-in session.
+    this.roomList = h('ul', { class: 'rooms' });
+    this.main = h('main', { class: 'content', id: 'main' });
+    this.toasts = h('div', { class: 'toasts', role: 'status', 'aria-live': 'polite' });
     this.callButton = callButton;
     this.onCallEvent = onCallEvent;
     setUnauthorizedHandler((d) => this.expired(d || 'Your session ended. Please log in again.'));
@@ -30,19 +38,24 @@ class App {
   }
 
   async boot() {
-    if (!session.token) { this.login(); return; }
+    const token = session.token;
+    if (!token) { this.login(); return; }
     // Everything the first screen needs is asked for at once: the user, the
-    // rooms and, on a room's deep link, its newest messages.
+    // rooms and, on a room's deep link, its newest messages. boot.js sent
+    // these requests before this module was even loaded; later boots (after
+    // a login) send them here.
+    const early = takeBoot(token);
     const m = /^\/rooms\/(\d+)\/?$/.exec(location.pathname);
     if (m) {
-      const p = api.messages(Number(m[1]), { limit: 50 });
+      const id = Number(m[1]);
+      const p = early && early.room && early.room.id === id ? decode(early.room.p, early.room.path, token) : api.messages(id, { limit: PAGE });
       p.catch(() => {}); // the room view reports errors when it takes it
-      this.prefetched = { roomID: Number(m[1]), p };
+      this.prefetched = { roomID: id, p };
     }
-    const rooms = api.rooms();
+    const rooms = early ? decode(early.rooms.p, early.rooms.path, token) : api.rooms();
     rooms.catch(() => {});
     try {
-      this.me = await api.me();
+      this.me = await (early ? decode(early.me.p, early.me.path, token) : api.me());
     } catch (e) {
       this.prefetched = null;
       if (/** @type {any} */ (e).status !== 401) this.login(String(/** @type {any} */ (e).message || e));

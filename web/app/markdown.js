@@ -183,5 +183,31 @@ export function toDOM(nodes, doc = document) {
   return frag;
 }
 
+/**
+ * stableEnd is the length of the longest prefix of src made of whole blocks:
+ * it ends at a blank line outside a code fence, so text appended to src
+ * never changes how that prefix renders, and parse(prefix) followed by
+ * parse(rest) is parse(src). A streaming reply renders its stable part once
+ * and re-renders only the block still growing.
+ * @param {string} src
+ */
+export function stableEnd(src) {
+  let pos = 0, end = 0, fence = '';
+  const lines = src.split('\n');
+  // The last line may still grow: only lines with their newline count.
+  for (let i = 0; i < lines.length - 1; i++) {
+    const line = lines[i];
+    if (fence) {
+      if (line.trim().startsWith(fence)) fence = '';
+    } else {
+      const m = FENCE.exec(line.replace(/\r$/, ''));
+      if (m) fence = m[1];
+      else if (!line.trim()) end = pos + line.length + 1;
+    }
+    pos += line.length + 1;
+  }
+  return end;
+}
+
 /** render parses src and returns its DOM fragment. @param {string} src */
 export function render(src) { return toDOM(parse(src)); }

@@ -6,13 +6,17 @@ import { h, clear, field, showErrors } from './dom.js';
 
 export class RolesView {
   /** @param {HTMLElement} el @param {any} app */
-  constructor(el, app) { this.el = el; this.app = app; }
+  constructor(el, app) {
+    this.el = el;
+    this.app = app;
+    /** @type {any[]} */ this.models = [];
+    this.list = h('ul', { class: 'role-list' });
+    this.formBox = h('div', { class: 'role-form' });
+  }
 
   async start() {
     document.title = 'My roles · Virtual Company';
     clear(this.el);
-    this.list = h('ul', { class: 'role-list' });
-    this.formBox = h('div', { class: 'role-form' });
     this.el.append(h('section', { class: 'page', 'aria-labelledby': 'roles-h' },
       h('div', { class: 'page-head' }, h('h1', { id: 'roles-h', text: 'My roles' }), h('button', { type: 'button', class: 'primary', text: 'New role', onclick: () => this.edit(null) })),
       h('div', { class: 'split' }, this.list, this.formBox)));
@@ -78,13 +82,16 @@ export class RolesView {
 
 export class KeysView {
   /** @param {HTMLElement} el @param {any} app */
-  constructor(el, app) { this.el = el; this.app = app; }
+  constructor(el, app) {
+    this.el = el;
+    this.app = app;
+    this.keyList = h('ul', { class: 'role-list' });
+    this.usageBox = h('div', { class: 'usage' });
+  }
 
   async start() {
     document.title = 'Keys & usage · Virtual Company';
     clear(this.el);
-    this.keyList = h('ul', { class: 'role-list' });
-    this.usageBox = h('div', { class: 'usage' });
     const provider = field('Provider', { tag: 'select' });
     // The providers the daemon knows are those of its model list.
     let providers = ['openai', 'anthropic', 'openrouter'];

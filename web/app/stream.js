@@ -4,6 +4,8 @@
 // newer is dropped, so nothing shows twice. Messages sent while offline
 // wait in a queue with a client_id and are sent once the socket is open;
 // the server stores a client_id once, so a resend after a cut never doubles.
+// The queue is kept in sessionStorage (queueKey), so a reload while offline
+// loses nothing: the new page sends it with the same client_ids.
 
 /** @typedef {{type:string, seq?:number, client_id?:string, [k:string]:any}} ChatEvent */
 
@@ -22,18 +24,23 @@ export function newClientID() {
   return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
 }
 
+/** @typedef {{client_id:string, content:string, role_id?:number}} Pending */
+
 export class RoomStream {
   /**
    * @param {{roomID:number, token:()=>string, after:number, onEvent:(e:ChatEvent)=>void,
    *   onState:(s:'connecting'|'open'|'reconnecting'|'closed', detail?:string)=>void,
-   *   WebSocket?:typeof WebSocket, url?:string, setTimeout?:typeof setTimeout}} o
+   *   WebSocket?:typeof WebSocket, url?:string, setTimeout?:typeof setTimeout,
+   *   queueKey?:string, storage?:Pick<Storage,'getItem'|'setItem'|'removeItem'>|null}} o
    */
   constructor(o) {
     this.o = o;
     this.roomID = o.roomID;
     this.lastSeq = o.after;
-    /** @type {Array<{client_id:string, content:string, role_id?:number}>} */
-    this.pending = [];
+    this.store = o.storage === undefined ? (globalThis.sessionStorage || null) : o.storage;
+    this.queueKey = o.queueKey || '';
+    /** @type {Pending[]} */
+    this.pending = this.load();
     this.attempt = 0;
     this.stopped = false;
     /** @type {WebSocket|null} */
@@ -88,15 +95,34 @@ export class RoomStream {
       }
       if (e.client_id) this.settle(e.client_id);
     } else if (e.type === 'ack' && e.client_id) {
+      // A resend of a message stored before (the first answer was lost).
       this.settle(e.client_id);
-      return;
     }
     this.o.onEvent(e);
   }
 
-  /** @param {string} id */
+  /** settle drops a message from the queue once the server has it. @param {string} id */
   settle(id) {
+    const before = this.pending.length;
     this.pending = this.pending.filter((p) => p.client_id !== id);
+    if (this.pending.length !== before) this.save();
+  }
+
+  /** load reads the queue a page before this one left (a reload while offline). @returns {Pending[]} */
+  load() {
+    if (!this.store || !this.queueKey) return [];
+    try {
+      const q = JSON.parse(this.store.getItem(this.queueKey) || '[]');
+      return Array.isArray(q) ? q.filter((p) => p && typeof p.client_id === 'string' && typeof p.content === 'string') : [];
+    } catch { return []; }
+  }
+
+  save() {
+    if (!this.store || !this.queueKey) return;
+    try {
+      if (this.pending.length) this.store.setItem(this.queueKey, JSON.stringify(this.pending));
+      else this.store.removeItem(this.queueKey);
+    } catch { /* storage full or denied: the queue still lives in this page */ }
   }
 
   /**
@@ -106,6 +132,7 @@ export class RoomStream {
   send(content, roleID) {
     const p = { client_id: newClientID(), content, ...(roleID ? { role_id: roleID } : {}) };
     this.pending.push(p);
+    this.save();
     this.frame({ type: 'message', ...p });
     return p.client_id;
   }

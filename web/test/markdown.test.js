@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parse, inline, safeURL } from '../app/markdown.js';
+import { parse, inline, safeURL, stableEnd } from '../app/markdown.js';
 
 test('html is text, never markup', () => {
   const tree = parse('<img src=x onerror=alert(1)>');
@@ -33,4 +33,19 @@ test('blocks: headings, lists, quotes, fences, tables', () => {
   assert.deepEqual(tree[4].children[0].children, ['fmt.Println("<b>")']);
   assert.equal(tree[5].children[1].children[0].children.length, 2);
   assert.deepEqual(tree[6].children, ['para', { tag: 'br', children: [] }, 'line']);
+});
+
+test('a stable prefix renders the same alone as within the whole text', () => {
+  const src = '# Plan\n\nFirst *para*\nline two\n\n- a\n- b\n\n```js\nconst x = 1;\n\nconst y = 2;\n```\n\n> quote\n> more\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\nlast para';
+  for (let k = 0; k <= src.length; k++) {
+    const head = src.slice(0, k);
+    const end = stableEnd(head);
+    assert.ok(end <= k);
+    // The prefix is whole blocks of the full text too.
+    assert.deepEqual([...parse(src.slice(0, end)), ...parse(src.slice(end))], parse(src), `cut at ${end} of ${k}`);
+    assert.deepEqual([...parse(head.slice(0, end)), ...parse(head.slice(end))], parse(head), `head cut at ${end} of ${k}`);
+  }
+  // Inside an open fence nothing after the fence is stable.
+  assert.equal(stableEnd('para\n\n```\ncode\n\nmore code\n'), 'para\n\n'.length);
+  assert.equal(stableEnd('no newline yet'), 0);
 });

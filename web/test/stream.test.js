@@ -65,3 +65,25 @@ test('policy close stops reconnecting', () => {
   assert.equal(backoff(0), 250);
   assert.equal(backoff(10), 5000);
 });
+
+test('the queue survives a reload: a new stream sends what the last one had not', () => {
+  const mem = new Map();
+  const storage = { getItem: (k) => mem.get(k) ?? null, setItem: (k, v) => mem.set(k, v), removeItem: (k) => mem.delete(k) };
+  FakeWS.all = [];
+  const opts = { roomID: 7, token: () => 'tok', after: 3, url: 'ws://h', WebSocket: FakeWS, setTimeout: () => {},
+    onEvent: () => {}, onState: () => {}, queueKey: 'q.7', storage };
+  const first = new RoomStream(opts);
+  const id = first.send('typed offline');
+  first.close();
+  assert.ok(mem.has('q.7'));
+  const events = [];
+  const second = new RoomStream({ ...opts, onEvent: (e) => events.push(e) });
+  assert.deepEqual(second.pending.map((p) => p.client_id), [id]);
+  FakeWS.all[1].open();
+  assert.deepEqual(FakeWS.all[1].sent, [{ type: 'message', client_id: id, content: 'typed offline' }]);
+  // The server had it already: an ack settles it, and the view hears of it.
+  FakeWS.all[1].msg({ type: 'ack', client_id: id, seq: 4 });
+  assert.equal(second.pending.length, 0);
+  assert.equal(mem.has('q.7'), false);
+  assert.equal(events.at(-1).type, 'ack');
+});
