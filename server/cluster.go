@@ -414,14 +414,6 @@ func (s *Server) degraded() string {
 	return s.cluster.degraded()
 }
 
-// NodeID returns the cluster node id ("" on a single node).
-func (s *Server) NodeID() string {
-	if s.cluster == nil {
-		return ""
-	}
-	return s.cluster.bus.NodeID()
-}
-
 // Kill stops the daemon the way kill -9 would look to clients and to the
 // other nodes of a cluster: connections drop without close frames, the
 // node stops heartbeating without saying goodbye, its AI reply leases are

@@ -59,7 +59,6 @@ type Server struct {
 	quiesce []func()
 
 	mu         sync.Mutex
-	addr       net.Addr
 	serving    bool
 	listener   *connlimit.Listener // the guarded listener (nil before Serve)
 	metricsSrv *metrics.Server     // the metrics listener (nil: off)
@@ -325,9 +324,6 @@ func dbPools(st *gormstore.Store) map[string]*sql.DB {
 	return map[string]*sql.DB{"write": w, "read": r}
 }
 
-// Config returns the resolved configuration.
-func (s *Server) Config() config.Config { return s.cfg }
-
 // Services returns the business services (for in-process tests and tools).
 func (s *Server) Services() *service.Services { return s.services }
 
@@ -336,13 +332,6 @@ func (s *Server) Store() *gormstore.Store { return s.store }
 
 // App returns the Fiber app.
 func (s *Server) App() *fiber.App { return s.api.App() }
-
-// Addr returns the address the daemon listens on (nil before Run).
-func (s *Server) Addr() net.Addr {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.addr
-}
 
 // Run listens on the configured address and serves until ctx ends (then
 // shuts down gracefully) or Shutdown is called.
@@ -362,7 +351,6 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return errors.New("server: already serving")
 	}
 	s.serving = true
-	s.addr = ln.Addr()
 	gl := s.guardListener(ln)
 	s.listener = gl
 	s.mu.Unlock()

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/require"
 	"github.com/virtual-company/vc/pkg/api"
 	"github.com/virtual-company/vc/pkg/wsproto"
 	"github.com/virtual-company/vc/server/ai"
@@ -242,5 +241,3 @@ func streamText(evs []wsproto.Event, streamID string) string {
 	}
 	return sb.String()
 }
-
-func requireNoError(t *testing.T, err error) { t.Helper(); require.NoError(t, err) }

@@ -168,9 +168,9 @@ func TestOrchestrator_RoleToRoleHopLimit(t *testing.T) {
 	h.be.seat(1, h.pm.ID, h.cto.ID)
 	h.send(1, "alice", "@pm kick off", nil, api.CreateMessageRequest{})
 	// 1 direct reply + 3 hops.
-	evs := h.rec.waitFor(t, "4 replies", func(e []wsproto.Event) bool { return count(e, wsproto.TypeAIDone) == 4 })
+	h.rec.waitFor(t, "4 replies", func(e []wsproto.Event) bool { return count(e, wsproto.TypeAIDone) == 4 })
 	h.orch.Close() // wait for anything that would (wrongly) start later
-	evs = h.rec.all()
+	evs := h.rec.all()
 	require.Equal(t, 4, count(evs, wsproto.TypeAIStart), describe(evs))
 	require.Len(t, h.oa.Received(), 2)
 	require.Len(t, h.an.Received(), 2)

@@ -170,6 +170,3 @@ func New(d Deps) (*API, error) {
 
 // App returns the Fiber app (to serve it, or to test it with app.Test).
 func (a *API) App() *fiber.App { return a.app }
-
-// OpenAPI returns the OpenAPI 3 document served at /openapi.json.
-func (a *API) OpenAPI() []byte { return a.spec }

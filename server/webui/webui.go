@@ -201,7 +201,7 @@ func (h *Handler) Asset(c *fiber.Ctx) error {
 	}
 	a, ok := h.assets[p]
 	if !ok {
-		if v, rest, ok := strings.Cut(p, "/"); ok && len(v) == len(h.version) {
+		if v, rest, cut := strings.Cut(p, "/"); cut && len(v) == len(h.version) {
 			// An asset of another version (a tab opened before a restart
 			// with new files): serve today's file, revalidated.
 			a, ok = h.assets[rest]
@@ -267,10 +267,4 @@ func acceptsEncoding(header, enc string) bool {
 		return !(strings.HasPrefix(params, "q=0") && strings.Trim(strings.TrimPrefix(params, "q="), "0.") == "")
 	}
 	return false
-}
-
-// WantsHTML reports whether a request's Accept header asks for a page
-// (browsers) rather than JSON (API clients, curl, the seed's frontend).
-func WantsHTML(accept string) bool {
-	return strings.Contains(accept, "text/html")
 }

@@ -1,9 +1,12 @@
 package webui
 
 import (
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"testing/fstest"
 
+	"github.com/gofiber/fiber/v2"
 	"github.com/stretchr/testify/require"
 )
 
@@ -55,4 +58,33 @@ func TestNew(t *testing.T) {
 	h2, err := New(fsys)
 	require.NoError(t, err)
 	require.NotEqual(t, v, h2.Version())
+}
+
+// A tab opened before a restart asks for its assets under the old version:
+// it gets today's file, revalidated rather than immutable.
+func TestAsset_OldVersionServesTodaysFile(t *testing.T) {
+	h, err := New(fstest.MapFS{
+		"index.html": {Data: []byte(`<script type="module" src="/app/m.js"></script>`)},
+		"m.js":       {Data: []byte(`export const m = 1`)},
+	})
+	require.NoError(t, err)
+	app := fiber.New()
+	app.Get("/app/*", h.Asset)
+	old := strings.Repeat("0", len(h.Version()))
+	for _, c := range []struct {
+		path, cache string
+		status      int
+	}{
+		{"/app/" + h.Version() + "/m.js", "immutable", 200},
+		{"/app/" + old + "/m.js", "no-cache", 200},
+		{"/app/m.js", "no-cache", 200},
+		{"/app/" + old + "/nope.js", "", 404},
+	} {
+		resp, err := app.Test(httptest.NewRequest("GET", c.path, nil))
+		require.NoError(t, err)
+		require.Equal(t, c.status, resp.StatusCode, c.path)
+		if c.cache != "" {
+			require.Contains(t, resp.Header.Get("Cache-Control"), c.cache, c.path)
+		}
+	}
 }
