@@ -46,7 +46,7 @@ func (a *API) handleError(c *fiber.Ctx, err error) error {
 			slog.String("method", c.Method()),
 			slog.String("path", c.Path()),
 			slog.Int("status", status),
-			slog.String("error", err.Error()),
+			slog.Any("err", err),
 		)
 	}
 	return c.Status(status).JSON(body)

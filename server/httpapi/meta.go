@@ -14,7 +14,7 @@ func (a *API) health(c *fiber.Ctx) error {
 
 func (a *API) ready(c *fiber.Ctx) error {
 	if err := a.d.Ready(c.UserContext()); err != nil {
-		a.logger.Warn("not ready", "request_id", RequestID(c), "error", err.Error())
+		a.logger.Warn("not ready", "request_id", RequestID(c), "err", err)
 		return c.Status(fiber.StatusServiceUnavailable).JSON(api.Health{Status: "unavailable", Detail: "database unreachable"})
 	}
 	if a.d.Degraded != nil {
