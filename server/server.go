@@ -139,42 +139,87 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 		return nil, err
 	}
 
-	// The cluster node (server/cluster), only with cluster.nats_url.
-	var node *clusterNode
-	if cfg.Cluster.Enabled() {
-		keys, err := keyring(secret, cfg)
-		if err != nil {
-			return nil, err
-		}
-		if err := checkClusterSecret(ctx, st, keys, cfg.Cluster.NodeID); err != nil {
-			return nil, err
-		}
-		// Metrics observe the bus: NATS connection state, cross-node
-		// delivery latency, failed publishes.
-		var hooks cluster.Hooks
-		if m := s.metrics; m != nil {
-			hooks = cluster.Hooks{ConnState: m.NATSConnected, Delivered: m.ClusterDelivered, PublishFailed: m.ClusterPublishFailed}
-		}
-		if node, err = newClusterNode(cfg, st, hooks, logger); err != nil {
-			return nil, err
-		}
-		s.cluster = node
+	node, err := s.startCluster(ctx, secret)
+	if err != nil {
+		return nil, err
+	}
+	if node != nil {
 		defer func() {
 			if !ok {
 				node.close()
 			}
 		}()
-		logger.Info("cluster node", "node_id", cfg.Cluster.NodeID, "subject_prefix", cfg.Cluster.SubjectPrefix)
 	}
+	p, err := s.buildParts(ctx, secret, node)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.buildAPI(o, p, shared); err != nil {
+		return nil, err
+	}
+	s.guardHTTP()
+	if s.metrics != nil {
+		// Bound here, so that a bad metrics.listen stops the start and
+		// the address is known as soon as New returns.
+		if s.metricsSrv, err = s.metrics.Listen(cfg.Metrics.Listen, logger); err != nil {
+			return nil, err
+		}
+		logger.Info("metrics listening", "addr", s.metricsSrv.Addr().String(), "path", "/metrics")
+	}
+	// Last: from here on this vcd takes over meetings nobody runs.
+	p.meetings.Open()
+	ok = true
+	return s, nil
+}
 
-	// Built in dependency order: the hub (the AI replies publish through
-	// it), the AI parts, the chat socket (it cancels AI replies), signaling
-	// (it wraps the hub). The services are the one cycle: every part above
-	// uses them and they publish through the hub and ask the AI for
-	// replies, so they get their notifier, responder and model checker last.
-	// In a cluster the node stands between: what the services and the AI
-	// replies publish goes to the other nodes too, and an ai_cancel reaches
-	// the node running the reply.
+// startCluster joins the cluster when cluster.nats_url is set (nil node
+// otherwise): the shared secret is checked first, then the node connects.
+func (s *Server) startCluster(ctx context.Context, secret []byte) (*clusterNode, error) {
+	cfg, st, logger := s.cfg, s.store, s.logger
+	if !cfg.Cluster.Enabled() {
+		return nil, nil
+	}
+	keys, err := keyring(secret, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkClusterSecret(ctx, st, keys, cfg.Cluster.NodeID); err != nil {
+		return nil, err
+	}
+	// Metrics observe the bus: NATS connection state, cross-node
+	// delivery latency, failed publishes.
+	var hooks cluster.Hooks
+	if m := s.metrics; m != nil {
+		hooks = cluster.Hooks{ConnState: m.NATSConnected, Delivered: m.ClusterDelivered, PublishFailed: m.ClusterPublishFailed}
+	}
+	node, err := newClusterNode(cfg, st, hooks, logger)
+	if err != nil {
+		return nil, err
+	}
+	s.cluster = node
+	logger.Info("cluster node", "node_id", cfg.Cluster.NodeID, "subject_prefix", cfg.Cluster.SubjectPrefix)
+	return node, nil
+}
+
+// parts are what the daemon is made of besides the services: the chat
+// sockets, signaling, the AI parts and the meetings.
+type parts struct {
+	chat     *realtime.Chat
+	sig      *signal.Hub
+	aip      aiParts
+	meetings *meeting.Engine
+}
+
+// buildParts builds the parts in dependency order: the hub (the AI replies
+// publish through it), the AI parts, the meetings, the chat socket (it
+// cancels AI replies), signaling (it wraps the hub). The services are the
+// one cycle: every part uses them and they publish through the hub and ask
+// the AI for replies, so they get their notifier, responder and model
+// checker last. In a cluster the node stands between: what the services and
+// the AI replies publish goes to the other nodes too, and an ai_cancel
+// reaches the node running the reply.
+func (s *Server) buildParts(ctx context.Context, secret []byte, node *clusterNode) (parts, error) {
+	cfg, st, logger := s.cfg, s.store, s.logger
 	hub := realtime.NewHub(realtimeOptions(cfg), s.services.Messages.After, logger)
 	var pub ai.Publisher = hub
 	if node != nil {
@@ -184,7 +229,7 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 	aip, err := buildAI(ctx, cfg, secret, st, s.services, pub, s.metrics, node, logger)
 	if err != nil {
 		hub.Close()
-		return nil, err
+		return parts{}, err
 	}
 	// Meetings of AI roles: their turns are replies of the orchestrator,
 	// so they stop (and hand their meetings over) before it closes.
@@ -207,7 +252,7 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 		s.services.SetNotifier(node)
 		if err := node.start(); err != nil {
 			hub.Close()
-			return nil, err
+			return parts{}, err
 		}
 		// Closed last (closers run in reverse): what commits during the
 		// drain still reaches the other nodes.
@@ -228,57 +273,48 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 	s.quiesce = append(s.quiesce, chat.StopPosts)
 	s.metrics.WatchRealtime(chat)
 	s.metrics.WatchCalls(sig)
+	return parts{chat: chat, sig: sig, aip: aip, meetings: meetings}, nil
+}
 
+// buildAPI builds the HTTP API (and the web app, when given) over the parts.
+func (s *Server) buildAPI(o options, p parts, shared service.SharedWindows) error {
+	cfg := s.cfg
 	var web httpapi.WebApp
 	if o.web != nil {
+		var err error
 		if web, err = webui.New(o.web); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	trusted, err := cfg.HTTP.TrustedProxyPrefixes()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	s.api, err = httpapi.New(httpapi.Deps{
 		Services:       s.services,
-		Ready:          st.Ping,
+		Ready:          s.store.Ping,
 		Degraded:       s.degraded,
 		SharedLimits:   shared,
-		Logger:         logger,
+		Logger:         s.logger,
 		Version:        Version,
 		BodyLimit:      cfg.BodyLimit,
 		CORSOrigins:    cfg.CORSOrigins,
 		AuthPerMinute:  cfg.RateLimit.AuthPerMinute,
 		TrustedProxies: trusted,
-		ChatSocket:     chat.Handler(),
-		SignalSocket:   sig.Handler(),
-		Calls:          sig,
-		AI:             aip.svc,
-		Seats:          aip.seats,
-		Keys:           aip.keys,
-		Usage:          aip.usage,
+		ChatSocket:     p.chat.Handler(),
+		SignalSocket:   p.sig.Handler(),
+		Calls:          p.sig,
+		AI:             p.aip.svc,
+		Seats:          p.aip.seats,
+		Keys:           p.aip.keys,
+		Usage:          p.aip.usage,
 		Web:            web,
-		Export:         &ops.Exporter{Store: st, Rooms: s.services.Rooms},
+		Export:         &ops.Exporter{Store: s.store, Rooms: s.services.Rooms},
 		AccessLog:      cfg.Log.Access,
 		Metrics:        s.metrics,
-		Meetings:       meetings,
+		Meetings:       p.meetings,
 	})
-	if err != nil {
-		return nil, err
-	}
-	s.guardHTTP()
-	if s.metrics != nil {
-		// Bound here, so that a bad metrics.listen stops the start and
-		// the address is known as soon as New returns.
-		if s.metricsSrv, err = s.metrics.Listen(cfg.Metrics.Listen, logger); err != nil {
-			return nil, err
-		}
-		logger.Info("metrics listening", "addr", s.metricsSrv.Addr().String(), "path", "/metrics")
-	}
-	// Last: from here on this vcd takes over meetings nobody runs.
-	meetings.Open()
-	ok = true
-	return s, nil
+	return err
 }
 
 // OpenStore opens the configured database without migrating it. Its
