@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -107,7 +108,7 @@ func runFailover(ctx context.Context, args []string, out io.Writer) error {
 			time.Sleep(d)
 		}
 		if !killed && time.Since(start) >= *killAfter {
-			if err := syscall.Kill(*killPID, sig); err != nil {
+			if err := signalPID(*killPID, sig); err != nil {
 				return fmt.Errorf("kill %d: %w", *killPID, err)
 			}
 			killed = true
@@ -251,4 +252,14 @@ func (b *benchRoom) runFailClient(ctx context.Context, c *failClient, mu *sync.M
 			}
 		}
 	}
+}
+
+// signalPID sends sig to the process pid (os.Process.Signal, so that the
+// bench builds everywhere; on Windows only SIGKILL works).
+func signalPID(pid int, sig os.Signal) error {
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		return err
+	}
+	return p.Signal(sig)
 }
