@@ -77,8 +77,9 @@ func (p *Provider) callOptions(cred ai.Credentials) []option.RequestOption {
 	return opts
 }
 
-// StreamChat implements ai.Provider.
-func (p *Provider) StreamChat(ctx context.Context, cred ai.Credentials, req ai.ChatRequest, onDelta func(string) error) (ai.Result, error) {
+// messageParams turns a chat request into the Messages API's parameters
+// (streamed replies and structured calls alike).
+func messageParams(req ai.ChatRequest) sdk.MessageNewParams {
 	maxTokens := req.MaxTokens
 	if maxTokens <= 0 {
 		maxTokens = defaultMaxTokens
@@ -97,6 +98,12 @@ func (p *Provider) StreamChat(ctx context.Context, cred ai.Credentials, req ai.C
 	if req.Temperature != nil {
 		params.Temperature = sdk.Float(*req.Temperature)
 	}
+	return params
+}
+
+// StreamChat implements ai.Provider.
+func (p *Provider) StreamChat(ctx context.Context, cred ai.Credentials, req ai.ChatRequest, onDelta func(string) error) (ai.Result, error) {
+	params := messageParams(req)
 	stream := p.client.Messages.NewStreaming(ctx, params, p.callOptions(cred)...)
 	defer stream.Close()
 

@@ -13,24 +13,7 @@ import (
 // Structured implements ai.StructuredProvider with tool use: one tool whose
 // input schema is the request's schema, and tool_choice forcing it.
 func (p *Provider) Structured(ctx context.Context, cred ai.Credentials, req ai.StructuredRequest) (json.RawMessage, ai.Usage, error) {
-	maxTokens := req.MaxTokens
-	if maxTokens <= 0 {
-		maxTokens = defaultMaxTokens
-	}
-	params := sdk.MessageNewParams{Model: sdk.Model(req.Model), MaxTokens: int64(maxTokens)}
-	if req.System != "" {
-		params.System = []sdk.TextBlockParam{{Text: req.System}}
-	}
-	for _, m := range req.Messages {
-		if m.Role == ai.TurnAssistant {
-			params.Messages = append(params.Messages, sdk.NewAssistantMessage(sdk.NewTextBlock(m.Content)))
-		} else {
-			params.Messages = append(params.Messages, sdk.NewUserMessage(sdk.NewTextBlock(m.Content)))
-		}
-	}
-	if req.Temperature != nil {
-		params.Temperature = sdk.Float(*req.Temperature)
-	}
+	params := messageParams(req.ChatRequest)
 	schema := sdk.ToolInputSchemaParam{Properties: req.Schema["properties"], ExtraFields: map[string]any{}}
 	if rs, ok := req.Schema["required"].([]any); ok {
 		for _, r := range rs {

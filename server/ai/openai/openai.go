@@ -142,20 +142,32 @@ func requestBody(req ai.ChatRequest) ([]byte, error) {
 	if req.MaxTokens > 0 {
 		b.MaxTokens = req.MaxTokens
 	}
+	b.Messages = chatMessages(b.Messages, req)
+	return encodeJSON(b)
+}
+
+// chatMessages appends req's system prompt and turns to msgs in the
+// Chat Completions shape.
+func chatMessages(msgs []chatMessage, req ai.ChatRequest) []chatMessage {
 	if req.System != "" {
-		b.Messages = append(b.Messages, chatMessage{Role: "system", Content: req.System})
+		msgs = append(msgs, chatMessage{Role: "system", Content: req.System})
 	}
 	for _, m := range req.Messages {
 		role := "user"
 		if m.Role == ai.TurnAssistant {
 			role = "assistant"
 		}
-		b.Messages = append(b.Messages, chatMessage{Role: role, Content: m.Content})
+		msgs = append(msgs, chatMessage{Role: role, Content: m.Content})
 	}
+	return msgs
+}
+
+// encodeJSON encodes a request body without HTML escaping (as the SDK does).
+func encodeJSON(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(b); err != nil {
+	if err := enc.Encode(v); err != nil {
 		return nil, fmt.Errorf("encode chat request: %w", err)
 	}
 	return buf.Bytes(), nil

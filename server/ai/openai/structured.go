@@ -1,7 +1,6 @@
 package openai
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -40,23 +39,12 @@ type jsonSchema struct {
 func (p *Provider) Structured(ctx context.Context, cred ai.Credentials, req ai.StructuredRequest) (json.RawMessage, ai.Usage, error) {
 	b := structuredBody{Model: req.Model, MaxTokens: req.MaxTokens, Temperature: req.Temperature,
 		ResponseFormat: responseFormat{Type: "json_schema", JSONSchema: jsonSchema{Name: req.Name, Description: req.Description, Schema: req.Schema, Strict: true}}}
-	if req.System != "" {
-		b.Messages = append(b.Messages, chatMessage{Role: "system", Content: req.System})
-	}
-	for _, m := range req.Messages {
-		role := "user"
-		if m.Role == ai.TurnAssistant {
-			role = "assistant"
-		}
-		b.Messages = append(b.Messages, chatMessage{Role: role, Content: m.Content})
-	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(b); err != nil {
+	b.Messages = chatMessages(b.Messages, req.ChatRequest)
+	body, err := encodeJSON(b)
+	if err != nil {
 		return nil, ai.Usage{}, &ai.Error{Kind: ai.KindBadRequest, Provider: p.id, Message: "the request could not be encoded", Err: err}
 	}
-	opts := append(p.callOptions(cred), option.WithRequestBody("application/json", buf.Bytes()))
+	opts := append(p.callOptions(cred), option.WithRequestBody("application/json", body))
 	res, err := p.client.Chat.Completions.New(ctx, sdk.ChatCompletionNewParams{}, opts...)
 	if err != nil {
 		return nil, ai.Usage{}, p.mapError(ctx, err)
