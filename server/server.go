@@ -325,7 +325,8 @@ func OpenStore(ctx context.Context, cfg config.Config) (*gormstore.Store, error)
 
 func openStore(ctx context.Context, cfg config.Config, logger *slog.Logger) (*gormstore.Store, error) {
 	cfg.Resolve()
-	st, err := gormstore.Open(ctx, cfg.DatabaseURL, gormstore.Options{Logger: logger})
+	// A cluster node is not its database's one writer: it caches nothing.
+	st, err := gormstore.Open(ctx, cfg.DatabaseURL, gormstore.Options{Logger: logger, Shared: cfg.Cluster.NATSURL != ""})
 	if err != nil {
 		return nil, err
 	}

@@ -11,8 +11,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/coder/websocket"
 )
 
 func persistCommand() command {
@@ -52,12 +50,16 @@ func runPersist(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	conns := make([]*websocket.Conn, *senders)
+	// The senders are raw sockets: each receives the room's every message
+	// (50 senders, 50 deliveries per message), and a WebSocket library's
+	// reads cost the bench, which shares the machine with vcd, more CPU
+	// than vcd spends storing the message.
+	conns := make([]*rawSocket, *senders)
 	for i := range conns {
-		if conns[i], err = b.dial(ctx, i, nil); err != nil {
+		if conns[i], err = b.dialRawStamped(ctx, i, false); err != nil {
 			return err
 		}
-		defer conns[i].CloseNow()
+		defer conns[i].close()
 	}
 	fmt.Fprintf(out, "room %d: %d senders, window %d, for %s...\n", b.room.ID, *senders, *window, *duration)
 
@@ -71,8 +73,6 @@ func runPersist(ctx context.Context, args []string, out io.Writer) error {
 	}
 	sctx, stop := context.WithTimeout(ctx, *duration)
 	defer stop()
-	rctx, stopReaders := context.WithCancel(ctx)
-	defer stopReaders()
 	cpu := startCPU(*pid, nodes[0])
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -81,9 +81,9 @@ func runPersist(ctx context.Context, args []string, out io.Writer) error {
 		inflight := &sync.WaitGroup{}
 		go func() { // reads everything; acks free a slot
 			for {
-				_, data, err := conn.Read(rctx)
+				data, err := conn.next()
 				if err != nil {
-					return
+					return // closed when the run ends
 				}
 				if bytes.Contains(data, ackMarker) {
 					acked.Add(1)
@@ -105,7 +105,7 @@ func runPersist(ctx context.Context, args []string, out io.Writer) error {
 				inflight.Add(1)
 				frame := `{"content":"persist ` + strconv.Itoa(i) + `/` + strconv.Itoa(n) +
 					`","client_id":"p` + strconv.Itoa(i) + `-` + strconv.Itoa(n) + `"}`
-				if err := conn.Write(ctx, websocket.MessageText, []byte(frame)); err != nil {
+				if err := conn.writeText([]byte(frame)); err != nil {
 					inflight.Done()
 					fail(fmt.Errorf("sender %d: %w", i, err))
 					return

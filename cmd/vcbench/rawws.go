@@ -32,9 +32,16 @@ type rawSocket struct {
 	// the frame's own bytes and not of later ones read with it.
 	exact bool
 	src   io.Reader
+	out   []byte // writeText's frame
 }
 
 func (b *benchRoom) dialRaw(ctx context.Context, i int) (*rawSocket, error) {
+	return b.dialRawStamped(ctx, i, true)
+}
+
+// dialRawStamped is dialRaw; stamped=false skips the kernel receive times
+// (a socket that only counts frames has no use for them).
+func (b *benchRoom) dialRawStamped(ctx context.Context, i int, stamped bool) (*rawSocket, error) {
 	u, err := url.Parse(b.nodeFor(i))
 	if err != nil {
 		return nil, err
@@ -54,7 +61,10 @@ func (b *benchRoom) dialRaw(ctx context.Context, i int) (*rawSocket, error) {
 		return nil, fmt.Errorf("handshake: %w", err)
 	}
 	var src io.Reader = conn
-	stamps := newStampReader(conn)
+	var stamps *stampReader
+	if stamped {
+		stamps = newStampReader(conn)
+	}
 	if stamps != nil {
 		src = stamps
 	}
@@ -126,16 +136,42 @@ func (r *rawSocket) next() ([]byte, error) {
 	}
 }
 
-// pong answers a ping; client frames must be masked.
+// pong answers a ping.
 func (r *rawSocket) pong(p []byte) error {
+	_, err := r.conn.Write(maskedFrame(nil, 0xA, p))
+	return err
+}
+
+// writeText sends a text frame. One goroutine may write while another
+// reads: the frame goes out in one Write, which net.Conn never interleaves
+// with the Write of a pong, and only writeText uses r.out.
+func (r *rawSocket) writeText(p []byte) error {
+	r.out = maskedFrame(r.out[:0], 0x1, p)
+	_, err := r.conn.Write(r.out)
+	return err
+}
+
+// maskedFrame appends an unfragmented client frame (client frames must be
+// masked) of opcode op to dst.
+func maskedFrame(dst []byte, op byte, p []byte) []byte {
+	dst = append(dst, 0x80|op)
+	switch n := len(p); {
+	case n < 126:
+		dst = append(dst, 0x80|byte(n))
+	case n <= 0xffff:
+		dst = append(dst, 0x80|126)
+		dst = binary.BigEndian.AppendUint16(dst, uint16(n))
+	default:
+		dst = append(dst, 0x80|127)
+		dst = binary.BigEndian.AppendUint64(dst, uint64(n))
+	}
 	var mask [4]byte
 	_, _ = rand.Read(mask[:])
-	f := append([]byte{0x8A, 0x80 | byte(len(p))}, mask[:]...)
+	dst = append(dst, mask[:]...)
 	for i, c := range p {
-		f = append(f, c^mask[i%4])
+		dst = append(dst, c^mask[i%4])
 	}
-	_, err := r.conn.Write(f)
-	return err
+	return dst
 }
 
 // receivedAt is when the kernel received the newest bytes read so far,

@@ -16,10 +16,15 @@ import (
 // caches nothing.
 //
 // It is exact only while every change to what it holds is either made
-// through this Store or reported to it. So the Store uses it on SQLite only,
-// where this process is the database's one writer; a process that shares a
-// database with other writers (a cluster node) must call Store.InvalidateRoom
-// or Store.InvalidateRole after each change another writer commits.
+// through this Store or reported to it. So the Store uses it only where
+// this process is the database's one writer (SQLite, or PostgreSQL without
+// Options.Shared): a process that shares a database with other writers (a
+// cluster node) opens the Store with Shared and caches nothing; one that
+// kept a cache would have to call Store.InvalidateRoom or
+// Store.InvalidateRole after each change another writer commits. (`vcd
+// admin` deleting a room or user while vcd runs is such a writer: vcd then
+// refuses the room's posts, and its history reads may show the deleted
+// room's recent messages until it restarts.)
 //
 // Invalidation, one rule per kind of entry:
 //   - Messages of a room: the committer appends each message it commits,

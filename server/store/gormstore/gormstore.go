@@ -19,9 +19,10 @@
 //
 // What storing a message means is written once, in writeGroup
 // (messagewrite.go); the columns of messages once, in messagecolumns.go.
-// The in-memory read cache (cache.go, SQLite only) documents how it is
-// invalidated, and Store.InvalidateRoom is how another writer's change
-// reaches it.
+// The in-memory read cache (cache.go) documents how it is invalidated, and
+// Store.InvalidateRoom is how another writer's change reaches it. It is on
+// unless Options.Shared says that other processes write the database too
+// (a cluster node).
 package gormstore
 
 import (
@@ -58,7 +59,7 @@ type Store struct {
 	dialect   Dialect
 	writer    groupWriter // stores messages
 	committer *committer  // group commit of messages through writer
-	cache     *readCache  // what hot reads need (SQLite only; nil caches nothing)
+	cache     *readCache  // what hot reads need (nil caches nothing: Options.Shared)
 }
 
 var _ store.Store = (*Store)(nil)
@@ -73,6 +74,12 @@ type Options struct {
 	BusyTimeout time.Duration
 	// Logger receives the store's warnings; nil means slog.Default().
 	Logger *slog.Logger
+	// Shared says that other processes write the database while this
+	// one runs (the nodes of a cluster, on PostgreSQL): then the Store
+	// caches nothing, since no process sees the others' changes. Without it the Store caches
+	// memberships, rooms, roles and recent messages (cache.go), as the
+	// database's one writer may.
+	Shared bool
 
 	// sqliteConnOf reaches a SQLite driver connection's handle; nil means
 	// sqlitefast.ConnOf. Tests replace it to simulate a driver whose
@@ -151,7 +158,10 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 			return nil, fmt.Errorf("open postgres: %w", err)
 		}
 		s.writer = newPGWriter(sqlDB)
-		s.committer = newCommitter(s.writer, nil)
+		if !opts.Shared {
+			s.cache = newReadCache(256, 32<<20)
+		}
+		s.committer = newCommitter(s.writer, s.cache)
 		return s, nil
 	}
 	return openSQLite(ctx, databaseURL, opts, gcfg)
@@ -250,7 +260,9 @@ func openSQLite(ctx context.Context, databaseURL string, opts Options, gcfg *gor
 		_ = s.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	s.cache = newReadCache(256, 32<<20)
+	if !opts.Shared {
+		s.cache = newReadCache(256, 32<<20)
+	}
 	s.committer = newCommitter(s.writer, s.cache)
 	return s, nil
 }

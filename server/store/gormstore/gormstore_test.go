@@ -408,6 +408,67 @@ func TestSQLite_InvalidateRoom(t *testing.T) {
 	require.ErrorIs(t, err, store.ErrNotFound)
 }
 
+// TestPostgres_SharedCachesNothing: two stores on one PostgreSQL database,
+// as two cluster nodes. Opened with Shared, each sees at once what the other
+// changed (a membership removed, messages posted, a room renamed); a store
+// without Shared, the database's one writer, answers membership checks and
+// history reads from memory.
+func TestPostgres_SharedCachesNothing(t *testing.T) {
+	dsn := os.Getenv(servertest.EnvPostgresDSN)
+	if dsn == "" {
+		t.Skip("needs PostgreSQL: set " + servertest.EnvPostgresDSN)
+	}
+	ctx := context.Background()
+	var url string
+	d := servertest.Start(t, servertest.WithPostgres(dsn), servertest.WithConfig(func(c *config.Config) { url = c.DatabaseURL }))
+	d.Stop()
+	open := func(shared bool) *gormstore.Store {
+		s, err := gormstore.Open(ctx, url, gormstore.Options{Shared: shared})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	}
+	a, b, single := open(true), open(true), open(false)
+	u, r := userAndRoom(t, a, "sh")
+	post := func(s *gormstore.Store, content string) {
+		m := store.Message{RoomID: r.ID, UserID: &u.ID, Content: content, MessageType: "text", Author: "sh"}
+		_, err := s.CreateMessage(ctx, &m)
+		require.NoError(t, err)
+	}
+	post(a, "one")
+	for _, s := range []*gormstore.Store{b, single} { // read, so that a cache would hold it
+		_, err := s.RoomForMember(ctx, r.ID, u.ID)
+		require.NoError(t, err)
+		ms, err := s.Messages(ctx, r.ID, store.MessageQuery{})
+		require.NoError(t, err)
+		require.Len(t, ms, 1)
+	}
+
+	post(a, "two")
+	require.NoError(t, a.RenameRoom(ctx, r.ID, "renamed"))
+	ms, err := b.Messages(ctx, r.ID, store.MessageQuery{})
+	require.NoError(t, err)
+	require.Len(t, ms, 2, "b sees a's post")
+	got, err := b.RoomForMember(ctx, r.ID, u.ID)
+	require.NoError(t, err)
+	require.Equal(t, "renamed", got.Name)
+	require.Equal(t, int64(2), got.LastSeq)
+	require.NoError(t, a.RemoveMember(ctx, r.ID, u.ID))
+	_, err = b.RoomForMember(ctx, r.ID, u.ID)
+	require.ErrorIs(t, err, store.ErrNotFound, "b sees the membership removed")
+
+	// The single writer's cache still answers from memory: it was not
+	// told, which is why cluster nodes open the store with Shared.
+	_, err = single.RoomForMember(ctx, r.ID, u.ID)
+	require.NoError(t, err, "answered from the cache")
+	ms, err = single.Messages(ctx, r.ID, store.MessageQuery{})
+	require.NoError(t, err)
+	require.Len(t, ms, 1, "answered from the cache")
+	single.InvalidateRoom(r.ID)
+	_, err = single.RoomForMember(ctx, r.ID, u.ID)
+	require.ErrorIs(t, err, store.ErrNotFound)
+}
+
 // TestPostgres_TwoNodesSeq posts from two store instances on one PostgreSQL
 // database at once, as two vcd nodes would, into two shared rooms: each
 // room's seqs are 1..n with no gap and no duplicate, and every client_id is
@@ -425,7 +486,7 @@ func TestPostgres_TwoNodesSeq(t *testing.T) {
 	d.Stop()
 	var nodes [2]*gormstore.Store
 	for i := range nodes {
-		s, err := gormstore.Open(ctx, url, gormstore.Options{})
+		s, err := gormstore.Open(ctx, url, gormstore.Options{Shared: true})
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = s.Close() })
 		require.Equal(t, "postgres", gormstore.MessagePath(s))

@@ -34,9 +34,11 @@ type messageTx interface {
 	// client_id, no two with the same key), for a message stored earlier
 	// with the same room, user and client_id; when there is one it is
 	// copied into *p.m and p.resent is set. A dialect may answer at once,
-	// or only together with write (to save a round trip): then write marks
-	// the resends it was not told about and returns errResent, and
-	// writeGroup rolls back and plans the group again.
+	// or only together with write (to save a round trip), or not at all on
+	// a group's first transaction (resends are rare): then write returns
+	// errResent when it meets a resend it was not told about, marked or
+	// not, and writeGroup rolls back and plans the group again (and calls
+	// findResends again with the sends not marked yet).
 	findResends(ps []*pendingMessage) error
 	// write moves each room's last_seq by its n (rooms with n == 0 are left
 	// alone; a room that does not exist is marked missing), inserts rows

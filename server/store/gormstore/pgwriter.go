@@ -18,8 +18,8 @@ import (
 // size:
 //
 //	BEGIN;
+//	SET LOCAL plan_cache_mode = force_custom_plan;
 //	SELECT id FROM rooms WHERE id = ANY(the group's rooms) ORDER BY id FOR UPDATE;
-//	SELECT the messages stored earlier with the group's client_ids;
 //	UPDATE rooms SET last_seq = last_seq + n (all rooms at once, over arrays);
 //	INSERT INTO messages SELECT ... FROM unnest(arrays), with
 //	  seq = the room's new last_seq - n + rank, RETURNING id, room_id, seq;
@@ -28,16 +28,28 @@ import (
 // The row locks keep seqs gap-free with writers on other nodes: a room's
 // last_seq moves only in the transaction that holds its lock, and every
 // seq is computed from it in that transaction. Rooms are locked in id
-// order, so two groups never wait on each other in a cycle. The resend
-// lookup runs after the locks, so it sees every send committed before;
-// the messages are inserted on the assumption that none was a resend. When
-// one was (a client retrying), the insert breaks the unique index on
-// (room_id, user_id, client_id), the transaction rolls back, and the write
-// returns errResent with the resends marked, for writeGroup to plan the
-// group again: a second round trip, only then.
+// order, so two groups never wait on each other in a cycle.
+//
+// Resends are rare (a client retrying after a lost ack), so the first
+// attempt at a group does not look for them: its messages are inserted on
+// the assumption that none was stored before. When one was, the insert
+// breaks the unique index on (room_id, user_id, client_id), the
+// transaction rolls back, and the write returns errResent; writeGroup then
+// tries again, and that attempt looks the group's client_ids up after the
+// locks (so it sees every send committed before) and inserts the others: a
+// second round trip, only then.
 //
 // Every statement has the same text whatever the group's size, so pgx
 // prepares each once per connection and reuses it (its statement cache).
+// Their plans are not cached, though (plan_cache_mode, for the transaction
+// only): PostgreSQL would otherwise settle on a generic plan after five
+// groups and keep it for the connection's life, and a generic plan made
+// while the tables were small scans them whole (the resend lookup, made
+// on an empty messages table, went on reading every stored message, and
+// writes slowed down as the table grew; autovacuum's ANALYZE, which would
+// replace the plan, is not always on). A plan per group costs PostgreSQL
+// well under a millisecond, shared by the group's messages.
+//
 // Only the committer's goroutine uses the writer.
 type pgWriter struct {
 	db *sql.DB
@@ -84,12 +96,15 @@ type pgTx struct {
 	w       *pgWriter
 	b       *pgx.Batch
 	resends []*pendingMessage // looked up in this transaction
+	tries   int               // transactions begun for this group
 }
 
 func (t *pgTx) begin(ids []int64) error {
 	t.b = &pgx.Batch{}
 	t.resends = nil
+	t.tries++
 	t.b.Queue("BEGIN")
+	t.b.Queue("SET LOCAL plan_cache_mode = force_custom_plan")
 	t.w.lockedIDs = append(t.w.lockedIDs[:0], ids...)
 	t.b.Queue(pgLockRooms, t.w.lockedIDs)
 	return nil
@@ -107,8 +122,12 @@ func (t *pgTx) rollback() error {
 	return err
 }
 
-// findResends queues the lookup; write reads its answer.
+// findResends queues the lookup, except on a group's first try (see
+// pgWriter); write reads its answer.
 func (t *pgTx) findResends(ps []*pendingMessage) error {
+	if t.tries == 1 {
+		return nil
+	}
 	w := t.w
 	w.keyRooms, w.keyUsers, w.keyCIDs = w.keyRooms[:0], w.keyUsers[:0], w.keyCIDs[:0]
 	clear(w.byKey)
@@ -163,6 +182,9 @@ func (t *pgTx) read(br pgx.BatchResults, rooms []roomSeqs, rows []*pendingMessag
 	w := t.w
 	if _, err := br.Exec(); err != nil {
 		return fmt.Errorf("begin: %w", err)
+	}
+	if _, err := br.Exec(); err != nil {
+		return fmt.Errorf("plan_cache_mode: %w", err)
 	}
 	// The rooms that exist.
 	locked, err := br.Query()
@@ -235,10 +257,14 @@ func (t *pgTx) read(br pgx.BatchResults, rooms []roomSeqs, rows []*pendingMessag
 				w.bySeq[[2]int64{p.m.RoomID, b + p.rank}] = p
 			}
 		}
+		// A send stored before breaks the client_id index: on a first
+		// try, which did not look for resends, or, when the lookup found
+		// some, because they were inserted again. Either way: try again.
+		retry := t.resends == nil || resent
 		inserted, err := br.Query()
 		if err != nil {
-			if resent && isUniqueViolation(err) {
-				return errResent // see below
+			if retry && isResend(err) {
+				return errResent
 			}
 			return fmt.Errorf("insert: %w", err)
 		}
@@ -257,8 +283,7 @@ func (t *pgTx) read(br pgx.BatchResults, rooms []roomSeqs, rows []*pendingMessag
 		}
 		inserted.Close()
 		if err := inserted.Err(); err != nil {
-			if resent && isUniqueViolation(err) {
-				// Expected: a resend was inserted again. Plan again.
+			if retry && isResend(err) {
 				return errResent
 			}
 			return fmt.Errorf("insert: %w", err)
@@ -279,10 +304,11 @@ func (t *pgTx) read(br pgx.BatchResults, rooms []roomSeqs, rows []*pendingMessag
 	return nil
 }
 
-// isUniqueViolation reports whether err is PostgreSQL's unique_violation.
-func isUniqueViolation(err error) bool {
+// isResend reports whether err is PostgreSQL's unique_violation on the
+// client_id index: a send stored before.
+func isResend(err error) bool {
 	var pe *pgconn.PgError
-	return errors.As(err, &pe) && pe.Code == "23505"
+	return errors.As(err, &pe) && pe.Code == "23505" && pe.ConstraintName == "messages_client_id_key"
 }
 
 var _ messageTx = (*pgTx)(nil)
