@@ -157,6 +157,7 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 			_ = s.Close()
 			return nil, fmt.Errorf("open postgres: %w", err)
 		}
+		warnAutovacuum(ctx, sqlDB, opts.Logger)
 		s.writer = newPGWriter(sqlDB)
 		if !opts.Shared {
 			s.cache = newReadCache(256, 32<<20)
@@ -165,6 +166,24 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 		return s, nil
 	}
 	return openSQLite(ctx, databaseURL, opts, gcfg)
+}
+
+// warnAutovacuum logs a warning when PostgreSQL's autovacuum is off: its
+// ANALYZE is what keeps the planner's statistics, and the plans that vcd's
+// prepared statements keep for a connection's life, in step with tables
+// that grow (a plan made while messages was nearly empty reads the whole
+// table once it is not).
+// Only the daemon, which passes its logger, warns (not `vcd admin`).
+func warnAutovacuum(ctx context.Context, db *sql.DB, log *slog.Logger) {
+	if log == nil {
+		return
+	}
+	var on string
+	if err := db.QueryRowContext(ctx, "SHOW autovacuum").Scan(&on); err != nil || on != "off" {
+		return
+	}
+	log.Warn("postgresql autovacuum is off: query plans will not follow the tables as they grow; " +
+		"turn it on (autovacuum = on in postgresql.conf) or run ANALYZE regularly")
 }
 
 // SQLitePath returns the file a SQLite database URL names (sqlite://PATH,

@@ -595,3 +595,24 @@ func TestMessages_RoundTrip(t *testing.T) {
 		}
 	})
 }
+
+// TestPostgres_WarnsWithoutAutovacuum: the daemon's store warns when the
+// server's autovacuum is off, and only then.
+func TestPostgres_WarnsWithoutAutovacuum(t *testing.T) {
+	dsn := os.Getenv(servertest.EnvPostgresDSN)
+	if dsn == "" {
+		t.Skip("needs PostgreSQL: set " + servertest.EnvPostgresDSN)
+	}
+	ctx := context.Background()
+	var logs bytes.Buffer
+	s, err := gormstore.Open(ctx, dsn, gormstore.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	require.NoError(t, err)
+	defer s.Close()
+	var setting string
+	require.NoError(t, s.DB().Raw("SHOW autovacuum").Scan(&setting).Error)
+	if setting == "off" {
+		require.Contains(t, logs.String(), "autovacuum is off")
+	} else {
+		require.NotContains(t, logs.String(), "autovacuum")
+	}
+}
