@@ -94,8 +94,11 @@ type hubRoom struct {
 	nextShard int
 	removed   int
 	// pending counts the jobs of this room queued to the pool and not yet
-	// run; while there are none, a small room is written inline.
+	// run; while there are none and the room is quiet, a small room is
+	// written inline.
 	pending atomic.Int64
+	// lastFanout is when the room last sent an event (see fanout).
+	lastFanout time.Time
 	// online counts the sockets per user.
 	online map[int64]int
 	names  map[int64]string
@@ -312,10 +315,21 @@ func (r *hubRoom) frontSeq() int64 {
 // fanout sends q to every subscriber but except: a small room right here,
 // a big one through the pool's workers, shard by shard. Called with r.mu
 // held, which orders the room's events.
+//
+// A small room is written inline (no hand-over) while it is quiet: its
+// events come a while apart, and each is written to its few sockets at
+// once. A busy one (its last event less than busyGap ago: a burst, or a
+// cluster node relaying another node's posts one by one) goes through the
+// workers like a big room, whose batches put the frames that queued up
+// meanwhile into one write per socket: one socket write per event was what
+// a busy small room cost most.
 func (r *hubRoom) fanout(q queued, except *Subscription) {
 	h := r.hub
 	h.stats.delivered(len(r.subs)-btoi(except != nil), len(q.frame.wire))
-	if len(r.subs) <= h.opts.FanoutInline && r.pending.Load() == 0 {
+	now := time.Now()
+	quiet := now.Sub(r.lastFanout) >= busyGap
+	r.lastFanout = now
+	if len(r.subs) <= h.opts.FanoutInline && quiet && r.pending.Load() == 0 {
 		r.fanoutInline(q, except)
 		return
 	}
@@ -330,6 +344,10 @@ func (r *hubRoom) fanout(q queued, except *Subscription) {
 		}
 	}
 }
+
+// busyGap is the time between two events under which a small room counts
+// as busy (see fanout).
+const busyGap = time.Millisecond
 
 func (r *hubRoom) fanoutInline(q queued, except *Subscription) {
 	for _, subs := range r.shards {

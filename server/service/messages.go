@@ -72,13 +72,13 @@ func (s *Messages) Create(ctx context.Context, userID, roomID int64, req api.Cre
 			return api.Message{}, false, err
 		}
 	}
-	u, err := s.auth.users.get(ctx, s.auth.store, userID)
+	author, err := s.auth.users.username(ctx, s.auth.store, userID)
 	if err != nil {
 		return api.Message{}, false, internal("create message", err)
 	}
 	uid := userID
 	m := store.Message{RoomID: roomID, UserID: &uid, RoleID: req.RoleID, Content: req.Content,
-		MessageType: api.MessageText, Author: u.Username, ClientID: req.ClientID}
+		MessageType: api.MessageText, Author: author, ClientID: req.ClientID}
 	var named *store.Role
 	if req.RoleID != nil {
 		named = &role

@@ -19,6 +19,9 @@ type userCache struct {
 	max     int
 	now     func() time.Time
 	entries map[int64]userEntry
+	// names are usernames by id, kept for good (bounded by max) even with
+	// the TTL off: a username never changes and an id is never reused.
+	names map[int64]string
 }
 
 type userEntry struct {
@@ -27,7 +30,30 @@ type userEntry struct {
 }
 
 func newUserCache(ttl time.Duration, max int, now func() time.Time) *userCache {
-	return &userCache{ttl: ttl, max: max, now: now, entries: make(map[int64]userEntry)}
+	return &userCache{ttl: ttl, max: max, now: now, entries: make(map[int64]userEntry), names: make(map[int64]string)}
+}
+
+// username returns a user's username, read once. It says nothing of
+// whether the user still exists or may still post (a deleted user's
+// memberships are gone, which the caller checks).
+func (c *userCache) username(ctx context.Context, st store.UserStore, id int64) (string, error) {
+	c.mu.Lock()
+	name, ok := c.names[id]
+	c.mu.Unlock()
+	if ok {
+		return name, nil
+	}
+	u, err := c.get(ctx, st, id)
+	if err != nil {
+		return "", err
+	}
+	c.mu.Lock()
+	if len(c.names) >= c.max {
+		clear(c.names)
+	}
+	c.names[id] = u.Username
+	c.mu.Unlock()
+	return u.Username, nil
 }
 
 // get returns the user from the cache or the store.
