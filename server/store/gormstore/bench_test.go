@@ -96,13 +96,23 @@ func benchStores(b *testing.B, f func(b *testing.B, s *gormstore.Store, u store.
 		s, u, rs := benchStore(b, 1)
 		f(b, s, u, rs[0])
 	})
-	if dsn := os.Getenv(servertest.EnvPostgresDSN); dsn != "" {
-		b.Run("postgres", func(b *testing.B) {
+	dsn := os.Getenv(servertest.EnvPostgresDSN)
+	if dsn == "" {
+		return
+	}
+	// postgres: one vcd, the database's one writer (cached reads);
+	// postgres-shared: a cluster node, which caches nothing.
+	for _, shared := range []bool{false, true} {
+		name := "postgres"
+		if shared {
+			name = "postgres-shared"
+		}
+		b.Run(name, func(b *testing.B) {
 			var url string
 			d := servertest.Start(b, servertest.WithPostgres(dsn), servertest.WithConfig(func(c *config.Config) { url = c.DatabaseURL }))
 			d.Stop()
 			ctx := context.Background()
-			s, err := gormstore.Open(ctx, url, gormstore.Options{})
+			s, err := gormstore.Open(ctx, url, gormstore.Options{Shared: shared})
 			if err != nil {
 				b.Fatal(err)
 			}
