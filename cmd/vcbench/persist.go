@@ -31,8 +31,12 @@ func runPersist(ctx context.Context, args []string, out io.Writer) error {
 	window := fs.Int("window", 8, "unacknowledged messages in flight per sender")
 	duration := fs.Duration("duration", 10*time.Second, "how long to send")
 	pid := fs.Int("pid", 0, "vcd process id for its CPU use (default: found by the server's port)")
+	nrooms := fs.Int("rooms", 1, "rooms the senders are spread over (sender i posts in room i mod rooms)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *nrooms < 1 || *nrooms > *senders {
+		return fmt.Errorf("--rooms %d: must be between 1 and --senders (%d)", *nrooms, *senders)
 	}
 	if _, err := raiseNoFile(); err != nil {
 		return err
@@ -46,7 +50,22 @@ func runPersist(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	b.nodes = nodes // senders spread over the nodes of a cluster
-	before, err := b.users[0].client.GetRoom(ctx, b.room.ID)
+	rooms, err := b.moreRooms(ctx, *nrooms)
+	if err != nil {
+		return err
+	}
+	lastSeqs := func() (int64, error) { // the rooms' seqs added up
+		var sum int64
+		for _, r := range rooms {
+			got, err := b.users[0].client.GetRoom(ctx, r.room.ID)
+			if err != nil {
+				return 0, err
+			}
+			sum += got.LastSeq
+		}
+		return sum, nil
+	}
+	before, err := lastSeqs()
 	if err != nil {
 		return err
 	}
@@ -56,12 +75,12 @@ func runPersist(ctx context.Context, args []string, out io.Writer) error {
 	// than vcd spends storing the message.
 	conns := make([]*rawSocket, *senders)
 	for i := range conns {
-		if conns[i], err = b.dialRawStamped(ctx, i, false); err != nil {
+		if conns[i], err = rooms[i%len(rooms)].dialRawStamped(ctx, i, false); err != nil {
 			return err
 		}
 		defer conns[i].close()
 	}
-	fmt.Fprintf(out, "room %d: %d senders, window %d, for %s...\n", b.room.ID, *senders, *window, *duration)
+	fmt.Fprintf(out, "room %d (%d rooms): %d senders, window %d, for %s...\n", b.room.ID, len(rooms), *senders, *window, *duration)
 
 	var acked, sent atomic.Int64
 	var firstErr error
@@ -120,12 +139,12 @@ func runPersist(ctx context.Context, args []string, out io.Writer) error {
 	if firstErr != nil {
 		return firstErr
 	}
-	after, err := b.users[0].client.GetRoom(ctx, b.room.ID)
+	after, err := lastSeqs()
 	if err != nil {
 		return err
 	}
-	stored := after.LastSeq - before.LastSeq
-	fmt.Fprintf(out, "sent %d, acknowledged %d, stored %d (room seq %d -> %d)\n", sent.Load(), acked.Load(), stored, before.LastSeq, after.LastSeq)
+	stored := after - before
+	fmt.Fprintf(out, "sent %d, acknowledged %d, stored %d (room seqs %d -> %d)\n", sent.Load(), acked.Load(), stored, before, after)
 	// Acknowledged means committed (vcd acks after the commit), and stored
 	// is read back from the room's seq: the two rates agree when nothing
 	// was lost or stored twice, whichever database vcd runs on.

@@ -48,6 +48,13 @@ func TestRealtimeCommands(t *testing.T) {
 		"--duration", "200ms"}, &out, &errOut))
 	require.Contains(t, out.String(), "persisted msgs/s")
 	require.NotContains(t, out.String(), "acknowledged 0,")
+	// Over several rooms: the rooms' seqs add up to the acks.
+	out.Reset()
+	require.NoError(t, run(ctx, []string{"persist", "--server", d.URL, "--users", "2", "--senders", "4", "--rooms", "2",
+		"--duration", "200ms"}, &out, &errOut))
+	require.Contains(t, out.String(), "(2 rooms)")
+	require.NotContains(t, out.String(), "acknowledged 0,")
+	require.Error(t, run(ctx, []string{"persist", "--server", d.URL, "--senders", "2", "--rooms", "3"}, &out, &errOut))
 
 	out.Reset()
 	require.NoError(t, run(ctx, []string{"idle", "--server", d.URL, "--users", "2", "--sockets", "20",

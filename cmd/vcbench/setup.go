@@ -119,6 +119,27 @@ func setupRoom(ctx context.Context, server string, n int) (*benchRoom, error) {
 	return &benchRoom{server: server, users: users, room: room}, nil
 }
 
+// moreRooms returns b and n-1 more rooms like it (owned by the first user,
+// every user a member).
+func (b *benchRoom) moreRooms(ctx context.Context, n int) ([]*benchRoom, error) {
+	out := []*benchRoom{b}
+	for i := 1; i < n; i++ {
+		room, err := b.users[0].client.CreateRoom(ctx, b.room.Name+"-"+strconv.Itoa(i))
+		if err != nil {
+			return nil, fmt.Errorf("create room: %w", err)
+		}
+		for _, u := range b.users[1:] {
+			if _, err := b.users[0].client.AddMember(ctx, room.ID, u.name); err != nil {
+				return nil, fmt.Errorf("add member %s: %w", u.name, err)
+			}
+		}
+		other := *b
+		other.room = room
+		out = append(out, &other)
+	}
+	return out, nil
+}
+
 // dial opens a raw chat socket for user i (mod the number of users).
 func (b *benchRoom) dial(ctx context.Context, i int, query url.Values) (*websocket.Conn, error) {
 	u := b.users[i%len(b.users)]
