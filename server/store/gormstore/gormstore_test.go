@@ -408,20 +408,29 @@ func TestSQLite_InvalidateRoom(t *testing.T) {
 	require.ErrorIs(t, err, store.ErrNotFound)
 }
 
+// migratedPostgres returns the URL of a migrated, empty PostgreSQL schema of
+// its own (dropped after the test), or skips the test without
+// VC_TEST_POSTGRES_DSN.
+func migratedPostgres(t *testing.T) string {
+	t.Helper()
+	dsn := os.Getenv(servertest.EnvPostgresDSN)
+	if dsn == "" {
+		t.Skip("needs PostgreSQL: set " + servertest.EnvPostgresDSN)
+	}
+	var url string
+	d := servertest.Start(t, servertest.WithPostgres(dsn), servertest.WithConfig(func(c *config.Config) { url = c.DatabaseURL }))
+	d.Stop()
+	return url
+}
+
 // TestPostgres_SharedCachesNothing: two stores on one PostgreSQL database,
 // as two cluster nodes. Opened with Shared, each sees at once what the other
 // changed (a membership removed, messages posted, a room renamed); a store
 // without Shared, the database's one writer, answers membership checks and
 // history reads from memory.
 func TestPostgres_SharedCachesNothing(t *testing.T) {
-	dsn := os.Getenv(servertest.EnvPostgresDSN)
-	if dsn == "" {
-		t.Skip("needs PostgreSQL: set " + servertest.EnvPostgresDSN)
-	}
+	url := migratedPostgres(t)
 	ctx := context.Background()
-	var url string
-	d := servertest.Start(t, servertest.WithPostgres(dsn), servertest.WithConfig(func(c *config.Config) { url = c.DatabaseURL }))
-	d.Stop()
 	open := func(shared bool) *gormstore.Store {
 		s, err := gormstore.Open(ctx, url, gormstore.Options{Shared: shared})
 		require.NoError(t, err)
@@ -476,14 +485,8 @@ func TestPostgres_SharedCachesNothing(t *testing.T) {
 // groups), by several senders on one node at once (inside a group), and on
 // both nodes at once.
 func TestPostgres_TwoNodesSeq(t *testing.T) {
-	dsn := os.Getenv(servertest.EnvPostgresDSN)
-	if dsn == "" {
-		t.Skip("needs PostgreSQL: set " + servertest.EnvPostgresDSN)
-	}
+	url := migratedPostgres(t)
 	ctx := context.Background()
-	var url string
-	d := servertest.Start(t, servertest.WithPostgres(dsn), servertest.WithConfig(func(c *config.Config) { url = c.DatabaseURL }))
-	d.Stop()
 	var nodes [2]*gormstore.Store
 	for i := range nodes {
 		s, err := gormstore.Open(ctx, url, gormstore.Options{Shared: true})
