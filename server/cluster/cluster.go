@@ -227,8 +227,10 @@ func Connect(cfg Config) (*Bus, error) {
 		nats.PingInterval(cfg.Heartbeat),
 		nats.MaxPingsOutstanding(3),
 		nats.Timeout(2*time.Second),
-		nats.ConnectHandler(func(*nats.Conn) { b.connected(false) }),
-		nats.ReconnectHandler(func(*nats.Conn) { b.connected(true) }),
+		// The handlers use the conn they are given: the first may run
+		// before Connect returns and b.nc is set.
+		nats.ConnectHandler(func(nc *nats.Conn) { b.connected(nc, false) }),
+		nats.ReconnectHandler(func(nc *nats.Conn) { b.connected(nc, true) }),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { b.disconnected(err) }),
 		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) { b.asyncError(sub, err) }),
 	)
@@ -237,7 +239,7 @@ func Connect(cfg Config) (*Bus, error) {
 	}
 	b.nc = nc
 	if nc.IsConnected() {
-		b.connected(false)
+		b.connected(nc, false)
 	}
 	return b, nil
 }
@@ -272,7 +274,7 @@ func (b *Bus) Status() error {
 	return b.degraded
 }
 
-func (b *Bus) connected(re bool) {
+func (b *Bus) connected(nc *nats.Conn, re bool) {
 	b.mu.Lock()
 	was := b.degraded
 	b.degraded = nil
@@ -280,7 +282,7 @@ func (b *Bus) connected(re bool) {
 	recv := b.recv
 	b.mu.Unlock()
 	if was != nil {
-		b.log.Info("cluster bus connected to NATS", "url", b.nc.ConnectedUrlRedacted(), "reconnect", re)
+		b.log.Info("cluster bus connected to NATS", "url", nc.ConnectedUrlRedacted(), "reconnect", re)
 	}
 	if h := b.cfg.Hooks.ConnState; h != nil {
 		h(true)
