@@ -80,6 +80,8 @@ type clusterNode struct {
 	cancel realtime.AICanceller
 	// invalidate drops cached copies of rows changed on another node.
 	invalidate func(c cluster.Control)
+	// members forgets the memberships that end, here or elsewhere.
+	members *service.MemberCache
 
 	// streams are the AI replies running on other nodes, from their
 	// ai_start events, so that an ai_cancel for one can be routed.
@@ -149,12 +151,14 @@ func (n *clusterNode) Publish(roomID int64, ev wsproto.Event) {
 
 // MemberRemoved implements service.Notifier.
 func (n *clusterNode) MemberRemoved(roomID, userID int64) {
+	n.members.Forget(roomID, userID)
 	n.local.MemberRemoved(roomID, userID)
 	n.bus.PublishControl(cluster.Control{Kind: cluster.CtlMemberRemoved, RoomID: roomID, UserID: userID})
 }
 
 // RoomDeleted implements service.Notifier.
 func (n *clusterNode) RoomDeleted(roomID int64) {
+	n.members.ForgetRoom(roomID)
 	n.local.RoomDeleted(roomID)
 	n.bus.PublishControl(cluster.Control{Kind: cluster.CtlRoomDeleted, RoomID: roomID})
 }
@@ -262,8 +266,10 @@ func (n *clusterNode) Control(c cluster.Control) {
 	case cluster.CtlUserChanged:
 		n.auth.ForgetUser(c.UserID)
 	case cluster.CtlMemberRemoved:
+		n.members.Forget(c.RoomID, c.UserID)
 		n.local.MemberRemoved(c.RoomID, c.UserID)
 	case cluster.CtlRoomDeleted:
+		n.members.ForgetRoom(c.RoomID)
 		n.local.RoomDeleted(c.RoomID)
 	case cluster.CtlAICancel:
 		if n.cancel != nil {

@@ -50,6 +50,9 @@ type Server struct {
 	lock *ops.DataDirLock
 	// metrics is nil when metrics.listen is empty (metrics off).
 	metrics *metrics.Metrics
+	// members answers plain posts' membership checks on a cluster node
+	// (nil: single node, whose store caches memberships itself).
+	members *service.MemberCache
 
 	// closers run in reverse order after the HTTP drain, before the
 	// database closes (the hub closes its sockets there).
@@ -120,6 +123,7 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 	var shared service.SharedWindows
 	if cfg.Cluster.Enabled() {
 		shared = st
+		s.members = service.NewMemberCache(memberCacheTTL, 100_000, nil)
 	}
 	s.services, err = service.New(service.Deps{
 		Store:      s.metrics.InstrumentStore(st),
@@ -129,6 +133,7 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 		Logger:     logger.With("component", "service"),
 
 		NoUserCache:       cfg.Cluster.Enabled(),
+		Members:           s.members,
 		SharedLimits:      shared,
 		Registration:      cfg.Auth.Registration,
 		Audit:             logger.With("component", "audit"),
@@ -172,6 +177,10 @@ func New(cfg config.Config, logger *slog.Logger, opts ...Option) (*Server, error
 	return s, nil
 }
 
+// memberCacheTTL bounds how long a cluster node trusts a membership it
+// was not told had ended (see service.MemberCache).
+const memberCacheTTL = 10 * time.Second
+
 // startCluster joins the cluster when cluster.nats_url is set (nil node
 // otherwise): the shared secret is checked first, then the node connects.
 func (s *Server) startCluster(ctx context.Context, secret []byte) (*clusterNode, error) {
@@ -192,10 +201,19 @@ func (s *Server) startCluster(ctx context.Context, secret []byte) (*clusterNode,
 	if m := s.metrics; m != nil {
 		hooks = cluster.Hooks{ConnState: m.NATSConnected, Delivered: m.ClusterDelivered, PublishFailed: m.ClusterPublishFailed}
 	}
+	// The membership cache is used only while the node hears the others.
+	metricsState := hooks.ConnState
+	hooks.ConnState = func(up bool) {
+		s.members.Linked(up)
+		if metricsState != nil {
+			metricsState(up)
+		}
+	}
 	node, err := newClusterNode(cfg, st, hooks, logger)
 	if err != nil {
 		return nil, err
 	}
+	node.members = s.members
 	s.cluster = node
 	logger.Info("cluster node", "node_id", cfg.Cluster.NodeID, "subject_prefix", cfg.Cluster.SubjectPrefix)
 	return node, nil

@@ -76,6 +76,17 @@ func TestCluster_MemberRemovalAndRoomDeletionCloseSocketsEverywhere(t *testing.T
 	for _, s := range []*socket{bob2, bob3, carol2, carol3} {
 		s.waitUntil(t, "presence", func() bool { return s.hasEvent(wsproto.TypePresence, nil) })
 	}
+	// Posts on nodes 2 and 3, so that their membership caches know bob
+	// and carol are members.
+	for _, d := range nodes[1:] {
+		post(t, d, accs[1].Token, r.ID, "bob, before")
+		post(t, d, accs[2].Token, r.ID, "carol, before")
+	}
+	refused := func(d *servertest.Daemon, a servertest.Account) {
+		t.Helper()
+		status, b := d.Do("POST", fmt.Sprintf("/api/rooms/%d/messages", r.ID), a.Token, api.CreateMessageRequest{Content: "after"})
+		require.Equal(t, http.StatusNotFound, status, "%s may no longer post: %s", a.User.Username, b)
+	}
 	status, b := nodes[0].Do("DELETE", fmt.Sprintf("/api/rooms/%d/members/%d", r.ID, accs[1].User.ID), accs[0].Token, nil)
 	require.Equal(t, http.StatusNoContent, status, string(b))
 	closedWith(t, bob2, wsproto.CloseRemoved, 2*time.Second)
@@ -83,11 +94,18 @@ func TestCluster_MemberRemovalAndRoomDeletionCloseSocketsEverywhere(t *testing.T
 	carol2.mu.Lock()
 	require.False(t, carol2.closed, "carol was not removed")
 	carol2.mu.Unlock()
+	// The removal reached nodes 2 and 3 (their sockets closed): their
+	// caches forgot bob's membership, and carol still posts.
+	refused(nodes[1], accs[1])
+	refused(nodes[2], accs[1])
+	post(t, nodes[2], accs[2].Token, r.ID, "carol, still here")
 
 	status, b = nodes[0].Do("DELETE", fmt.Sprintf("/api/rooms/%d", r.ID), accs[0].Token, nil)
 	require.Equal(t, http.StatusNoContent, status, string(b))
 	closedWith(t, carol2, wsproto.CloseRemoved, 2*time.Second)
 	closedWith(t, carol3, wsproto.CloseRemoved, 2*time.Second)
+	refused(nodes[1], accs[2])
+	refused(nodes[2], accs[2])
 }
 
 func TestCluster_PresenceAndTypingAcrossNodesKilledNodeExpires(t *testing.T) {

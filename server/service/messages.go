@@ -6,6 +6,7 @@ import (
 	"log/slog"
 
 	"github.com/virtual-company/vc/pkg/api"
+	"github.com/virtual-company/vc/server/internal/mention"
 	"github.com/virtual-company/vc/server/store"
 )
 
@@ -27,6 +28,9 @@ type Messages struct {
 	roles  *Roles
 	auth   *Auth
 	logger *slog.Logger
+	// members, on a cluster node, answers a plain post's membership check
+	// (nil: the store does).
+	members *MemberCache
 }
 
 // MessageOf converts a stored message to its API shape.
@@ -59,7 +63,7 @@ func (s *Messages) Create(ctx context.Context, userID, roomID int64, req api.Cre
 	if err := ValidateMessage(req); err != nil {
 		return api.Message{}, false, err
 	}
-	room, err := s.rooms.RequireMember(ctx, roomID, userID)
+	room, err := s.postRoom(ctx, roomID, userID, req)
 	if err != nil {
 		return api.Message{}, false, err
 	}
@@ -107,6 +111,23 @@ func (s *Messages) Create(ctx context.Context, userID, roomID int64, req api.Cre
 	committed = true
 	posting.Committed(msg)
 	return msg, true, nil
+}
+
+// postRoom checks that userID may post in roomID and returns the room. A
+// plain post (no role named, no @handle) that no AI role answers needs only
+// the room's id, so on a cluster node the membership may come from the
+// MemberCache; every other post reads the room.
+func (s *Messages) postRoom(ctx context.Context, roomID, userID int64, req api.CreateMessageRequest) (api.Room, error) {
+	plain := s.members != nil && req.RoleID == nil && len(mention.Handles(req.Content)) == 0
+	if plain && s.members.has(roomID, userID) {
+		return api.Room{ID: roomID}, nil
+	}
+	gen := s.members.generation()
+	room, err := s.rooms.RequireMember(ctx, roomID, userID)
+	if err == nil && plain {
+		s.members.add(roomID, userID, gen)
+	}
+	return room, err
 }
 
 // CreateSystem stores and publishes a system message in a room.

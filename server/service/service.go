@@ -40,6 +40,9 @@ type Deps struct {
 	// of keeping them for a few seconds: on a cluster node, another node
 	// may change them at any time (logout-all, disable).
 	NoUserCache bool
+	// Members, when set, lets posts skip the membership query while it
+	// knows the membership (a cluster node: see MemberCache).
+	Members *MemberCache
 	// SharedLimits, when set, counts the failed logins per account in it
 	// (the database), so the limit holds across the nodes of a cluster.
 	SharedLimits SharedWindows
@@ -95,7 +98,8 @@ func New(d Deps) (*Services, error) {
 	s.Auth.hooks = h
 	s.Roles = &Roles{store: d.Store}
 	s.Rooms = &Rooms{store: d.Store, hooks: h, auth: s.Auth, audit: d.Audit}
-	s.Messages = &Messages{store: d.Store, hooks: h, rooms: s.Rooms, roles: s.Roles, auth: s.Auth, logger: d.Logger}
+	s.Messages = &Messages{store: d.Store, hooks: h, rooms: s.Rooms, roles: s.Roles, auth: s.Auth, logger: d.Logger,
+		members: d.Members}
 	return s, nil
 }
 
