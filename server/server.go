@@ -344,7 +344,7 @@ func OpenStore(ctx context.Context, cfg config.Config) (*gormstore.Store, error)
 func openStore(ctx context.Context, cfg config.Config, logger *slog.Logger) (*gormstore.Store, error) {
 	cfg.Resolve()
 	// A cluster node is not its database's one writer: it caches nothing.
-	st, err := gormstore.Open(ctx, cfg.DatabaseURL, gormstore.Options{Logger: logger, Shared: cfg.Cluster.NATSURL != ""})
+	st, err := gormstore.Open(ctx, cfg.DatabaseURL, gormstore.Options{Logger: logger, Shared: cfg.Cluster.Enabled()})
 	if err != nil {
 		return nil, err
 	}
