@@ -78,8 +78,6 @@ type clusterNode struct {
 	log   *slog.Logger
 	// cancel stops a local AI reply (nil until the AI part is wired).
 	cancel realtime.AICanceller
-	// invalidate drops cached copies of rows changed on another node.
-	invalidate func(c cluster.Control)
 	// members forgets the memberships that end, here or elsewhere.
 	members *service.MemberCache
 
@@ -182,9 +180,6 @@ func (n *clusterNode) PublishUser(userID int64, ev wsproto.Event) {
 	n.bus.PublishUser(userID, ev)
 }
 
-// Invalidate tells the other nodes that a cached row changed.
-func (n *clusterNode) Invalidate(c cluster.Control) { n.bus.PublishControl(c) }
-
 // remoteStream is an AI reply running on another node.
 type remoteStream struct {
 	room int64
@@ -275,9 +270,6 @@ func (n *clusterNode) Control(c cluster.Control) {
 		if n.cancel != nil {
 			_ = n.cancel.Cancel(n.ctx, c.UserID, c.RoomID, c.StreamID)
 		}
-	}
-	if n.invalidate != nil {
-		n.invalidate(c)
 	}
 }
 
