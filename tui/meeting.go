@@ -56,10 +56,18 @@ func (b *meetingBar) height() int {
 }
 
 // set shows m (started here, or running when the room was opened); an
-// ended meeting clears the banner.
+// ended meeting clears the banner. m is a snapshot that the room's events
+// may have overtaken (the meeting_turn of a meeting started here can come
+// before the answer to the request that started it): of the same meeting,
+// the newer round and its speaker stay.
 func (b *meetingBar) set(m api.Meeting) {
 	if !m.Running() {
 		b.reset()
+		return
+	}
+	if b.m != nil && b.m.ID == m.ID && b.m.Round > m.Round {
+		m.Round = b.m.Round
+		b.m = &m
 		return
 	}
 	b.m = &m

@@ -113,3 +113,21 @@ func TestChat_MeetingOfSomeoneElse(t *testing.T) {
 	hs.typeText("/join random\n")
 	hs.waitScreen("◆ Meeting “hiring” · round 2/2 · CTO speaking")
 }
+
+// TestMeetingBar_SnapshotAfterTurn: the answer to the request that started
+// a meeting can come after its first meeting_turn; the banner keeps the
+// round and speaker the event gave.
+func TestMeetingBar_SnapshotAfterTurn(t *testing.T) {
+	b := newMeetingBar(nil, func(id int64) string { return map[int64]string{1: "PM", 2: "CTO"}[id] }, nil)
+	pm, cto := int64(1), int64(2)
+	b.Update(meetingEventMsg{ev: wsproto.Event{Type: wsproto.TypeMeetingStart, MeetingID: 5, Topic: "t", Rounds: 1, RoleIDs: []int64{pm, cto}}})
+	b.Update(meetingEventMsg{ev: wsproto.Event{Type: wsproto.TypeMeetingTurn, MeetingID: 5, Round: 1, RoleID: &cto}})
+	b.set(api.Meeting{ID: 5, Status: api.MeetingRunning, Topic: "t", Rounds: 1, Speaker: &pm})
+	require.Equal(t, 1, b.m.Round)
+	require.Equal(t, "CTO", b.speaker)
+
+	// A snapshot of a later round is taken as it is.
+	b.set(api.Meeting{ID: 5, Status: api.MeetingRunning, Topic: "t", Rounds: 2, Round: 2, Speaker: &pm})
+	require.Equal(t, 2, b.m.Round)
+	require.Equal(t, "PM", b.speaker)
+}

@@ -35,9 +35,17 @@ type meetProvider struct {
 	mu   sync.Mutex
 	n    int
 	slow bool
+	// gate, when set, holds every turn's answer until it is closed.
+	gate chan struct{}
 }
 
 func (p *meetProvider) handle(r aitest.Request) aitest.Response {
+	p.mu.Lock()
+	gate := p.gate
+	p.mu.Unlock()
+	if gate != nil && r.Tool != "meeting_minutes" && r.Tool != "next_speaker" {
+		<-gate
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	switch r.Tool {
@@ -154,16 +162,20 @@ func TestMeet_CtrlCStopsTheMeeting(t *testing.T) {
 // speaker while it runs, and its minutes open when it ends.
 func TestChat_EndToEnd_Meeting(t *testing.T) {
 	d, c, p := meetRoom(t)
-	p.slow = true
+	// PM's turn is announced before its provider call, which waits here
+	// until the banner has been seen.
+	gate := make(chan struct{})
+	var release sync.Once
+	open := func() { release.Do(func() { close(gate) }) }
+	t.Cleanup(open)
+	p.gate = gate
 	tm := startChatTerm(t, c, d.URL, "general")
 	tm.waitScreen("● connected")
 	tm.typeText("/meet Beta launch @pm @cto rounds=1")
 	tm.keys("Enter")
 	tm.waitScreen("◆ Meeting “Beta launch”")
 	tm.waitScreen("round 1/1 · PM speaking")
-	p.mu.Lock()
-	p.slow = false
-	p.mu.Unlock()
+	open()
 	tm.waitScreen("Minutes · Beta launch")
 	tm.waitScreen("• CTO: Freeze the API (due Thursday)")
 	require.NotContains(t, tm.screen(), "◆ Meeting")
