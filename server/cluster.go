@@ -141,10 +141,17 @@ func (n *clusterNode) degraded() string {
 
 // --- service.Notifier (outward) ---
 
-// Publish implements service.Notifier and ai.Publisher.
+// Publish implements service.Notifier and ai.Publisher. The event is
+// encoded once, for the local sockets and the other nodes alike. (It goes
+// to the hub straight: the signaling wrapper passes room events through.)
 func (n *clusterNode) Publish(roomID int64, ev wsproto.Event) {
-	n.local.Publish(roomID, ev)
-	n.bus.PublishRoom(roomID, ev)
+	data, err := realtime.EncodeEvent(roomID, ev)
+	if err != nil {
+		n.log.Error("encode event", "type", ev.Type, "room_id", roomID, "err", err)
+		return
+	}
+	n.chat.PublishEncoded(roomID, ev.Type, ev.Seq, data)
+	n.bus.PublishRoom(roomID, data)
 }
 
 // MemberRemoved implements service.Notifier.
@@ -192,7 +199,11 @@ type remoteStream struct {
 type hubLink struct{ bus *cluster.Bus }
 
 // Relay implements realtime.ClusterLink.
-func (l hubLink) Relay(roomID int64, ev wsproto.Event) { l.bus.PublishRoom(roomID, ev) }
+func (l hubLink) Relay(roomID int64, ev wsproto.Event) {
+	if data, err := realtime.EncodeEvent(roomID, ev); err == nil {
+		l.bus.PublishRoom(roomID, data)
+	}
+}
 
 // Online implements realtime.ClusterLink.
 func (l hubLink) Online(roomID int64) []wsproto.PresenceUser { return l.bus.Online(roomID) }
@@ -223,7 +234,7 @@ func (n *clusterNode) Cancel(ctx context.Context, userID, roomID int64, streamID
 // --- cluster.Receiver (inward) ---
 
 // RoomEvent implements cluster.Receiver.
-func (n *clusterNode) RoomEvent(from string, roomID int64, ev wsproto.Event) {
+func (n *clusterNode) RoomEvent(from string, roomID int64, ev cluster.RoomEvent) {
 	switch ev.Type {
 	case wsproto.TypeAIStart:
 		n.smu.Lock()
@@ -235,16 +246,16 @@ func (n *clusterNode) RoomEvent(from string, roomID int64, ev wsproto.Event) {
 		n.smu.Unlock()
 	case wsproto.TypeJoin:
 		// Already online here: the room saw the join.
-		if ev.UserID != nil && n.chat.LocalOnline(roomID, *ev.UserID) {
+		if ev.UserID != 0 && n.chat.LocalOnline(roomID, ev.UserID) {
 			return
 		}
 	case wsproto.TypeLeave:
 		// Still online here or on a third node: not gone.
-		if ev.UserID != nil && (n.chat.LocalOnline(roomID, *ev.UserID) || n.bus.IsOnline(roomID, *ev.UserID)) {
+		if ev.UserID != 0 && (n.chat.LocalOnline(roomID, ev.UserID) || n.bus.IsOnline(roomID, ev.UserID)) {
 			return
 		}
 	}
-	n.chat.Publish(roomID, ev)
+	n.chat.PublishEncoded(roomID, ev.Type, ev.Seq, ev.Data)
 }
 
 // UserEvent implements cluster.Receiver.

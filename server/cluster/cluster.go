@@ -37,6 +37,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/buger/jsonparser"
 	"github.com/nats-io/nats.go"
 
 	"github.com/virtual-company/vc/pkg/wsproto"
@@ -119,7 +120,7 @@ type Control struct {
 // client's goroutine one at a time per subject; they must not block long.
 type Receiver interface {
 	// RoomEvent delivers an event node from published in a room.
-	RoomEvent(from string, roomID int64, ev wsproto.Event)
+	RoomEvent(from string, roomID int64, ev RoomEvent)
 	// UserEvent delivers an event for one user's sockets.
 	UserEvent(userID int64, ev wsproto.Event)
 	// Control acts on a control message.
@@ -139,11 +140,25 @@ type Receiver interface {
 	PresenceGained(node string, gained map[int64][]wsproto.PresenceUser)
 }
 
+// RoomEvent is a room event another node published: its JSON as that node
+// encoded it, which the local sockets get as it is (no decoding and
+// encoding again on every node), and the fields a node acts on.
+type RoomEvent struct {
+	Type     string
+	Seq      int64
+	UserID   int64 // 0: none
+	User     string
+	StreamID string
+	// Data is the event's JSON (wsproto.Event).
+	Data []byte
+}
+
 // PresenceFunc returns this node's presence: per room, the users with a
 // socket here. It is sent with every heartbeat.
 type PresenceFunc func() map[int64][]wsproto.PresenceUser
 
-// envelope is what goes on the wire.
+// envelope is what goes on the wire. A room event's envelope is written by
+// publishEvent and read by decodeRoom, field for field the same JSON.
 type envelope struct {
 	Node string `json:"n"`
 	// Sent is the publish time in Unix nanoseconds (latency metric).
@@ -168,6 +183,8 @@ type Bus struct {
 	nc    *nats.Conn
 	subjR string // <p>.room.
 	subjU string // <p>.user.
+	// nodeJSON is the node id as a JSON string (room event envelopes).
+	nodeJSON []byte
 
 	mu        sync.RWMutex
 	nodes     map[string]*node
@@ -210,8 +227,13 @@ func Connect(cfg Config) (*Bus, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	nodeJSON, err := json.Marshal(cfg.NodeID)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: node id: %w", err)
+	}
 	b := &Bus{
-		cfg: cfg, log: cfg.Logger.With("component", "cluster", "node_id", cfg.NodeID),
+		nodeJSON: nodeJSON,
+		cfg:      cfg, log: cfg.Logger.With("component", "cluster", "node_id", cfg.NodeID),
 		subjR: cfg.Prefix + ".room.", subjU: cfg.Prefix + ".user.",
 		nodes: make(map[string]*node), stop: make(chan struct{}),
 		degraded: errors.New("not connected to NATS yet"),
@@ -398,6 +420,10 @@ func (b *Bus) publish(subject string, env envelope) error {
 	if err != nil {
 		return fmt.Errorf("cluster: encode %s: %w", subject, err)
 	}
+	return b.send(subject, data)
+}
+
+func (b *Bus) send(subject string, data []byte) error {
 	if err := b.nc.Publish(subject, data); err != nil {
 		if h := b.cfg.Hooks.PublishFailed; h != nil {
 			h()
@@ -407,12 +433,24 @@ func (b *Bus) publish(subject string, env envelope) error {
 	return nil
 }
 
-// PublishRoom sends a room event to the other nodes. Stored messages must be
+// PublishRoom sends a room event, encoded (its JSON as the local sockets
+// got it, room_id set), to the other nodes. Stored messages must be
 // published only after their commit; a failed publish is logged, and the
 // other nodes find the message in the store when they resync.
-func (b *Bus) PublishRoom(roomID int64, ev wsproto.Event) {
-	if err := b.publish(b.subjR+strconv.FormatInt(roomID, 10), envelope{Event: &ev}); err != nil {
-		b.log.Debug("publish room event", "room_id", roomID, "type", ev.Type, "err", err)
+func (b *Bus) PublishRoom(roomID int64, event []byte) {
+	subject := b.subjR + strconv.FormatInt(roomID, 10)
+	// The envelope {"n":…,"t":…,"e":<event>}, with the event's bytes as
+	// they are rather than decoded and encoded again.
+	buf := make([]byte, 0, len(event)+len(b.nodeJSON)+40)
+	buf = append(buf, `{"n":`...)
+	buf = append(buf, b.nodeJSON...)
+	buf = append(buf, `,"t":`...)
+	buf = strconv.AppendInt(buf, time.Now().UnixNano(), 10)
+	buf = append(buf, `,"e":`...)
+	buf = append(buf, event...)
+	buf = append(buf, '}')
+	if err := b.send(subject, buf); err != nil {
+		b.log.Debug("publish room event", "room_id", roomID, "err", err)
 	}
 }
 
@@ -533,15 +571,65 @@ func (b *Bus) decode(m *nats.Msg) (envelope, bool) {
 		b.log.Warn("cluster bus: undecodable message", "subject", m.Subject, "err", err)
 		return env, false
 	}
-	if env.Node == b.cfg.NodeID {
-		// No-echo spares a node its own messages: this one comes from
-		// another connection that uses the same node_id.
-		b.dupOnce.Do(func() {
-			b.log.Error("another cluster node uses this node_id: its events are ignored here; give every node its own cluster.node_id")
-		})
-		return env, false
+	return env, !b.echo(env.Node)
+}
+
+// echo reports whether from is this node's own id.
+func (b *Bus) echo(from string) bool {
+	if from != b.cfg.NodeID {
+		return false
 	}
-	return env, true
+	// No-echo spares a node its own messages: this one comes from another
+	// connection that uses the same node_id.
+	b.dupOnce.Do(func() {
+		b.log.Error("another cluster node uses this node_id: its events are ignored here; give every node its own cluster.node_id")
+	})
+	return true
+}
+
+// Paths read by decodeRoom, in an envelope and in its event.
+var (
+	envelopePaths = [][]string{{"n"}, {"t"}, {"e"}}
+	eventPaths    = [][]string{{"type"}, {"seq"}, {"user_id"}, {"user"}, {"stream_id"}}
+)
+
+// decodeRoom reads a room event's envelope without decoding the event
+// itself: it checks the message is JSON, then picks the envelope's fields
+// and the event's type, seq, user and stream (jsonparser, in one pass
+// each, instead of filling a wsproto.Event).
+func (b *Bus) decodeRoom(m *nats.Msg) (from string, sent int64, ev RoomEvent, ok bool) {
+	if !json.Valid(m.Data) {
+		b.log.Warn("cluster bus: undecodable message", "subject", m.Subject, "err", "not JSON")
+		return "", 0, ev, false
+	}
+	jsonparser.EachKey(m.Data, func(i int, v []byte, vt jsonparser.ValueType, _ error) {
+		switch {
+		case i == 0 && vt == jsonparser.String:
+			from, _ = jsonparser.ParseString(v)
+		case i == 1 && vt == jsonparser.Number:
+			sent, _ = jsonparser.ParseInt(v)
+		case i == 2 && vt == jsonparser.Object:
+			ev.Data = v
+		}
+	}, envelopePaths...)
+	if ev.Data == nil || b.echo(from) {
+		return from, sent, ev, false
+	}
+	jsonparser.EachKey(ev.Data, func(i int, v []byte, vt jsonparser.ValueType, _ error) {
+		switch {
+		case i == 0 && vt == jsonparser.String:
+			ev.Type, _ = jsonparser.ParseString(v)
+		case i == 1 && vt == jsonparser.Number:
+			ev.Seq, _ = jsonparser.ParseInt(v)
+		case i == 2 && vt == jsonparser.Number:
+			ev.UserID, _ = jsonparser.ParseInt(v)
+		case i == 3 && vt == jsonparser.String:
+			ev.User, _ = jsonparser.ParseString(v)
+		case i == 4 && vt == jsonparser.String:
+			ev.StreamID, _ = jsonparser.ParseString(v)
+		}
+	}, eventPaths...)
+	return from, sent, ev, ev.Type != ""
 }
 
 func (b *Bus) receiver() Receiver {
@@ -551,28 +639,27 @@ func (b *Bus) receiver() Receiver {
 }
 
 func (b *Bus) onRoom(m *nats.Msg) {
-	env, ok := b.decode(m)
-	if !ok || env.Event == nil {
-		return
-	}
 	roomID, err := strconv.ParseInt(strings.TrimPrefix(m.Subject, b.subjR), 10, 64)
 	if err != nil {
 		return
 	}
-	if h := b.cfg.Hooks.Delivered; h != nil && env.Sent > 0 {
-		h(time.Since(time.Unix(0, env.Sent)))
+	from, sent, ev, ok := b.decodeRoom(m)
+	if !ok {
+		return
 	}
-	ev := *env.Event
-	b.notePresence(env.Node, roomID, ev)
+	if h := b.cfg.Hooks.Delivered; h != nil && sent > 0 {
+		h(time.Since(time.Unix(0, sent)))
+	}
+	b.notePresence(from, roomID, ev)
 	if r := b.receiver(); r != nil {
-		r.RoomEvent(env.Node, roomID, ev)
+		r.RoomEvent(from, roomID, ev)
 	}
 }
 
 // notePresence keeps a node's presence current between heartbeats from the
 // join and leave events it relays.
-func (b *Bus) notePresence(from string, roomID int64, ev wsproto.Event) {
-	if (ev.Type != wsproto.TypeJoin && ev.Type != wsproto.TypeLeave) || ev.UserID == nil {
+func (b *Bus) notePresence(from string, roomID int64, ev RoomEvent) {
+	if (ev.Type != wsproto.TypeJoin && ev.Type != wsproto.TypeLeave) || ev.UserID == 0 {
 		return
 	}
 	b.mu.Lock()
@@ -587,10 +674,10 @@ func (b *Bus) notePresence(from string, roomID int64, ev wsproto.Event) {
 		if n.online[roomID] == nil {
 			n.online[roomID] = map[int64]string{}
 		}
-		n.online[roomID][*ev.UserID] = ev.User
+		n.online[roomID][ev.UserID] = ev.User
 		return
 	}
-	delete(n.online[roomID], *ev.UserID)
+	delete(n.online[roomID], ev.UserID)
 	if len(n.online[roomID]) == 0 {
 		delete(n.online, roomID)
 	}

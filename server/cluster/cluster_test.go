@@ -1,10 +1,13 @@
 package cluster
 
 import (
+	"encoding/json"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/require"
 
 	"github.com/virtual-company/vc/pkg/wsproto"
@@ -14,7 +17,7 @@ import (
 // recorder is a Receiver that keeps what it got.
 type recorder struct {
 	mu      sync.Mutex
-	room    []wsproto.Event
+	room    []RoomEvent
 	user    []wsproto.Event
 	ctl     []Control
 	resyncs int
@@ -33,7 +36,7 @@ func (r *recorder) note() {
 	default:
 	}
 }
-func (r *recorder) RoomEvent(_ string, _ int64, ev wsproto.Event) {
+func (r *recorder) RoomEvent(_ string, _ int64, ev RoomEvent) {
 	r.mu.Lock()
 	r.room = append(r.room, ev)
 	r.mu.Unlock()
@@ -71,6 +74,15 @@ func (r *recorder) PresenceLost(node string, gone map[int64][]wsproto.PresenceUs
 	r.lost[node] = gone
 	r.mu.Unlock()
 	r.note()
+}
+
+// publishRoom publishes ev the way a node does: encoded once.
+func publishRoom(t *testing.T, b *Bus, roomID int64, ev wsproto.Event) {
+	t.Helper()
+	ev.RoomID = roomID
+	data, err := json.Marshal(ev)
+	require.NoError(t, err)
+	b.PublishRoom(roomID, data)
 }
 
 // waitFor polls cond each time the recorder changes, until the deadline.
@@ -111,7 +123,7 @@ func TestBus_RoomEventsInOrderNoEcho(t *testing.T) {
 	_, rb := connect(t, ns.URL(), "b", nil)
 	waitFor(t, rb, "a known to b", func() bool { return len(a.Nodes()) == 2 })
 	for i := int64(1); i <= 200; i++ {
-		a.PublishRoom(7, wsproto.Event{Type: wsproto.TypeMessage, Seq: i, Content: "x"})
+		publishRoom(t, a, 7, wsproto.Event{Type: wsproto.TypeMessage, Seq: i, Content: "x"})
 	}
 	waitFor(t, rb, "200 events at b", func() bool { return len(rb.room) == 200 })
 	for i, ev := range rb.room {
@@ -139,7 +151,7 @@ func TestBus_PresenceAndExpiry(t *testing.T) {
 
 	// Typing and join relays update presence between heartbeats.
 	bob := int64(43)
-	a.PublishRoom(9, wsproto.Event{Type: wsproto.TypeJoin, User: "bob", UserID: &bob})
+	publishRoom(t, a, 9, wsproto.Event{Type: wsproto.TypeJoin, User: "bob", UserID: &bob})
 	waitFor(t, rb, "bob online", func() bool { return b.IsOnline(9, bob) })
 
 	// a dies without a goodbye: it expires.
@@ -183,7 +195,7 @@ func TestBus_NATSRestartDegradesThenResyncs(t *testing.T) {
 	// NATS is at most once; the store resync repairs it): publish until one
 	// arrives.
 	waitFor(t, rb, "events flow again", func() bool {
-		a.PublishRoom(1, wsproto.Event{Type: wsproto.TypeMessage, Seq: 1})
+		publishRoom(t, a, 1, wsproto.Event{Type: wsproto.TypeMessage, Seq: 1})
 		return len(rb.room) > 0
 	})
 }
@@ -243,4 +255,106 @@ func TestBus_StartsDegradedWhenNATSIsDownAndLinksUpLater(t *testing.T) {
 	require.ErrorContains(t, b.Status(), "not connected to NATS yet")
 	ns.Restart()
 	waitFor(t, rb, "linked up", func() bool { return b.Status() == nil })
+}
+
+// TestBus_RoomEnvelope checks the room event envelope both ways: a node
+// reads the event's fields without decoding it and hands its bytes on as
+// they were sent, and the envelope is the same JSON as an envelope encoded
+// whole, so nodes of the previous release (which encode and decode it
+// whole) and this one understand each other during a rolling upgrade.
+func TestBus_RoomEnvelope(t *testing.T) {
+	ns := natstest.Start(t)
+	a, _ := connect(t, ns.URL(), "a", nil)
+	b, rb := connect(t, ns.URL(), "b", nil)
+	waitFor(t, rb, "a known to b", func() bool { return len(a.Nodes()) == 2 && len(b.Nodes()) == 2 })
+
+	raw, err := nats.Connect(ns.URL())
+	require.NoError(t, err)
+	t.Cleanup(raw.Close)
+	wire := make(chan []byte, 10)
+	sub, err := raw.Subscribe("t.room.*", func(m *nats.Msg) { wire <- m.Data })
+	require.NoError(t, err)
+	require.NoError(t, raw.Flush())
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+
+	uid := int64(42)
+	ev := wsproto.Event{Type: wsproto.TypeAIStart, RoomID: 7, StreamID: "s-1", User: "zoë \"z\" </script>", UserID: &uid,
+		Role: "PM", Content: "line\nbreak ☃", Timestamp: time.Date(2026, 12, 4, 13, 0, 0, 5, time.UTC)}
+	publishRoom(t, a, 7, ev)
+	waitFor(t, rb, "the event at b", func() bool { return len(rb.room) == 1 })
+	got := rb.room[0]
+	require.Equal(t, wsproto.TypeAIStart, got.Type)
+	require.Equal(t, uid, got.UserID)
+	require.Equal(t, ev.User, got.User)
+	require.Equal(t, "s-1", got.StreamID)
+	var back wsproto.Event
+	require.NoError(t, json.Unmarshal(got.Data, &back))
+	require.Equal(t, ev, back)
+
+	// What a sent is an envelope the previous release decodes whole.
+	var old envelope
+	require.NoError(t, json.Unmarshal(<-wire, &old))
+	require.Equal(t, "a", old.Node)
+	require.NotZero(t, old.Sent)
+	require.NotNil(t, old.Event)
+	require.Equal(t, ev, *old.Event)
+
+	// An envelope the previous release encoded whole; nested user ids
+	// (presence lists) are not the event's own.
+	pres := wsproto.Event{Type: wsproto.TypePresence, RoomID: 7, Seq: 0, Online: []wsproto.PresenceUser{{UserID: 5, Username: "x"}}}
+	msg := wsproto.Event{Type: wsproto.TypeMessage, RoomID: 7, Seq: 9, Content: `{"user_id":3}`}
+	for _, e := range []wsproto.Event{pres, msg} {
+		data, err := json.Marshal(envelope{Node: "old", Sent: time.Now().UnixNano(), Event: &e})
+		require.NoError(t, err)
+		require.NoError(t, raw.Publish("t.room.7", data))
+	}
+	// Not JSON, cut short, without an event: dropped, and what follows
+	// still arrives.
+	for _, bad := range []string{`not json`, `{"n":"old","t":1,"e":{"type":"message"`, `{"n":"old","t":1}`, `{"n":"old","e":"message"}`} {
+		require.NoError(t, raw.Publish("t.room.7", []byte(bad)))
+	}
+	publishRoom(t, a, 7, wsproto.Event{Type: wsproto.TypeMessage, Seq: 10})
+	waitFor(t, rb, "the rest at b", func() bool { return len(rb.room) == 4 })
+	require.Equal(t, wsproto.TypePresence, rb.room[1].Type)
+	require.Zero(t, rb.room[1].UserID)
+	require.Equal(t, int64(9), rb.room[2].Seq)
+	require.Zero(t, rb.room[2].UserID)
+	require.Equal(t, int64(10), rb.room[3].Seq)
+	var back2 wsproto.Event
+	require.NoError(t, json.Unmarshal(rb.room[2].Data, &back2))
+	require.Equal(t, msg, back2)
+}
+
+// FuzzDecodeRoom: whatever arrives on a room subject, decodeRoom never
+// panics, and what it accepts is an event of one JSON object with a type.
+func FuzzDecodeRoom(f *testing.F) {
+	uid := int64(3)
+	for _, ev := range []wsproto.Event{
+		{Type: wsproto.TypeMessage, RoomID: 1, Seq: 2, UserID: &uid, User: "a\u00e9\"", Content: `{"type":"x"}`},
+		{Type: wsproto.TypePresence, Online: []wsproto.PresenceUser{{UserID: 1, Username: "b"}}},
+	} {
+		data, _ := json.Marshal(envelope{Node: "other", Sent: 1, Event: &ev})
+		f.Add(data)
+	}
+	f.Add([]byte(`{"n":"other","e":{"type":"typing","user_id":1e99,"seq":"7"}}`))
+	f.Add([]byte(`{"n":"me","e":{"type":"message"}}`))
+	b := &Bus{cfg: Config{NodeID: "me"}, log: slog.New(slog.DiscardHandler)}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		from, _, ev, ok := b.decodeRoom(&nats.Msg{Subject: "vc.room.1", Data: data})
+		if !ok {
+			return
+		}
+		if from == "me" || ev.Type == "" {
+			t.Fatalf("accepted %q from %q", ev.Type, from)
+		}
+		var obj map[string]any
+		if err := json.Unmarshal(ev.Data, &obj); err != nil {
+			t.Fatalf("accepted data that is not a JSON object: %q: %v", ev.Data, err)
+		}
+		// (With a key given twice, the first counts here and the last for
+		// encoding/json; no encoder writes such objects.)
+		if _, ok := obj["type"].(string); !ok {
+			t.Fatalf("accepted an event without a type: %q", ev.Data)
+		}
+	})
 }

@@ -49,9 +49,7 @@ func (h *Hub) relay(roomID int64, ev wsproto.Event) {
 // LocalOnline reports whether the user has a socket in the room on this
 // node (IsOnline also asks the cluster).
 func (h *Hub) LocalOnline(roomID, userID int64) bool {
-	h.mu.RLock()
-	r := h.rooms[roomID]
-	h.mu.RUnlock()
+	r := h.room(roomID)
 	if r == nil {
 		return false
 	}

@@ -142,23 +142,47 @@ func (h *Hub) PublishExcept(roomID int64, ev wsproto.Event, except *Subscription
 }
 
 func (h *Hub) publish(roomID int64, ev wsproto.Event, except *Subscription) {
-	h.mu.RLock()
-	r := h.rooms[roomID]
-	h.mu.RUnlock()
+	r := h.room(roomID)
 	if r == nil {
 		return // nobody listens
 	}
-	if ev.RoomID == 0 {
-		ev.RoomID = roomID
-	}
-	data, err := json.Marshal(ev)
+	data, err := EncodeEvent(roomID, ev)
 	if err != nil {
 		h.log.Error("encode event", "type", ev.Type, "room_id", roomID, "err", err)
 		return
 	}
-	var seq int64
-	if ev.Type == wsproto.TypeMessage {
-		seq = ev.Seq
+	r.publish(ev.Type, ev.Seq, data, except)
+}
+
+// EncodeEvent returns ev as the hub sends it to sockets: its JSON, with
+// room_id set to roomID when ev has none.
+func EncodeEvent(roomID int64, ev wsproto.Event) ([]byte, error) {
+	if ev.RoomID == 0 {
+		ev.RoomID = roomID
+	}
+	return json.Marshal(ev)
+}
+
+// PublishEncoded is Publish for an event already encoded (EncodeEvent, or
+// the same bytes received from another node): data goes to the sockets as
+// it is. typ and seq are the event's type and seq.
+func (h *Hub) PublishEncoded(roomID int64, typ string, seq int64, data []byte) {
+	if r := h.room(roomID); r != nil {
+		r.publish(typ, seq, data, nil)
+	}
+}
+
+func (h *Hub) room(roomID int64) *hubRoom {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.rooms[roomID]
+}
+
+// publish sends one encoded event to the room's sockets; message events
+// in seq order.
+func (r *hubRoom) publish(typ string, seq int64, data []byte, except *Subscription) {
+	if typ != wsproto.TypeMessage {
+		seq = 0
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -167,7 +191,7 @@ func (h *Hub) publish(roomID int64, ev wsproto.Event, except *Subscription) {
 		r.fanout(queued{frame: NewFrame(data)}, except)
 		return
 	}
-	h.ordered(r, queued{frame: NewFrame(data), seq: seq})
+	r.hub.ordered(r, queued{frame: NewFrame(data), seq: seq})
 }
 
 // ordered delivers q now, or holds it while an earlier seq is missing.
@@ -555,9 +579,7 @@ func (h *Hub) RoomDeleted(roomID int64) {
 }
 
 func (h *Hub) closeWhere(roomID int64, match func(*Subscription) bool, code int, reason string) {
-	h.mu.RLock()
-	r := h.rooms[roomID]
-	h.mu.RUnlock()
+	r := h.room(roomID)
 	if r == nil {
 		return
 	}
