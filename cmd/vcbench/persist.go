@@ -21,7 +21,11 @@ func persistCommand() command {
 	}
 }
 
-var ackMarker = []byte(`"type":"ack"`)
+var (
+	ackMarker = []byte(`"type":"ack"`)
+	// messageMarker starts a message event (vcd encodes the type first).
+	messageMarker = []byte(`{"type":"message",`)
+)
 
 func runPersist(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("persist", flag.ContinueOnError)
@@ -54,18 +58,20 @@ func runPersist(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	lastSeqs := func() (int64, error) { // the rooms' seqs added up
+	lastSeqs := func() ([]int64, int64, error) { // each room's seq, and their sum
+		seqs := make([]int64, len(rooms))
 		var sum int64
-		for _, r := range rooms {
+		for i, r := range rooms {
 			got, err := b.users[0].client.GetRoom(ctx, r.room.ID)
 			if err != nil {
-				return 0, err
+				return nil, 0, err
 			}
+			seqs[i] = got.LastSeq
 			sum += got.LastSeq
 		}
-		return sum, nil
+		return seqs, sum, nil
 	}
-	before, err := lastSeqs()
+	roomsBefore, before, err := lastSeqs()
 	if err != nil {
 		return err
 	}
@@ -83,6 +89,9 @@ func runPersist(ctx context.Context, args []string, out io.Writer) error {
 	fmt.Fprintf(out, "room %d (%d rooms): %d senders, window %d, for %s...\n", b.room.ID, len(rooms), *senders, *window, *duration)
 
 	var acked, sent atomic.Int64
+	// delivered counts the message events each socket got: every socket
+	// must get every message of its room, once.
+	delivered := make([]atomic.Int64, len(conns))
 	var firstErr error
 	var mu sync.Mutex
 	fail := func(err error) {
@@ -104,7 +113,10 @@ func runPersist(ctx context.Context, args []string, out io.Writer) error {
 				if err != nil {
 					return // closed when the run ends
 				}
-				if bytes.Contains(data, ackMarker) {
+				switch {
+				case bytes.HasPrefix(data, messageMarker):
+					delivered[i].Add(1)
+				case bytes.Contains(data, ackMarker):
 					acked.Add(1)
 					inflight.Done()
 					<-tokens
@@ -139,7 +151,7 @@ func runPersist(ctx context.Context, args []string, out io.Writer) error {
 	if firstErr != nil {
 		return firstErr
 	}
-	after, err := lastSeqs()
+	roomsAfter, after, err := lastSeqs()
 	if err != nil {
 		return err
 	}
@@ -152,6 +164,41 @@ func runPersist(ctx context.Context, args []string, out io.Writer) error {
 		float64(stored)/elapsed.Seconds())
 	if stored != acked.Load() {
 		return fmt.Errorf("stored %d messages but %d were acknowledged", stored, acked.Load())
+	}
+	return checkDelivered(out, delivered, func(i int) int64 {
+		r := i % len(rooms)
+		return roomsAfter[r] - roomsBefore[r]
+	}, elapsed)
+}
+
+// checkDelivered waits (30 s at most) until every socket i got want(i)
+// message events, and reports the deliveries; fewer or more is an error.
+func checkDelivered(out io.Writer, delivered []atomic.Int64, want func(i int) int64, elapsed time.Duration) error {
+	deadline := time.Now().Add(30 * time.Second)
+	var got, total int64
+	short, extra := 0, 0
+	for {
+		got, total, short, extra = 0, 0, 0, 0
+		for i := range delivered {
+			n, w := delivered[i].Load(), want(i)
+			got += n
+			total += w
+			switch {
+			case n < w:
+				short++
+			case n > w:
+				extra++
+			}
+		}
+		if short == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	fmt.Fprintf(out, "delivered %d of %d message events to the senders' sockets (%.0f deliveries/s)\n", got, total,
+		float64(got)/elapsed.Seconds())
+	if short > 0 || extra > 0 {
+		return fmt.Errorf("%d sockets missed messages of their room and %d got more than were stored", short, extra)
 	}
 	return nil
 }
