@@ -95,6 +95,7 @@ func checkRuntime(t *testing.T, path string, final []instruction) {
 	require.Equal(t, "/ready", u.Path, path)
 	// ...and passes against a real daemon listening there.
 	d := servertest.Start(t)
+	hermeticEnv(t)
 	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
 	t.Setenv("VCD_LISTEN", d.Addr)
 	out, err := run(t, context.Background(), hc.args[2:]...)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -23,7 +24,20 @@ func run(t *testing.T, ctx context.Context, args ...string) (string, error) {
 	return out.String(), err
 }
 
+// hermeticEnv hides the caller's VCD_* variables from the test (a
+// VCD_DATABASE_URL in the shell would send `vcd migrate` to that database);
+// they are back when the test ends.
+func hermeticEnv(t *testing.T) {
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "VCD_") {
+			t.Setenv(k, "")
+			require.NoError(t, os.Unsetenv(k))
+		}
+	}
+}
+
 func TestVersionAndMigrate(t *testing.T) {
+	hermeticEnv(t)
 	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
 	out, err := run(t, context.Background(), "version")
 	require.NoError(t, err)
@@ -39,6 +53,7 @@ func TestVersionAndMigrate(t *testing.T) {
 // TestServeAndStop runs the daemon as `vcd` does and stops it the way a
 // SIGTERM does (the context ends): it must answer, then exit cleanly.
 func TestServeAndStop(t *testing.T) {
+	hermeticEnv(t)
 	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)

@@ -12,6 +12,7 @@ import (
 
 // TestHealth_Subcommand is what the container HEALTHCHECK runs.
 func TestHealth_Subcommand(t *testing.T) {
+	hermeticEnv(t)
 	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
 	d := servertest.Start(t)
 	out, err := run(t, context.Background(), "health", "--url", d.URL+"/ready")
