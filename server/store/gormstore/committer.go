@@ -123,8 +123,8 @@ func (c *committer) run() {
 // more it gathers while posts come less than gatherGap apart.
 //
 // Measured with `vcbench persist --senders 50` (docs/performance.md): on
-// PostgreSQL, one vcd went from about 12 500 to 15 000-16 000 persisted
-// messages/s and three cluster nodes from 6 400 to 8 000-8 300, in groups
+// PostgreSQL, one vcd went from about 12 500 to 14 900-15 800 persisted
+// messages/s and three cluster nodes from 6 500 to 7 800-8 900, in groups
 // of 50 instead of 27 and of 15 instead of 9; SQLite, whose commits take
 // about 150 us, lost 4% with it and keeps the plain wait.
 const (
