@@ -158,7 +158,8 @@ type RoomEvent struct {
 type PresenceFunc func() map[int64][]wsproto.PresenceUser
 
 // envelope is what goes on the wire. A room event's envelope is written by
-// publishEvent and read by decodeRoom, field for field the same JSON.
+// PublishRoom and read by decodeRoom without this type: the same JSON,
+// field for field.
 type envelope struct {
 	Node string `json:"n"`
 	// Sent is the publish time in Unix nanoseconds (latency metric).
@@ -232,8 +233,7 @@ func Connect(cfg Config) (*Bus, error) {
 		return nil, fmt.Errorf("cluster: node id: %w", err)
 	}
 	b := &Bus{
-		nodeJSON: nodeJSON,
-		cfg:      cfg, log: cfg.Logger.With("component", "cluster", "node_id", cfg.NodeID),
+		cfg: cfg, nodeJSON: nodeJSON, log: cfg.Logger.With("component", "cluster", "node_id", cfg.NodeID),
 		subjR: cfg.Prefix + ".room.", subjU: cfg.Prefix + ".user.",
 		nodes: make(map[string]*node), stop: make(chan struct{}),
 		degraded: errors.New("not connected to NATS yet"),
